@@ -1,0 +1,512 @@
+//! The command table: every command's name, arity, flags, key positions and
+//! routing, declared once.
+//!
+//! A request's life: [`lookup`] finds its [`CommandSpec`] (a subcommand's own
+//! spec for `CLIENT SETNAME`, `CLUSTER SLOTS`...), the core checks arity,
+//! authentication and memory, and then [`Route`] says where it runs:
+//!
+//! - [`Route::Local`]: on the core that received it (connection commands).
+//! - [`Route::Keys`]: on the core owning its keys. When a multi-key command's
+//!   keys live on several cores, the main port splits it ([`KeyRouting`]); a
+//!   core port answers `-CROSSSLOT` / `-MOVED` as a Redis Cluster node would.
+//! - [`Route::AllCores`]: once per core (this core only on a core port), the
+//!   parts combined into one reply.
+//! - [`Route::Planned`]: a command-specific [`Plan`] (SCAN's cursor walk).
+//!
+//! Wherever it runs, [`CommandSpec::run`] executes the command against one
+//! core's shard and returns a typed [`Reply`]; cross-core orchestration lives
+//! in [`crate::core::fanout`], never in command code.
+//!
+//! One file per command family holds argument parsing, the `run` functions
+//! and their unit tests.
+
+pub mod client;
+pub mod cluster;
+pub mod command;
+pub mod connection;
+pub mod expire;
+pub mod keys;
+pub mod scan;
+pub mod server;
+pub mod string;
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_store::{Shard, StoreError};
+use slab::Slab;
+
+use crate::core::conn::Connection;
+use crate::core::stats::CoreStats;
+use crate::session::Session;
+use crate::shared::Shared;
+
+pub use crate::core::fanout::{CombineFn, Finishing, Job, Output, Plan, PlannerFn, Planning};
+
+/// Executes a command on this core: parse the arguments, act on the shard,
+/// build the reply.
+pub type CommandFn = fn(&mut Ctx<'_>, Args<'_>) -> Reply;
+
+/// What a command may touch while it runs on a core.
+pub struct Ctx<'a> {
+    /// This core's shard of the keyspace.
+    pub shard: &'a mut Shard,
+    /// State shared by all cores (configuration, slot map).
+    pub shared: &'a Shared,
+    /// Index of the core running the command.
+    pub core: usize,
+    /// The client's session when the command runs on the core that received
+    /// it; `None` when another core forwarded it here. Keyed commands never
+    /// depend on it.
+    pub session: Option<&'a mut Session>,
+    /// This core's counters (INFO).
+    pub stats: &'a CoreStats,
+    /// This core's connections, for commands that list them (CLIENT LIST);
+    /// present when the command runs as a per-core job.
+    pub clients: Option<&'a Slab<Connection>>,
+}
+
+impl Ctx<'_> {
+    /// The session of a [`Route::Local`] command, which always has one.
+    pub fn session(&mut self) -> &mut Session {
+        self.session
+            .as_deref_mut()
+            .expect("connection commands run on the receiving core")
+    }
+}
+
+/// Flags as `COMMAND INFO` reports them, plus Kiln's routing needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags(u16);
+
+impl Flags {
+    /// Modifies the keyspace.
+    pub const WRITE: Flags = Flags(1);
+    /// Only reads.
+    pub const READONLY: Flags = Flags(1 << 1);
+    /// May grow memory: refused with -OOM over `maxmemory`.
+    pub const DENYOOM: Flags = Flags(1 << 2);
+    /// O(1) or O(log N).
+    pub const FAST: Flags = Flags(1 << 3);
+    /// Allowed before authentication (AUTH, HELLO, QUIT...).
+    pub const NO_AUTH: Flags = Flags(1 << 4);
+    /// Administrative.
+    pub const ADMIN: Flags = Flags(1 << 5);
+    /// Allowed while loading / stale (reported only).
+    pub const LOADING: Flags = Flags(1 << 6);
+    /// Allowed while stale (reported only).
+    pub const STALE: Flags = Flags(1 << 7);
+    /// Not allowed from scripts (reported only).
+    pub const NOSCRIPT: Flags = Flags(1 << 8);
+    /// No flags.
+    pub const NONE: Flags = Flags(0);
+
+    /// Both sets of flags.
+    pub const fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// Whether every flag in `other` is set.
+    pub const fn has(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names `COMMAND INFO` lists.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        const NAMES: [(Flags, &str); 9] = [
+            (Flags::WRITE, "write"),
+            (Flags::READONLY, "readonly"),
+            (Flags::DENYOOM, "denyoom"),
+            (Flags::ADMIN, "admin"),
+            (Flags::NOSCRIPT, "noscript"),
+            (Flags::LOADING, "loading"),
+            (Flags::STALE, "stale"),
+            (Flags::NO_AUTH, "no_auth"),
+            (Flags::FAST, "fast"),
+        ];
+        NAMES
+            .into_iter()
+            .filter(move |(f, _)| self.has(*f))
+            .map(|(_, n)| n)
+    }
+}
+
+/// Where a command's keys are, as Redis's legacy `(first, last, step)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Index of the first key; 0 = no keys.
+    pub first: usize,
+    /// Index of the last key; negative counts from the end (-1 = last arg).
+    pub last: isize,
+    /// Distance between keys (2 for MSET's key, value pairs).
+    pub step: usize,
+}
+
+impl KeySpec {
+    /// No keys.
+    pub const NONE: KeySpec = KeySpec::range(0, 0, 0);
+    /// Exactly argument 1.
+    pub const FIRST: KeySpec = KeySpec::range(1, 1, 1);
+
+    /// Keys at `first..=last` every `step`.
+    pub const fn range(first: usize, last: isize, step: usize) -> KeySpec {
+        KeySpec { first, last, step }
+    }
+
+    /// Indices of the keys in a request of `argc` arguments.
+    pub fn positions(self, argc: usize) -> impl Iterator<Item = usize> {
+        let last = if self.last < 0 {
+            argc as isize + self.last
+        } else {
+            (self.last).min(argc as isize - 1)
+        };
+        let (first, last) = if self.first == 0 || last < self.first as isize {
+            (1, 0)
+        } else {
+            (self.first, last as usize)
+        };
+        (first..=last).step_by(self.step.max(1))
+    }
+}
+
+/// Where a command runs.
+#[derive(Clone, Copy)]
+pub enum Route {
+    /// On the receiving core, with the session.
+    Local,
+    /// On the core that owns the keys.
+    Keys(KeyRouting),
+    /// On every core (main port) or this core (core port); parts combined.
+    AllCores(CombineFn),
+    /// A command-specific plan.
+    Planned(PlannerFn),
+}
+
+/// What the main port does when a command's keys span several cores.
+#[derive(Clone, Copy)]
+pub enum KeyRouting {
+    /// Single-key command, or one whose keys must share a core:
+    /// `-CROSSSLOT` when they don't.
+    SameCore,
+    /// One sub-command per core over its keys (each key with the `step - 1`
+    /// arguments after it), the replies combined.
+    Split(CombineFn),
+    /// A command-specific plan (cross-core RENAME, COPY, MSETNX).
+    Planned(PlannerFn),
+}
+
+/// One command (or subcommand) of the table.
+pub struct CommandSpec {
+    /// Lower-case name (`get`, or `client|setname` for a subcommand).
+    pub name: &'static str,
+    /// Redis arity: `N` exactly N arguments, `-N` at least N (name included).
+    pub arity: i32,
+    /// Flags.
+    pub flags: Flags,
+    /// ACL categories, as `COMMAND INFO` lists them (`@read`...).
+    pub acl: &'static [&'static str],
+    /// Key positions.
+    pub keys: KeySpec,
+    /// Where it runs.
+    pub route: Route,
+    /// Executes on one core.
+    pub run: CommandFn,
+    /// `COMMAND DOCS` group (`string`, `generic`, `server`...).
+    pub group: &'static str,
+    /// `COMMAND DOCS` summary.
+    pub summary: &'static str,
+    /// Redis version that introduced the command.
+    pub since: &'static str,
+    /// Subcommands (`CLIENT SETNAME`...); when non-empty, `run` handles only
+    /// an unknown subcommand or HELP.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// Whether `argc` arguments satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// The name as users type it in errors (`client|setname` → `client|setname`).
+    pub fn display_name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The result of looking a request up in the table.
+pub enum Lookup {
+    /// Found.
+    Found(&'static CommandSpec),
+    /// No such command: the Redis error reply.
+    Unknown(Reply),
+}
+
+/// Every top-level command.
+pub fn table() -> &'static [&'static CommandSpec] {
+    static TABLE: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
+        let mut all: Vec<&'static CommandSpec> = Vec::new();
+        for family in [
+            connection::COMMANDS,
+            string::COMMANDS,
+            keys::COMMANDS,
+            expire::COMMANDS,
+            scan::COMMANDS,
+            server::COMMANDS,
+            client::COMMANDS,
+            cluster::COMMANDS,
+            command::COMMANDS,
+        ] {
+            all.extend(family.iter());
+        }
+        all
+    });
+    &TABLE
+}
+
+fn by_name() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static MAP: LazyLock<HashMap<&'static str, &'static CommandSpec>> =
+        LazyLock::new(|| table().iter().map(|c| (c.name, *c)).collect());
+    &MAP
+}
+
+/// Finds the spec for a request (the subcommand's spec where there is one).
+pub fn lookup(args: Args<'_>) -> Lookup {
+    let name = args.get(0);
+    let spec = lowercase(name, |lower| by_name().get(lower).copied());
+    let Some(spec) = spec else {
+        return Lookup::Unknown(unknown_command(args));
+    };
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Lookup::Found(spec);
+    }
+    let sub = args.get(1);
+    let found = spec.subcommands.iter().find(|s| {
+        let short = s.name.split_once('|').map_or(s.name, |(_, sub)| sub);
+        short.as_bytes().eq_ignore_ascii_case(sub)
+    });
+    match found {
+        Some(sub) => Lookup::Found(sub),
+        // The container's own `run` answers HELP and unknown subcommands.
+        None => Lookup::Found(spec),
+    }
+}
+
+/// Runs `f` on the ASCII-lowercased `name` without allocating for normal
+/// command names.
+fn lowercase<T>(name: &[u8], f: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok().and_then(f)
+}
+
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `, exactly as
+/// Redis words it.
+pub fn unknown_command(args: Args<'_>) -> Reply {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncated(args.get(0), 128)
+    );
+    let mut budget = 128usize;
+    for arg in args.iter().skip(1) {
+        if budget == 0 {
+            break;
+        }
+        let shown = truncated(arg, budget);
+        budget = budget.saturating_sub(shown.len());
+        msg.push_str(&format!("'{shown}' "));
+    }
+    Reply::error_owned(msg)
+}
+
+/// `ERR unknown subcommand 'x'. Try CLIENT HELP.`
+pub fn unknown_subcommand(args: Args<'_>) -> Reply {
+    Reply::error_owned(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        truncated(args.get(1), 128),
+        String::from_utf8_lossy(args.get(0)).to_uppercase()
+    ))
+}
+
+/// `ERR wrong number of arguments for 'get' command`
+pub fn wrong_arity(spec: &CommandSpec) -> Reply {
+    Reply::error_owned(format!(
+        "ERR wrong number of arguments for '{}' command",
+        spec.display_name()
+    ))
+}
+
+fn truncated(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+}
+
+/// The reply for a store error.
+pub fn store_error(err: StoreError) -> Reply {
+    Reply::error_owned(err.to_string())
+}
+
+/// Common error replies, worded as Redis words them.
+pub mod errors {
+    use kiln_net::Reply;
+
+    /// `ERR syntax error`
+    pub const SYNTAX: Reply = Reply::error("ERR syntax error");
+    /// `ERR value is not an integer or out of range`
+    pub const NOT_INTEGER: Reply = Reply::error("ERR value is not an integer or out of range");
+    /// `ERR value is not a valid float`
+    pub const NOT_FLOAT: Reply = Reply::error("ERR value is not a valid float");
+    /// `NOAUTH Authentication required.`
+    pub const NOAUTH: Reply = Reply::error("NOAUTH Authentication required.");
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    pub const OOM: Reply = Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+    /// `CROSSSLOT Keys in request don't hash to the same slot`
+    pub const CROSSSLOT: Reply = Reply::error("CROSSSLOT Keys in request don't hash to the same slot");
+}
+
+/// Parses an integer argument, or the Redis "not an integer" error.
+pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
+    kiln_net::parse_i64(arg).ok_or(errors::NOT_INTEGER)
+}
+
+/// Declares a [`CommandSpec`] with the common defaults filled in.
+#[macro_export]
+macro_rules! command {
+    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $keys:expr, $route:expr, $run:expr,
+     $group:literal, $since:literal, $summary:literal $(, subcommands: $subs:expr)? $(,)?) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: $acl,
+            keys: $keys,
+            route: $route,
+            run: $run,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            subcommands: $crate::command!(@subs $($subs)?),
+        }
+    };
+    (@subs) => { &[] };
+    (@subs $subs:expr) => { $subs };
+}
+
+/// Builds an owned copy of arguments, for jobs and plans.
+pub fn owned(args: Args<'_>) -> OwnedArgs {
+    args.to_owned_args()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_positions() {
+        let collect = |k: KeySpec, argc| k.positions(argc).collect::<Vec<_>>();
+        assert_eq!(collect(KeySpec::FIRST, 2), vec![1]);
+        assert_eq!(collect(KeySpec::NONE, 3), Vec::<usize>::new());
+        assert_eq!(collect(KeySpec::range(1, -1, 1), 4), vec![1, 2, 3]);
+        assert_eq!(collect(KeySpec::range(1, -1, 2), 5), vec![1, 3]);
+        assert_eq!(collect(KeySpec::range(1, 2, 1), 3), vec![1, 2]);
+        assert_eq!(collect(KeySpec::range(2, 2, 1), 2), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn table_names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in table() {
+            assert!(seen.insert(spec.name), "duplicate {}", spec.name);
+            assert_eq!(spec.name, spec.name.to_lowercase());
+            for sub in spec.subcommands {
+                assert!(sub.name.starts_with(&format!("{}|", spec.name)), "{}", sub.name);
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_command_wording() {
+        let args = OwnedArgs::new([&b"FOO"[..], b"a", b"b"]);
+        assert_eq!(
+            unknown_command(args.args()),
+            Reply::error("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ")
+        );
+    }
+}
+
+/// A core's worth of state for command unit tests: runs a command through
+/// the table against a real shard, as if it arrived on core 0's main port.
+#[cfg(test)]
+pub mod testbed {
+    use kiln_net::{OwnedArgs, Reply};
+    use kiln_store::{Shard, ShardConfig};
+
+    use super::{Ctx, Lookup, lookup};
+    use crate::core::stats::CoreStats;
+    use crate::session::{PortKind, Session};
+    use crate::shared::{Shared, tests_support};
+
+    /// Shard, shared state and session for one test.
+    pub struct TestBed {
+        /// The shard commands act on.
+        pub shard: Shard,
+        /// Shared state (2 cores).
+        pub shared: Shared,
+        /// The client's session.
+        pub session: Session,
+        /// Counters.
+        pub stats: CoreStats,
+    }
+
+    impl TestBed {
+        /// A fresh bed with the clock at 1,000,000 ms.
+        pub fn new() -> TestBed {
+            let mut shard = Shard::new(ShardConfig::default());
+            shard.set_now(1_000_000);
+            let addr = "127.0.0.1:1".parse().unwrap();
+            TestBed {
+                shard,
+                shared: tests_support::shared(2),
+                session: Session::new(1, addr, addr, PortKind::Main, 0, false),
+                stats: CoreStats::default(),
+            }
+        }
+
+        /// Runs `parts` (arity checked, no routing) and returns the reply.
+        pub fn run(&mut self, parts: &[&str]) -> Reply {
+            let owned = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
+            let args = owned.args();
+            let spec = match lookup(args) {
+                Lookup::Found(spec) => spec,
+                Lookup::Unknown(reply) => return reply,
+            };
+            if !spec.arity_ok(args.len()) {
+                return super::wrong_arity(spec);
+            }
+            let mut ctx = Ctx {
+                shard: &mut self.shard,
+                shared: &self.shared,
+                core: 0,
+                session: Some(&mut self.session),
+                stats: &self.stats,
+                clients: None,
+            };
+            (spec.run)(&mut ctx, args)
+        }
+
+        /// Shorthand for a bulk reply.
+        pub fn bulk(s: &str) -> Reply {
+            Reply::bulk_from(s)
+        }
+    }
+}

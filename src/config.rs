@@ -1,0 +1,338 @@
+//! Settings: one struct filled from defaults, then the TOML file
+//! (`--config kiln.toml`), then command-line flags, each overriding the last.
+//!
+//! Names follow Redis's configuration directives where Redis has one
+//! (`maxmemory`, `proto-max-bulk-len`, `requirepass`...), in the file and as
+//! `--flags` alike. Sizes accept Redis's units (`100mb`, `1gb`, `512k`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+use thiserror::Error;
+
+/// A setting that could not be read.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of range.
+    #[error("invalid setting {name}: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Command-line flags and config-file keys: every field optional, so a
+/// layer only overrides what it sets.
+#[derive(Debug, Default, Clone, Parser, Deserialize)]
+#[command(name = "kiln-server", version, about = "Kiln: an in-memory key-value server with storage functions, speaking the Redis protocol")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Options {
+    /// TOML config file; flags given on the command line override it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    pub bind: Option<IpAddr>,
+    /// Main port: serves every key, forwarding between cores (0 = any free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Number of cores (threads); default: available parallelism.
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// First per-core port (cluster node ports are P..P+cores-1); default port+1 (0 = any free ports).
+    #[arg(long)]
+    pub core_port_base: Option<u16>,
+    /// Address announced in CLUSTER replies (default: the address the client connected to).
+    #[arg(long)]
+    pub cluster_announce_ip: Option<IpAddr>,
+    /// Password for the `default` user (AUTH).
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Memory limit for keys and values (e.g. `2gb`); 0 = none.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub maxmemory: Option<u64>,
+    /// What happens at maxmemory; only `noeviction` (refuse writes) exists.
+    #[arg(long)]
+    pub maxmemory_policy: Option<String>,
+    /// Largest bulk string a client may send.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub proto_max_bulk_len: Option<u64>,
+    /// Largest unprocessed input buffered per client.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub client_query_buffer_limit: Option<u64>,
+    /// Most simultaneous clients.
+    #[arg(long)]
+    pub maxclients: Option<u64>,
+    /// Close clients idle for this many seconds (0 = never).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Background task frequency per second (active expiry, idle checks).
+    #[arg(long)]
+    pub hz: Option<u64>,
+    /// Pin each core's thread to a CPU (where the OS allows).
+    #[arg(long)]
+    pub pin_threads: Option<bool>,
+    /// Log filter (`info`, `debug`, `kiln=trace`...).
+    #[arg(long)]
+    pub loglevel: Option<String>,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Main port.
+    pub port: u16,
+    /// Number of cores.
+    pub cores: usize,
+    /// First core port; 0 = any free port per core.
+    pub core_port_base: u16,
+    /// Address announced in CLUSTER replies.
+    pub cluster_announce_ip: Option<IpAddr>,
+    /// Password for `default`.
+    pub requirepass: Option<String>,
+    /// Memory limit (0 = none).
+    pub maxmemory: u64,
+    /// Only `noeviction`.
+    pub maxmemory_policy: String,
+    /// Largest bulk string.
+    pub proto_max_bulk_len: u64,
+    /// Largest buffered input per client.
+    pub client_query_buffer_limit: u64,
+    /// Most clients.
+    pub maxclients: u64,
+    /// Idle timeout in seconds.
+    pub timeout: u64,
+    /// Background task frequency.
+    pub hz: u64,
+    /// Pin core threads.
+    pub pin_threads: bool,
+    /// Log filter.
+    pub loglevel: String,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 7379,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            core_port_base: 7380,
+            cluster_announce_ip: None,
+            requirepass: None,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxclients: 10_000,
+            timeout: 0,
+            hz: 10,
+            pin_threads: true,
+            loglevel: "info".into(),
+        }
+    }
+}
+
+impl Options {
+    /// Reads the file named by `--config`, if any, under these flags.
+    pub fn resolve(self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => Options::from_file(path)?,
+            None => Options::default(),
+        };
+        file.overridden_by(self).into_settings()
+    }
+
+    /// Parses a TOML config file.
+    pub fn from_file(path: &std::path::Path) -> Result<Options, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// `self` with every field `over` sets replaced.
+    pub fn overridden_by(self, over: Options) -> Options {
+        macro_rules! merge {
+            ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* } };
+        }
+        merge!(
+            config, bind, port, cores, core_port_base, cluster_announce_ip, requirepass,
+            maxmemory, maxmemory_policy, proto_max_bulk_len, client_query_buffer_limit,
+            maxclients, timeout, hz, pin_threads, loglevel
+        )
+    }
+
+    /// Fills unset fields with defaults and validates.
+    pub fn into_settings(self) -> Result<Settings, ConfigError> {
+        let d = Settings::default();
+        let port = self.port.unwrap_or(d.port);
+        let default_base = if port == 0 { 0 } else { port.saturating_add(1) };
+        let s = Settings {
+            bind: self.bind.unwrap_or(d.bind),
+            port,
+            cores: self.cores.unwrap_or(d.cores),
+            core_port_base: self.core_port_base.unwrap_or(default_base),
+            cluster_announce_ip: self.cluster_announce_ip,
+            requirepass: self.requirepass.filter(|p| !p.is_empty()),
+            maxmemory: self.maxmemory.unwrap_or(d.maxmemory),
+            maxmemory_policy: self.maxmemory_policy.unwrap_or(d.maxmemory_policy),
+            proto_max_bulk_len: self.proto_max_bulk_len.unwrap_or(d.proto_max_bulk_len),
+            client_query_buffer_limit: self
+                .client_query_buffer_limit
+                .unwrap_or(d.client_query_buffer_limit),
+            maxclients: self.maxclients.unwrap_or(d.maxclients),
+            timeout: self.timeout.unwrap_or(d.timeout),
+            hz: self.hz.unwrap_or(d.hz),
+            pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
+            loglevel: self.loglevel.unwrap_or(d.loglevel),
+        };
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+impl Settings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason: &str| {
+            Err(ConfigError::Invalid {
+                name,
+                reason: reason.into(),
+            })
+        };
+        if self.cores == 0 || self.cores > 1024 {
+            return invalid("cores", "must be between 1 and 1024");
+        }
+        if self.core_port_base != 0 && usize::from(self.core_port_base) + self.cores > 65536 {
+            return invalid("core-port-base", "core ports would pass 65535");
+        }
+        if self.maxmemory_policy != "noeviction" {
+            return invalid("maxmemory-policy", "only noeviction is supported");
+        }
+        if self.proto_max_bulk_len < 1024 || self.proto_max_bulk_len > u32::MAX as u64 / 2 {
+            return invalid("proto-max-bulk-len", "must be between 1kb and 2gb");
+        }
+        if self.client_query_buffer_limit < 1024 * 1024 || self.client_query_buffer_limit > u32::MAX as u64 - 1 {
+            return invalid("client-query-buffer-limit", "must be between 1mb and 4gb");
+        }
+        if self.hz == 0 || self.hz > 500 {
+            return invalid("hz", "must be between 1 and 500");
+        }
+        Ok(())
+    }
+}
+
+/// Parses a size with Redis's units: `1k` = 1000, `1kb` = 1024, up to `gb`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    parse_size(text).ok_or_else(|| format!("invalid size '{text}' (examples: 0, 4096, 100mb, 2gb)"))
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Number(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(d)? {
+        None => Ok(None),
+        Some(Size::Number(n)) => Ok(Some(n)),
+        Some(Size::Text(t)) => parse_size(&t)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid size '{t}'"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_use_redis_units() {
+        assert_eq!(parse_size("0"), Some(0));
+        assert_eq!(parse_size("1k"), Some(1000));
+        assert_eq!(parse_size("1kb"), Some(1024));
+        assert_eq!(parse_size("100MB"), Some(100 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("12x"), None);
+        assert_eq!(parse_size("-1"), None);
+    }
+
+    #[test]
+    fn flags_override_file_override_defaults() {
+        let file: Options = toml::from_str(
+            "port = 9000\nmaxmemory = \"1mb\"\ncores = 3\nrequirepass = \"s3cret\"\n",
+        )
+        .unwrap();
+        let flags = Options::parse_from(["kiln-server", "--port", "9100", "--maxmemory", "2mb"]);
+        let s = file.overridden_by(flags).into_settings().unwrap();
+        assert_eq!(s.port, 9100);
+        assert_eq!(s.core_port_base, 9101);
+        assert_eq!(s.maxmemory, 2 << 20);
+        assert_eq!(s.cores, 3);
+        assert_eq!(s.requirepass.as_deref(), Some("s3cret"));
+        assert_eq!(s.hz, 10);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Options>("prot = 1").is_err());
+        let bad = Options {
+            maxmemory_policy: Some("allkeys-lru".into()),
+            ..Options::default()
+        };
+        assert!(bad.into_settings().is_err());
+        let zero = Options {
+            port: Some(0),
+            ..Options::default()
+        };
+        assert_eq!(zero.into_settings().unwrap().core_port_base, 0);
+    }
+}

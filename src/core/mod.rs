@@ -1,0 +1,661 @@
+//! One core: a thread that owns, by value, its event loop, its listeners,
+//! its connections and its shard of the keyspace.
+//!
+//! ```text
+//!   Core ── poll (mio) ── main listener (SO_REUSEPORT, shared port)
+//!    │                 └─ core listener (this core's cluster-node port)
+//!    ├── conns: Slab<Connection>      input → parse → route → reply queue
+//!    └── engine: Engine
+//!          ├── shard: Shard           this core's records (no locks)
+//!          ├── stats: CoreStats
+//!          └── local_jobs             plan parts addressed to this core
+//!   inbox: Mailbox<Msg>  ◄── other cores: Run(job) / Done(output)
+//! ```
+//!
+//! A request whose keys this core owns runs at once and its reply is
+//! encoded straight into the connection's write buffer. Anything else
+//! becomes a [`fanout::Plan`] whose jobs travel by mailbox; the reply waits
+//! in the connection's queue so replies still leave in request order.
+
+pub mod conn;
+pub mod fanout;
+pub mod message;
+pub mod stats;
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kiln_net::resp::ParseLimits;
+use kiln_net::{Args, Mailbox, Reply};
+use kiln_store::{Shard, ShardConfig};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
+use crate::session::{PortKind, Session};
+use crate::shared::{Runtime, Shared, unix_ms};
+use conn::{Connection, Filled, Waiting};
+use fanout::{Finish, Finishing, Job, Output, Plan, Planning};
+use message::{Msg, Origin};
+use stats::CoreStats;
+
+const WAKER: Token = Token(0);
+const MAIN_LISTENER: Token = Token(1);
+const CORE_LISTENER: Token = Token(2);
+const FIRST_CONN: usize = 3;
+
+/// Stop parsing a connection's input while this many requests wait for
+/// other cores (they resume as replies arrive): bounds what one client can
+/// make a core hold.
+const MAX_QUEUED_PER_CONN: usize = 1024;
+/// Stop parsing while this many reply bytes are unsent: a client that sends
+/// without reading is throttled by its own socket instead of growing our
+/// memory.
+const MAX_UNSENT_PER_CONN: usize = 4 * 1024 * 1024;
+/// Active expiry work per cron tick (keys examined).
+const EXPIRE_CHECKS_PER_TICK: usize = 2000;
+
+/// Everything a core owns except its connections, so a connection can be
+/// borrowed while commands run against the shard.
+pub struct Engine {
+    /// This core's index.
+    pub id: usize,
+    /// This core's records.
+    pub shard: Shard,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    /// Counters.
+    pub stats: CoreStats,
+    local_jobs: VecDeque<(Job, Origin)>,
+    now: Instant,
+}
+
+/// What routing decided for a request.
+enum Routed {
+    /// Run on this core now.
+    Here,
+    /// Answer at once.
+    Reply(Reply),
+    /// Needs other cores (or a per-core job on this one).
+    Plan(Plan),
+}
+
+impl Engine {
+    /// Decides where a request runs.
+    fn route(&self, spec: &'static CommandSpec, args: Args<'_>, port_kind: PortKind) -> Routed {
+        let planning = || Planning {
+            shared: &self.shared,
+            core: self.id,
+            port_kind,
+            spec,
+        };
+        let planned = |result: Result<Plan, Reply>| match result {
+            Ok(plan) => Routed::Plan(plan),
+            Err(reply) => Routed::Reply(reply),
+        };
+        match spec.route {
+            Route::Local => Routed::Here,
+            Route::AllCores(combine) => Routed::Plan(fanout::all_cores(planning().cores(), args, combine)),
+            Route::Planned(planner) => planned(planner(&planning(), args)),
+            Route::Keys(routing) => {
+                let mut positions = spec.keys.positions(args.len());
+                let Some(first) = positions.next() else {
+                    return Routed::Here;
+                };
+                let slots = &self.shared.slots;
+                if port_kind == PortKind::Core {
+                    return self.route_as_cluster_node(args, first, positions);
+                }
+                let owner = slots.owner_of(args.get(first));
+                if positions.all(|p| slots.owner_of(args.get(p)) == owner) {
+                    return if owner == self.id {
+                        Routed::Here
+                    } else {
+                        Routed::Plan(Plan::single(owner, Job::Command(args.to_owned_args())))
+                    };
+                }
+                match routing {
+                    KeyRouting::SameCore => Routed::Reply(errors::CROSSSLOT),
+                    KeyRouting::Split(combine) => Routed::Plan(fanout::split_by_owner(&planning(), args, combine)),
+                    KeyRouting::Planned(planner) => planned(planner(&planning(), args)),
+                }
+            }
+        }
+    }
+
+    /// A core port behaves as a Redis Cluster node: keys must share one slot,
+    /// and that slot must be ours.
+    fn route_as_cluster_node(&self, args: Args<'_>, first: usize, mut rest: impl Iterator<Item = usize>) -> Routed {
+        let slot = kiln_net::slot::key_slot(args.get(first));
+        if rest.any(|p| kiln_net::slot::key_slot(args.get(p)) != slot) {
+            return Routed::Reply(errors::CROSSSLOT);
+        }
+        let owner = self.shared.slots.owner(slot);
+        if owner == self.id {
+            Routed::Here
+        } else {
+            Routed::Reply(moved(&self.shared, slot, owner, None))
+        }
+    }
+
+    /// Runs a command against this core's shard.
+    fn exec(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        session: Option<&mut Session>,
+        clients: Option<&Slab<Connection>>,
+    ) -> Reply {
+        if spec.flags.has(Flags::DENYOOM) && self.shared.over_maxmemory() {
+            self.stats.error_replies += 1;
+            return errors::OOM;
+        }
+        self.stats.commands_processed += 1;
+        let mut ctx = Ctx {
+            shard: &mut self.shard,
+            shared: &self.shared,
+            core: self.id,
+            session,
+            stats: &self.stats,
+            clients,
+        };
+        let reply = (spec.run)(&mut ctx, args);
+        if reply.is_error() {
+            self.stats.error_replies += 1;
+        }
+        reply
+    }
+
+    /// Sends a plan part to its core (or queues it here).
+    fn send_job(&mut self, core: usize, job: Job, origin: Origin) {
+        if core == self.id {
+            self.local_jobs.push_back((job, origin));
+        } else {
+            self.stats.forwarded_requests += 1;
+            self.shared.mailboxes[core].send(Msg::Run { job, origin });
+        }
+    }
+
+    /// Handles one complete request from connection `key`.
+    fn handle(&mut self, key: usize, conn_session: &mut Session, replies: &mut conn::Replies, args: Args<'_>) {
+        conn_session.last_active = self.now;
+        let spec = match commands::lookup(args) {
+            Lookup::Found(spec) => spec,
+            Lookup::Unknown(reply) => {
+                self.stats.error_replies += 1;
+                return replies.push(&reply, conn_session.protocol);
+            }
+        };
+        let refused = if !spec.arity_ok(args.len()) {
+            Some(commands::wrong_arity(spec))
+        } else if !conn_session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
+            Some(errors::NOAUTH)
+        } else {
+            None
+        };
+        if let Some(reply) = refused {
+            self.stats.error_replies += 1;
+            return replies.push(&reply, conn_session.protocol);
+        }
+        conn_session.last_command = spec.name;
+        match self.route(spec, args, conn_session.port_kind) {
+            Routed::Here => {
+                let reply = self.exec(spec, args, Some(conn_session), None);
+                replies.push(&reply, conn_session.protocol);
+            }
+            Routed::Reply(reply) => {
+                self.stats.error_replies += u64::from(reply.is_error());
+                replies.push(&reply, conn_session.protocol);
+            }
+            Routed::Plan(plan) => {
+                let (waiting, jobs) = Waiting::start(plan, args.to_owned_args(), conn_session.protocol);
+                let seq = replies.push_waiting(waiting);
+                for (part, (core, job)) in jobs.into_iter().enumerate() {
+                    let origin = Origin {
+                        core: self.id,
+                        conn: key,
+                        client_id: conn_session.id,
+                        seq,
+                        part,
+                    };
+                    self.send_job(core, job, origin);
+                }
+            }
+        }
+    }
+
+    /// Parses and handles every complete request buffered on `conn`.
+    /// Returns false when the connection must close now (query buffer
+    /// overflow).
+    fn process_input(&mut self, key: usize, conn: &mut Connection) -> bool {
+        let limits = ParseLimits {
+            max_bulk_len: Runtime::get(&self.shared.runtime.proto_max_bulk_len) as usize,
+            authenticated: conn.session.authenticated,
+            ..ParseLimits::default()
+        };
+        loop {
+            if conn.session.close_after_reply || backpressured(conn) {
+                conn.read_paused = !conn.session.close_after_reply;
+                return true;
+            }
+            let Connection {
+                input,
+                session,
+                replies,
+                ..
+            } = conn;
+            if input.parser.limits() != limits {
+                input.parser.set_limits(limits);
+            }
+            match input.parse() {
+                Ok(Some(consumed)) => {
+                    let args = input.args();
+                    if !args.is_empty() {
+                        self.handle(key, session, replies, args);
+                    }
+                    input.consume(consumed);
+                    // AUTH may have lifted the unauthenticated limits.
+                    if session.authenticated != limits.authenticated {
+                        return self.process_input(key, conn);
+                    }
+                }
+                Ok(None) => {
+                    let limit = Runtime::get(&self.shared.runtime.client_query_buffer_limit) as usize;
+                    if input.len() > limit {
+                        tracing::warn!(client = session.id, "closing client that reached max query buffer length");
+                        return false;
+                    }
+                    conn.read_paused = false;
+                    return true;
+                }
+                Err(err) => {
+                    self.stats.protocol_errors += 1;
+                    let reply = Reply::error_owned(format!("ERR {err}"));
+                    replies.push(&reply, session.protocol);
+                    session.close_after_reply = true;
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+fn backpressured(conn: &Connection) -> bool {
+    conn.replies.queued() >= MAX_QUEUED_PER_CONN || conn.replies.unsent() >= MAX_UNSENT_PER_CONN
+}
+
+/// `-MOVED <slot> <ip>:<port>`; the IP is the one the client reached us on
+/// unless one is announced.
+pub fn moved(shared: &Shared, slot: u16, owner: usize, local: Option<std::net::SocketAddr>) -> Reply {
+    let ip = shared
+        .slots
+        .announce_ip
+        .or(local.map(|l| l.ip()))
+        .unwrap_or(shared.settings.bind);
+    Reply::error_owned(format!("MOVED {slot} {ip}:{}", shared.slots.nodes[owner].port))
+}
+
+/// A core, ready to run on its own thread.
+pub struct Core {
+    engine: Engine,
+    poll: Poll,
+    inbox: Arc<Mailbox<Msg>>,
+    main_listener: TcpListener,
+    core_listener: TcpListener,
+    conns: Slab<Connection>,
+    dirty: Vec<usize>,
+}
+
+/// What a core needs to be built; made on the main thread before spawning.
+pub struct CoreParts {
+    /// The core's index.
+    pub id: usize,
+    /// Its poll, with the mailbox waker registered at token 0.
+    pub poll: Poll,
+    /// Its SO_REUSEPORT listener on the main port.
+    pub main_listener: TcpListener,
+    /// Its own port's listener.
+    pub core_listener: TcpListener,
+}
+
+impl Core {
+    /// Assembles a core and registers its listeners.
+    pub fn new(parts: CoreParts, shared: Arc<Shared>) -> io::Result<Core> {
+        let CoreParts {
+            id,
+            poll,
+            mut main_listener,
+            mut core_listener,
+        } = parts;
+        poll.registry()
+            .register(&mut main_listener, MAIN_LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut core_listener, CORE_LISTENER, Interest::READABLE)?;
+        let shard = Shard::new(ShardConfig {
+            max_value_len: shared.settings.proto_max_bulk_len as usize,
+        });
+        Ok(Core {
+            inbox: Arc::clone(&shared.mailboxes[id]),
+            engine: Engine {
+                id,
+                shard,
+                shared,
+                stats: CoreStats::default(),
+                local_jobs: VecDeque::new(),
+                now: Instant::now(),
+            },
+            poll,
+            main_listener,
+            core_listener,
+            conns: Slab::new(),
+            dirty: Vec::new(),
+        })
+    }
+
+    /// Runs the event loop until shutdown.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let hz = self.engine.shared.settings.hz.max(1);
+        let tick = Duration::from_millis(1000 / hz);
+        let mut next_cron = Instant::now() + tick;
+        while !self.engine.shared.shutting_down() {
+            let timeout = next_cron.saturating_duration_since(Instant::now());
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+                if err.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(core = self.engine.id, %err, "poll failed; core stopping");
+                    break;
+                }
+            }
+            self.engine.now = Instant::now();
+            self.engine.shard.set_now(unix_ms());
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => self.drain_inbox(),
+                    MAIN_LISTENER => self.accept(PortKind::Main),
+                    CORE_LISTENER => self.accept(PortKind::Core),
+                    Token(t) => {
+                        let key = t - FIRST_CONN;
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(key);
+                        }
+                        if event.is_writable() {
+                            self.on_writable(key);
+                        }
+                    }
+                }
+            }
+            // The waker may coalesce; never leave queued messages behind.
+            if !self.inbox.is_empty() {
+                self.drain_inbox();
+            }
+            self.run_local_jobs();
+            self.flush_dirty();
+            self.publish_memory();
+            if Instant::now() >= next_cron {
+                self.cron();
+                next_cron = Instant::now() + tick;
+            }
+        }
+        self.close_all();
+    }
+
+    fn publish_memory(&self) {
+        self.engine.shared.memory[self.engine.id]
+            .store(self.engine.shard.used_memory() as u64, Ordering::Relaxed);
+    }
+
+    /// Periodic work: active expiry, idle clients.
+    fn cron(&mut self) {
+        self.engine.shard.set_now(unix_ms());
+        self.engine.shard.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        self.publish_memory();
+        let timeout = Runtime::get(&self.engine.shared.runtime.timeout);
+        if timeout > 0 {
+            let now = Instant::now();
+            let idle: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| {
+                    c.replies.queued() == 0 && now.duration_since(c.session.last_active).as_secs() > timeout
+                })
+                .map(|(k, _)| k)
+                .collect();
+            for key in idle {
+                self.close(key);
+            }
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        let inbox = Arc::clone(&self.inbox);
+        inbox.drain(|msg| match msg {
+            Msg::Run { job, origin } => {
+                let output = self.run_job(job);
+                self.deliver(origin, output);
+            }
+            Msg::Done { origin, output } => self.deliver(origin, output),
+        });
+    }
+
+    fn run_local_jobs(&mut self) {
+        while let Some((job, origin)) = self.engine.local_jobs.pop_front() {
+            let output = self.run_job(job);
+            self.deliver(origin, output);
+        }
+    }
+
+    /// Executes a job for some origin (possibly this core).
+    fn run_job(&mut self, job: Job) -> Output {
+        let engine = &mut self.engine;
+        match job {
+            Job::Command(args) => match commands::lookup(args.args()) {
+                Lookup::Found(spec) => Output::Reply(engine.exec(spec, args.args(), None, Some(&self.conns))),
+                Lookup::Unknown(reply) => Output::Reply(reply),
+            },
+            Job::PeekRecord(key) => Output::Record(engine.shard.peek_record(&key)),
+            Job::PutRecord { key, record, replace } => {
+                if engine.shared.over_maxmemory() {
+                    return Output::Reply(errors::OOM);
+                }
+                Output::Reply(engine.shard.put_record(&key, record, replace).into())
+            }
+            Job::DelIfSame { key, record } => {
+                let same = engine
+                    .shard
+                    .peek_record(&key)
+                    .is_some_and(|current| same_record(&current, &record));
+                Output::Reply((same && engine.shard.del(&key)).into())
+            }
+        }
+    }
+
+    /// Routes a job's output to its request, finishing or continuing the
+    /// request when it was the last part.
+    fn deliver(&mut self, origin: Origin, output: Output) {
+        if origin.core != self.engine.id {
+            self.engine.shared.mailboxes[origin.core].send(Msg::Done { origin, output });
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(origin.conn) else {
+            return;
+        };
+        if conn.session.id != origin.client_id {
+            return;
+        }
+        let Some(waiting) = conn.replies.deliver(origin.seq, origin.part, output) else {
+            return;
+        };
+        let outputs = waiting.take_outputs();
+        let finishing = Finishing {
+            args: &waiting.args,
+            protocol: waiting.protocol,
+            part_keys: &waiting.part_keys,
+            part_cores: &waiting.part_cores,
+            shared: &self.engine.shared,
+            core: self.engine.id,
+        };
+        let next = match waiting.finish {
+            Finish::Single => Err(outputs.into_iter().next().map_or(Reply::Nil, Output::into_reply)),
+            Finish::Combine(combine) => Err(combine(&finishing, outputs)),
+            Finish::Continue(step) => step(&finishing, outputs),
+        };
+        match next {
+            Err(reply) => {
+                self.engine.stats.error_replies += u64::from(reply.is_error());
+                conn.replies.resolve(origin.seq, &reply);
+                self.dirty.push(origin.conn);
+            }
+            Ok(plan) => {
+                let jobs = waiting.restart(plan);
+                for (part, (core, job)) in jobs.into_iter().enumerate() {
+                    self.engine.send_job(core, job, Origin { part, ..origin });
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, kind: PortKind) {
+        loop {
+            let listener = match kind {
+                PortKind::Main => &self.main_listener,
+                PortKind::Core => &self.core_listener,
+            };
+            let (mut socket, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    // EMFILE and friends: try again on the next event.
+                    tracing::warn!(core = self.engine.id, %err, "accept failed");
+                    return;
+                }
+            };
+            let shared = Arc::clone(&self.engine.shared);
+            if shared.total_connections() >= Runtime::get(&shared.runtime.maxclients) {
+                self.engine.stats.rejected_connections += 1;
+                let _ = io::Write::write(&mut socket, b"-ERR max number of clients reached\r\n");
+                continue;
+            }
+            let _ = socket.set_nodelay(true);
+            let local = socket.local_addr().unwrap_or(shared.main_addr);
+            let entry = self.conns.vacant_entry();
+            let token = Token(entry.key() + FIRST_CONN);
+            if let Err(err) = self.poll.registry().register(&mut socket, token, Interest::READABLE) {
+                tracing::warn!(%err, "cannot register connection");
+                continue;
+            }
+            let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+            let needs_auth = shared.runtime.requirepass().is_some();
+            let session = Session::new(id, peer, local, kind, self.engine.id, needs_auth);
+            entry.insert(Connection::new(socket, session, ParseLimits::default()));
+            self.engine.stats.connections_received += 1;
+            self.engine.stats.connected_clients += 1;
+            shared.connections[self.engine.id].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_readable(&mut self, key: usize) {
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else { return };
+            if conn.read_paused || conn.session.close_after_reply {
+                break;
+            }
+            match conn.fill() {
+                Ok(Filled::Bytes(n)) => {
+                    self.engine.stats.net_input_bytes += n as u64;
+                    if !self.engine.process_input(key, conn) {
+                        return self.close(key);
+                    }
+                }
+                Ok(Filled::WouldBlock) => break,
+                Ok(Filled::Eof) | Err(_) => {
+                    // Answer what already arrived before closing (a client
+                    // may half-close after its last request).
+                    self.run_local_jobs();
+                    return self.close(key);
+                }
+            }
+        }
+        self.run_local_jobs();
+        self.flush(key);
+    }
+
+    fn on_writable(&mut self, key: usize) {
+        self.flush(key);
+    }
+
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for key in dirty.drain(..) {
+            self.flush(key);
+        }
+        self.dirty = dirty;
+    }
+
+    /// Writes what is ready; resumes a paused reader; closes a connection
+    /// that asked to close once its replies are out.
+    fn flush(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        match conn.flush() {
+            Ok(n) => self.engine.stats.net_output_bytes += n as u64,
+            Err(_) => return self.close(key),
+        }
+        let unsent = conn.replies.unsent() > 0;
+        if unsent != conn.wants_write {
+            let interest = if unsent {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let token = Token(key + FIRST_CONN);
+            if self.poll.registry().reregister(&mut conn.socket, token, interest).is_err() {
+                return self.close(key);
+            }
+            conn.wants_write = unsent;
+        }
+        if conn.session.close_after_reply && !unsent && conn.replies.queued() == 0 {
+            return self.close(key);
+        }
+        if conn.read_paused && !backpressured(conn) {
+            conn.read_paused = false;
+            // Edge-triggered: bytes may be waiting in our buffer or the
+            // socket with no new event coming.
+            if !self.engine.process_input(key, conn) {
+                return self.close(key);
+            }
+            self.on_readable(key);
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(mut conn) = self.conns.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut conn.socket);
+            self.engine.stats.connected_clients -= 1;
+            self.engine.shared.connections[self.engine.id].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn close_all(&mut self) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            if let Some(conn) = self.conns.get_mut(key) {
+                let _ = conn.flush();
+            }
+            self.close(key);
+        }
+    }
+}
+
+/// Whether two records are the same stored value (same bytes in memory, not
+/// merely equal), for a rename that must not delete a newer write.
+fn same_record(a: &kiln_store::Record, b: &kiln_store::Record) -> bool {
+    let kiln_store::Value::String(x) = &a.value;
+    let kiln_store::Value::String(y) = &b.value;
+    x.as_ptr() == y.as_ptr() && x.len() == y.len() && a.expire_at == b.expire_at
+}

@@ -1,0 +1,70 @@
+//! Per-core counters, summed across cores by INFO.
+
+/// Counters one core keeps about its own work.
+#[derive(Debug, Default, Clone)]
+pub struct CoreStats {
+    /// Connections accepted.
+    pub connections_received: u64,
+    /// Connections refused at `maxclients`.
+    pub rejected_connections: u64,
+    /// Commands executed on this core (forwarded ones included).
+    pub commands_processed: u64,
+    /// Requests this core sent to other cores.
+    pub forwarded_requests: u64,
+    /// Bytes read from clients.
+    pub net_input_bytes: u64,
+    /// Bytes written to clients.
+    pub net_output_bytes: u64,
+    /// Commands answered with an error.
+    pub error_replies: u64,
+    /// Connections currently open.
+    pub connected_clients: u64,
+    /// Protocol errors that closed a connection.
+    pub protocol_errors: u64,
+}
+
+impl CoreStats {
+    /// The counters as integers in a fixed order, to travel as a reply.
+    pub fn to_fields(&self) -> [i64; 9] {
+        [
+            self.connections_received as i64,
+            self.rejected_connections as i64,
+            self.commands_processed as i64,
+            self.forwarded_requests as i64,
+            self.net_input_bytes as i64,
+            self.net_output_bytes as i64,
+            self.error_replies as i64,
+            self.connected_clients as i64,
+            self.protocol_errors as i64,
+        ]
+    }
+
+    /// Rebuilds counters from [`CoreStats::to_fields`] output.
+    pub fn from_fields(fields: &[i64]) -> CoreStats {
+        let f = |i: usize| fields.get(i).copied().unwrap_or(0).max(0) as u64;
+        CoreStats {
+            connections_received: f(0),
+            rejected_connections: f(1),
+            commands_processed: f(2),
+            forwarded_requests: f(3),
+            net_input_bytes: f(4),
+            net_output_bytes: f(5),
+            error_replies: f(6),
+            connected_clients: f(7),
+            protocol_errors: f(8),
+        }
+    }
+
+    /// Adds another core's counters.
+    pub fn add(&mut self, other: &CoreStats) {
+        self.connections_received += other.connections_received;
+        self.rejected_connections += other.rejected_connections;
+        self.commands_processed += other.commands_processed;
+        self.forwarded_requests += other.forwarded_requests;
+        self.net_input_bytes += other.net_input_bytes;
+        self.net_output_bytes += other.net_output_bytes;
+        self.error_replies += other.error_replies;
+        self.connected_clients += other.connected_clients;
+        self.protocol_errors += other.protocol_errors;
+    }
+}

@@ -1,0 +1,168 @@
+//! Starting and stopping the server: bind every listener, build the shared
+//! state, spawn one thread per core.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kiln_net::Mailbox;
+use mio::net::TcpListener;
+use mio::{Poll, Token, Waker};
+use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+
+use crate::config::Settings;
+use crate::core::{Core, CoreParts};
+use crate::shared::{Shared, SlotMap, random_hex_id};
+
+/// Pending connections the kernel queues per listener (Redis's tcp-backlog).
+const BACKLOG: i32 = 511;
+
+/// The server entry point.
+pub struct Server;
+
+/// A running server.
+pub struct Handle {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Stops a server from another thread (signal handler, SHUTDOWN).
+#[derive(Clone)]
+pub struct ShutdownTrigger(Arc<Shared>);
+
+impl ShutdownTrigger {
+    /// Asks every core to stop.
+    pub fn shutdown(&self) {
+        self.0.request_shutdown();
+    }
+}
+
+impl Server {
+    /// Binds the main port (one SO_REUSEPORT listener per core) and each
+    /// core's own port, then starts the cores. Returns once every listener
+    /// is bound, so clients may connect as soon as this returns.
+    pub fn start(settings: Settings) -> io::Result<Handle> {
+        let cores = settings.cores;
+        let first = reuseport_listener(SocketAddr::new(settings.bind, settings.port))?;
+        let main_addr = first.local_addr()?;
+        let mut main_listeners = vec![first];
+        for _ in 1..cores {
+            main_listeners.push(reuseport_listener(main_addr)?);
+        }
+        let mut core_listeners = Vec::with_capacity(cores);
+        for k in 0..cores {
+            let port = match settings.core_port_base {
+                0 => 0,
+                base => base + k as u16,
+            };
+            core_listeners.push(plain_listener(SocketAddr::new(settings.bind, port))?);
+        }
+        let ports: Vec<u16> = core_listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<io::Result<_>>()?;
+
+        let mut polls = Vec::with_capacity(cores);
+        let mut mailboxes = Vec::with_capacity(cores);
+        for _ in 0..cores {
+            let poll = Poll::new()?;
+            let waker = Waker::new(poll.registry(), Token(0))?;
+            mailboxes.push(Arc::new(Mailbox::new(waker)));
+            polls.push(poll);
+        }
+        let run_id = random_hex_id();
+        let slots = SlotMap::new(&ports, settings.cluster_announce_ip, &run_id);
+        let pin = settings.pin_threads;
+        let shared = Arc::new(Shared::new(settings, slots, mailboxes, main_addr, run_id));
+
+        let cpu_ids = if pin { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+        let mut threads = Vec::with_capacity(cores);
+        let parts = polls.into_iter().zip(main_listeners).zip(core_listeners).enumerate();
+        for (id, ((poll, main_listener), core_listener)) in parts {
+            let core = Core::new(
+                CoreParts {
+                    id,
+                    poll,
+                    main_listener,
+                    core_listener,
+                },
+                Arc::clone(&shared),
+            )?;
+            let cpu = (!cpu_ids.is_empty()).then(|| cpu_ids[id % cpu_ids.len()]);
+            let thread = std::thread::Builder::new()
+                .name(format!("kiln-core-{id}"))
+                .spawn(move || {
+                    if let Some(cpu) = cpu {
+                        core_affinity::set_for_current(cpu);
+                    }
+                    core.run();
+                })?;
+            threads.push(thread);
+        }
+        tracing::info!(
+            addr = %main_addr,
+            cores,
+            core_ports = ?ports,
+            "Kiln ready to accept connections"
+        );
+        Ok(Handle { shared, threads })
+    }
+}
+
+impl Handle {
+    /// The main port's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.main_addr
+    }
+
+    /// Each core's own address, by core index.
+    pub fn core_addrs(&self) -> Vec<SocketAddr> {
+        self.shared
+            .slots
+            .nodes
+            .iter()
+            .map(|n| SocketAddr::new(self.shared.main_addr.ip(), n.port))
+            .collect()
+    }
+
+    /// A handle that can stop the server from elsewhere.
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        ShutdownTrigger(Arc::clone(&self.shared))
+    }
+
+    /// Asks the cores to stop and waits for them.
+    pub fn shutdown(self) {
+        self.shared.request_shutdown();
+        self.wait();
+    }
+
+    /// Waits until the cores stop (after SHUTDOWN or a trigger).
+    pub fn wait(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(SockProtocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    bind_listen(socket, addr)
+}
+
+fn plain_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(SockProtocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    bind_listen(socket, addr)
+}
+
+fn bind_listen(socket: Socket, addr: SocketAddr) -> io::Result<TcpListener> {
+    socket.set_nonblocking(true)?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    socket.listen(BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,306 @@
+//! What every core reads and (rarely) changes: runtime configuration, the
+//! slot map, the cores' mailboxes and memory gauges.
+//!
+//! Nothing here is on a lock-protected data path: numbers are atomics read
+//! with relaxed loads, the slot map never changes after start, and the one
+//! lock (the password) is read only at connect and AUTH time.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use kiln_net::Mailbox;
+use kiln_net::slot::SLOT_COUNT;
+
+use crate::config::Settings;
+use crate::core::message::Msg;
+
+/// Settings `CONFIG SET` may change while the server runs.
+#[derive(Debug)]
+pub struct Runtime {
+    /// `maxmemory` in bytes; 0 = no limit.
+    pub maxmemory: AtomicU64,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub client_query_buffer_limit: AtomicU64,
+    /// `maxclients`.
+    pub maxclients: AtomicU64,
+    /// `timeout` in seconds; 0 = never close idle clients.
+    pub timeout: AtomicU64,
+    /// `requirepass`; `None` = no password.
+    pub requirepass: RwLock<Option<Arc<str>>>,
+}
+
+impl Runtime {
+    fn new(settings: &Settings) -> Runtime {
+        Runtime {
+            maxmemory: AtomicU64::new(settings.maxmemory),
+            proto_max_bulk_len: AtomicU64::new(settings.proto_max_bulk_len),
+            client_query_buffer_limit: AtomicU64::new(settings.client_query_buffer_limit),
+            maxclients: AtomicU64::new(settings.maxclients),
+            timeout: AtomicU64::new(settings.timeout),
+            requirepass: RwLock::new(settings.requirepass.as_deref().map(Arc::from)),
+        }
+    }
+
+    /// The password clients must give, if any.
+    pub fn requirepass(&self) -> Option<Arc<str>> {
+        self.requirepass
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads an atomic setting.
+    pub fn get(value: &AtomicU64) -> u64 {
+        value.load(Ordering::Relaxed)
+    }
+}
+
+/// One core as a cluster node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// 40 hex characters, stable for the life of the process.
+    pub id: String,
+    /// The core's own port.
+    pub port: u16,
+    /// First slot owned.
+    pub first_slot: u16,
+    /// Last slot owned (inclusive).
+    pub last_slot: u16,
+}
+
+/// Which core owns which slot: contiguous ranges, fixed at start.
+#[derive(Debug)]
+pub struct SlotMap {
+    owner: Box<[u16]>,
+    /// One node per core, in core order.
+    pub nodes: Vec<Node>,
+    /// Address announced in CLUSTER replies; `None` = the address the client
+    /// connected to.
+    pub announce_ip: Option<IpAddr>,
+}
+
+impl SlotMap {
+    /// Splits the slots evenly over cores listening on `ports`.
+    pub fn new(ports: &[u16], announce_ip: Option<IpAddr>, run_id: &str) -> SlotMap {
+        let cores = ports.len();
+        let start = |k: usize| (k * SLOT_COUNT / cores) as u16;
+        let nodes: Vec<Node> = ports
+            .iter()
+            .enumerate()
+            .map(|(k, &port)| Node {
+                id: node_id(run_id, k),
+                port,
+                first_slot: start(k),
+                last_slot: start(k + 1) - 1,
+            })
+            .collect();
+        let mut owner = vec![0u16; SLOT_COUNT].into_boxed_slice();
+        for (k, node) in nodes.iter().enumerate() {
+            owner[node.first_slot as usize..=node.last_slot as usize].fill(k as u16);
+        }
+        SlotMap {
+            owner,
+            nodes,
+            announce_ip,
+        }
+    }
+
+    /// The core owning `slot`.
+    pub fn owner(&self, slot: u16) -> usize {
+        self.owner[slot as usize & (SLOT_COUNT - 1)] as usize
+    }
+
+    /// The core owning `key`.
+    pub fn owner_of(&self, key: &[u8]) -> usize {
+        self.owner(kiln_net::slot::key_slot(key))
+    }
+
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The IP to announce to a client connected to `local`.
+    pub fn ip_for(&self, local: SocketAddr) -> IpAddr {
+        self.announce_ip.unwrap_or(local.ip())
+    }
+}
+
+/// A node id derived from the run id: distinct per core, 40 hex digits.
+fn node_id(run_id: &str, core: usize) -> String {
+    let mut id: String = run_id.chars().take(36).collect();
+    id.push_str(&format!("{core:04x}"));
+    id
+}
+
+/// A fresh 40-hex-digit id (Redis's run_id).
+pub fn random_hex_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// State shared by every core.
+pub struct Shared {
+    /// The settings the server started with.
+    pub settings: Settings,
+    /// Settings changeable at runtime.
+    pub runtime: Runtime,
+    /// Slot ownership and node identities.
+    pub slots: SlotMap,
+    /// Each core's inbox, by core index.
+    pub mailboxes: Vec<Arc<Mailbox<Msg>>>,
+    /// Each core's accounted memory, published after every batch.
+    pub memory: Vec<AtomicU64>,
+    /// Each core's connection count (for `maxclients`).
+    pub connections: Vec<AtomicU64>,
+    /// Source of client ids (unique across cores).
+    pub next_client_id: AtomicU64,
+    /// Set once to stop every core.
+    pub shutdown: AtomicBool,
+    /// Main port address.
+    pub main_addr: SocketAddr,
+    /// Redis-style run id.
+    pub run_id: String,
+    /// When the server started.
+    pub started: Instant,
+    /// Wall clock at start, unix seconds.
+    pub started_unix: u64,
+}
+
+impl Shared {
+    /// Builds the shared state once listeners are bound.
+    pub fn new(
+        settings: Settings,
+        slots: SlotMap,
+        mailboxes: Vec<Arc<Mailbox<Msg>>>,
+        main_addr: SocketAddr,
+        run_id: String,
+    ) -> Shared {
+        let cores = mailboxes.len();
+        Shared {
+            runtime: Runtime::new(&settings),
+            settings,
+            slots,
+            mailboxes,
+            memory: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            connections: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            next_client_id: AtomicU64::new(1),
+            shutdown: AtomicBool::new(false),
+            main_addr,
+            run_id,
+            started: Instant::now(),
+            started_unix: unix_ms() / 1000,
+        }
+    }
+
+    /// Memory used by all cores' shards.
+    pub fn used_memory(&self) -> u64 {
+        self.memory.iter().map(|m| m.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Whether writes that may grow memory must be refused.
+    pub fn over_maxmemory(&self) -> bool {
+        let max = Runtime::get(&self.runtime.maxmemory);
+        max != 0 && self.used_memory() > max
+    }
+
+    /// Connected clients across cores.
+    pub fn total_connections(&self) -> u64 {
+        self.connections.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Asks every core to stop.
+    pub fn request_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for mailbox in &self.mailboxes {
+            mailbox.ring();
+        }
+    }
+
+    /// Whether shutdown was requested.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.mailboxes.len()
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_split_evenly_and_contiguously() {
+        let map = SlotMap::new(&[7380, 7381, 7382], None, &random_hex_id());
+        assert_eq!(map.nodes[0].first_slot, 0);
+        assert_eq!(map.nodes[2].last_slot, 16383);
+        for pair in map.nodes.windows(2) {
+            assert_eq!(pair[0].last_slot + 1, pair[1].first_slot);
+        }
+        assert_eq!(map.owner(0), 0);
+        assert_eq!(map.owner(16383), 2);
+        assert_eq!(map.owner(map.nodes[1].first_slot), 1);
+        let ids: std::collections::HashSet<_> = map.nodes.iter().map(|n| n.id.clone()).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(map.nodes.iter().all(|n| n.id.len() == 40));
+    }
+}
+
+/// Builders for unit tests that need a [`Shared`] without a running server.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    /// A `Shared` for `cores` cores whose mailboxes nobody drains.
+    pub fn shared(cores: usize) -> Shared {
+        let mailboxes = (0..cores)
+            .map(|_| {
+                let poll = mio::Poll::new().unwrap();
+                let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+                // The poll may go; the waker's eventfd stays valid.
+                Arc::new(Mailbox::new(waker))
+            })
+            .collect();
+        let ports: Vec<u16> = (0..cores as u16).map(|k| 17380 + k).collect();
+        let run_id = random_hex_id();
+        let settings = Settings {
+            cores,
+            ..Settings::default()
+        };
+        Shared::new(
+            settings,
+            SlotMap::new(&ports, None, &run_id),
+            mailboxes,
+            "127.0.0.1:17379".parse().unwrap(),
+            run_id,
+        )
+    }
+
+    /// Two keys owned by core 0 and core 1.
+    pub fn keys_on_cores(shared: &Shared) -> (String, String) {
+        let find = |core| {
+            (0..)
+                .map(|i| format!("key:{i}"))
+                .find(|k| shared.slots.owner_of(k.as_bytes()) == core)
+                .unwrap()
+        };
+        (find(0), find(1))
+    }
+}
