@@ -1,0 +1,58 @@
+//! Kiln's storage layer: one core's shard of the keyspace.
+//!
+//! # Ownership
+//!
+//! ```text
+//!   core 0 thread            core 1 thread            core N thread
+//!  ┌───────────────┐        ┌───────────────┐        ┌───────────────┐
+//!  │ worker loop   │        │ worker loop   │        │ worker loop   │
+//!  │  └─ Shard     │  msg   │  └─ Shard     │  msg   │  └─ Shard     │
+//!  │     (by value)│ <────> │     (by value)│ <────> │     (by value)│
+//!  └───────────────┘        └───────────────┘        └───────────────┘
+//! ```
+//!
+//! Each core thread owns exactly one [`Shard`] by value: no locks, no
+//! `Arc<Mutex<_>>`. Operations take `&mut self` and return typed results
+//! (`Option<Bytes>`, counts, [`StoreError`]); turning them into RESP replies
+//! is the command layer's job. A key that belongs to another core is reached
+//! by message; cross-core RENAME / COPY move a whole [`Record`] with
+//! [`Shard::take`] / [`Shard::peek_record`] and [`Shard::put_record`].
+//!
+//! Values are `bytes::Bytes`: a read hands out a reference-counted view of
+//! the stored buffer, never a copy, which is what lets a JS storage function
+//! see a record without copying it. Time is a cached clock set by the core
+//! once per event-loop batch ([`Shard::set_now`]), which also makes expiry
+//! deterministic in tests.
+//!
+//! # Modules
+//!
+//! - `error`: [`StoreError`], whose messages are Redis's error replies.
+//! - `record`: [`Value`] and [`Record`].
+//! - `shard`: [`Shard`] itself — the key table, the volatile-key index, the
+//!   clock, memory accounting, statistics and the mutation primitives.
+//! - `strings`: string commands (GET, SET, APPEND, INCRBY, ...).
+//! - `keys`: generic key commands (DEL, EXISTS, RENAME, COPY, KEYS, ...).
+//! - `expire`: EXPIRE-family, TTL, PERSIST and active expiry.
+//! - `scan`: SCAN and its cursor guarantee.
+//! - [`glob`]: Redis's glob matcher.
+//! - `numeric`: Redis's integer / float parsing and float printing.
+#![warn(missing_docs)]
+
+mod error;
+mod expire;
+pub mod glob;
+mod keys;
+mod numeric;
+mod record;
+mod scan;
+mod shard;
+mod strings;
+
+#[cfg(test)]
+mod model_tests;
+
+pub use error::StoreError;
+pub use expire::{ExpireCondition, Ttl};
+pub use record::{Record, Value};
+pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
+pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};

@@ -1,0 +1,88 @@
+//! What a key maps to: a typed value plus its deadline.
+
+use bytes::Bytes;
+
+/// A stored value. Only strings exist today; it is an enum so lists, hashes
+/// and the rest can follow without changing the table or the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A Redis string: arbitrary bytes. `Bytes` so a reader (a reply, a JS
+    /// view) shares the stored buffer instead of copying it.
+    String(Bytes),
+}
+
+impl Value {
+    /// The name Redis's `TYPE` command (and `SCAN ... TYPE`) uses for it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+        }
+    }
+
+    /// The string payload, or `None` for a non-string value.
+    // With one variant the fallback arm is unreachable today; it is written
+    // out so every string command already has its WRONGTYPE path.
+    #[allow(unreachable_patterns)]
+    pub fn as_string(&self) -> Option<&Bytes> {
+        match self {
+            Value::String(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Payload bytes, the part of the value that memory accounting charges.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Value::String(b) => b.len(),
+        }
+    }
+}
+
+/// A key's whole state. Cloning is cheap (a `Bytes` refcount), and a record is
+/// what travels between cores for a cross-core RENAME or COPY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The value.
+    pub value: Value,
+    /// Absolute deadline in unix milliseconds; `None` never expires.
+    pub expire_at: Option<u64>,
+}
+
+impl Record {
+    /// A string record without a deadline.
+    pub fn string(value: Bytes) -> Record {
+        Record {
+            value: Value::String(value),
+            expire_at: None,
+        }
+    }
+
+    /// Whether the record is dead at `now_ms` (a deadline equal to now counts
+    /// as passed, as in Redis's `keyIsExpired`).
+    pub fn is_expired_at(&self, now_ms: u64) -> bool {
+        matches!(self.expire_at, Some(t) if t <= now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_name_and_payload() {
+        let v = Value::String(Bytes::from_static(b"abc"));
+        assert_eq!(v.type_name(), "string");
+        assert_eq!(v.payload_len(), 3);
+        assert_eq!(v.as_string().map(|b| &b[..]), Some(&b"abc"[..]));
+    }
+
+    #[test]
+    fn expiry_boundary_is_inclusive() {
+        let mut r = Record::string(Bytes::from_static(b"x"));
+        assert!(!r.is_expired_at(u64::MAX));
+        r.expire_at = Some(100);
+        assert!(!r.is_expired_at(99));
+        assert!(r.is_expired_at(100));
+        assert!(r.is_expired_at(101));
+    }
+}
