@@ -22,7 +22,7 @@ pub mod resp;
 pub mod slot;
 
 pub use mailbox::Mailbox;
-pub use resp::{Args, Protocol, Reply};
+pub use resp::{Args, OwnedArgs, Protocol, Reply};
 
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll`: an optional
 /// `-`, then digits without leading zeros (a lone `0` is fine), no spaces, no

@@ -11,10 +11,10 @@ pub mod encode;
 pub mod reply;
 pub mod request;
 
-pub use decode::{DecodeError, decode};
+pub use decode::{DecodeError, FrameScanner, decode, decode_bytes};
 pub use encode::{encode, encode_request};
 pub use reply::Reply;
-pub use request::{Args, ParseLimits, ProtocolError, RequestParser, split_args};
+pub use request::{Args, OwnedArgs, ParseLimits, ProtocolError, RequestParser, split_args};
 
 /// The protocol version a connection speaks, chosen with `HELLO`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -171,6 +171,54 @@ impl fmt::Debug for Args<'_> {
     }
 }
 
+/// Arguments that own their bytes: a command travelling to another core, or
+/// one built by the server itself. Borrow them as [`Args`] with
+/// [`OwnedArgs::args`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct OwnedArgs {
+    buf: Vec<u8>,
+    spans: smallvec::SmallVec<[Span; 6]>,
+}
+
+impl OwnedArgs {
+    /// Copies `parts` into one allocation.
+    pub fn new<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> OwnedArgs {
+        let mut owned = OwnedArgs::default();
+        for part in parts {
+            owned.push(part);
+        }
+        owned
+    }
+
+    /// Appends one argument.
+    pub fn push(&mut self, part: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(part);
+        self.spans.push(Span::new(start, self.buf.len()));
+    }
+
+    /// The arguments as [`Args`].
+    pub fn args(&self) -> Args<'_> {
+        Args {
+            buf: &self.buf,
+            spans: &self.spans,
+        }
+    }
+}
+
+impl fmt::Debug for OwnedArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.args().fmt(f)
+    }
+}
+
+impl<'a> Args<'a> {
+    /// Copies these arguments so they can leave the read buffer.
+    pub fn to_owned_args(&self) -> OwnedArgs {
+        OwnedArgs::new(self.iter())
+    }
+}
+
 impl RequestParser {
     /// A parser enforcing `limits`.
     pub fn new(limits: ParseLimits) -> RequestParser {

@@ -1,0 +1,781 @@
+//! The typed API: one method per command, Rust types in and out.
+//!
+//! Every method builds its arguments and goes through [`Client::cmd`], so
+//! routing, redirections and error replies work the same as for raw commands.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use kiln_net::Reply;
+
+use crate::slots::SlotMap;
+use crate::{Client, Error, Pipeline};
+
+/// An argument: borrowed key/value bytes or a formatted number.
+type Arg<'a> = Cow<'a, [u8]>;
+
+fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> Arg<'_> {
+    Cow::Borrowed(bytes.as_ref())
+}
+
+fn n(number: impl ToString) -> Arg<'static> {
+    Cow::Owned(number.to_string().into_bytes())
+}
+
+fn s(word: &'static str) -> Arg<'static> {
+    Cow::Borrowed(word.as_bytes())
+}
+
+/// The expiry part of `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// `EX seconds`
+    Ex(u64),
+    /// `PX milliseconds`
+    Px(u64),
+    /// `EXAT unix-seconds`
+    ExAt(u64),
+    /// `PXAT unix-milliseconds`
+    PxAt(u64),
+    /// `KEEPTTL`: keep the key's current time to live.
+    KeepTtl,
+}
+
+/// The condition part of `SET`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetCondition {
+    /// `NX`: only if the key does not exist.
+    Nx,
+    /// `XX`: only if the key exists.
+    Xx,
+}
+
+/// Options of [`Client::set_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    /// `EX` / `PX` / `EXAT` / `PXAT` / `KEEPTTL`.
+    pub expire: Option<Expiry>,
+    /// `NX` / `XX`.
+    pub condition: Option<SetCondition>,
+    /// `GET`: return the previous value.
+    pub get: bool,
+}
+
+/// What [`Client::set_with`] answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetReply {
+    /// The value was written (`OK`).
+    Written,
+    /// `NX` / `XX` prevented the write (nil).
+    NotWritten,
+    /// With `get`: the previous value (`None` if the key did not exist).
+    Previous(Option<Bytes>),
+}
+
+/// The expiry part of `GETEX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetExExpiry {
+    /// `EX seconds`
+    Ex(u64),
+    /// `PX milliseconds`
+    Px(u64),
+    /// `EXAT unix-seconds`
+    ExAt(u64),
+    /// `PXAT unix-milliseconds`
+    PxAt(u64),
+    /// `PERSIST`: remove the time to live.
+    Persist,
+}
+
+/// The condition of `EXPIRE` and friends (Redis 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireCondition {
+    /// Only if the key has no expiry.
+    Nx,
+    /// Only if the key has an expiry.
+    Xx,
+    /// Only if the new expiry is later.
+    Gt,
+    /// Only if the new expiry is sooner.
+    Lt,
+}
+
+impl ExpireCondition {
+    fn word(self) -> &'static str {
+        match self {
+            ExpireCondition::Nx => "NX",
+            ExpireCondition::Xx => "XX",
+            ExpireCondition::Gt => "GT",
+            ExpireCondition::Lt => "LT",
+        }
+    }
+}
+
+/// Options of [`Client::scan`]: `MATCH`, `COUNT`, `TYPE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// `MATCH pattern`
+    pub pattern: Option<Vec<u8>>,
+    /// `COUNT hint`
+    pub count: Option<u64>,
+    /// `TYPE type`
+    pub key_type: Option<String>,
+}
+
+impl ScanOptions {
+    /// Only keys matching this glob pattern.
+    pub fn pattern(mut self, pattern: impl AsRef<[u8]>) -> Self {
+        self.pattern = Some(pattern.as_ref().to_vec());
+        self
+    }
+
+    /// How much work each call should do.
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    /// Only keys of this type (`string`, ...).
+    pub fn key_type(mut self, key_type: impl Into<String>) -> Self {
+        self.key_type = Some(key_type.into());
+        self
+    }
+}
+
+/// Iterates over the keyspace with `SCAN`; made by [`Client::scan_iter`].
+pub struct ScanIter<'c> {
+    client: &'c mut Client,
+    options: ScanOptions,
+    cursor: u64,
+    batch: std::vec::IntoIter<Bytes>,
+    done: bool,
+}
+
+impl Iterator for ScanIter<'_> {
+    type Item = Result<Bytes, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(key) = self.batch.next() {
+                return Some(Ok(key));
+            }
+            if self.done {
+                return None;
+            }
+            match self.client.scan(self.cursor, &self.options) {
+                Ok((cursor, keys)) => {
+                    self.cursor = cursor;
+                    self.done = cursor == 0;
+                    self.batch = keys.into_iter();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+fn unexpected(expected: &str, reply: &Reply) -> Error {
+    let mut shown = format!("{reply:?}");
+    shown.truncate(200);
+    Error::UnexpectedReply(format!("expected {expected}, got {shown}"))
+}
+
+fn ok(reply: Reply) -> Result<(), Error> {
+    match reply {
+        Reply::Status(_) => Ok(()),
+        other => Err(unexpected("OK", &other)),
+    }
+}
+
+fn int(reply: Reply) -> Result<i64, Error> {
+    match reply {
+        Reply::Integer(n) => Ok(n),
+        Reply::Boolean(b) => Ok(i64::from(b)),
+        other => Err(unexpected("an integer", &other)),
+    }
+}
+
+fn boolean(reply: Reply) -> Result<bool, Error> {
+    match reply {
+        Reply::Integer(n) => Ok(n != 0),
+        Reply::Boolean(b) => Ok(b),
+        other => Err(unexpected("an integer", &other)),
+    }
+}
+
+fn opt_bytes(reply: Reply) -> Result<Option<Bytes>, Error> {
+    match reply {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => Ok(Some(b)),
+        Reply::Status(s) => Ok(Some(Bytes::from(s.into_owned()))),
+        Reply::Nil | Reply::NilArray => Ok(None),
+        other => Err(unexpected("a bulk string", &other)),
+    }
+}
+
+fn bytes(reply: Reply) -> Result<Bytes, Error> {
+    match opt_bytes(reply)? {
+        Some(b) => Ok(b),
+        None => Err(unexpected("a bulk string", &Reply::Nil)),
+    }
+}
+
+fn string(reply: Reply) -> Result<String, Error> {
+    bytes(reply).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn float(reply: Reply) -> Result<f64, Error> {
+    match reply {
+        Reply::Double(d) => Ok(d),
+        Reply::Integer(n) => Ok(n as f64),
+        Reply::Bulk(b) => {
+            kiln_net::parse_f64(&b).ok_or_else(|| unexpected("a float", &Reply::Bulk(b)))
+        }
+        other => Err(unexpected("a float", &other)),
+    }
+}
+
+fn items(reply: Reply) -> Result<Vec<Reply>, Error> {
+    match reply {
+        Reply::Array(items) | Reply::Set(items) => Ok(items),
+        other => Err(unexpected("an array", &other)),
+    }
+}
+
+fn bytes_list(reply: Reply) -> Result<Vec<Bytes>, Error> {
+    items(reply)?.into_iter().map(bytes).collect()
+}
+
+fn with_keys<'a, K: AsRef<[u8]>>(name: &'static str, keys: &'a [K]) -> Vec<Arg<'a>> {
+    let mut args = Vec::with_capacity(keys.len() + 1);
+    args.push(s(name));
+    args.extend(keys.iter().map(b));
+    args
+}
+
+impl Client {
+    /// A [`Pipeline`] on this client.
+    pub fn pipeline(&mut self) -> Pipeline<'_> {
+        Pipeline::new(self)
+    }
+
+    /// `PING` → `"PONG"`
+    pub fn ping(&mut self) -> Result<String, Error> {
+        string(self.cmd(&["PING"])?)
+    }
+
+    /// `ECHO message`
+    pub fn echo(&mut self, message: impl AsRef<[u8]>) -> Result<Bytes, Error> {
+        bytes(self.cmd(&[s("ECHO"), b(&message)])?)
+    }
+
+    /// `GET key`
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+        opt_bytes(self.cmd(&[s("GET"), b(&key)])?)
+    }
+
+    /// `SET key value`
+    pub fn set(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), Error> {
+        ok(self.cmd(&[s("SET"), b(&key), b(&value)])?)
+    }
+
+    /// `SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]`
+    pub fn set_with(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        options: &SetOptions,
+    ) -> Result<SetReply, Error> {
+        let mut args = vec![s("SET"), b(&key), b(&value)];
+        match options.condition {
+            Some(SetCondition::Nx) => args.push(s("NX")),
+            Some(SetCondition::Xx) => args.push(s("XX")),
+            None => {}
+        }
+        if options.get {
+            args.push(s("GET"));
+        }
+        match options.expire {
+            Some(Expiry::Ex(t)) => args.extend([s("EX"), n(t)]),
+            Some(Expiry::Px(t)) => args.extend([s("PX"), n(t)]),
+            Some(Expiry::ExAt(t)) => args.extend([s("EXAT"), n(t)]),
+            Some(Expiry::PxAt(t)) => args.extend([s("PXAT"), n(t)]),
+            Some(Expiry::KeepTtl) => args.push(s("KEEPTTL")),
+            None => {}
+        }
+        let reply = self.cmd(&args)?;
+        match (options.get, reply) {
+            (true, reply) => opt_bytes(reply).map(SetReply::Previous),
+            (false, Reply::Status(_)) => Ok(SetReply::Written),
+            (false, Reply::Nil | Reply::NilArray) => Ok(SetReply::NotWritten),
+            (false, other) => Err(unexpected("OK or nil", &other)),
+        }
+    }
+
+    /// `SETNX key value` → whether the key was set.
+    pub fn setnx(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool, Error> {
+        boolean(self.cmd(&[s("SETNX"), b(&key), b(&value)])?)
+    }
+
+    /// `SETEX key seconds value`
+    pub fn setex(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        seconds: u64,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), Error> {
+        ok(self.cmd(&[s("SETEX"), b(&key), n(seconds), b(&value)])?)
+    }
+
+    /// `PSETEX key milliseconds value`
+    pub fn psetex(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        millis: u64,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), Error> {
+        ok(self.cmd(&[s("PSETEX"), b(&key), n(millis), b(&value)])?)
+    }
+
+    /// `GETSET key value` → the previous value.
+    pub fn getset(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<Option<Bytes>, Error> {
+        opt_bytes(self.cmd(&[s("GETSET"), b(&key), b(&value)])?)
+    }
+
+    /// `GETDEL key`
+    pub fn getdel(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, Error> {
+        opt_bytes(self.cmd(&[s("GETDEL"), b(&key)])?)
+    }
+
+    /// `GETEX key [EX|PX|EXAT|PXAT|PERSIST]`
+    pub fn getex(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        expiry: Option<GetExExpiry>,
+    ) -> Result<Option<Bytes>, Error> {
+        let mut args = vec![s("GETEX"), b(&key)];
+        match expiry {
+            Some(GetExExpiry::Ex(t)) => args.extend([s("EX"), n(t)]),
+            Some(GetExExpiry::Px(t)) => args.extend([s("PX"), n(t)]),
+            Some(GetExExpiry::ExAt(t)) => args.extend([s("EXAT"), n(t)]),
+            Some(GetExExpiry::PxAt(t)) => args.extend([s("PXAT"), n(t)]),
+            Some(GetExExpiry::Persist) => args.push(s("PERSIST")),
+            None => {}
+        }
+        opt_bytes(self.cmd(&args)?)
+    }
+
+    /// `MGET key...` (keys on several cores are gathered by the main port).
+    pub fn mget<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
+        items(self.cmd(&with_keys("MGET", keys))?)?
+            .into_iter()
+            .map(opt_bytes)
+            .collect()
+    }
+
+    /// `MSET key value...`
+    pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&mut self, pairs: &[(K, V)]) -> Result<(), Error> {
+        ok(self.cmd(&pairs_args("MSET", pairs))?)
+    }
+
+    /// `MSETNX key value...` → whether all keys were set.
+    pub fn msetnx<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        pairs: &[(K, V)],
+    ) -> Result<bool, Error> {
+        boolean(self.cmd(&pairs_args("MSETNX", pairs))?)
+    }
+
+    /// `APPEND key value` → the new length.
+    pub fn append(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("APPEND"), b(&key), b(&value)])?)
+    }
+
+    /// `STRLEN key`
+    pub fn strlen(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("STRLEN"), b(&key)])?)
+    }
+
+    /// `GETRANGE key start end` (inclusive, negative from the end).
+    pub fn getrange(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        start: i64,
+        end: i64,
+    ) -> Result<Bytes, Error> {
+        bytes(self.cmd(&[s("GETRANGE"), b(&key), n(start), n(end)])?)
+    }
+
+    /// `SETRANGE key offset value` → the new length.
+    pub fn setrange(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        offset: u64,
+        value: impl AsRef<[u8]>,
+    ) -> Result<i64, Error> {
+        int(self.cmd(&[s("SETRANGE"), b(&key), n(offset), b(&value)])?)
+    }
+
+    /// `INCR key`
+    pub fn incr(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("INCR"), b(&key)])?)
+    }
+
+    /// `INCRBY key delta`
+    pub fn incr_by(&mut self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
+        int(self.cmd(&[s("INCRBY"), b(&key), n(delta)])?)
+    }
+
+    /// `INCRBYFLOAT key delta`
+    pub fn incr_by_float(&mut self, key: impl AsRef<[u8]>, delta: f64) -> Result<f64, Error> {
+        float(self.cmd(&[s("INCRBYFLOAT"), b(&key), n(delta)])?)
+    }
+
+    /// `DECR key`
+    pub fn decr(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("DECR"), b(&key)])?)
+    }
+
+    /// `DECRBY key delta`
+    pub fn decr_by(&mut self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64, Error> {
+        int(self.cmd(&[s("DECRBY"), b(&key), n(delta)])?)
+    }
+
+    /// `DEL key...` → how many existed.
+    pub fn del<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("DEL", keys))?)
+    }
+
+    /// `UNLINK key...` → how many existed.
+    pub fn unlink<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("UNLINK", keys))?)
+    }
+
+    /// `EXISTS key...` → how many exist (a key named twice counts twice).
+    pub fn exists<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("EXISTS", keys))?)
+    }
+
+    /// `TOUCH key...` → how many exist.
+    pub fn touch<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("TOUCH", keys))?)
+    }
+
+    /// `TYPE key` → `"string"`, `"none"`, ...
+    pub fn key_type(&mut self, key: impl AsRef<[u8]>) -> Result<String, Error> {
+        string(self.cmd(&[s("TYPE"), b(&key)])?)
+    }
+
+    /// `RENAME key newkey`
+    pub fn rename(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        new_key: impl AsRef<[u8]>,
+    ) -> Result<(), Error> {
+        ok(self.cmd(&[s("RENAME"), b(&key), b(&new_key)])?)
+    }
+
+    /// `RENAMENX key newkey` → whether it was renamed.
+    pub fn renamenx(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        new_key: impl AsRef<[u8]>,
+    ) -> Result<bool, Error> {
+        boolean(self.cmd(&[s("RENAMENX"), b(&key), b(&new_key)])?)
+    }
+
+    /// `COPY source destination [REPLACE]` → whether it was copied.
+    pub fn copy(
+        &mut self,
+        source: impl AsRef<[u8]>,
+        destination: impl AsRef<[u8]>,
+        replace: bool,
+    ) -> Result<bool, Error> {
+        let mut args = vec![s("COPY"), b(&source), b(&destination)];
+        if replace {
+            args.push(s("REPLACE"));
+        }
+        boolean(self.cmd(&args)?)
+    }
+
+    fn expire_cmd(
+        &mut self,
+        name: &'static str,
+        key: &[u8],
+        when: i64,
+        condition: Option<ExpireCondition>,
+    ) -> Result<bool, Error> {
+        let mut args = vec![s(name), b(key), n(when)];
+        if let Some(c) = condition {
+            args.push(s(c.word()));
+        }
+        boolean(self.cmd(&args)?)
+    }
+
+    /// `EXPIRE key seconds [NX|XX|GT|LT]` → whether the expiry was set.
+    pub fn expire(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        seconds: i64,
+        condition: Option<ExpireCondition>,
+    ) -> Result<bool, Error> {
+        self.expire_cmd("EXPIRE", key.as_ref(), seconds, condition)
+    }
+
+    /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
+    pub fn pexpire(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        millis: i64,
+        condition: Option<ExpireCondition>,
+    ) -> Result<bool, Error> {
+        self.expire_cmd("PEXPIRE", key.as_ref(), millis, condition)
+    }
+
+    /// `EXPIREAT key unix-seconds [NX|XX|GT|LT]`
+    pub fn expireat(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        at: i64,
+        condition: Option<ExpireCondition>,
+    ) -> Result<bool, Error> {
+        self.expire_cmd("EXPIREAT", key.as_ref(), at, condition)
+    }
+
+    /// `PEXPIREAT key unix-milliseconds [NX|XX|GT|LT]`
+    pub fn pexpireat(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        at: i64,
+        condition: Option<ExpireCondition>,
+    ) -> Result<bool, Error> {
+        self.expire_cmd("PEXPIREAT", key.as_ref(), at, condition)
+    }
+
+    /// `TTL key` → seconds left, -1 without expiry, -2 if missing.
+    pub fn ttl(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("TTL"), b(&key)])?)
+    }
+
+    /// `PTTL key` → milliseconds left, -1 without expiry, -2 if missing.
+    pub fn pttl(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("PTTL"), b(&key)])?)
+    }
+
+    /// `EXPIRETIME key` → unix seconds, -1 without expiry, -2 if missing.
+    pub fn expiretime(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("EXPIRETIME"), b(&key)])?)
+    }
+
+    /// `PEXPIRETIME key` → unix milliseconds, -1 without expiry, -2 if missing.
+    pub fn pexpiretime(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("PEXPIRETIME"), b(&key)])?)
+    }
+
+    /// `PERSIST key` → whether an expiry was removed.
+    pub fn persist(&mut self, key: impl AsRef<[u8]>) -> Result<bool, Error> {
+        boolean(self.cmd(&[s("PERSIST"), b(&key)])?)
+    }
+
+    /// `KEYS pattern` (all cores, through the main port).
+    pub fn keys(&mut self, pattern: impl AsRef<[u8]>) -> Result<Vec<Bytes>, Error> {
+        bytes_list(self.cmd(&[s("KEYS"), b(&pattern)])?)
+    }
+
+    /// `SCAN cursor [MATCH p] [COUNT n] [TYPE t]` → the next cursor (0 when
+    /// done) and a batch of keys.
+    pub fn scan(&mut self, cursor: u64, options: &ScanOptions) -> Result<(u64, Vec<Bytes>), Error> {
+        let mut args = vec![s("SCAN"), n(cursor)];
+        if let Some(p) = &options.pattern {
+            args.extend([s("MATCH"), b(p)]);
+        }
+        if let Some(c) = options.count {
+            args.extend([s("COUNT"), n(c)]);
+        }
+        if let Some(t) = &options.key_type {
+            args.extend([s("TYPE"), b(t)]);
+        }
+        let reply = self.cmd(&args)?;
+        let shown = format!("{reply:?}");
+        let mut parts = items(reply)?.into_iter();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(cursor), Some(keys), None) => {
+                let cursor = bytes(cursor)?;
+                let cursor = std::str::from_utf8(&cursor)
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .ok_or_else(|| {
+                        Error::UnexpectedReply(format!("invalid SCAN cursor in {shown}"))
+                    })?;
+                Ok((cursor, bytes_list(keys)?))
+            }
+            _ => Err(Error::UnexpectedReply(format!(
+                "expected [cursor, keys], got {shown}"
+            ))),
+        }
+    }
+
+    /// Every key `SCAN` finds, fetched batch by batch.
+    pub fn scan_iter(&mut self, options: ScanOptions) -> ScanIter<'_> {
+        ScanIter {
+            client: self,
+            options,
+            cursor: 0,
+            batch: Vec::new().into_iter(),
+            done: false,
+        }
+    }
+
+    /// `RANDOMKEY`
+    pub fn randomkey(&mut self) -> Result<Option<Bytes>, Error> {
+        opt_bytes(self.cmd(&["RANDOMKEY"])?)
+    }
+
+    /// `DBSIZE` (the main port counts every core's keys).
+    pub fn dbsize(&mut self) -> Result<i64, Error> {
+        int(self.cmd(&["DBSIZE"])?)
+    }
+
+    /// `FLUSHALL`
+    pub fn flushall(&mut self) -> Result<(), Error> {
+        ok(self.cmd(&["FLUSHALL"])?)
+    }
+
+    /// `FLUSHDB`
+    pub fn flushdb(&mut self) -> Result<(), Error> {
+        ok(self.cmd(&["FLUSHDB"])?)
+    }
+
+    /// `INFO [section]`
+    pub fn info(&mut self, section: Option<&str>) -> Result<String, Error> {
+        let reply = match section {
+            Some(section) => self.cmd(&["INFO", section])?,
+            None => self.cmd(&["INFO"])?,
+        };
+        string(reply)
+    }
+
+    /// `CLUSTER SLOTS`, parsed (asks the server; [`Client::slot_map`] is the
+    /// table the client routes with).
+    pub fn cluster_slots(&mut self) -> Result<SlotMap, Error> {
+        let reply = self.main_cmd(&["CLUSTER", "SLOTS"])?;
+        SlotMap::from_reply(&reply, &self.main_host())
+    }
+
+    /// `SELECT db` on every connection, now and when reconnecting.
+    pub fn select(&mut self, db: i64) -> Result<(), Error> {
+        ok(self.cmd(&[s("SELECT"), n(db)])?)
+    }
+
+    /// `CLIENT SETNAME name` on every connection, now and when reconnecting.
+    pub fn client_setname(&mut self, name: &str) -> Result<(), Error> {
+        ok(self.main_cmd(&["CLIENT", "SETNAME", name])?)?;
+        self.config.name = Some(name.to_owned());
+        self.on_node_connections(&["CLIENT", "SETNAME", name]);
+        Ok(())
+    }
+
+    /// `CLIENT GETNAME` of the main connection.
+    pub fn client_getname(&mut self) -> Result<Option<String>, Error> {
+        Ok(opt_bytes(self.main_cmd(&["CLIENT", "GETNAME"])?)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// `CLIENT ID` of the main connection.
+    pub fn client_id(&mut self) -> Result<i64, Error> {
+        int(self.main_cmd(&["CLIENT", "ID"])?)
+    }
+
+    /// `FCALL function numkeys key... arg...`: runs a storage function on the
+    /// core owning its keys.
+    pub fn fcall<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        self.cmd(&fcall_args("FCALL", function, keys, args))
+    }
+
+    /// `FCALL_RO function numkeys key... arg...`
+    pub fn fcall_ro<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        self.cmd(&fcall_args("FCALL_RO", function, keys, args))
+    }
+
+    /// `FUNCTION LOAD [REPLACE] code` → the library name.
+    pub fn function_load(
+        &mut self,
+        code: impl AsRef<[u8]>,
+        replace: bool,
+    ) -> Result<String, Error> {
+        let mut args = vec![s("FUNCTION"), s("LOAD")];
+        if replace {
+            args.push(s("REPLACE"));
+        }
+        args.push(b(&code));
+        string(self.cmd(&args)?)
+    }
+
+    /// `FUNCTION DELETE library`
+    pub fn function_delete(&mut self, library: &str) -> Result<(), Error> {
+        ok(self.cmd(&["FUNCTION", "DELETE", library])?)
+    }
+
+    /// `FUNCTION FLUSH`
+    pub fn function_flush(&mut self) -> Result<(), Error> {
+        ok(self.cmd(&["FUNCTION", "FLUSH"])?)
+    }
+
+    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, as the server replies.
+    pub fn function_list(
+        &mut self,
+        library: Option<&str>,
+        with_code: bool,
+    ) -> Result<Reply, Error> {
+        let mut args = vec!["FUNCTION", "LIST"];
+        if let Some(library) = library {
+            args.extend(["LIBRARYNAME", library]);
+        }
+        if with_code {
+            args.push("WITHCODE");
+        }
+        self.cmd(&args)
+    }
+}
+
+fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    name: &'static str,
+    pairs: &'a [(K, V)],
+) -> Vec<Arg<'a>> {
+    let mut args = Vec::with_capacity(pairs.len() * 2 + 1);
+    args.push(s(name));
+    for (k, v) in pairs {
+        args.push(b(k));
+        args.push(b(v));
+    }
+    args
+}
+
+fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
+    name: &'static str,
+    function: &'a str,
+    keys: &'a [K],
+    args: &'a [A],
+) -> Vec<Arg<'a>> {
+    let mut all = Vec::with_capacity(keys.len() + args.len() + 3);
+    all.extend([s(name), b(function), n(keys.len())]);
+    all.extend(keys.iter().map(b));
+    all.extend(args.iter().map(b));
+    all
+}

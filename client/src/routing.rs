@@ -1,0 +1,156 @@
+//! Which keys a command touches, and so which slot (and core) it goes to.
+//!
+//! A small table of the key positions of the commands Kiln serves, in the
+//! shape of Redis's `first key, last key, step` command specs. A command whose
+//! keys all hash to one slot goes to the node owning it; keys spread over
+//! several slots go to the main port, which splits and gathers them (a core
+//! port would refuse with `CROSSSLOT`); keyless commands go to the main port.
+
+use kiln_net::slot::key_slot;
+
+/// Where a command should be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// No keys (or an unknown command): the main connection.
+    Keyless,
+    /// Every key hashes to this slot.
+    Slot(u16),
+    /// Keys in several slots: the main connection.
+    CrossSlot,
+}
+
+/// Key positions: `args[first..end]` stepping by `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeySpec {
+    first: usize,
+    end: usize,
+    step: usize,
+}
+
+fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeySpec> {
+    let name = args.first()?.as_ref();
+    let mut upper = [0u8; 16];
+    let upper = upper.get_mut(..name.len())?;
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    let all = args.len();
+    let spec = |first, end: usize, step| KeySpec {
+        first,
+        end: end.min(all),
+        step,
+    };
+    Some(match &*upper {
+        b"GET" | b"SET" | b"SETNX" | b"SETEX" | b"PSETEX" | b"GETSET" | b"GETDEL" | b"GETEX"
+        | b"APPEND" | b"STRLEN" | b"GETRANGE" | b"SUBSTR" | b"SETRANGE" | b"INCR" | b"INCRBY"
+        | b"INCRBYFLOAT" | b"DECR" | b"DECRBY" | b"EXPIRE" | b"PEXPIRE" | b"EXPIREAT"
+        | b"PEXPIREAT" | b"TTL" | b"PTTL" | b"EXPIRETIME" | b"PEXPIRETIME" | b"PERSIST"
+        | b"TYPE" | b"DUMP" | b"RESTORE" => spec(1, 2, 1),
+        b"OBJECT" => spec(2, 3, 1),
+        b"MGET" | b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => spec(1, all, 1),
+        b"MSET" | b"MSETNX" => spec(1, all, 2),
+        b"RENAME" | b"RENAMENX" | b"COPY" => spec(1, 3, 1),
+        b"FCALL" | b"FCALL_RO" | b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
+            let numkeys: usize = std::str::from_utf8(args.get(2)?.as_ref())
+                .ok()?
+                .parse()
+                .ok()?;
+            let end = numkeys.checked_add(3)?;
+            if end > all {
+                return None; // the server rejects it; let the main port say so
+            }
+            spec(3, end, 1)
+        }
+        _ => return None,
+    })
+}
+
+/// The keys of a command, in order (empty for keyless and unknown commands).
+pub fn command_keys<A: AsRef<[u8]>>(args: &[A]) -> Vec<&[u8]> {
+    match key_spec(args) {
+        Some(s) if s.first < s.end => args[s.first..s.end]
+            .iter()
+            .step_by(s.step)
+            .map(AsRef::as_ref)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Where to send a command.
+pub fn route<A: AsRef<[u8]>>(args: &[A]) -> Route {
+    let Some(s) = key_spec(args) else {
+        return Route::Keyless;
+    };
+    if s.first >= s.end {
+        return Route::Keyless;
+    }
+    let mut keys = args[s.first..s.end].iter().step_by(s.step);
+    let Some(first) = keys.next() else {
+        return Route::Keyless;
+    };
+    let slot = key_slot(first.as_ref());
+    if keys.all(|k| key_slot(k.as_ref()) == slot) {
+        Route::Slot(slot)
+    } else {
+        Route::CrossSlot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(line: &str) -> Vec<String> {
+        let args: Vec<&str> = line.split(' ').collect();
+        command_keys(&args)
+            .into_iter()
+            .map(|k| String::from_utf8(k.to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn key_positions() {
+        assert_eq!(keys("GET a"), ["a"]);
+        assert_eq!(keys("get a"), ["a"]);
+        assert_eq!(keys("SET a 1 EX 10"), ["a"]);
+        assert_eq!(keys("GETRANGE k 0 -1"), ["k"]);
+        assert_eq!(keys("OBJECT ENCODING k"), ["k"]);
+        assert_eq!(keys("OBJECT HELP"), Vec::<String>::new());
+        assert_eq!(keys("MGET a b c"), ["a", "b", "c"]);
+        assert_eq!(keys("DEL a b"), ["a", "b"]);
+        assert_eq!(keys("TOUCH a b"), ["a", "b"]);
+        assert_eq!(keys("MSET a 1 b 2"), ["a", "b"]);
+        assert_eq!(keys("MSETNX a 1 b"), ["a", "b"]);
+        assert_eq!(keys("RENAME a b"), ["a", "b"]);
+        assert_eq!(keys("COPY a b REPLACE"), ["a", "b"]);
+        assert_eq!(keys("FCALL f 2 a b x y"), ["a", "b"]);
+        assert_eq!(keys("FCALL_RO f 0 x"), Vec::<String>::new());
+        assert_eq!(keys("FCALL f 3 a b"), Vec::<String>::new());
+        assert_eq!(keys("FCALL f x a"), Vec::<String>::new());
+        assert_eq!(keys("GET"), Vec::<String>::new());
+        assert_eq!(keys("PING"), Vec::<String>::new());
+        assert_eq!(keys("AVERYLONGCOMMANDNAMEINDEED a"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route(&["GET", "foo"]), Route::Slot(12182));
+        assert_eq!(
+            route(&["MGET", "{u}a", "{u}b"]),
+            Route::Slot(key_slot(b"u"))
+        );
+        assert_eq!(route(&["MGET", "foo", "bar"]), Route::CrossSlot);
+        assert_eq!(
+            route(&["MSET", "{t}1", "x", "{t}2", "y"]),
+            Route::Slot(key_slot(b"t"))
+        );
+        assert_eq!(route(&["PING"]), Route::Keyless);
+        assert_eq!(route(&["DBSIZE"]), Route::Keyless);
+        assert_eq!(route::<&str>(&[]), Route::Keyless);
+        assert_eq!(route(&["DEL"]), Route::Keyless);
+        assert_eq!(
+            route(&[b"GET".as_slice(), b"\xff\x00"]),
+            Route::Slot(key_slot(b"\xff\x00"))
+        );
+    }
+}
