@@ -32,8 +32,16 @@ pub struct Input {
 
 /// What a read from the socket found.
 pub enum Filled {
-    /// Some bytes arrived.
-    Bytes(usize),
+    /// Some bytes arrived. `drained` when they did not fill the space
+    /// offered, so the socket had nothing more at that moment: with
+    /// edge-triggered polling, later data raises a new event, and the
+    /// read that would only return EAGAIN can be skipped.
+    Bytes {
+        /// How many.
+        n: usize,
+        /// The socket buffer was emptied.
+        drained: bool,
+    },
     /// Nothing more for now.
     WouldBlock,
     /// The peer closed its side.
@@ -103,14 +111,15 @@ impl Input {
                 self.buf.resize(self.buf.len() + grow, 0);
             }
         }
+        let space = self.buf.len() - self.end;
         match socket.read(&mut self.buf[self.end..]) {
             Ok(0) => Ok(Filled::Eof),
             Ok(n) => {
                 self.end += n;
-                Ok(Filled::Bytes(n))
+                Ok(Filled::Bytes { n, drained: n < space })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Filled::WouldBlock),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Bytes(0)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Bytes { n: 0, drained: false }),
             Err(e) => Err(e),
         }
     }
@@ -309,6 +318,8 @@ pub struct Connection {
     pub read_paused: bool,
     /// Registered for WRITABLE events.
     pub wants_write: bool,
+    /// The peer's FIN was seen: read to EOF whenever reading resumes.
+    pub peer_closed: bool,
 }
 
 impl Connection {
@@ -321,6 +332,7 @@ impl Connection {
             replies: Replies::new(),
             read_paused: false,
             wants_write: false,
+            peer_closed: false,
         }
     }
 

@@ -120,6 +120,11 @@ impl Engine {
                 }
                 match routing {
                     KeyRouting::SameCore => Routed::Reply(errors::CROSSSLOT),
+                    // An incomplete key/value list must fail whole, before
+                    // any core writes its part.
+                    KeyRouting::Split(_) if !complete_groups(spec, args.len()) => {
+                        Routed::Reply(commands::wrong_arity(spec))
+                    }
                     KeyRouting::Split(combine) => Routed::Plan(fanout::split_by_owner(&planning(), args, combine)),
                     KeyRouting::Planned(planner) => planned(planner(&planning(), args)),
                 }
@@ -175,7 +180,6 @@ impl Engine {
         if core == self.id {
             self.local_jobs.push_back((job, origin));
         } else {
-            self.stats.forwarded_requests += 1;
             self.shared.mailboxes[core].send(Msg::Run { job, origin });
         }
     }
@@ -212,6 +216,11 @@ impl Engine {
                 replies.push(&reply, conn_session.protocol);
             }
             Routed::Plan(plan) => {
+                // Keyed requests that had to leave this core: what a
+                // cluster-aware client avoids.
+                if matches!(spec.route, Route::Keys(_)) {
+                    self.stats.forwarded_requests += 1;
+                }
                 let (waiting, jobs) = Waiting::start(plan, args.to_owned_args(), conn_session.protocol);
                 let seq = replies.push_waiting(waiting);
                 for (part, (core, job)) in jobs.into_iter().enumerate() {
@@ -282,6 +291,13 @@ impl Engine {
             }
         }
     }
+}
+
+/// Whether the arguments after the first key form whole groups of `step`
+/// (MSET's key, value pairs).
+fn complete_groups(spec: &CommandSpec, argc: usize) -> bool {
+    let step = spec.keys.step.max(1);
+    argc >= spec.keys.first && (argc - spec.keys.first) % step == 0
 }
 
 fn backpressured(conn: &Connection) -> bool {
@@ -380,7 +396,7 @@ impl Core {
                     Token(t) => {
                         let key = t - FIRST_CONN;
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(key);
+                            self.on_readable(key, event.is_read_closed() || event.is_error());
                         }
                         if event.is_writable() {
                             self.on_writable(key);
@@ -558,17 +574,23 @@ impl Core {
         }
     }
 
-    fn on_readable(&mut self, key: usize) {
+    /// Reads and handles input. `closing`: the peer's FIN (or an error) came
+    /// with this event, so keep reading to EOF even if a read drains the socket.
+    fn on_readable(&mut self, key: usize, closing: bool) {
         loop {
             let Some(conn) = self.conns.get_mut(key) else { return };
+            conn.peer_closed |= closing;
             if conn.read_paused || conn.session.close_after_reply {
                 break;
             }
             match conn.fill() {
-                Ok(Filled::Bytes(n)) => {
+                Ok(Filled::Bytes { n, drained }) => {
                     self.engine.stats.net_input_bytes += n as u64;
                     if !self.engine.process_input(key, conn) {
                         return self.close(key);
+                    }
+                    if drained && !conn.peer_closed {
+                        break;
                     }
                 }
                 Ok(Filled::WouldBlock) => break,
@@ -629,7 +651,7 @@ impl Core {
             if !self.engine.process_input(key, conn) {
                 return self.close(key);
             }
-            self.on_readable(key);
+            self.on_readable(key, false);
         }
     }
 

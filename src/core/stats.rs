@@ -9,7 +9,7 @@ pub struct CoreStats {
     pub rejected_connections: u64,
     /// Commands executed on this core (forwarded ones included).
     pub commands_processed: u64,
-    /// Requests this core sent to other cores.
+    /// Keyed requests this core had to send to the owning core(s).
     pub forwarded_requests: u64,
     /// Bytes read from clients.
     pub net_input_bytes: u64,
