@@ -1,6 +1,373 @@
-//! (being written)
+//! Connection commands: `PING`, `ECHO`, `HELLO`, `AUTH`, `QUIT`, `RESET`,
+//! `SELECT`.
+//!
+//! All run on the receiving core against the client's [`Session`]; none
+//! touches the keyspace.
+//!
+//! [`Session`]: crate::session::Session
 
-use super::CommandSpec;
+use kiln_net::{Args, Protocol, Reply};
+
+use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
+use crate::command;
+use crate::session::PortKind;
+use crate::shared::Shared;
+
+const ACL: &[&str] = &["@fast", "@connection"];
+/// HELLO, AUTH, QUIT, RESET: allowed before authentication.
+const PRE_AUTH: Flags = Flags::NOSCRIPT
+    .with(Flags::LOADING)
+    .with(Flags::STALE)
+    .with(Flags::FAST)
+    .with(Flags::NO_AUTH);
 
 /// This family's commands.
-pub const COMMANDS: &[CommandSpec] = &[];
+// One line per command reads as a table; rustfmt would spread each over ten.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("ping", -1, Flags::FAST, ACL, KeySpec::NONE, Route::Local, ping,
+        "connection", "1.0.0", "Returns the server's liveliness response."),
+    command!("echo", 2, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), ACL, KeySpec::NONE, Route::Local, echo,
+        "connection", "1.0.0", "Returns the given string."),
+    command!("hello", -1, PRE_AUTH, ACL, KeySpec::NONE, Route::Local, hello,
+        "connection", "6.0.0", "Handshakes with the Redis server."),
+    command!("auth", -2, PRE_AUTH, ACL, KeySpec::NONE, Route::Local, auth,
+        "connection", "1.0.0", "Authenticates the connection."),
+    command!("quit", -1, PRE_AUTH, ACL, KeySpec::NONE, Route::Local, quit,
+        "connection", "1.0.0", "Closes the connection."),
+    command!("reset", 1, PRE_AUTH, ACL, KeySpec::NONE, Route::Local, reset,
+        "connection", "6.2.0", "Resets the connection."),
+    command!("select", 2, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), ACL, KeySpec::NONE, Route::Local, select,
+        "connection", "2.0.0", "Changes the selected database."),
+];
+
+/// The Redis version Kiln reports: the protocol level clients may rely on.
+pub const REDIS_VERSION: &str = "7.2.4";
+
+const WRONGPASS: Reply =
+    Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
+
+/// `PING [message]`: `+PONG`, or the message as a bulk string.
+fn ping(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    match args.len() {
+        1 => Reply::status("PONG"),
+        2 => Reply::bulk_from(args.get(1)),
+        _ => Reply::error("ERR wrong number of arguments for 'ping' command"),
+    }
+}
+
+/// `ECHO message`
+fn echo(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    Reply::bulk_from(args.get(1))
+}
+
+/// What `HELLO` asked for.
+#[derive(Debug, PartialEq, Eq)]
+struct HelloRequest<'a> {
+    protocol: Option<Protocol>,
+    auth: Option<(&'a [u8], &'a [u8])>,
+    name: Option<&'a [u8]>,
+}
+
+/// Parses `HELLO [protover [AUTH user pass] [SETNAME name]]`.
+fn parse_hello(args: Args<'_>) -> Result<HelloRequest<'_>, Reply> {
+    let mut req = HelloRequest {
+        protocol: None,
+        auth: None,
+        name: None,
+    };
+    if args.len() < 2 {
+        return Ok(req);
+    }
+    let version = kiln_net::parse_i64(args.get(1)).ok_or(Reply::error(
+        "ERR Protocol version is not an integer or out of range",
+    ))?;
+    req.protocol = Some(match version {
+        2 => Protocol::Resp2,
+        3 => Protocol::Resp3,
+        _ => return Err(Reply::error("NOPROTO unsupported protocol version")),
+    });
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - 1 - i;
+        let opt = args.get(i);
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            req.auth = Some((args.get(i + 1), args.get(i + 2)));
+            i += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            let name = args.get(i + 1);
+            validate_name(name)?;
+            req.name = Some(name);
+            i += 2;
+        } else {
+            return Err(Reply::error_owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    Ok(req)
+}
+
+/// Client names and library names: printable ASCII without spaces.
+pub fn validate_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(Reply::error(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ))
+    }
+}
+
+/// `HELLO`: optionally authenticates, names the connection, switches the
+/// protocol, and describes the server.
+fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let req = match parse_hello(args) {
+        Ok(req) => req,
+        Err(reply) => return reply,
+    };
+    if let Some((user, pass)) = req.auth
+        && let Err(reply) = authenticate(ctx, user, pass)
+    {
+        return reply;
+    }
+    let session = ctx.session();
+    if !session.authenticated {
+        return Reply::error(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(name) = req.name {
+        session.name = (!name.is_empty()).then(|| bytes::Bytes::copy_from_slice(name));
+    }
+    if let Some(protocol) = req.protocol {
+        session.protocol = protocol;
+    }
+    let field = |name: &str, value: Reply| (Reply::bulk_from(name), value);
+    let mode = match session.port_kind {
+        PortKind::Core => "cluster",
+        PortKind::Main => "standalone",
+    };
+    Reply::Map(vec![
+        field("server", Reply::bulk_from("redis")),
+        field("version", Reply::bulk_from(REDIS_VERSION)),
+        field(
+            "proto",
+            Reply::Integer(if session.protocol == Protocol::Resp3 {
+                3
+            } else {
+                2
+            }),
+        ),
+        field("id", Reply::Integer(session.id as i64)),
+        field("mode", Reply::bulk_from(mode)),
+        field("role", Reply::bulk_from("master")),
+        field("modules", Reply::Array(Vec::new())),
+    ])
+}
+
+/// `AUTH [username] password`
+fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let (user, pass) = match args.len() {
+        2 => {
+            if ctx.shared.runtime.requirepass().is_none() {
+                return Reply::error(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                );
+            }
+            (&b"default"[..], args.get(1))
+        }
+        3 => (args.get(1), args.get(2)),
+        _ => return errors::SYNTAX,
+    };
+    match authenticate(ctx, user, pass) {
+        Ok(()) => Reply::OK,
+        Err(reply) => reply,
+    }
+}
+
+/// Checks `user`/`pass` against the `default` user and marks the session
+/// authenticated. As in Redis, with no password configured the default user
+/// accepts any password; a failed attempt leaves the session as it was.
+fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    if !credentials_ok(ctx.shared, user, pass) {
+        return Err(WRONGPASS);
+    }
+    let session = ctx.session();
+    session.authenticated = true;
+    session.user = "default".into();
+    Ok(())
+}
+
+fn credentials_ok(shared: &Shared, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match shared.runtime.requirepass() {
+        None => true,
+        Some(expected) => constant_time_eq(expected.as_bytes(), pass),
+    }
+}
+
+/// Compares without an early exit, so timing reveals at most the length.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
+}
+
+/// `QUIT`: `+OK`, then the connection closes.
+fn quit(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    ctx.session().close_after_reply = true;
+    Reply::OK
+}
+
+/// `RESET`: back to a new connection's state.
+fn reset(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    let needs_auth = ctx.shared.runtime.requirepass().is_some();
+    ctx.session().reset(needs_auth);
+    Reply::status("RESET")
+}
+
+/// `SELECT index`: Kiln has one database, 0.
+fn select(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    match super::int_arg(args.get(1)) {
+        Ok(0) => Reply::OK,
+        Ok(_) => Reply::error("ERR DB index is out of range"),
+        Err(reply) => reply,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_net::OwnedArgs;
+
+    use super::*;
+    use crate::commands::testbed::TestBed;
+
+    fn set_password(bed: &TestBed, pass: Option<&str>) {
+        *bed.shared.runtime.requirepass.write().unwrap() = pass.map(Into::into);
+    }
+
+    #[test]
+    fn hello_parsing() {
+        let parse = |parts: &[&str]| {
+            let owned = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
+            parse_hello(owned.args())
+                .map(|r| (r.protocol, r.auth.is_some(), r.name.map(<[u8]>::to_vec)))
+        };
+        assert_eq!(parse(&["HELLO"]), Ok((None, false, None)));
+        assert_eq!(
+            parse(&["HELLO", "3", "auth", "default", "pw", "setname", "me"]),
+            Ok((Some(Protocol::Resp3), true, Some(b"me".to_vec())))
+        );
+        assert_eq!(
+            parse(&["HELLO", "4"]),
+            Err(Reply::error("NOPROTO unsupported protocol version"))
+        );
+        assert_eq!(
+            parse(&["HELLO", "x"]),
+            Err(Reply::error(
+                "ERR Protocol version is not an integer or out of range"
+            ))
+        );
+        assert_eq!(
+            parse(&["HELLO", "2", "AUTH", "default"]),
+            Err(Reply::error("ERR Syntax error in HELLO option 'AUTH'"))
+        );
+        assert!(parse(&["HELLO", "2", "SETNAME", "a b"]).is_err());
+    }
+
+    #[test]
+    fn ping_echo_select() {
+        let mut bed = TestBed::new();
+        assert_eq!(bed.run(&["PING"]), Reply::status("PONG"));
+        assert_eq!(bed.run(&["PING", "hi"]), TestBed::bulk("hi"));
+        assert_eq!(
+            bed.run(&["PING", "a", "b"]),
+            Reply::error("ERR wrong number of arguments for 'ping' command")
+        );
+        assert_eq!(bed.run(&["ECHO", "x"]), TestBed::bulk("x"));
+        assert_eq!(bed.run(&["SELECT", "0"]), Reply::OK);
+        assert_eq!(
+            bed.run(&["SELECT", "1"]),
+            Reply::error("ERR DB index is out of range")
+        );
+        assert_eq!(bed.run(&["SELECT", "x"]), errors::NOT_INTEGER);
+    }
+
+    #[test]
+    fn hello_switches_protocol_and_describes_server() {
+        let mut bed = TestBed::new();
+        let Reply::Map(fields) = bed.run(&["HELLO", "3", "SETNAME", "app"]) else {
+            panic!("expected a map")
+        };
+        assert_eq!(bed.session.protocol, Protocol::Resp3);
+        assert_eq!(bed.session.name.as_deref(), Some(&b"app"[..]));
+        let names: Vec<_> = fields.iter().map(|(k, _)| k.clone()).collect();
+        let expected: Vec<_> = [
+            "server", "version", "proto", "id", "mode", "role", "modules",
+        ]
+        .iter()
+        .map(|n| TestBed::bulk(n))
+        .collect();
+        assert_eq!(names, expected);
+        assert_eq!(fields[2].1, Reply::Integer(3));
+        assert_eq!(fields[4].1, TestBed::bulk("standalone"));
+        bed.run(&["HELLO", "2"]);
+        assert_eq!(bed.session.protocol, Protocol::Resp2);
+    }
+
+    #[test]
+    fn auth_without_password() {
+        let mut bed = TestBed::new();
+        assert!(
+            matches!(bed.run(&["AUTH", "pw"]), Reply::Error(e) if e.starts_with("ERR AUTH <password> called"))
+        );
+        assert_eq!(bed.run(&["AUTH", "default", "anything"]), Reply::OK);
+        assert_eq!(bed.run(&["AUTH", "bob", "anything"]), WRONGPASS);
+        assert_eq!(bed.run(&["AUTH", "a", "b", "c"]), errors::SYNTAX);
+    }
+
+    #[test]
+    fn auth_with_password() {
+        let mut bed = TestBed::new();
+        set_password(&bed, Some("s3cret"));
+        bed.session.authenticated = false;
+        assert_eq!(bed.run(&["AUTH", "wrong"]), WRONGPASS);
+        assert!(!bed.session.authenticated);
+        assert!(
+            matches!(bed.run(&["HELLO", "3"]), Reply::Error(e) if e.starts_with("NOAUTH HELLO"))
+        );
+        assert_eq!(bed.session.protocol, Protocol::Resp2);
+        assert!(matches!(
+            bed.run(&["HELLO", "3", "AUTH", "default", "s3cret"]),
+            Reply::Map(_)
+        ));
+        assert!(bed.session.authenticated);
+        assert_eq!(bed.run(&["RESET"]), Reply::status("RESET"));
+        assert!(!bed.session.authenticated);
+        assert_eq!(bed.session.protocol, Protocol::Resp2);
+        assert_eq!(bed.run(&["AUTH", "s3cret"]), Reply::OK);
+        assert!(bed.session.authenticated);
+    }
+
+    #[test]
+    fn quit_closes_after_reply() {
+        let mut bed = TestBed::new();
+        assert_eq!(bed.run(&["QUIT"]), Reply::OK);
+        assert!(bed.session.close_after_reply);
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -1,0 +1,418 @@
+//! `CONFIG GET`, `SET`, `RESETSTAT`, `REWRITE`, `HELP`: parameters read from
+//! the settings and [`Runtime`]; `SET` writes the runtime atomics every core
+//! reads, so a change through any core applies everywhere.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kiln_net::{Args, Reply};
+
+use crate::commands::Ctx;
+use crate::shared::{Runtime, Shared};
+
+const CONFIG_HELP: &[&str] = &[
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+];
+
+/// `CONFIG HELP`, or the unknown-subcommand error.
+pub(super) fn config(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    if args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"HELP") {
+        return crate::commands::command::help("CONFIG", CONFIG_HELP);
+    }
+    crate::commands::unknown_subcommand(args)
+}
+
+/// How `CONFIG SET` treats a parameter.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Read-only after start.
+    Immutable,
+    /// A size with units, within bounds, stored in a runtime atomic.
+    Size(fn(&Runtime) -> &AtomicU64, u64, u64),
+    /// A plain integer within bounds, stored in a runtime atomic.
+    Int(fn(&Runtime) -> &AtomicU64, u64, u64),
+    /// `requirepass`.
+    Password,
+    /// Accepts only this value (features Kiln does not have).
+    Only(&'static str),
+}
+
+/// A `CONFIG` parameter: its name, how to read it, how to set it.
+struct Param {
+    name: &'static str,
+    get: fn(&Shared) -> String,
+    kind: Kind,
+}
+
+const PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        get: |s| s.settings.bind.to_string(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "port",
+        get: |s| s.main_addr.port().to_string(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "cores",
+        get: |s| s.cores().to_string(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "core-port-base",
+        get: |s| s.settings.core_port_base.to_string(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "cluster-announce-ip",
+        get: |s| {
+            s.settings
+                .cluster_announce_ip
+                .map(|ip| ip.to_string())
+                .unwrap_or_default()
+        },
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "requirepass",
+        get: |s| s.runtime.requirepass().as_deref().unwrap_or("").to_owned(),
+        kind: Kind::Password,
+    },
+    Param {
+        name: "maxmemory",
+        get: |s| Runtime::get(&s.runtime.maxmemory).to_string(),
+        kind: Kind::Size(|r| &r.maxmemory, 0, u64::MAX),
+    },
+    Param {
+        name: "maxmemory-policy",
+        get: |_| "noeviction".into(),
+        kind: Kind::Only("noeviction"),
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        get: |s| Runtime::get(&s.runtime.proto_max_bulk_len).to_string(),
+        kind: Kind::Size(|r| &r.proto_max_bulk_len, 1024, u32::MAX as u64 / 2),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        get: |s| Runtime::get(&s.runtime.client_query_buffer_limit).to_string(),
+        kind: Kind::Size(
+            |r| &r.client_query_buffer_limit,
+            1024 * 1024,
+            u32::MAX as u64 - 1,
+        ),
+    },
+    Param {
+        name: "maxclients",
+        get: |s| Runtime::get(&s.runtime.maxclients).to_string(),
+        kind: Kind::Int(|r| &r.maxclients, 1, u32::MAX as u64),
+    },
+    Param {
+        name: "timeout",
+        get: |s| Runtime::get(&s.runtime.timeout).to_string(),
+        kind: Kind::Int(|r| &r.timeout, 0, i32::MAX as u64),
+    },
+    Param {
+        name: "hz",
+        get: |s| s.settings.hz.to_string(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "databases",
+        get: |_| "1".into(),
+        kind: Kind::Immutable,
+    },
+    Param {
+        name: "save",
+        get: |_| String::new(),
+        kind: Kind::Only(""),
+    },
+    Param {
+        name: "appendonly",
+        get: |_| "no".into(),
+        kind: Kind::Only("no"),
+    },
+];
+
+/// `CONFIG GET pattern [pattern ...]`: each matching parameter once.
+pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let fields = PARAMS
+        .iter()
+        .filter(|p| {
+            args.iter()
+                .skip(2)
+                .any(|pat| kiln_store::glob::glob_match(pat, p.name.as_bytes(), true))
+        })
+        .map(|p| {
+            (
+                Reply::bulk_from(p.name),
+                Reply::bulk_from((p.get)(ctx.shared)),
+            )
+        })
+        .collect();
+    Reply::Map(fields)
+}
+
+/// One validated `CONFIG SET` assignment.
+enum Change {
+    Number(fn(&Runtime) -> &AtomicU64, u64),
+    Password(Option<String>),
+    Nothing,
+}
+
+fn set_failed(name: &str, why: &str) -> Reply {
+    Reply::error_owned(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
+}
+
+/// Validates every `name value` pair before anything is applied, so a
+/// `CONFIG SET` changes all its parameters or none (as Redis 7 does).
+fn parse_config_set(args: Args<'_>) -> Result<Vec<Change>, Reply> {
+    // Names and values come in pairs after `CONFIG SET`.
+    if args.len() & 1 == 1 {
+        return Err(Reply::error(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
+    }
+    let mut params: Vec<&Param> = Vec::new();
+    for i in (2..args.len()).step_by(2) {
+        let name = args.get(i);
+        let Some(param) = PARAMS
+            .iter()
+            .find(|p| p.name.as_bytes().eq_ignore_ascii_case(name))
+        else {
+            return Err(Reply::error_owned(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                String::from_utf8_lossy(name)
+            )));
+        };
+        if matches!(param.kind, Kind::Immutable) {
+            return Err(set_failed(param.name, "can't set immutable config"));
+        }
+        if params.iter().any(|p| p.name == param.name) {
+            return Err(set_failed(param.name, "duplicate parameter"));
+        }
+        params.push(param);
+    }
+    let mut changes = Vec::new();
+    for (param, i) in params.into_iter().zip((3..args.len()).step_by(2)) {
+        let value = String::from_utf8_lossy(args.get(i));
+        let in_range = |field, n: u64, min: u64, max: u64| {
+            if (min..=max).contains(&n) {
+                Ok(Change::Number(field, n))
+            } else {
+                Err(set_failed(
+                    param.name,
+                    &format!("argument must be between {min} and {max} inclusive"),
+                ))
+            }
+        };
+        changes.push(match param.kind {
+            Kind::Size(field, min, max) => {
+                let n = crate::config::parse_size(&value)
+                    .ok_or_else(|| set_failed(param.name, "argument must be a memory value"))?;
+                in_range(field, n, min, max)?
+            }
+            Kind::Int(field, min, max) => {
+                let n = kiln_net::parse_i64(value.as_bytes()).ok_or_else(|| {
+                    set_failed(param.name, "argument couldn't be parsed into an integer")
+                })?;
+                // Negative numbers are out of every range here.
+                in_range(field, u64::try_from(n).unwrap_or(u64::MAX), min, max)?
+            }
+            Kind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
+            Kind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
+            Kind::Only(allowed) => {
+                return Err(set_failed(
+                    param.name,
+                    &format!("argument(s) must be one of the following: {allowed}"),
+                ));
+            }
+            Kind::Immutable => unreachable!("rejected above"),
+        });
+    }
+    Ok(changes)
+}
+
+/// `CONFIG SET name value [name value ...]`
+pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let changes = match parse_config_set(args) {
+        Ok(changes) => changes,
+        Err(reply) => return reply,
+    };
+    let runtime = &ctx.shared.runtime;
+    for change in changes {
+        match change {
+            Change::Number(field, n) => field(runtime).store(n, Ordering::Relaxed),
+            Change::Password(pass) => {
+                *runtime
+                    .requirepass
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = pass.map(Into::into);
+            }
+            Change::Nothing => {}
+        }
+    }
+    Reply::OK
+}
+
+/// `CONFIG RESETSTAT`: accepted, but the counters are owned by each core and
+/// by its shard and are not reset.
+pub(super) fn config_resetstat(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::OK
+}
+
+/// `CONFIG REWRITE`: Kiln's config file is TOML and never rewritten.
+pub(super) fn config_rewrite(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::error("ERR The server is running without a config file")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testbed::TestBed;
+
+    #[test]
+    fn config_get_matches_globs_once() {
+        let mut bed = TestBed::new();
+        let reply = bed.run(&[
+            "CONFIG",
+            "GET",
+            "maxmemory*",
+            "maxmemory",
+            "save",
+            "appendonly",
+        ]);
+        let pairs = |names: &[(&str, &str)]| {
+            Reply::Map(
+                names
+                    .iter()
+                    .map(|(k, v)| (TestBed::bulk(k), TestBed::bulk(v)))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            reply,
+            pairs(&[
+                ("maxmemory", "0"),
+                ("maxmemory-policy", "noeviction"),
+                ("save", ""),
+                ("appendonly", "no")
+            ])
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "GET", "nothing"]),
+            Reply::Map(Vec::new())
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "GET", "DATABASES"]),
+            pairs(&[("databases", "1")])
+        );
+    }
+
+    #[test]
+    fn config_set_is_all_or_nothing() {
+        let mut bed = TestBed::new();
+        let rt = |bed: &TestBed| {
+            (
+                Runtime::get(&bed.shared.runtime.maxmemory),
+                Runtime::get(&bed.shared.runtime.timeout),
+            )
+        };
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "maxmemory", "10mb", "timeout", "30"]),
+            Reply::OK
+        );
+        assert_eq!(rt(&bed), (10 << 20, 30));
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "maxmemory", "1gb", "timeout", "x"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer"
+            )
+        );
+        assert_eq!(rt(&bed), (10 << 20, 30));
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "port", "1"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+            )
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "foo", "1"]),
+            Reply::error("ERR Unknown option or number of arguments for CONFIG SET - 'foo'")
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "timeout", "1", "TIMEOUT", "2"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter"
+            )
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "maxmemory", "1x"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"
+            )
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "timeout", "-1"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive"
+            )
+        );
+        assert!(
+            bed.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
+                .is_error()
+        );
+        assert_eq!(
+            bed.run(&[
+                "CONFIG",
+                "SET",
+                "maxmemory-policy",
+                "noeviction",
+                "save",
+                ""
+            ]),
+            Reply::OK
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "timeout"]),
+            Reply::error("ERR wrong number of arguments for 'config|set' command")
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "timeout", "1", "maxclients"]),
+            Reply::error("ERR wrong number of arguments for 'config|set' command")
+        );
+        assert_eq!(bed.run(&["CONFIG", "SET", "requirepass", "pw"]), Reply::OK);
+        assert_eq!(bed.shared.runtime.requirepass().as_deref(), Some("pw"));
+        assert_eq!(
+            bed.run(&["CONFIG", "GET", "requirepass"]),
+            Reply::Map(vec![(TestBed::bulk("requirepass"), TestBed::bulk("pw"))])
+        );
+        assert_eq!(bed.run(&["CONFIG", "SET", "requirepass", ""]), Reply::OK);
+        assert_eq!(bed.shared.runtime.requirepass(), None);
+    }
+
+    #[test]
+    fn config_misc() {
+        let mut bed = TestBed::new();
+        assert_eq!(bed.run(&["CONFIG", "RESETSTAT"]), Reply::OK);
+        assert_eq!(
+            bed.run(&["CONFIG", "REWRITE"]),
+            Reply::error("ERR The server is running without a config file")
+        );
+        assert!(matches!(bed.run(&["CONFIG", "HELP"]), Reply::Array(_)));
+        assert_eq!(
+            bed.run(&["CONFIG", "NOPE"]),
+            Reply::error("ERR unknown subcommand 'NOPE'. Try CONFIG HELP.")
+        );
+    }
+}

@@ -1,0 +1,449 @@
+//! `INFO`: each core reports its counters as integers; the origin sums them
+//! and formats Redis-style sections.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use kiln_net::{Args, Reply};
+
+use crate::commands::client::text_reply;
+use crate::commands::connection::REDIS_VERSION;
+use crate::commands::{Ctx, Finishing, Output};
+use crate::core::stats::CoreStats;
+use crate::shared::{Runtime, Shared};
+
+/// Figures summed over the cores that answered.
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    stats: CoreStats,
+    keys: u64,
+    volatile: u64,
+    /// Sum of each core's `avg_ttl × volatile`, to weight the average.
+    ttl_weight: u64,
+    used_memory: u64,
+    hits: u64,
+    misses: u64,
+    expired: u64,
+}
+
+/// Number of shard figures after the [`CoreStats`] fields.
+const SHARD_FIELDS: usize = 7;
+
+/// One core's part: its counters, then its shard's figures.
+pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    let s = ctx.shard.stats();
+    let shard = [
+        ctx.shard.len() as u64,
+        ctx.shard.volatile_len() as u64,
+        ctx.shard.avg_ttl_ms(),
+        ctx.shard.used_memory() as u64,
+        s.keyspace_hits,
+        s.keyspace_misses,
+        s.expired_keys,
+    ];
+    let fields = ctx
+        .stats
+        .to_fields()
+        .into_iter()
+        .chain(shard.map(|v| v as i64));
+    Reply::Array(fields.map(Reply::Integer).collect())
+}
+
+impl Figures {
+    /// Adds one core's [`info_part`] output.
+    fn add_part(&mut self, part: &[i64]) {
+        let n = part.len().saturating_sub(SHARD_FIELDS);
+        self.stats.add(&CoreStats::from_fields(&part[..n]));
+        let f = |i: usize| part.get(n + i).copied().unwrap_or(0).max(0) as u64;
+        self.keys += f(0);
+        self.volatile += f(1);
+        self.ttl_weight += f(2).saturating_mul(f(1));
+        self.used_memory += f(3);
+        self.hits += f(4);
+        self.misses += f(5);
+        self.expired += f(6);
+    }
+}
+
+/// What INFO reports about the process and configuration.
+#[derive(Debug, Clone, PartialEq)]
+struct Environment {
+    os: String,
+    pid: u32,
+    run_id: String,
+    port: u16,
+    now_us: u64,
+    uptime_s: u64,
+    hz: u64,
+    executable: String,
+    cores: usize,
+    maxclients: u64,
+    maxmemory: u64,
+    rss: Option<u64>,
+    cpu_sys_us: u64,
+    cpu_user_us: u64,
+}
+
+impl Environment {
+    fn read(shared: &Shared) -> Environment {
+        let (cpu_sys_us, cpu_user_us) = cpu_times_us();
+        Environment {
+            os: os_name(),
+            pid: std::process::id(),
+            run_id: shared.run_id.clone(),
+            port: shared.main_addr.port(),
+            now_us: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as u64),
+            uptime_s: shared.started.elapsed().as_secs(),
+            hz: shared.settings.hz,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            cores: shared.cores(),
+            maxclients: Runtime::get(&shared.runtime.maxclients),
+            maxmemory: Runtime::get(&shared.runtime.maxmemory),
+            rss: resident_bytes(),
+            cpu_sys_us,
+            cpu_user_us,
+        }
+    }
+}
+
+/// `Linux 6.1.0 x86_64`, as Redis prints `uname`.
+fn os_name() -> String {
+    let read = |p| {
+        std::fs::read_to_string(p)
+            .map(|s: String| s.trim().to_owned())
+            .ok()
+    };
+    match (
+        read("/proc/sys/kernel/ostype"),
+        read("/proc/sys/kernel/osrelease"),
+    ) {
+        (Some(ty), Some(rel)) => format!("{ty} {rel} {}", std::env::consts::ARCH),
+        _ => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+/// Resident set size from `/proc/self/status`, where available.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// System and user CPU time of the whole process, in microseconds.
+fn cpu_times_us() -> (u64, u64) {
+    // SAFETY: getrusage only writes the struct we pass, which lives for the
+    // call; an all-zero `rusage` is a valid value.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return (0, 0);
+        }
+        usage
+    };
+    let us = |t: libc::timeval| t.tv_sec.max(0) as u64 * 1_000_000 + t.tv_usec.max(0) as u64;
+    (us(usage.ru_stime), us(usage.ru_utime))
+}
+
+/// Redis's `bytesToHuman`: `512B`, `1.50K`, `2.00M`...
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
+/// INFO's sections, in output order.
+const SECTIONS: [&str; 8] = [
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
+
+/// Which sections `INFO [section ...]` asks for, in output order.
+fn selected_sections<'a>(requested: impl Iterator<Item = &'a [u8]>) -> Vec<&'static str> {
+    let requested: Vec<String> = requested
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let everything = requested.is_empty()
+        || requested
+            .iter()
+            .any(|s| matches!(s.as_str(), "default" | "all" | "everything"));
+    SECTIONS
+        .into_iter()
+        .filter(|s| everything || requested.iter().any(|r| r == s))
+        .collect()
+}
+
+/// The INFO text: `# Section` headers, `field:value` lines ending in CRLF,
+/// sections separated by an empty line.
+fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
+    let mut out = String::new();
+    for (i, section) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        let mut title = section.to_string();
+        title[..1].make_ascii_uppercase();
+        if *section == "cpu" {
+            title = "CPU".into();
+        }
+        let _ = write!(out, "# {title}\r\n");
+        let lines: Vec<(&str, String)> = match *section {
+            "server" => vec![
+                ("redis_version", REDIS_VERSION.into()),
+                ("redis_git_sha1", "00000000".into()),
+                ("redis_git_dirty", "0".into()),
+                ("redis_mode", "standalone".into()),
+                ("os", env.os.clone()),
+                ("arch_bits", "64".into()),
+                ("multiplexing_api", "epoll".into()),
+                ("process_id", env.pid.to_string()),
+                ("run_id", env.run_id.clone()),
+                ("tcp_port", env.port.to_string()),
+                ("server_time_usec", env.now_us.to_string()),
+                ("uptime_in_seconds", env.uptime_s.to_string()),
+                ("uptime_in_days", (env.uptime_s / 86400).to_string()),
+                ("hz", env.hz.to_string()),
+                ("configured_hz", env.hz.to_string()),
+                ("executable", env.executable.clone()),
+                ("kiln_version", env!("CARGO_PKG_VERSION").into()),
+                ("kiln_cores", env.cores.to_string()),
+            ],
+            "clients" => vec![
+                ("connected_clients", fig.stats.connected_clients.to_string()),
+                ("maxclients", env.maxclients.to_string()),
+                ("blocked_clients", "0".into()),
+                ("tracking_clients", "0".into()),
+            ],
+            "memory" => {
+                let mut lines = vec![
+                    ("used_memory", fig.used_memory.to_string()),
+                    ("used_memory_human", human_bytes(fig.used_memory)),
+                ];
+                if let Some(rss) = env.rss {
+                    lines.push(("used_memory_rss", rss.to_string()));
+                    lines.push(("used_memory_rss_human", human_bytes(rss)));
+                }
+                lines.extend([
+                    ("maxmemory", env.maxmemory.to_string()),
+                    ("maxmemory_human", human_bytes(env.maxmemory)),
+                    ("maxmemory_policy", "noeviction".into()),
+                ]);
+                lines
+            }
+            "stats" => vec![
+                (
+                    "total_connections_received",
+                    fig.stats.connections_received.to_string(),
+                ),
+                (
+                    "total_commands_processed",
+                    fig.stats.commands_processed.to_string(),
+                ),
+                ("instantaneous_ops_per_sec", "0".into()),
+                (
+                    "total_net_input_bytes",
+                    fig.stats.net_input_bytes.to_string(),
+                ),
+                (
+                    "total_net_output_bytes",
+                    fig.stats.net_output_bytes.to_string(),
+                ),
+                (
+                    "rejected_connections",
+                    fig.stats.rejected_connections.to_string(),
+                ),
+                ("expired_keys", fig.expired.to_string()),
+                ("evicted_keys", "0".into()),
+                ("keyspace_hits", fig.hits.to_string()),
+                ("keyspace_misses", fig.misses.to_string()),
+                ("total_error_replies", fig.stats.error_replies.to_string()),
+                (
+                    "kiln_forwarded_requests",
+                    fig.stats.forwarded_requests.to_string(),
+                ),
+                (
+                    "kiln_protocol_errors",
+                    fig.stats.protocol_errors.to_string(),
+                ),
+            ],
+            "replication" => vec![
+                ("role", "master".into()),
+                ("connected_slaves", "0".into()),
+                ("master_repl_offset", "0".into()),
+            ],
+            "cpu" => {
+                let secs = |us: u64| format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+                vec![
+                    ("used_cpu_sys", secs(env.cpu_sys_us)),
+                    ("used_cpu_user", secs(env.cpu_user_us)),
+                ]
+            }
+            "cluster" => vec![("cluster_enabled", "1".into())],
+            _ if fig.keys > 0 => {
+                let avg_ttl = fig.ttl_weight.checked_div(fig.volatile).unwrap_or(0);
+                let db = format!(
+                    "keys={},expires={},avg_ttl={avg_ttl}",
+                    fig.keys, fig.volatile
+                );
+                vec![("db0", db)]
+            }
+            _ => Vec::new(),
+        };
+        for (name, value) in lines {
+            let _ = write!(out, "{name}:{value}\r\n");
+        }
+    }
+    out
+}
+
+/// Combine for `INFO`: sums the cores' parts and formats the sections asked
+/// for.
+pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
+    let mut figures = Figures::default();
+    for out in outputs {
+        match out.into_reply() {
+            Reply::Array(items) => {
+                let part: Vec<i64> = items
+                    .iter()
+                    .map(|r| if let Reply::Integer(n) = r { *n } else { 0 })
+                    .collect();
+                figures.add_part(&part);
+            }
+            err @ Reply::Error(_) => return err,
+            _ => return Reply::error("ERR internal: expected an array part"),
+        }
+    }
+    let args = f.args.args();
+    let sections = selected_sections(args.iter().skip(1));
+    let text = format_info(&sections, &figures, &Environment::read(f.shared));
+    text_reply(f.protocol, text.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_net::{OwnedArgs, Protocol};
+
+    use super::*;
+    use crate::commands::testbed::TestBed;
+
+    fn args(parts: &[&str]) -> OwnedArgs {
+        OwnedArgs::new(parts.iter().map(|p| p.as_bytes()))
+    }
+
+    fn env() -> Environment {
+        Environment {
+            os: "Linux 6.1.0 x86_64".into(),
+            pid: 42,
+            run_id: "r".repeat(40),
+            port: 7379,
+            now_us: 1,
+            uptime_s: 90_000,
+            hz: 10,
+            executable: "/bin/kiln-server".into(),
+            cores: 2,
+            maxclients: 10_000,
+            maxmemory: 3 << 20,
+            rss: Some(2048),
+            cpu_sys_us: 1_500_000,
+            cpu_user_us: 25,
+        }
+    }
+
+    #[test]
+    fn figures_sum_and_weight_ttl() {
+        let mut fig = Figures::default();
+        let stats = |n: i64| CoreStats::from_fields(&[n; 9]).to_fields();
+        let part =
+            |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
+        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7]));
+        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1]));
+        assert_eq!(fig.stats.commands_processed, 3);
+        assert_eq!((fig.keys, fig.volatile, fig.used_memory), (14, 4, 1024));
+        assert_eq!((fig.hits, fig.misses, fig.expired), (6, 7, 8));
+        let text = format_info(&["keyspace"], &fig, &env());
+        assert_eq!(text, "# Keyspace\r\ndb0:keys=14,expires=4,avg_ttl=200\r\n");
+    }
+
+    #[test]
+    fn info_text_layout() {
+        let fig = Figures::default();
+        let all = format_info(&selected_sections(std::iter::empty()), &fig, &env());
+        assert!(all.starts_with("# Server\r\nredis_version:7.2.4\r\n"));
+        assert!(all.contains("\r\nuptime_in_days:1\r\n"));
+        assert!(all.contains("\r\n\r\n# Clients\r\nconnected_clients:0\r\nmaxclients:10000\r\n"));
+        assert!(all.contains(
+            "used_memory_human:0B\r\nused_memory_rss:2048\r\nused_memory_rss_human:2.00K\r\n"
+        ));
+        assert!(all.contains("maxmemory_human:3.00M\r\n"));
+        assert!(all.contains("# CPU\r\nused_cpu_sys:1.500000\r\nused_cpu_user:0.000025\r\n"));
+        assert!(all.contains("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"));
+        assert!(all.contains("# Cluster\r\ncluster_enabled:1\r\n"));
+        assert!(all.ends_with("\r\n\r\n# Keyspace\r\n"));
+        let some = format_info(
+            &selected_sections([&b"CLUSTER"[..], b"stats"].into_iter()),
+            &fig,
+            &env(),
+        );
+        assert!(some.starts_with("# Stats\r\n") && some.contains("\r\n\r\n# Cluster\r\n"));
+        assert_eq!(
+            selected_sections([&b"nope"[..]].into_iter()),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            selected_sections([&b"Everything"[..]].into_iter()).len(),
+            SECTIONS.len()
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(0), "0B");
+        assert_eq!(human_bytes(1023), "1023B");
+        assert_eq!(human_bytes(1536), "1.50K");
+        assert_eq!(human_bytes(5 << 30), "5.00G");
+    }
+
+    #[test]
+    fn info_runs_per_core_and_combines() {
+        let mut bed = TestBed::new();
+        bed.shard.flush();
+        let Reply::Array(part) = bed.run(&["INFO"]) else {
+            panic!()
+        };
+        assert_eq!(part.len(), 9 + SHARD_FIELDS);
+        let request = args(&["INFO", "server"]);
+        let f = Finishing {
+            args: &request,
+            protocol: Protocol::Resp3,
+            part_keys: &[],
+            part_cores: &[0],
+            shared: &bed.shared,
+            core: 0,
+        };
+        let Reply::Verbatim("txt", text) =
+            info_combine(&f, vec![Output::Reply(Reply::Array(part))])
+        else {
+            panic!()
+        };
+        assert!(text.starts_with(b"# Server\r\n"));
+        assert!(!text.windows(9).any(|w| w == b"# Clients"));
+    }
+}
