@@ -1,0 +1,239 @@
+//! Starts the real `kiln-server` binary on free loopback ports and talks raw
+//! RESP to it. Readiness is a successful PING, never a sleep.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kiln_net::Reply;
+use kiln_net::resp::{decode, encode_request};
+
+/// A `kiln-server` child process, killed on drop.
+pub struct TestServer {
+    child: Child,
+    /// Main port.
+    pub addr: SocketAddr,
+    /// Each core's port, in core order (from CLUSTER SLOTS).
+    pub core_addrs: Vec<SocketAddr>,
+}
+
+impl TestServer {
+    /// Two cores, any free ports.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts with extra flags. The main port is probed free and passed in;
+    /// core ports are chosen by the OS and learned from CLUSTER SLOTS.
+    pub fn start_with(extra: &[&str]) -> TestServer {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--core-port-base", "0", "--cores", "2", "--pin-threads", "false"])
+                .args(["--loglevel", "warn"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn kiln-server");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            if wait_ready(&mut child, addr) {
+                let mut server = TestServer {
+                    child,
+                    addr,
+                    core_addrs: Vec::new(),
+                };
+                let password = extra
+                    .iter()
+                    .position(|a| *a == "--requirepass")
+                    .and_then(|i| extra.get(i + 1));
+                server.core_addrs = server.discover_cores(password.copied());
+                return server;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("kiln-server did not start");
+    }
+
+    fn discover_cores(&self, password: Option<&str>) -> Vec<SocketAddr> {
+        let mut conn = self.connect();
+        if let Some(password) = password {
+            assert_eq!(conn.cmd(&["AUTH", password]), Reply::OK);
+        }
+        let Reply::Array(ranges) = conn.cmd(&["CLUSTER", "SLOTS"]) else {
+            panic!("CLUSTER SLOTS is not an array")
+        };
+        ranges
+            .into_iter()
+            .map(|range| {
+                let Reply::Array(parts) = range else { panic!("range") };
+                let Reply::Array(node) = &parts[2] else { panic!("node") };
+                let (Reply::Bulk(ip), Reply::Integer(port)) = (&node[0], &node[1]) else {
+                    panic!("node address")
+                };
+                format!("{}:{port}", String::from_utf8_lossy(ip)).parse().unwrap()
+            })
+            .collect()
+    }
+
+    /// A raw connection to the main port.
+    pub fn connect(&self) -> Raw {
+        Raw::connect(self.addr)
+    }
+
+    /// A key owned by core `core` (found by asking the server).
+    pub fn key_on_core(&self, core: usize, prefix: &str) -> String {
+        let per_core = 16384 / self.core_addrs.len();
+        let (lo, hi) = (core * per_core, (core + 1) * per_core);
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|k| {
+                let slot = kiln_net::slot::key_slot(k.as_bytes()) as usize;
+                slot >= lo && slot < hi
+            })
+            .unwrap()
+    }
+
+    /// The process id (for RSS checks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        unsafe_sigterm(self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::yield_now();
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls until the server answers PING or exits.
+fn wait_ready(child: &mut Child, addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let mut raw = Raw::from_stream(stream);
+            // Any reply will do: PONG, or NOAUTH when a password is set.
+            if raw.try_cmd(&["PING"]).is_some() {
+                return true;
+            }
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A minimal blocking RESP connection for tests.
+pub struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Connects with a 10 s read timeout (a hung server fails the test).
+    pub fn connect(addr: SocketAddr) -> Raw {
+        Raw::from_stream(TcpStream::connect(addr).expect("connect"))
+    }
+
+    fn from_stream(stream: TcpStream) -> Raw {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends one command and reads its reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Reply {
+        self.try_cmd(args).expect("reply")
+    }
+
+    fn try_cmd(&mut self, args: &[&str]) -> Option<Reply> {
+        self.send(args);
+        self.read_reply()
+    }
+
+    /// Sends without reading.
+    pub fn send(&mut self, args: &[&str]) {
+        let mut out = Vec::new();
+        encode_request(args, &mut out);
+        self.stream.write_all(&out).expect("write");
+    }
+
+    /// Writes raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Reads one reply; `None` on EOF or timeout.
+    pub fn read_reply(&mut self) -> Option<Reply> {
+        loop {
+            if let Ok(Some((reply, used))) = decode(&self.buf) {
+                self.buf.drain(..used);
+                return Some(reply);
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// True once the server has closed the connection.
+    pub fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte), Ok(0))
+    }
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::park_timeout(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Shorthand for a bulk reply.
+pub fn bulk(s: &str) -> Reply {
+    Reply::bulk_from(s)
+}

@@ -1,0 +1,91 @@
+//! Real Redis clients against Kiln: redis-rs (plain and cluster) and the
+//! `redis-cli` binary (Debian's redis-tools; `.ci/run` installs it).
+
+mod common;
+
+use std::process::Command;
+
+use common::TestServer;
+use redis::Commands;
+
+#[test]
+fn redis_rs_plain_connection_on_the_main_port() {
+    let server = TestServer::start();
+    let client = redis::Client::open(format!("redis://{}/", server.addr)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: () = con.set("rs:key", "value").unwrap();
+    let got: String = con.get("rs:key").unwrap();
+    assert_eq!(got, "value");
+    let n: i64 = con.incr("rs:counter", 5).unwrap();
+    assert_eq!(n, 5);
+    let _: () = con.set_ex("rs:ttl", "v", 100).unwrap();
+    let ttl: i64 = con.ttl("rs:ttl").unwrap();
+    assert!((99..=100).contains(&ttl));
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["rs:key", "nope", "rs:counter"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, vec![Some("value".into()), None, Some("5".into())]);
+    let (a, b): (String, i64) = redis::pipe().get("rs:key").get("rs:counter").query(&mut con).unwrap();
+    assert_eq!((a.as_str(), b), ("value", 5));
+}
+
+#[test]
+fn redis_rs_cluster_client_on_the_core_ports() {
+    let server = TestServer::start();
+    let nodes: Vec<String> = server.core_addrs.iter().map(|a| format!("redis://{a}/")).collect();
+    let client = redis::cluster::ClusterClient::new(nodes).unwrap();
+    let mut con = client.get_connection().unwrap();
+    for i in 0..50 {
+        let _: () = con.set(format!("cluster:{i}"), i).unwrap();
+    }
+    for i in 0..50 {
+        let v: i64 = con.get(format!("cluster:{i}")).unwrap();
+        assert_eq!(v, i);
+    }
+    let _: () = con.set("{tag}:a", "1").unwrap();
+    let _: () = con.set("{tag}:b", "2").unwrap();
+    let both: Vec<String> = con.mget(&["{tag}:a", "{tag}:b"]).unwrap();
+    assert_eq!(both, vec!["1", "2"]);
+    // Everything landed where the main port can see it.
+    let plain = redis::Client::open(format!("redis://{}/", server.addr)).unwrap();
+    let mut main = plain.get_connection().unwrap();
+    let size: i64 = redis::cmd("DBSIZE").query(&mut main).unwrap();
+    assert_eq!(size, 52);
+}
+
+fn redis_cli(args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (apt-get install redis-tools); .ci/run installs it");
+    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn redis_cli_plain_and_following_moved() {
+    let server = TestServer::start();
+    let port = server.addr.port().to_string();
+    let p = |args: &[&str]| {
+        let mut all = vec!["-p", port.as_str()];
+        all.extend_from_slice(args);
+        redis_cli(&all)
+    };
+    assert_eq!(p(&["ping"]), "PONG\n");
+    assert_eq!(p(&["set", "cli:k", "hello world"]), "OK\n");
+    assert_eq!(p(&["get", "cli:k"]), "hello world\n");
+    assert_eq!(p(&["incrby", "cli:n", "7"]), "7\n");
+    assert_eq!(p(&["dbsize"]), "2\n");
+    assert!(p(&["cluster", "slots"]).lines().count() >= 2 * 6);
+    assert!(p(&["info", "server"]).contains("redis_version:"));
+
+    // On a core port, -c follows MOVED to the other core.
+    let theirs = server.key_on_core(1, "moved:");
+    let core0 = server.core_addrs[0].port().to_string();
+    assert_eq!(redis_cli(&["-c", "-p", &core0, "set", &theirs, "v1"]), "OK\n");
+    assert_eq!(redis_cli(&["-c", "-p", &core0, "get", &theirs]), "v1\n");
+    // Without -c the redirect is shown as the error it is.
+    let out = redis_cli(&["-p", &core0, "get", &theirs]);
+    assert!(out.starts_with("MOVED "), "{out}");
+}
