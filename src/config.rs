@@ -44,7 +44,11 @@ pub enum ConfigError {
 /// Command-line flags and config-file keys: every field optional, so a
 /// layer only overrides what it sets.
 #[derive(Debug, Default, Clone, Parser, Deserialize)]
-#[command(name = "kiln-server", version, about = "Kiln: an in-memory key-value server with storage functions, speaking the Redis protocol")]
+#[command(
+    name = "kiln-server",
+    version,
+    about = "Kiln: an in-memory key-value server with storage functions, speaking the Redis protocol"
+)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Options {
     /// TOML config file; flags given on the command line override it.
@@ -186,9 +190,22 @@ impl Options {
             ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* } };
         }
         merge!(
-            config, bind, port, cores, core_port_base, cluster_announce_ip, requirepass,
-            maxmemory, maxmemory_policy, proto_max_bulk_len, client_query_buffer_limit,
-            maxclients, timeout, hz, pin_threads, loglevel
+            config,
+            bind,
+            port,
+            cores,
+            core_port_base,
+            cluster_announce_ip,
+            requirepass,
+            maxmemory,
+            maxmemory_policy,
+            proto_max_bulk_len,
+            client_query_buffer_limit,
+            maxclients,
+            timeout,
+            hz,
+            pin_threads,
+            loglevel
         )
     }
 
@@ -241,7 +258,9 @@ impl Settings {
         if self.proto_max_bulk_len < 1024 || self.proto_max_bulk_len > u32::MAX as u64 / 2 {
             return invalid("proto-max-bulk-len", "must be between 1kb and 2gb");
         }
-        if self.client_query_buffer_limit < 1024 * 1024 || self.client_query_buffer_limit > u32::MAX as u64 - 1 {
+        if self.client_query_buffer_limit < 1024 * 1024
+            || self.client_query_buffer_limit > u32::MAX as u64 - 1
+        {
             return invalid("client-query-buffer-limit", "must be between 1mb and 4gb");
         }
         if self.hz == 0 || self.hz > 500 {
@@ -254,7 +273,9 @@ impl Settings {
 /// Parses a size with Redis's units: `1k` = 1000, `1kb` = 1024, up to `gb`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let lower = text.trim().to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let mul: u64 = match unit {

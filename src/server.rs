@@ -76,9 +76,17 @@ impl Server {
         let pin = settings.pin_threads;
         let shared = Arc::new(Shared::new(settings, slots, mailboxes, main_addr, run_id));
 
-        let cpu_ids = if pin { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+        let cpu_ids = if pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let mut threads = Vec::with_capacity(cores);
-        let parts = polls.into_iter().zip(main_listeners).zip(core_listeners).enumerate();
+        let parts = polls
+            .into_iter()
+            .zip(main_listeners)
+            .zip(core_listeners)
+            .enumerate();
         for (id, ((poll, main_listener), core_listener)) in parts {
             let core = Core::new(
                 CoreParts {
@@ -146,14 +154,22 @@ impl Handle {
 }
 
 fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(SockProtocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     bind_listen(socket, addr)
 }
 
 fn plain_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(SockProtocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
     socket.set_reuse_address(true)?;
     bind_listen(socket, addr)
 }

@@ -53,7 +53,14 @@ pub struct Session {
 
 impl Session {
     /// A new session; `needs_auth` when a password is configured.
-    pub fn new(id: u64, peer: SocketAddr, local: SocketAddr, port_kind: PortKind, core: usize, needs_auth: bool) -> Session {
+    pub fn new(
+        id: u64,
+        peer: SocketAddr,
+        local: SocketAddr,
+        port_kind: PortKind,
+        core: usize,
+        needs_auth: bool,
+    ) -> Session {
         let now = Instant::now();
         Session {
             id,
@@ -84,8 +91,17 @@ impl Session {
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order.
     pub fn info_line(&self, now: Instant, query_buf: usize, out_buf: usize) -> String {
-        let name = self.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-        let text = |b: &Option<Bytes>| b.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let name = self
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let text = |b: &Option<Bytes>| {
+            b.as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned()
+        };
         format!(
             "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
             self.id,
@@ -98,7 +114,11 @@ impl Session {
             out_buf,
             self.last_command,
             self.user,
-            if self.protocol == Protocol::Resp3 { 3 } else { 2 },
+            if self.protocol == Protocol::Resp3 {
+                3
+            } else {
+                2
+            },
             text(&self.lib_name),
             text(&self.lib_ver),
             self.core,

@@ -213,7 +213,10 @@ impl Shared {
 
     /// Connected clients across cores.
     pub fn total_connections(&self) -> u64 {
-        self.connections.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.connections
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Asks every core to stop.

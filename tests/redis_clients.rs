@@ -26,14 +26,22 @@ fn redis_rs_plain_connection_on_the_main_port() {
         .query(&mut con)
         .unwrap();
     assert_eq!(values, vec![Some("value".into()), None, Some("5".into())]);
-    let (a, b): (String, i64) = redis::pipe().get("rs:key").get("rs:counter").query(&mut con).unwrap();
+    let (a, b): (String, i64) = redis::pipe()
+        .get("rs:key")
+        .get("rs:counter")
+        .query(&mut con)
+        .unwrap();
     assert_eq!((a.as_str(), b), ("value", 5));
 }
 
 #[test]
 fn redis_rs_cluster_client_on_the_core_ports() {
     let server = TestServer::start();
-    let nodes: Vec<String> = server.core_addrs.iter().map(|a| format!("redis://{a}/")).collect();
+    let nodes: Vec<String> = server
+        .core_addrs
+        .iter()
+        .map(|a| format!("redis://{a}/"))
+        .collect();
     let client = redis::cluster::ClusterClient::new(nodes).unwrap();
     let mut con = client.get_connection().unwrap();
     for i in 0..50 {
@@ -59,7 +67,11 @@ fn redis_cli(args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("redis-cli must be installed (apt-get install redis-tools); .ci/run installs it");
-    assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -83,7 +95,10 @@ fn redis_cli_plain_and_following_moved() {
     // On a core port, -c follows MOVED to the other core.
     let theirs = server.key_on_core(1, "moved:");
     let core0 = server.core_addrs[0].port().to_string();
-    assert_eq!(redis_cli(&["-c", "-p", &core0, "set", &theirs, "v1"]), "OK\n");
+    assert_eq!(
+        redis_cli(&["-c", "-p", &core0, "set", &theirs, "v1"]),
+        "OK\n"
+    );
     assert_eq!(redis_cli(&["-c", "-p", &core0, "get", &theirs]), "v1\n");
     // Without -c the redirect is shown as the error it is.
     let out = redis_cli(&["-p", &core0, "get", &theirs]);

@@ -12,7 +12,9 @@ fn cluster_slots_lists_one_node_per_core() {
     let server = TestServer::start();
     assert_eq!(server.core_addrs.len(), 2);
     let mut conn = server.connect();
-    let Reply::Array(ranges) = conn.cmd(&["CLUSTER", "SLOTS"]) else { panic!() };
+    let Reply::Array(ranges) = conn.cmd(&["CLUSTER", "SLOTS"]) else {
+        panic!()
+    };
     let bounds: Vec<(Reply, Reply)> = ranges
         .into_iter()
         .map(|r| match r {
@@ -27,7 +29,10 @@ fn cluster_slots_lists_one_node_per_core() {
             (Reply::Integer(8192), Reply::Integer(16383))
         ]
     );
-    assert_eq!(conn.cmd(&["CLUSTER", "KEYSLOT", "foo"]), Reply::Integer(12182));
+    assert_eq!(
+        conn.cmd(&["CLUSTER", "KEYSLOT", "foo"]),
+        Reply::Integer(12182)
+    );
 }
 
 #[test]
@@ -66,18 +71,29 @@ fn multi_key_commands_span_cores_on_the_main_port() {
         conn.cmd(&["MGET", &b, "missing", &a, &c]),
         Reply::Array(vec![bulk("2"), Reply::Nil, bulk("1"), bulk("3")])
     );
-    assert_eq!(conn.cmd(&["EXISTS", &a, &b, &b, "missing"]), Reply::Integer(3));
+    assert_eq!(
+        conn.cmd(&["EXISTS", &a, &b, &b, "missing"]),
+        Reply::Integer(3)
+    );
     assert_eq!(conn.cmd(&["DBSIZE"]), Reply::Integer(3));
     assert_eq!(conn.cmd(&["DEL", &a, &b, "missing"]), Reply::Integer(2));
-    assert_eq!(conn.cmd(&["MGET", &a, &b, &c]), Reply::Array(vec![Reply::Nil, Reply::Nil, bulk("3")]));
+    assert_eq!(
+        conn.cmd(&["MGET", &a, &b, &c]),
+        Reply::Array(vec![Reply::Nil, Reply::Nil, bulk("3")])
+    );
     assert_eq!(conn.cmd(&["MSETNX", &a, "x", &b, "y"]), Reply::Integer(1));
     assert_eq!(conn.cmd(&["MSETNX", &a, "x", &c, "y"]), Reply::Integer(0));
     // RENAME and COPY across cores.
     assert_eq!(conn.cmd(&["RENAME", &a, &b]), Reply::OK);
-    assert_eq!(conn.cmd(&["MGET", &a, &b]), Reply::Array(vec![Reply::Nil, bulk("x")]));
+    assert_eq!(
+        conn.cmd(&["MGET", &a, &b]),
+        Reply::Array(vec![Reply::Nil, bulk("x")])
+    );
     assert_eq!(conn.cmd(&["COPY", &b, &a]), Reply::Integer(1));
     assert_eq!(conn.cmd(&["GET", &a]), bulk("x"));
-    let Reply::Array(keys) = conn.cmd(&["KEYS", "*"]) else { panic!() };
+    let Reply::Array(keys) = conn.cmd(&["KEYS", "*"]) else {
+        panic!()
+    };
     assert_eq!(keys.len(), 3);
     // A key without its value fails whole: no core writes its part.
     let fresh = server.key_on_core(0, "fresh");
@@ -106,15 +122,27 @@ fn core_ports_answer_like_cluster_nodes() {
         Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
     );
     let tagged = ["{user1}:a", "{user1}:b"];
-    let owner = if server.core_addrs.len() > 1 && kiln_net::slot::key_slot(b"user1") >= 8192 { 1 } else { 0 };
+    let owner = if server.core_addrs.len() > 1 && kiln_net::slot::key_slot(b"user1") >= 8192 {
+        1
+    } else {
+        0
+    };
     let mut node = Raw::connect(server.core_addrs[owner]);
-    assert_eq!(node.cmd(&["MSET", tagged[0], "1", tagged[1], "2"]), Reply::OK);
-    assert_eq!(node.cmd(&["MGET", tagged[0], tagged[1]]), Reply::Array(vec![bulk("1"), bulk("2")]));
+    assert_eq!(
+        node.cmd(&["MSET", tagged[0], "1", tagged[1], "2"]),
+        Reply::OK
+    );
+    assert_eq!(
+        node.cmd(&["MGET", tagged[0], tagged[1]]),
+        Reply::Array(vec![bulk("1"), bulk("2")])
+    );
     // A node's DBSIZE counts only its own keys.
     let mut node1 = Raw::connect(server.core_addrs[1]);
     let own = node1.cmd(&["DBSIZE"]);
     let mut main = server.connect();
-    let Reply::Integer(total) = main.cmd(&["DBSIZE"]) else { panic!() };
+    let Reply::Integer(total) = main.cmd(&["DBSIZE"]) else {
+        panic!()
+    };
     let Reply::Integer(own) = own else { panic!() };
     assert!(own < total);
 }
@@ -123,16 +151,25 @@ fn core_ports_answer_like_cluster_nodes() {
 fn scan_walks_every_core() {
     let server = TestServer::start();
     let mut client = Client::connect(server.addr).unwrap();
-    let pairs: Vec<(String, String)> = (0..500).map(|i| (format!("scan:{i}"), i.to_string())).collect();
+    let pairs: Vec<(String, String)> = (0..500)
+        .map(|i| (format!("scan:{i}"), i.to_string()))
+        .collect();
     client.mset(&pairs).unwrap();
     client.set("other", "x").unwrap();
     let mut conn = server.connect();
     let mut seen = std::collections::HashSet::new();
     let mut cursor = "0".to_string();
     loop {
-        let Reply::Array(page) = conn.cmd(&["SCAN", &cursor, "MATCH", "scan:*", "COUNT", "50"]) else { panic!() };
-        let Reply::Bulk(next) = &page[0] else { panic!() };
-        let Reply::Array(keys) = &page[1] else { panic!() };
+        let Reply::Array(page) = conn.cmd(&["SCAN", &cursor, "MATCH", "scan:*", "COUNT", "50"])
+        else {
+            panic!()
+        };
+        let Reply::Bulk(next) = &page[0] else {
+            panic!()
+        };
+        let Reply::Array(keys) = &page[1] else {
+            panic!()
+        };
         for key in keys {
             let Reply::Bulk(k) = key else { panic!() };
             seen.insert(String::from_utf8(k.to_vec()).unwrap());

@@ -15,10 +15,13 @@ fn expired_keys_disappear() {
     for core in 0..2 {
         let key = server.key_on_core(core, "ttl");
         assert_eq!(conn.cmd(&["SET", &key, "v", "PX", "50"]), Reply::OK);
-        let Reply::Integer(pttl) = conn.cmd(&["PTTL", &key]) else { panic!() };
+        let Reply::Integer(pttl) = conn.cmd(&["PTTL", &key]) else {
+            panic!()
+        };
         assert!((0..=50).contains(&pttl));
         assert!(
-            eventually(Duration::from_secs(5), || conn.cmd(&["GET", &key]) == Reply::Nil),
+            eventually(Duration::from_secs(5), || conn.cmd(&["GET", &key])
+                == Reply::Nil),
             "key on core {core} never expired"
         );
         assert_eq!(conn.cmd(&["EXISTS", &key]), Reply::Integer(0));
@@ -27,7 +30,9 @@ fn expired_keys_disappear() {
     for i in 0..100 {
         conn.cmd(&["SET", &format!("active:{i}"), "v", "PX", "20"]);
     }
-    assert!(eventually(Duration::from_secs(10), || conn.cmd(&["DBSIZE"]) == Reply::Integer(0)));
+    assert!(eventually(Duration::from_secs(10), || conn
+        .cmd(&["DBSIZE"])
+        == Reply::Integer(0)));
 }
 
 #[test]
@@ -38,12 +43,18 @@ fn oversize_bulk_header_is_a_protocol_error_and_others_keep_working() {
 
     let mut bad = server.connect();
     bad.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$600000000\r\n");
-    assert_eq!(bad.read_reply(), Some(Reply::error("ERR Protocol error: invalid bulk length")));
+    assert_eq!(
+        bad.read_reply(),
+        Some(Reply::error("ERR Protocol error: invalid bulk length"))
+    );
     assert!(bad.is_closed());
 
     let mut bad = server.connect();
     bad.send_raw(b"*1\r\n+PING\r\n");
-    assert_eq!(bad.read_reply(), Some(Reply::error("ERR Protocol error: expected '$', got '+'")));
+    assert_eq!(
+        bad.read_reply(),
+        Some(Reply::error("ERR Protocol error: expected '$', got '+'"))
+    );
     assert!(bad.is_closed());
 
     assert_eq!(other.cmd(&["GET", "k"]), bulk("v"));
@@ -69,14 +80,20 @@ fn inline_commands_and_errors_match_redis() {
         conn.cmd(&["INCR", "n"]),
         Reply::error("ERR value is not an integer or out of range")
     );
-    assert_eq!(conn.cmd(&["SET", "k", "v", "NX", "XX"]), Reply::error("ERR syntax error"));
+    assert_eq!(
+        conn.cmd(&["SET", "k", "v", "NX", "XX"]),
+        Reply::error("ERR syntax error")
+    );
 }
 
 #[test]
 fn requirepass_gates_commands() {
     let server = TestServer::start_with(&["--requirepass", "s3cret"]);
     let mut conn = Raw::connect(server.addr);
-    assert_eq!(conn.cmd(&["GET", "k"]), Reply::error("NOAUTH Authentication required."));
+    assert_eq!(
+        conn.cmd(&["GET", "k"]),
+        Reply::error("NOAUTH Authentication required.")
+    );
     assert_eq!(
         conn.cmd(&["AUTH", "wrong"]),
         Reply::error("WRONGPASS invalid username-password pair or user is disabled.")
@@ -88,7 +105,9 @@ fn requirepass_gates_commands() {
     stranger.send_raw(b"*20\r\n");
     assert_eq!(
         stranger.read_reply(),
-        Some(Reply::error("ERR Protocol error: unauthenticated multibulk length"))
+        Some(Reply::error(
+            "ERR Protocol error: unauthenticated multibulk length"
+        ))
     );
 }
 
@@ -111,7 +130,10 @@ fn maxmemory_refuses_writes_but_serves_reads() {
     }
     assert!(refused, "2 MB limit never reached with 12 MB of writes");
     assert_eq!(conn.cmd(&["STRLEN", "big:0"]), Reply::Integer(64 * 1024));
-    assert_eq!(conn.cmd(&["DEL", "big:0", "big:1", "big:2"]), Reply::Integer(3));
+    assert_eq!(
+        conn.cmd(&["DEL", "big:0", "big:1", "big:2"]),
+        Reply::Integer(3)
+    );
 }
 
 #[test]
@@ -124,7 +146,9 @@ fn hello_3_switches_to_resp3() {
     assert!(fields.contains(&(bulk("proto"), Reply::Integer(3))));
     assert_eq!(conn.cmd(&["GET", "missing"]), Reply::Nil);
     assert_eq!(conn.cmd(&["CLIENT", "GETNAME"]), bulk("tester"));
-    let Reply::Verbatim(_, info) = conn.cmd(&["INFO", "keyspace"]) else { panic!() };
+    let Reply::Verbatim(_, info) = conn.cmd(&["INFO", "keyspace"]) else {
+        panic!()
+    };
     assert!(String::from_utf8_lossy(&info).contains("# Keyspace"));
 }
 

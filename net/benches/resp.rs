@@ -58,7 +58,7 @@ fn encode_replies(c: &mut Criterion) {
             encode(black_box(&bulk), Protocol::Resp2, &mut out);
         })
     });
-    let array = Reply::Array((0..16).map(|i| Reply::Integer(i)).collect());
+    let array = Reply::Array((0..16).map(Reply::Integer).collect());
     group.bench_function("array16_int", |b| {
         b.iter(|| {
             out.clear();

@@ -84,8 +84,12 @@ mod tests {
         let mut events = Events::with_capacity(8);
         let mut received = 0;
         while received < 4000 {
-            poll.poll(&mut events, Some(Duration::from_secs(5))).unwrap();
-            assert!(!events.is_empty() || !mailbox.is_empty(), "woken with nothing");
+            poll.poll(&mut events, Some(Duration::from_secs(5)))
+                .unwrap();
+            assert!(
+                !events.is_empty() || !mailbox.is_empty(),
+                "woken with nothing"
+            );
             mailbox.drain(|(t, i)| {
                 assert_eq!(next[t as usize], i);
                 next[t as usize] += 1;

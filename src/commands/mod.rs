@@ -371,7 +371,8 @@ pub mod errors {
     /// `OOM command not allowed when used memory > 'maxmemory'.`
     pub const OOM: Reply = Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
     /// `CROSSSLOT Keys in request don't hash to the same slot`
-    pub const CROSSSLOT: Reply = Reply::error("CROSSSLOT Keys in request don't hash to the same slot");
+    pub const CROSSSLOT: Reply =
+        Reply::error("CROSSSLOT Keys in request don't hash to the same slot");
 }
 
 /// Parses an integer argument, or the Redis "not an integer" error.
@@ -429,7 +430,11 @@ mod tests {
             assert!(seen.insert(spec.name), "duplicate {}", spec.name);
             assert_eq!(spec.name, spec.name.to_lowercase());
             for sub in spec.subcommands {
-                assert!(sub.name.starts_with(&format!("{}|", spec.name)), "{}", sub.name);
+                assert!(
+                    sub.name.starts_with(&format!("{}|", spec.name)),
+                    "{}",
+                    sub.name
+                );
             }
         }
     }
@@ -466,6 +471,12 @@ pub mod testbed {
         pub session: Session,
         /// Counters.
         pub stats: CoreStats,
+    }
+
+    impl Default for TestBed {
+        fn default() -> TestBed {
+            TestBed::new()
+        }
     }
 
     impl TestBed {

@@ -116,10 +116,16 @@ impl Input {
             Ok(0) => Ok(Filled::Eof),
             Ok(n) => {
                 self.end += n;
-                Ok(Filled::Bytes { n, drained: n < space })
+                Ok(Filled::Bytes {
+                    n,
+                    drained: n < space,
+                })
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Filled::WouldBlock),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Bytes { n: 0, drained: false }),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Filled::Bytes {
+                n: 0,
+                drained: false,
+            }),
             Err(e) => Err(e),
         }
     }
@@ -144,7 +150,11 @@ pub struct Waiting {
 
 impl Waiting {
     /// A waiting slot for `plan`'s parts; the jobs are returned for sending.
-    pub fn start(plan: Plan, args: OwnedArgs, protocol: Protocol) -> (Box<Waiting>, Vec<(usize, super::fanout::Job)>) {
+    pub fn start(
+        plan: Plan,
+        args: OwnedArgs,
+        protocol: Protocol,
+    ) -> (Box<Waiting>, Vec<(usize, super::fanout::Job)>) {
         let mut waiting = Box::new(Waiting {
             outputs: Vec::new(),
             remaining: 0,
@@ -172,11 +182,11 @@ impl Waiting {
 
     /// Records part `part`'s output; true when it was the last.
     fn fill(&mut self, part: usize, output: Output) -> bool {
-        if let Some(slot) = self.outputs.get_mut(part) {
-            if slot.is_none() {
-                *slot = Some(output);
-                self.remaining -= 1;
-            }
+        if let Some(slot) = self.outputs.get_mut(part)
+            && slot.is_none()
+        {
+            *slot = Some(output);
+            self.remaining -= 1;
         }
         self.remaining == 0
     }
@@ -184,7 +194,11 @@ impl Waiting {
     /// The outputs in part order, carried ones first.
     pub fn take_outputs(&mut self) -> Vec<Output> {
         let mut all = std::mem::take(&mut self.carry);
-        all.extend(self.outputs.drain(..).map(|o| o.unwrap_or(Output::Reply(Reply::Nil))));
+        all.extend(
+            self.outputs
+                .drain(..)
+                .map(|o| o.unwrap_or(Output::Reply(Reply::Nil))),
+        );
         all
     }
 }
@@ -249,7 +263,9 @@ impl Replies {
     /// Replaces waiting request `seq` with its final reply, then moves every
     /// ready reply at the front of the queue into the write buffer.
     pub fn resolve(&mut self, seq: u64, reply: &Reply) {
-        let Some(index) = seq.checked_sub(self.base_seq) else { return };
+        let Some(index) = seq.checked_sub(self.base_seq) else {
+            return;
+        };
         if let Some(slot) = self.queue.get_mut(index as usize) {
             let protocol = match slot {
                 Slot::Waiting(w) => w.protocol,
@@ -354,7 +370,9 @@ mod tests {
 
     fn waiting(parts: usize) -> Box<Waiting> {
         let plan = Plan::new(
-            (0..parts).map(|c| (c, Job::Command(OwnedArgs::new([&b"PING"[..]])))).collect(),
+            (0..parts)
+                .map(|c| (c, Job::Command(OwnedArgs::new([&b"PING"[..]]))))
+                .collect(),
             Finish::Single,
         );
         Waiting::start(plan, OwnedArgs::new([&b"PING"[..]]), Protocol::Resp2).0

@@ -261,7 +261,11 @@ pub fn scatter_by_key(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
 mod tests {
     use super::*;
 
-    fn finishing<'a>(args: &'a OwnedArgs, part_keys: &'a [SmallVec<[usize; 4]>], shared: &'a Shared) -> Finishing<'a> {
+    fn finishing<'a>(
+        args: &'a OwnedArgs,
+        part_keys: &'a [SmallVec<[usize; 4]>],
+        shared: &'a Shared,
+    ) -> Finishing<'a> {
         Finishing {
             args,
             protocol: Protocol::Resp2,
@@ -280,7 +284,8 @@ mod tests {
     fn scatter_restores_key_order() {
         let shared = test_shared();
         let args = OwnedArgs::new([&b"MGET"[..], b"a", b"b", b"c"]);
-        let keys: Vec<SmallVec<[usize; 4]>> = vec![SmallVec::from_slice(&[0, 2]), SmallVec::from_slice(&[1])];
+        let keys: Vec<SmallVec<[usize; 4]>> =
+            vec![SmallVec::from_slice(&[0, 2]), SmallVec::from_slice(&[1])];
         let f = finishing(&args, &keys, &shared);
         let outputs = vec![
             Output::Reply(Reply::Array(vec![Reply::bulk_from("A"), Reply::Nil])),
@@ -288,7 +293,11 @@ mod tests {
         ];
         assert_eq!(
             scatter_by_key(&f, outputs),
-            Reply::Array(vec![Reply::bulk_from("A"), Reply::bulk_from("B"), Reply::Nil])
+            Reply::Array(vec![
+                Reply::bulk_from("A"),
+                Reply::bulk_from("B"),
+                Reply::Nil
+            ])
         );
     }
 
@@ -297,9 +306,15 @@ mod tests {
         let shared = test_shared();
         let args = OwnedArgs::new([&b"DEL"[..]]);
         let f = finishing(&args, &[], &shared);
-        let ints = vec![Output::Reply(Reply::Integer(2)), Output::Reply(Reply::Integer(3))];
+        let ints = vec![
+            Output::Reply(Reply::Integer(2)),
+            Output::Reply(Reply::Integer(3)),
+        ];
         assert_eq!(sum_integers(&f, ints), Reply::Integer(5));
-        let with_err = vec![Output::Reply(Reply::OK), Output::Reply(Reply::error("OOM x"))];
+        let with_err = vec![
+            Output::Reply(Reply::OK),
+            Output::Reply(Reply::error("OOM x")),
+        ];
         assert_eq!(all_ok(&f, with_err), Reply::error("OOM x"));
     }
 
@@ -315,12 +330,25 @@ mod tests {
         };
         // Find two keys on different cores.
         let (a, b) = crate::shared::tests_support::keys_on_cores(&shared);
-        let args = OwnedArgs::new([&b"MSET"[..], a.as_bytes(), b"1", b.as_bytes(), b"2", a.as_bytes(), b"3"]);
+        let args = OwnedArgs::new([
+            &b"MSET"[..],
+            a.as_bytes(),
+            b"1",
+            b.as_bytes(),
+            b"2",
+            a.as_bytes(),
+            b"3",
+        ]);
         let plan = split_by_owner(&p, args.args(), all_ok);
         assert_eq!(plan.parts.len(), 2);
-        let Job::Command(first) = &plan.parts[0].1 else { panic!() };
+        let Job::Command(first) = &plan.parts[0].1 else {
+            panic!()
+        };
         let got: Vec<&[u8]> = first.args().iter().collect();
-        assert_eq!(got, vec![&b"MSET"[..], a.as_bytes(), b"1", a.as_bytes(), b"3"]);
+        assert_eq!(
+            got,
+            vec![&b"MSET"[..], a.as_bytes(), b"1", a.as_bytes(), b"3"]
+        );
         assert_eq!(plan.part_keys[0].as_slice(), &[0, 2]);
         assert_eq!(plan.part_keys[1].as_slice(), &[1]);
     }

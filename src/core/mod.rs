@@ -99,7 +99,9 @@ impl Engine {
         };
         match spec.route {
             Route::Local => Routed::Here,
-            Route::AllCores(combine) => Routed::Plan(fanout::all_cores(planning().cores(), args, combine)),
+            Route::AllCores(combine) => {
+                Routed::Plan(fanout::all_cores(planning().cores(), args, combine))
+            }
             Route::Planned(planner) => planned(planner(&planning(), args)),
             Route::Keys(routing) => {
                 let mut positions = spec.keys.positions(args.len());
@@ -125,7 +127,9 @@ impl Engine {
                     KeyRouting::Split(_) if !complete_groups(spec, args.len()) => {
                         Routed::Reply(commands::wrong_arity(spec))
                     }
-                    KeyRouting::Split(combine) => Routed::Plan(fanout::split_by_owner(&planning(), args, combine)),
+                    KeyRouting::Split(combine) => {
+                        Routed::Plan(fanout::split_by_owner(&planning(), args, combine))
+                    }
                     KeyRouting::Planned(planner) => planned(planner(&planning(), args)),
                 }
             }
@@ -134,7 +138,12 @@ impl Engine {
 
     /// A core port behaves as a Redis Cluster node: keys must share one slot,
     /// and that slot must be ours.
-    fn route_as_cluster_node(&self, args: Args<'_>, first: usize, mut rest: impl Iterator<Item = usize>) -> Routed {
+    fn route_as_cluster_node(
+        &self,
+        args: Args<'_>,
+        first: usize,
+        mut rest: impl Iterator<Item = usize>,
+    ) -> Routed {
         let slot = kiln_net::slot::key_slot(args.get(first));
         if rest.any(|p| kiln_net::slot::key_slot(args.get(p)) != slot) {
             return Routed::Reply(errors::CROSSSLOT);
@@ -185,7 +194,13 @@ impl Engine {
     }
 
     /// Handles one complete request from connection `key`.
-    fn handle(&mut self, key: usize, conn_session: &mut Session, replies: &mut conn::Replies, args: Args<'_>) {
+    fn handle(
+        &mut self,
+        key: usize,
+        conn_session: &mut Session,
+        replies: &mut conn::Replies,
+        args: Args<'_>,
+    ) {
         conn_session.last_active = self.now;
         let spec = match commands::lookup(args) {
             Lookup::Found(spec) => spec,
@@ -221,7 +236,8 @@ impl Engine {
                 if matches!(spec.route, Route::Keys(_)) {
                     self.stats.forwarded_requests += 1;
                 }
-                let (waiting, jobs) = Waiting::start(plan, args.to_owned_args(), conn_session.protocol);
+                let (waiting, jobs) =
+                    Waiting::start(plan, args.to_owned_args(), conn_session.protocol);
                 let seq = replies.push_waiting(waiting);
                 for (part, (core, job)) in jobs.into_iter().enumerate() {
                     let origin = Origin {
@@ -273,9 +289,13 @@ impl Engine {
                     }
                 }
                 Ok(None) => {
-                    let limit = Runtime::get(&self.shared.runtime.client_query_buffer_limit) as usize;
+                    let limit =
+                        Runtime::get(&self.shared.runtime.client_query_buffer_limit) as usize;
                     if input.len() > limit {
-                        tracing::warn!(client = session.id, "closing client that reached max query buffer length");
+                        tracing::warn!(
+                            client = session.id,
+                            "closing client that reached max query buffer length"
+                        );
                         return false;
                     }
                     conn.read_paused = false;
@@ -297,7 +317,7 @@ impl Engine {
 /// (MSET's key, value pairs).
 fn complete_groups(spec: &CommandSpec, argc: usize) -> bool {
     let step = spec.keys.step.max(1);
-    argc >= spec.keys.first && (argc - spec.keys.first) % step == 0
+    argc >= spec.keys.first && (argc - spec.keys.first).is_multiple_of(step)
 }
 
 fn backpressured(conn: &Connection) -> bool {
@@ -306,13 +326,21 @@ fn backpressured(conn: &Connection) -> bool {
 
 /// `-MOVED <slot> <ip>:<port>`; the IP is the one the client reached us on
 /// unless one is announced.
-pub fn moved(shared: &Shared, slot: u16, owner: usize, local: Option<std::net::SocketAddr>) -> Reply {
+pub fn moved(
+    shared: &Shared,
+    slot: u16,
+    owner: usize,
+    local: Option<std::net::SocketAddr>,
+) -> Reply {
     let ip = shared
         .slots
         .announce_ip
         .or(local.map(|l| l.ip()))
         .unwrap_or(shared.settings.bind);
-    Reply::error_owned(format!("MOVED {slot} {ip}:{}", shared.slots.nodes[owner].port))
+    Reply::error_owned(format!(
+        "MOVED {slot} {ip}:{}",
+        shared.slots.nodes[owner].port
+    ))
 }
 
 /// A core, ready to run on its own thread.
@@ -380,11 +408,11 @@ impl Core {
         let mut next_cron = Instant::now() + tick;
         while !self.engine.shared.shutting_down() {
             let timeout = next_cron.saturating_duration_since(Instant::now());
-            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
-                if err.kind() != io::ErrorKind::Interrupted {
-                    tracing::error!(core = self.engine.id, %err, "poll failed; core stopping");
-                    break;
-                }
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout))
+                && err.kind() != io::ErrorKind::Interrupted
+            {
+                tracing::error!(core = self.engine.id, %err, "poll failed; core stopping");
+                break;
             }
             self.engine.now = Instant::now();
             self.engine.shard.set_now(unix_ms());
@@ -427,7 +455,9 @@ impl Core {
     /// Periodic work: active expiry, idle clients.
     fn cron(&mut self) {
         self.engine.shard.set_now(unix_ms());
-        self.engine.shard.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        self.engine
+            .shard
+            .active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
         self.publish_memory();
         let timeout = Runtime::get(&self.engine.shared.runtime.timeout);
         if timeout > 0 {
@@ -436,7 +466,8 @@ impl Core {
                 .conns
                 .iter()
                 .filter(|(_, c)| {
-                    c.replies.queued() == 0 && now.duration_since(c.session.last_active).as_secs() > timeout
+                    c.replies.queued() == 0
+                        && now.duration_since(c.session.last_active).as_secs() > timeout
                 })
                 .map(|(k, _)| k)
                 .collect();
@@ -469,11 +500,17 @@ impl Core {
         let engine = &mut self.engine;
         match job {
             Job::Command(args) => match commands::lookup(args.args()) {
-                Lookup::Found(spec) => Output::Reply(engine.exec(spec, args.args(), None, Some(&self.conns))),
+                Lookup::Found(spec) => {
+                    Output::Reply(engine.exec(spec, args.args(), None, Some(&self.conns)))
+                }
                 Lookup::Unknown(reply) => Output::Reply(reply),
             },
             Job::PeekRecord(key) => Output::Record(engine.shard.peek_record(&key)),
-            Job::PutRecord { key, record, replace } => {
+            Job::PutRecord {
+                key,
+                record,
+                replace,
+            } => {
                 if engine.shared.over_maxmemory() {
                     return Output::Reply(errors::OOM);
                 }
@@ -515,7 +552,10 @@ impl Core {
             core: self.engine.id,
         };
         let next = match waiting.finish {
-            Finish::Single => Err(outputs.into_iter().next().map_or(Reply::Nil, Output::into_reply)),
+            Finish::Single => Err(outputs
+                .into_iter()
+                .next()
+                .map_or(Reply::Nil, Output::into_reply)),
             Finish::Combine(combine) => Err(combine(&finishing, outputs)),
             Finish::Continue(step) => step(&finishing, outputs),
         };
@@ -560,7 +600,11 @@ impl Core {
             let local = socket.local_addr().unwrap_or(shared.main_addr);
             let entry = self.conns.vacant_entry();
             let token = Token(entry.key() + FIRST_CONN);
-            if let Err(err) = self.poll.registry().register(&mut socket, token, Interest::READABLE) {
+            if let Err(err) = self
+                .poll
+                .registry()
+                .register(&mut socket, token, Interest::READABLE)
+            {
                 tracing::warn!(%err, "cannot register connection");
                 continue;
             }
@@ -578,7 +622,9 @@ impl Core {
     /// with this event, so keep reading to EOF even if a read drains the socket.
     fn on_readable(&mut self, key: usize, closing: bool) {
         loop {
-            let Some(conn) = self.conns.get_mut(key) else { return };
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
             conn.peer_closed |= closing;
             if conn.read_paused || conn.session.close_after_reply {
                 break;
@@ -623,7 +669,9 @@ impl Core {
     /// Writes what is ready; resumes a paused reader; closes a connection
     /// that asked to close once its replies are out.
     fn flush(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         match conn.flush() {
             Ok(n) => self.engine.stats.net_output_bytes += n as u64,
             Err(_) => return self.close(key),
@@ -636,7 +684,12 @@ impl Core {
                 Interest::READABLE
             };
             let token = Token(key + FIRST_CONN);
-            if self.poll.registry().reregister(&mut conn.socket, token, interest).is_err() {
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.socket, token, interest)
+                .is_err()
+            {
                 return self.close(key);
             }
             conn.wants_write = unsent;

@@ -163,11 +163,11 @@ impl Shard {
         let (mut sum, mut counted) = (0u128, 0u128);
         for i in 0..samples {
             let key = &self.volatile[i * n / samples];
-            if let Some(t) = self.table.get(&key[..]).and_then(|r| r.expire_at) {
-                if t > self.now_ms {
-                    sum += u128::from(t - self.now_ms);
-                    counted += 1;
-                }
+            if let Some(t) = self.table.get(&key[..]).and_then(|r| r.expire_at)
+                && t > self.now_ms
+            {
+                sum += u128::from(t - self.now_ms);
+                counted += 1;
             }
         }
         sum.checked_div(counted).map_or(0, |avg| avg as u64)

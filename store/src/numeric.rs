@@ -80,12 +80,12 @@ pub(crate) fn parse_f64(s: &[u8]) -> Option<f64> {
 /// most 17 fractional digits are kept.
 pub(crate) fn format_f64(v: f64) -> String {
     let mut s = format!("{v}");
-    if let Some(dot) = s.find('.') {
-        if s.len() - dot - 1 > 17 {
-            s = format!("{v:.17}");
-            let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-            s.truncate(trimmed);
-        }
+    if let Some(dot) = s.find('.')
+        && s.len() - dot - 1 > 17
+    {
+        s = format!("{v:.17}");
+        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(trimmed);
     }
     if s == "-0" {
         s = "0".to_owned();

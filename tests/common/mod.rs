@@ -33,7 +33,14 @@ impl TestServer {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--core-port-base", "0", "--cores", "2", "--pin-threads", "false"])
+                .args([
+                    "--core-port-base",
+                    "0",
+                    "--cores",
+                    "2",
+                    "--pin-threads",
+                    "false",
+                ])
                 .args(["--loglevel", "warn"])
                 .args(extra)
                 .stdout(Stdio::null())
@@ -71,12 +78,18 @@ impl TestServer {
         ranges
             .into_iter()
             .map(|range| {
-                let Reply::Array(parts) = range else { panic!("range") };
-                let Reply::Array(node) = &parts[2] else { panic!("node") };
+                let Reply::Array(parts) = range else {
+                    panic!("range")
+                };
+                let Reply::Array(node) = &parts[2] else {
+                    panic!("node")
+                };
                 let (Reply::Bulk(ip), Reply::Integer(port)) = (&node[0], &node[1]) else {
                     panic!("node address")
                 };
-                format!("{}:{port}", String::from_utf8_lossy(ip)).parse().unwrap()
+                format!("{}:{port}", String::from_utf8_lossy(ip))
+                    .parse()
+                    .unwrap()
             })
             .collect()
     }
@@ -127,7 +140,9 @@ impl Drop for TestServer {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
 }
 
 fn free_port() -> u16 {
@@ -169,7 +184,9 @@ impl Raw {
     }
 
     fn from_stream(stream: TcpStream) -> Raw {
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         Raw {
             stream,

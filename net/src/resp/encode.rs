@@ -98,7 +98,10 @@ pub fn write_header(out: &mut Vec<u8>, kind: u8, len: usize) {
 /// and desynchronise the client, so they become spaces, as Redis does.
 fn write_line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.push(kind);
-    out.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+    out.extend(
+        text.iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+    );
     out.extend_from_slice(b"\r\n");
 }
 
@@ -131,9 +134,15 @@ mod tests {
     fn scalars() {
         use Protocol::*;
         assert_eq!(enc(&Reply::OK, Resp2), "+OK\r\n");
-        assert_eq!(enc(&Reply::error("ERR bad\r\nthing"), Resp2), "-ERR bad  thing\r\n");
+        assert_eq!(
+            enc(&Reply::error("ERR bad\r\nthing"), Resp2),
+            "-ERR bad  thing\r\n"
+        );
         assert_eq!(enc(&Reply::Integer(-7), Resp2), ":-7\r\n");
-        assert_eq!(enc(&Reply::Bulk(Bytes::from_static(b"hi")), Resp3), "$2\r\nhi\r\n");
+        assert_eq!(
+            enc(&Reply::Bulk(Bytes::from_static(b"hi")), Resp3),
+            "$2\r\nhi\r\n"
+        );
         assert_eq!(enc(&Reply::Nil, Resp2), "$-1\r\n");
         assert_eq!(enc(&Reply::Nil, Resp3), "_\r\n");
         assert_eq!(enc(&Reply::NilArray, Resp2), "*-1\r\n");

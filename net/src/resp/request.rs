@@ -296,10 +296,10 @@ impl RequestParser {
         }
         // A span pushed for a bulk whose body had not arrived yet is
         // re-checked here before reading further headers.
-        if let Some(last) = self.spans.last() {
-            if last.end as usize + 2 > buf.len() {
-                return Ok(None);
-            }
+        if let Some(last) = self.spans.last()
+            && last.end as usize + 2 > buf.len()
+        {
+            return Ok(None);
         }
         while self.spans.len() < self.pending.declared {
             let pos = self.pending.pos;
@@ -503,7 +503,14 @@ mod tests {
     #[test]
     fn multibulk_and_inline() {
         let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nSET a \"b c\"\r\nPING\n").unwrap();
-        assert_eq!(got, vec![cmd(&["GET", "k"]), cmd(&["SET", "a", "b c"]), cmd(&["PING"])]);
+        assert_eq!(
+            got,
+            vec![
+                cmd(&["GET", "k"]),
+                cmd(&["SET", "a", "b c"]),
+                cmd(&["PING"])
+            ]
+        );
     }
 
     #[test]
@@ -559,13 +566,31 @@ mod tests {
     fn protocol_errors_match_redis() {
         let err = |input: &[u8]| parse_all(input).unwrap_err().to_string();
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n+foo\r\n"), "Protocol error: expected '$', got '+'");
+        assert_eq!(
+            err(b"*3000000000\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n+foo\r\n"),
+            "Protocol error: expected '$', got '+'"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$629145600\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$abc\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"SET \"a b\r\n"), "Protocol error: unbalanced quotes in request");
-        assert_eq!(err(b"GET \"a\"b\r\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"*1\r\n$629145600\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n$abc\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"SET \"a b\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
+        assert_eq!(
+            err(b"GET \"a\"b\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
         let long = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(err(&long), "Protocol error: too big inline request");
         let mut count = b"*".to_vec();
@@ -623,7 +648,10 @@ mod tests {
     fn split_args_like_redis_cli() {
         let s = |l: &str| split_args(l.as_bytes());
         assert_eq!(s("set a b"), Some(cmd(&["set", "a", "b"])));
-        assert_eq!(s("  set   \"a b\"  'c d' "), Some(cmd(&["set", "a b", "c d"])));
+        assert_eq!(
+            s("  set   \"a b\"  'c d' "),
+            Some(cmd(&["set", "a b", "c d"]))
+        );
         assert_eq!(s(r#""\x41\n\"" 'it\'s'"#), Some(cmd(&["A\n\"", "it's"])));
         assert_eq!(s(r#"a"b c"d"#), None);
         assert_eq!(s(r#"a"b c""#), Some(cmd(&["ab c"])));
