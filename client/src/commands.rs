@@ -691,67 +691,6 @@ impl Client {
     pub fn client_id(&mut self) -> Result<i64, Error> {
         int(self.main_cmd(&["CLIENT", "ID"])?)
     }
-
-    /// `FCALL function numkeys key... arg...`: runs a storage function on the
-    /// core owning its keys.
-    pub fn fcall<K: AsRef<[u8]>, A: AsRef<[u8]>>(
-        &mut self,
-        function: &str,
-        keys: &[K],
-        args: &[A],
-    ) -> Result<Reply, Error> {
-        self.cmd(&fcall_args("FCALL", function, keys, args))
-    }
-
-    /// `FCALL_RO function numkeys key... arg...`
-    pub fn fcall_ro<K: AsRef<[u8]>, A: AsRef<[u8]>>(
-        &mut self,
-        function: &str,
-        keys: &[K],
-        args: &[A],
-    ) -> Result<Reply, Error> {
-        self.cmd(&fcall_args("FCALL_RO", function, keys, args))
-    }
-
-    /// `FUNCTION LOAD [REPLACE] code` → the library name.
-    pub fn function_load(
-        &mut self,
-        code: impl AsRef<[u8]>,
-        replace: bool,
-    ) -> Result<String, Error> {
-        let mut args = vec![s("FUNCTION"), s("LOAD")];
-        if replace {
-            args.push(s("REPLACE"));
-        }
-        args.push(b(&code));
-        string(self.cmd(&args)?)
-    }
-
-    /// `FUNCTION DELETE library`
-    pub fn function_delete(&mut self, library: &str) -> Result<(), Error> {
-        ok(self.cmd(&["FUNCTION", "DELETE", library])?)
-    }
-
-    /// `FUNCTION FLUSH`
-    pub fn function_flush(&mut self) -> Result<(), Error> {
-        ok(self.cmd(&["FUNCTION", "FLUSH"])?)
-    }
-
-    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, as the server replies.
-    pub fn function_list(
-        &mut self,
-        library: Option<&str>,
-        with_code: bool,
-    ) -> Result<Reply, Error> {
-        let mut args = vec!["FUNCTION", "LIST"];
-        if let Some(library) = library {
-            args.extend(["LIBRARYNAME", library]);
-        }
-        if with_code {
-            args.push("WITHCODE");
-        }
-        self.cmd(&args)
-    }
 }
 
 fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
@@ -765,17 +704,4 @@ fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
         args.push(b(v));
     }
     args
-}
-
-fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
-    name: &'static str,
-    function: &'a str,
-    keys: &'a [K],
-    args: &'a [A],
-) -> Vec<Arg<'a>> {
-    let mut all = Vec::with_capacity(keys.len() + args.len() + 3);
-    all.extend([s(name), b(function), n(keys.len())]);
-    all.extend(keys.iter().map(b));
-    all.extend(args.iter().map(b));
-    all
 }

@@ -132,20 +132,6 @@ impl<'c> Pipeline<'c> {
         self.cmd(&[b"TTL".as_slice(), key.as_ref()])
     }
 
-    /// `FCALL function numkeys key... arg...`
-    pub fn fcall<K: AsRef<[u8]>, A: AsRef<[u8]>>(
-        &mut self,
-        function: &str,
-        keys: &[K],
-        args: &[A],
-    ) -> &mut Self {
-        let numkeys = keys.len().to_string();
-        let mut all: Vec<&[u8]> = vec![b"FCALL", function.as_bytes(), numkeys.as_bytes()];
-        all.extend(keys.iter().map(AsRef::as_ref));
-        all.extend(args.iter().map(AsRef::as_ref));
-        self.cmd(&all)
-    }
-
     /// Sends every queued command and returns the replies in order; the
     /// pipeline is empty afterwards and can be reused.
     ///

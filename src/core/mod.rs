@@ -24,6 +24,7 @@ pub mod stats;
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -86,7 +87,8 @@ enum Routed {
 
 impl Engine {
     /// Decides where a request runs.
-    fn route(&self, spec: &'static CommandSpec, args: Args<'_>, port_kind: PortKind) -> Routed {
+    fn route(&self, spec: &'static CommandSpec, args: Args<'_>, session: &Session) -> Routed {
+        let port_kind = session.port_kind;
         let planning = || Planning {
             shared: &self.shared,
             core: self.id,
@@ -110,7 +112,7 @@ impl Engine {
                 };
                 let slots = &self.shared.slots;
                 if port_kind == PortKind::Core {
-                    return self.route_as_cluster_node(args, first, positions);
+                    return self.route_as_cluster_node(args, first, positions, session.local);
                 }
                 let owner = slots.owner_of(args.get(first));
                 if positions.all(|p| slots.owner_of(args.get(p)) == owner) {
@@ -143,6 +145,7 @@ impl Engine {
         args: Args<'_>,
         first: usize,
         mut rest: impl Iterator<Item = usize>,
+        local: SocketAddr,
     ) -> Routed {
         let slot = kiln_net::slot::key_slot(args.get(first));
         if rest.any(|p| kiln_net::slot::key_slot(args.get(p)) != slot) {
@@ -152,7 +155,7 @@ impl Engine {
         if owner == self.id {
             Routed::Here
         } else {
-            Routed::Reply(moved(&self.shared, slot, owner, None))
+            Routed::Reply(moved(&self.shared, slot, owner, local))
         }
     }
 
@@ -221,7 +224,7 @@ impl Engine {
             return replies.push(&reply, conn_session.protocol);
         }
         conn_session.last_command = spec.name;
-        match self.route(spec, args, conn_session.port_kind) {
+        match self.route(spec, args, conn_session) {
             Routed::Here => {
                 let reply = self.exec(spec, args, Some(conn_session), None);
                 replies.push(&reply, conn_session.protocol);
@@ -325,18 +328,9 @@ fn backpressured(conn: &Connection) -> bool {
 }
 
 /// `-MOVED <slot> <ip>:<port>`; the IP is the one the client reached us on
-/// unless one is announced.
-pub fn moved(
-    shared: &Shared,
-    slot: u16,
-    owner: usize,
-    local: Option<std::net::SocketAddr>,
-) -> Reply {
-    let ip = shared
-        .slots
-        .announce_ip
-        .or(local.map(|l| l.ip()))
-        .unwrap_or(shared.settings.bind);
+/// (`local`) unless one is announced.
+pub fn moved(shared: &Shared, slot: u16, owner: usize, local: SocketAddr) -> Reply {
+    let ip = shared.slots.ip_for(local);
     Reply::error_owned(format!(
         "MOVED {slot} {ip}:{}",
         shared.slots.nodes[owner].port
@@ -500,6 +494,11 @@ impl Core {
         let engine = &mut self.engine;
         match job {
             Job::Command(args) => match commands::lookup(args.args()) {
+                // Connection commands need the client's session, which
+                // only the receiving core has; plans never send them.
+                Lookup::Found(spec) if matches!(spec.route, Route::Local) => Output::Reply(
+                    Reply::error("ERR internal: connection command sent to another core"),
+                ),
                 Lookup::Found(spec) => {
                     Output::Reply(engine.exec(spec, args.args(), None, Some(&self.conns)))
                 }
