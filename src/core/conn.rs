@@ -133,14 +133,14 @@ impl Input {
 
 /// A request waiting for other cores.
 pub struct Waiting {
-    outputs: Vec<Option<Output>>,
+    outputs: SmallVec<[Option<Output>; 2]>,
     remaining: usize,
     /// The original request.
     pub args: OwnedArgs,
     /// See [`Plan::part_keys`].
     pub part_keys: Vec<SmallVec<[usize; 4]>>,
     /// The core each part runs on.
-    pub part_cores: Vec<usize>,
+    pub part_cores: SmallVec<[usize; 2]>,
     carry: Vec<Output>,
     /// What happens once every part answered.
     pub finish: Finish,
@@ -156,11 +156,11 @@ impl Waiting {
         protocol: Protocol,
     ) -> (Box<Waiting>, Vec<(usize, super::fanout::Job)>) {
         let mut waiting = Box::new(Waiting {
-            outputs: Vec::new(),
+            outputs: SmallVec::new(),
             remaining: 0,
             args,
             part_keys: Vec::new(),
-            part_cores: Vec::new(),
+            part_cores: SmallVec::new(),
             carry: Vec::new(),
             finish: Finish::Single,
             protocol,
@@ -266,14 +266,20 @@ impl Replies {
         let Some(index) = seq.checked_sub(self.base_seq) else {
             return;
         };
-        if let Some(slot) = self.queue.get_mut(index as usize) {
-            let protocol = match slot {
-                Slot::Waiting(w) => w.protocol,
-                Slot::Ready(_) => return,
-            };
+        let protocol = match self.queue.get(index as usize) {
+            Some(Slot::Waiting(w)) => w.protocol,
+            _ => return,
+        };
+        if index == 0 {
+            // The usual case: the oldest request completes; its reply goes
+            // straight to the write buffer.
+            encode(reply, protocol, &mut self.buf);
+            self.queue.pop_front();
+            self.base_seq += 1;
+        } else {
             let mut bytes = Vec::new();
             encode(reply, protocol, &mut bytes);
-            *slot = Slot::Ready(bytes);
+            self.queue[index as usize] = Slot::Ready(bytes);
         }
         while let Some(Slot::Ready(_)) = self.queue.front() {
             if let Some(Slot::Ready(bytes)) = self.queue.pop_front() {

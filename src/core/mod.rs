@@ -234,13 +234,14 @@ impl Engine {
                 replies.push(&reply, conn_session.protocol);
             }
             Routed::Plan(plan) => {
+                let finish_kind = plan.finish;
                 // Keyed requests that had to leave this core: what a
                 // cluster-aware client avoids.
                 if matches!(spec.route, Route::Keys(_)) {
                     self.stats.forwarded_requests += 1;
                 }
                 let (waiting, jobs) =
-                    Waiting::start(plan, args.to_owned_args(), conn_session.protocol);
+                    Waiting::start(plan, keep_args(&finish_kind, args), conn_session.protocol);
                 let seq = replies.push_waiting(waiting);
                 for (part, (core, job)) in jobs.into_iter().enumerate() {
                     let origin = Origin {
@@ -313,6 +314,15 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// The request as a combine or continuation will see it; a plan whose
+/// single reply passes through never looks, so nothing is copied for it.
+fn keep_args(finish: &Finish, args: Args<'_>) -> kiln_net::OwnedArgs {
+    match finish {
+        Finish::Single => kiln_net::OwnedArgs::default(),
+        Finish::Combine(_) | Finish::Continue(_) => args.to_owned_args(),
     }
 }
 
