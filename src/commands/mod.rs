@@ -277,7 +277,8 @@ pub fn table() -> &'static [&'static CommandSpec] {
 type NameMap = HashMap<&'static str, &'static CommandSpec, BuildHasherDefault<Fnv1a>>;
 
 fn by_name() -> &'static NameMap {
-    static MAP: LazyLock<NameMap> = LazyLock::new(|| table().iter().map(|c| (c.name, *c)).collect());
+    static MAP: LazyLock<NameMap> =
+        LazyLock::new(|| table().iter().map(|c| (c.name, *c)).collect());
     &MAP
 }
 
@@ -291,7 +292,11 @@ impl Hasher for Fnv1a {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -461,6 +466,79 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        /// Every command in the table, fed arguments from a vocabulary of
+        /// awkward values (options, huge and negative numbers, globs, empty
+        /// strings), answers without panicking.
+        #[test]
+        fn no_command_panics_on_odd_arguments(
+            picks in proptest::collection::vec((0usize..1000, proptest::collection::vec(0usize..VOCABULARY.len(), 0..7)), 40),
+        ) {
+            let mut bed = testbed::TestBed::new();
+            let names: Vec<String> = table()
+                .iter()
+                .flat_map(|c| std::iter::once(c.name).chain(c.subcommands.iter().map(|s| s.name)))
+                .filter(|n| !matches!(*n, "shutdown" | "debug" | "debug|sleep"))
+                .map(String::from)
+                .collect();
+            for (which, words) in picks {
+                let name = &names[which % names.len()];
+                let mut parts: Vec<&str> = name.split('|').collect();
+                parts.extend(words.iter().map(|&w| VOCABULARY[w]));
+                let _ = bed.run(&parts);
+            }
+        }
+    }
+
+    const VOCABULARY: &[&str] = &[
+        "",
+        "k",
+        "k2",
+        "{k}x",
+        "0",
+        "1",
+        "-1",
+        "10",
+        "-100",
+        "3.5",
+        "-inf",
+        "nan",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "99999999999999999999",
+        "EX",
+        "PX",
+        "EXAT",
+        "PXAT",
+        "NX",
+        "XX",
+        "GT",
+        "LT",
+        "GET",
+        "KEEPTTL",
+        "PERSIST",
+        "MATCH",
+        "COUNT",
+        "TYPE",
+        "*",
+        "[a-",
+        "\\",
+        "REPLACE",
+        "DB",
+        "AUTH",
+        "SETNAME",
+        "default",
+        "2",
+        "3",
+        "LIB-NAME",
+        "ON",
+        "ID",
+        "maxmemory",
+        "timeout",
+        "100mb",
+        "string",
+    ];
 
     #[test]
     fn unknown_command_wording() {
