@@ -16,336 +16,45 @@
 //! encoded straight into the connection's write buffer. Anything else
 //! becomes a [`fanout::Plan`] whose jobs travel by mailbox; the reply waits
 //! in the connection's queue so replies still leave in request order.
+//!
+//! Modules: [`engine`] (the per-request path: parse, look up, route,
+//! execute or plan), [`conn`] (buffers and the ordered reply queue),
+//! [`fanout`] (plans, jobs and combines), [`message`] (what cores send each
+//! other), [`stats`] (counters INFO sums).
 
 pub mod conn;
+pub mod engine;
 pub mod fanout;
 pub mod message;
 pub mod stats;
 
-use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kiln_net::resp::ParseLimits;
-use kiln_net::{Args, Mailbox, Reply};
+use kiln_net::{Mailbox, Reply};
 use kiln_store::{Shard, ShardConfig};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
+use crate::commands::{self, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::{Runtime, Shared, unix_ms};
-use conn::{Connection, Filled, Waiting};
-use fanout::{Finish, Finishing, Job, Output, Plan, Planning};
+use conn::{Connection, Filled};
+use engine::{Engine, backpressured};
+use fanout::{Finish, Finishing, Job, Output};
 use message::{Msg, Origin};
-use stats::CoreStats;
 
 const WAKER: Token = Token(0);
 const MAIN_LISTENER: Token = Token(1);
 const CORE_LISTENER: Token = Token(2);
 const FIRST_CONN: usize = 3;
 
-/// Stop parsing a connection's input while this many requests wait for
-/// other cores (they resume as replies arrive): bounds what one client can
-/// make a core hold.
-const MAX_QUEUED_PER_CONN: usize = 1024;
-/// Stop parsing while this many reply bytes are unsent: a client that sends
-/// without reading is throttled by its own socket instead of growing our
-/// memory.
-const MAX_UNSENT_PER_CONN: usize = 4 * 1024 * 1024;
 /// Active expiry work per cron tick (keys examined).
 const EXPIRE_CHECKS_PER_TICK: usize = 2000;
-
-/// Everything a core owns except its connections, so a connection can be
-/// borrowed while commands run against the shard.
-pub struct Engine {
-    /// This core's index.
-    pub id: usize,
-    /// This core's records.
-    pub shard: Shard,
-    /// Shared state.
-    pub shared: Arc<Shared>,
-    /// Counters.
-    pub stats: CoreStats,
-    local_jobs: VecDeque<(Job, Origin)>,
-    now: Instant,
-}
-
-/// What routing decided for a request.
-enum Routed {
-    /// Run on this core now.
-    Here,
-    /// Answer at once.
-    Reply(Reply),
-    /// Needs other cores (or a per-core job on this one).
-    Plan(Plan),
-}
-
-impl Engine {
-    /// Decides where a request runs.
-    fn route(&self, spec: &'static CommandSpec, args: Args<'_>, session: &Session) -> Routed {
-        let port_kind = session.port_kind;
-        let planning = || Planning {
-            shared: &self.shared,
-            core: self.id,
-            port_kind,
-            spec,
-        };
-        let planned = |result: Result<Plan, Reply>| match result {
-            Ok(plan) => Routed::Plan(plan),
-            Err(reply) => Routed::Reply(reply),
-        };
-        match spec.route {
-            Route::Local => Routed::Here,
-            Route::AllCores(combine) => {
-                Routed::Plan(fanout::all_cores(planning().cores(), args, combine))
-            }
-            Route::Planned(planner) => planned(planner(&planning(), args)),
-            Route::Keys(routing) => {
-                let mut positions = spec.keys.positions(args.len());
-                let Some(first) = positions.next() else {
-                    return Routed::Here;
-                };
-                let slots = &self.shared.slots;
-                if port_kind == PortKind::Core {
-                    return self.route_as_cluster_node(args, first, positions, session.local);
-                }
-                let owner = slots.owner_of(args.get(first));
-                if positions.all(|p| slots.owner_of(args.get(p)) == owner) {
-                    return if owner == self.id {
-                        Routed::Here
-                    } else {
-                        Routed::Plan(Plan::single(owner, Job::Command(args.to_owned_args())))
-                    };
-                }
-                match routing {
-                    KeyRouting::SameCore => Routed::Reply(errors::CROSSSLOT),
-                    // An incomplete key/value list must fail whole, before
-                    // any core writes its part.
-                    KeyRouting::Split(_) if !complete_groups(spec, args.len()) => {
-                        Routed::Reply(commands::wrong_arity(spec))
-                    }
-                    KeyRouting::Split(combine) => {
-                        Routed::Plan(fanout::split_by_owner(&planning(), args, combine))
-                    }
-                    KeyRouting::Planned(planner) => planned(planner(&planning(), args)),
-                }
-            }
-        }
-    }
-
-    /// A core port behaves as a Redis Cluster node: keys must share one slot,
-    /// and that slot must be ours.
-    fn route_as_cluster_node(
-        &self,
-        args: Args<'_>,
-        first: usize,
-        mut rest: impl Iterator<Item = usize>,
-        local: SocketAddr,
-    ) -> Routed {
-        let slot = kiln_net::slot::key_slot(args.get(first));
-        if rest.any(|p| kiln_net::slot::key_slot(args.get(p)) != slot) {
-            return Routed::Reply(errors::CROSSSLOT);
-        }
-        let owner = self.shared.slots.owner(slot);
-        if owner == self.id {
-            Routed::Here
-        } else {
-            Routed::Reply(moved(&self.shared, slot, owner, local))
-        }
-    }
-
-    /// Runs a command against this core's shard.
-    fn exec(
-        &mut self,
-        spec: &'static CommandSpec,
-        args: Args<'_>,
-        session: Option<&mut Session>,
-        clients: Option<&Slab<Connection>>,
-    ) -> Reply {
-        if spec.flags.has(Flags::DENYOOM) && self.shared.over_maxmemory() {
-            self.stats.error_replies += 1;
-            return errors::OOM;
-        }
-        self.stats.commands_processed += 1;
-        let mut ctx = Ctx {
-            shard: &mut self.shard,
-            shared: &self.shared,
-            core: self.id,
-            session,
-            stats: &self.stats,
-            clients,
-        };
-        let reply = (spec.run)(&mut ctx, args);
-        if reply.is_error() {
-            self.stats.error_replies += 1;
-        }
-        reply
-    }
-
-    /// Sends a plan part to its core (or queues it here).
-    fn send_job(&mut self, core: usize, job: Job, origin: Origin) {
-        if core == self.id {
-            self.local_jobs.push_back((job, origin));
-        } else {
-            self.shared.mailboxes[core].send(Msg::Run { job, origin });
-        }
-    }
-
-    /// Handles one complete request from connection `key`.
-    fn handle(
-        &mut self,
-        key: usize,
-        conn_session: &mut Session,
-        replies: &mut conn::Replies,
-        args: Args<'_>,
-    ) {
-        conn_session.last_active = self.now;
-        let spec = match commands::lookup(args) {
-            Lookup::Found(spec) => spec,
-            Lookup::Unknown(reply) => {
-                self.stats.error_replies += 1;
-                return replies.push(&reply, conn_session.protocol);
-            }
-        };
-        let refused = if !spec.arity_ok(args.len()) {
-            Some(commands::wrong_arity(spec))
-        } else if !conn_session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
-            Some(errors::NOAUTH)
-        } else {
-            None
-        };
-        if let Some(reply) = refused {
-            self.stats.error_replies += 1;
-            return replies.push(&reply, conn_session.protocol);
-        }
-        conn_session.last_command = spec.name;
-        match self.route(spec, args, conn_session) {
-            Routed::Here => {
-                let reply = self.exec(spec, args, Some(conn_session), None);
-                replies.push(&reply, conn_session.protocol);
-            }
-            Routed::Reply(reply) => {
-                self.stats.error_replies += u64::from(reply.is_error());
-                replies.push(&reply, conn_session.protocol);
-            }
-            Routed::Plan(plan) => {
-                let finish_kind = plan.finish;
-                // Keyed requests that had to leave this core: what a
-                // cluster-aware client avoids.
-                if matches!(spec.route, Route::Keys(_)) {
-                    self.stats.forwarded_requests += 1;
-                }
-                let (waiting, jobs) =
-                    Waiting::start(plan, keep_args(&finish_kind, args), conn_session.protocol);
-                let seq = replies.push_waiting(waiting);
-                for (part, (core, job)) in jobs.into_iter().enumerate() {
-                    let origin = Origin {
-                        core: self.id,
-                        conn: key,
-                        client_id: conn_session.id,
-                        seq,
-                        part,
-                    };
-                    self.send_job(core, job, origin);
-                }
-            }
-        }
-    }
-
-    /// Parses and handles every complete request buffered on `conn`.
-    /// Returns false when the connection must close now (query buffer
-    /// overflow).
-    fn process_input(&mut self, key: usize, conn: &mut Connection) -> bool {
-        let limits = ParseLimits {
-            max_bulk_len: Runtime::get(&self.shared.runtime.proto_max_bulk_len) as usize,
-            authenticated: conn.session.authenticated,
-            ..ParseLimits::default()
-        };
-        loop {
-            if conn.session.close_after_reply || backpressured(conn) {
-                conn.read_paused = !conn.session.close_after_reply;
-                return true;
-            }
-            let Connection {
-                input,
-                session,
-                replies,
-                ..
-            } = conn;
-            if input.parser.limits() != limits {
-                input.parser.set_limits(limits);
-            }
-            match input.parse() {
-                Ok(Some(consumed)) => {
-                    let args = input.args();
-                    if !args.is_empty() {
-                        self.handle(key, session, replies, args);
-                    }
-                    input.consume(consumed);
-                    // AUTH may have lifted the unauthenticated limits.
-                    if session.authenticated != limits.authenticated {
-                        return self.process_input(key, conn);
-                    }
-                }
-                Ok(None) => {
-                    let limit =
-                        Runtime::get(&self.shared.runtime.client_query_buffer_limit) as usize;
-                    if input.len() > limit {
-                        tracing::warn!(
-                            client = session.id,
-                            "closing client that reached max query buffer length"
-                        );
-                        return false;
-                    }
-                    conn.read_paused = false;
-                    return true;
-                }
-                Err(err) => {
-                    self.stats.protocol_errors += 1;
-                    let reply = Reply::error_owned(format!("ERR {err}"));
-                    replies.push(&reply, session.protocol);
-                    session.close_after_reply = true;
-                    return true;
-                }
-            }
-        }
-    }
-}
-
-/// The request as a combine or continuation will see it; a plan whose
-/// single reply passes through never looks, so nothing is copied for it.
-fn keep_args(finish: &Finish, args: Args<'_>) -> kiln_net::OwnedArgs {
-    match finish {
-        Finish::Single => kiln_net::OwnedArgs::default(),
-        Finish::Combine(_) | Finish::Continue(_) => args.to_owned_args(),
-    }
-}
-
-/// Whether the arguments after the first key form whole groups of `step`
-/// (MSET's key, value pairs).
-fn complete_groups(spec: &CommandSpec, argc: usize) -> bool {
-    let step = spec.keys.step.max(1);
-    argc >= spec.keys.first && (argc - spec.keys.first).is_multiple_of(step)
-}
-
-fn backpressured(conn: &Connection) -> bool {
-    conn.replies.queued() >= MAX_QUEUED_PER_CONN || conn.replies.unsent() >= MAX_UNSENT_PER_CONN
-}
-
-/// `-MOVED <slot> <ip>:<port>`; the IP is the one the client reached us on
-/// (`local`) unless one is announced.
-pub fn moved(shared: &Shared, slot: u16, owner: usize, local: SocketAddr) -> Reply {
-    let ip = shared.slots.ip_for(local);
-    Reply::error_owned(format!(
-        "MOVED {slot} {ip}:{}",
-        shared.slots.nodes[owner].port
-    ))
-}
 
 /// A core, ready to run on its own thread.
 pub struct Core {
@@ -388,14 +97,7 @@ impl Core {
         });
         Ok(Core {
             inbox: Arc::clone(&shared.mailboxes[id]),
-            engine: Engine {
-                id,
-                shard,
-                shared,
-                stats: CoreStats::default(),
-                local_jobs: VecDeque::new(),
-                now: Instant::now(),
-            },
+            engine: Engine::new(id, shard, shared),
             poll,
             main_listener,
             core_listener,
