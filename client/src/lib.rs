@@ -44,7 +44,7 @@
 //! assert_eq!(replies.len(), 2);
 //!
 //! // Anything else, raw.
-//! let reply = client.cmd(&["FCALL", "hello", "0", "world"])?;
+//! let reply = client.cmd(&["OBJECT", "ENCODING", "greeting"])?;
 //! # Ok::<(), kiln_client::Error>(())
 //! ```
 //!
