@@ -160,3 +160,38 @@ fn sigterm_stops_the_server_cleanly() {
     let status = server.stop();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let server = TestServer::start_with(&["--timeout", "1"]);
+    let mut idle = server.connect();
+    assert_eq!(idle.cmd(&["PING"]), Reply::status("PONG"));
+    // The read blocks until the server closes the socket (or the 10 s
+    // read timeout fails the test).
+    assert!(idle.is_closed());
+    let mut fresh = server.connect();
+    assert_eq!(fresh.cmd(&["PING"]), Reply::status("PONG"));
+}
+
+#[test]
+fn config_set_applies_on_every_core() {
+    let server = TestServer::start();
+    let mut admin = server.connect();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "1kb"]), Reply::OK);
+    assert_eq!(
+        admin.cmd(&["CONFIG", "GET", "maxmemory"]),
+        Reply::Array(vec![bulk("maxmemory"), bulk("1024")])
+    );
+    // Fill past the limit through one core, then write on both cores.
+    let filler = "x".repeat(4096);
+    admin.cmd(&["SET", "filler", &filler]);
+    for core in 0..2 {
+        let key = server.key_on_core(core, "after");
+        assert_eq!(
+            admin.cmd(&["SET", &key, "v"]),
+            Reply::error("OOM command not allowed when used memory > 'maxmemory'.")
+        );
+    }
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]), Reply::OK);
+    assert_eq!(admin.cmd(&["SET", "after", "v"]), Reply::OK);
+}

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use kiln_net::resp::ParseLimits;
@@ -165,7 +166,17 @@ impl Engine {
         if reply.is_error() {
             self.stats.error_replies += 1;
         }
+        if spec.flags.has(Flags::WRITE) {
+            // Other cores check maxmemory against this figure; publish it
+            // before the reply can prompt the client's next write.
+            self.publish_memory();
+        }
         reply
+    }
+
+    /// Makes this shard's memory use visible to every core.
+    pub(super) fn publish_memory(&self) {
+        self.shared.memory[self.id].store(self.shard.used_memory() as u64, Ordering::Relaxed);
     }
 
     /// Sends a plan part to its core (or queues it here).

@@ -144,7 +144,7 @@ impl Core {
             }
             self.run_local_jobs();
             self.flush_dirty();
-            self.publish_memory();
+            self.engine.publish_memory();
             if Instant::now() >= next_cron {
                 self.cron();
                 next_cron = Instant::now() + tick;
@@ -153,18 +153,13 @@ impl Core {
         self.close_all();
     }
 
-    fn publish_memory(&self) {
-        self.engine.shared.memory[self.engine.id]
-            .store(self.engine.shard.used_memory() as u64, Ordering::Relaxed);
-    }
-
     /// Periodic work: active expiry, idle clients.
     fn cron(&mut self) {
         self.engine.shard.set_now(unix_ms());
         self.engine
             .shard
             .active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
-        self.publish_memory();
+        self.engine.publish_memory();
         let timeout = Runtime::get(&self.engine.shared.runtime.timeout);
         if timeout > 0 {
             let now = Instant::now();
