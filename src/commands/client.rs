@@ -76,10 +76,7 @@ const HELP: &[&str] = &[
 
 /// `CLIENT HELP`, or the unknown-subcommand error.
 fn client(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    if args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"HELP") {
-        return super::command::help("CLIENT", HELP);
-    }
-    super::unknown_subcommand(args)
+    super::help_or_unknown(args, "CLIENT", HELP)
 }
 
 fn id(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {

@@ -70,10 +70,7 @@ const HELP: &[&str] = &[
 
 /// `CLUSTER HELP`, or the unknown-subcommand error.
 fn cluster(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    if args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"HELP") {
-        return super::command::help("CLUSTER", HELP);
-    }
-    super::unknown_subcommand(args)
+    super::help_or_unknown(args, "CLUSTER", HELP)
 }
 
 /// `READONLY`, `READWRITE`, `ASKING`: there are no replicas and slots never

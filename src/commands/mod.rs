@@ -367,6 +367,16 @@ pub fn unknown_subcommand(args: Args<'_>) -> Reply {
     ))
 }
 
+/// What a container command (CLIENT, CLUSTER, CONFIG...) answers itself:
+/// its HELP text, or the unknown-subcommand error.
+pub fn help_or_unknown(args: Args<'_>, container: &str, help: &'static [&'static str]) -> Reply {
+    if args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"HELP") {
+        command::help(container, help)
+    } else {
+        unknown_subcommand(args)
+    }
+}
+
 /// `ERR wrong number of arguments for 'get' command`
 pub fn wrong_arity(spec: &CommandSpec) -> Reply {
     Reply::error_owned(format!(

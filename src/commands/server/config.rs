@@ -22,10 +22,7 @@ const CONFIG_HELP: &[&str] = &[
 
 /// `CONFIG HELP`, or the unknown-subcommand error.
 pub(super) fn config(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    if args.len() == 2 && args.get(1).eq_ignore_ascii_case(b"HELP") {
-        return crate::commands::command::help("CONFIG", CONFIG_HELP);
-    }
-    crate::commands::unknown_subcommand(args)
+    crate::commands::help_or_unknown(args, "CONFIG", CONFIG_HELP)
 }
 
 /// How `CONFIG SET` treats a parameter.
