@@ -230,9 +230,10 @@ fn float(reply: Reply) -> Result<f64, Error> {
     match reply {
         Reply::Double(d) => Ok(d),
         Reply::Integer(n) => Ok(n as f64),
-        Reply::Bulk(b) => {
-            kiln_net::parse_f64(&b).ok_or_else(|| unexpected("a float", &Reply::Bulk(b)))
-        }
+        Reply::Bulk(b) => std::str::from_utf8(&b)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .ok_or_else(|| unexpected("a float", &Reply::Bulk(b))),
         other => Err(unexpected("a float", &other)),
     }
 }

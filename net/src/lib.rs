@@ -12,8 +12,6 @@
 //! - [`resp`]: RESP2/RESP3 request framing, reply encoding and decoding.
 //! - [`slot`]: Redis Cluster hash slots (CRC16 and hash tags).
 //! - [`mailbox`]: the queue + waker pair cores use to exchange messages.
-//! - [`parse_i64`] / [`parse_f64`]: Redis's strict number parsing, shared by
-//!   every layer that reads numbers from clients.
 
 #![warn(missing_docs)]
 
@@ -27,7 +25,7 @@ pub use resp::{Args, OwnedArgs, Protocol, Reply};
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll`: an optional
 /// `-`, then digits without leading zeros (a lone `0` is fine), no spaces, no
 /// `+`, at most 20 bytes, no overflow.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
+pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
@@ -61,25 +59,6 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Parses a float the way Redis's `string2ld`/`strtold` accepts arguments: no
-/// surrounding spaces, `inf`/`-inf` allowed (callers reject them where Redis
-/// does), NaN rejected.
-pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty()
-        || text.starts_with(char::is_whitespace)
-        || text.ends_with(char::is_whitespace)
-    {
-        return None;
-    }
-    let v: f64 = match text.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => text.parse().ok()?,
-    };
-    (!v.is_nan()).then_some(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,15 +83,5 @@ mod tests {
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
-    }
-
-    #[test]
-    fn floats() {
-        assert_eq!(parse_f64(b"1.5"), Some(1.5));
-        assert_eq!(parse_f64(b"5.0e3"), Some(5000.0));
-        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(parse_f64(b"nan"), None);
-        assert_eq!(parse_f64(b" 1"), None);
-        assert_eq!(parse_f64(b"abc"), None);
     }
 }

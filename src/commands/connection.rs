@@ -79,7 +79,7 @@ fn parse_hello(args: Args<'_>) -> Result<HelloRequest<'_>, Reply> {
     if args.len() < 2 {
         return Ok(req);
     }
-    let version = kiln_net::parse_i64(args.get(1)).ok_or(Reply::error(
+    let version = kiln_store::numeric::parse_i64(args.get(1)).ok_or(Reply::error(
         "ERR Protocol version is not an integer or out of range",
     ))?;
     req.protocol = Some(match version {

@@ -415,7 +415,7 @@ pub mod errors {
 
 /// Parses an integer argument, or the Redis "not an integer" error.
 pub fn int_arg(arg: &[u8]) -> Result<i64, Reply> {
-    kiln_net::parse_i64(arg).ok_or(errors::NOT_INTEGER)
+    kiln_store::numeric::parse_i64(arg).ok_or(errors::NOT_INTEGER)
 }
 
 /// Declares a [`CommandSpec`] with the common defaults filled in.

@@ -152,7 +152,7 @@ fn debug(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// Seconds as `strtod` reads them (garbage is 0), capped.
 fn sleep_duration(arg: &[u8]) -> Duration {
-    let secs = kiln_net::parse_f64(arg).unwrap_or(0.0);
+    let secs = kiln_store::numeric::parse_f64(arg).unwrap_or(0.0);
     if secs.is_finite() && secs > 0.0 {
         Duration::from_secs_f64(secs).min(MAX_DEBUG_SLEEP)
     } else if secs > 0.0 {

@@ -406,7 +406,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let delta = kiln_net::parse_f64(args.get(2)).ok_or(errors::NOT_FLOAT);
+    let delta = kiln_store::numeric::parse_f64(args.get(2)).ok_or(errors::NOT_FLOAT);
     reply_or_error(delta, |delta| {
         ctx.shard
             .incr_by_float(args.get(1), delta)

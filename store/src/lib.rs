@@ -42,7 +42,7 @@ mod error;
 mod expire;
 pub mod glob;
 mod keys;
-mod numeric;
+pub mod numeric;
 mod record;
 mod scan;
 mod shard;

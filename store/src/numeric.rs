@@ -10,7 +10,7 @@ const MAX_FLOAT_LEN: usize = 5 * 1024 - 1;
 /// Parses a canonical signed 64-bit integer exactly as Redis's `string2ll`:
 /// no sign other than a leading `-`, no whitespace, no leading zeros, no
 /// `-0`, at most 20 bytes.
-pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > MAX_INT_LEN {
         return None;
     }
@@ -48,7 +48,7 @@ pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
 /// `inf` is accepted; an overflowing `1e999` or underflowing `1e-999` is not).
 /// Hexadecimal floats, which `strtold` would take, are refused: Rust's parser
 /// has none and no client sends them.
-pub(crate) fn parse_f64(s: &[u8]) -> Option<f64> {
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s.len() > MAX_FLOAT_LEN {
         return None;
     }

@@ -220,7 +220,7 @@ fn parse_config_set(args: Args<'_>) -> Result<Vec<Change>, Reply> {
                 in_range(field, n, min, max)?
             }
             Kind::Int(field, min, max) => {
-                let n = kiln_net::parse_i64(value.as_bytes()).ok_or_else(|| {
+                let n = kiln_store::numeric::parse_i64(value.as_bytes()).ok_or_else(|| {
                     set_failed(param.name, "argument couldn't be parsed into an integer")
                 })?;
                 // Negative numbers are out of every range here.
