@@ -14,7 +14,7 @@ use kiln_net::Mailbox;
 use kiln_net::slot::SLOT_COUNT;
 
 use crate::config::Settings;
-use crate::core::message::Msg;
+use crate::core::message::Batch;
 
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
@@ -155,7 +155,7 @@ pub struct Shared {
     /// Slot ownership and node identities.
     pub slots: SlotMap,
     /// Each core's inbox, by core index.
-    pub mailboxes: Vec<Arc<Mailbox<Msg>>>,
+    pub mailboxes: Vec<Arc<Mailbox<Batch>>>,
     /// Each core's accounted memory, published after every batch.
     pub memory: Vec<AtomicU64>,
     /// Each core's connection count (for `maxclients`).
@@ -179,7 +179,7 @@ impl Shared {
     pub fn new(
         settings: Settings,
         slots: SlotMap,
-        mailboxes: Vec<Arc<Mailbox<Msg>>>,
+        mailboxes: Vec<Arc<Mailbox<Batch>>>,
         main_addr: SocketAddr,
         run_id: String,
     ) -> Shared {

@@ -15,7 +15,7 @@ use slab::Slab;
 
 use super::conn::{self, Connection, Waiting};
 use super::fanout::{self, Finish, Job, Plan, Planning};
-use super::message::{Msg, Origin};
+use super::message::{Batch, Msg, Origin};
 use super::stats::CoreStats;
 use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
@@ -42,6 +42,10 @@ pub struct Engine {
     /// Counters.
     pub stats: CoreStats,
     pub(super) local_jobs: VecDeque<(Job, Origin)>,
+    /// The last plain (not sub-) command looked up.
+    last_spec: Option<&'static CommandSpec>,
+    /// Messages for other cores, sent together at the end of the turn.
+    pub(super) outbox: Vec<Batch>,
     pub(super) now: Instant,
 }
 
@@ -61,9 +65,11 @@ impl Engine {
         Engine {
             id,
             shard,
+            outbox: (0..shared.cores()).map(|_| Batch::new()).collect(),
             shared,
             stats: CoreStats::default(),
             local_jobs: VecDeque::new(),
+            last_spec: None,
             now: Instant::now(),
         }
     }
@@ -174,6 +180,15 @@ impl Engine {
         reply
     }
 
+    /// Sends each other core the messages this turn produced for it.
+    pub(super) fn flush_outbox(&mut self) {
+        for (core, batch) in self.outbox.iter_mut().enumerate() {
+            if !batch.is_empty() {
+                self.shared.mailboxes[core].send(std::mem::take(batch));
+            }
+        }
+    }
+
     /// Makes this shard's memory use visible to every core.
     pub(super) fn publish_memory(&self) {
         self.shared.memory[self.id].store(self.shard.used_memory() as u64, Ordering::Relaxed);
@@ -184,7 +199,7 @@ impl Engine {
         if core == self.id {
             self.local_jobs.push_back((job, origin));
         } else {
-            self.shared.mailboxes[core].send(Msg::Run { job, origin });
+            self.outbox[core].push(Msg::Run { job, origin });
         }
     }
 
@@ -197,12 +212,22 @@ impl Engine {
         args: Args<'_>,
     ) {
         conn_session.last_active = self.now;
-        let spec = match commands::lookup(args) {
-            Lookup::Found(spec) => spec,
-            Lookup::Unknown(reply) => {
-                self.stats.error_replies += 1;
-                return replies.push(&reply, conn_session.protocol);
-            }
+        let spec = match self.last_spec {
+            // Pipelines and workloads repeat the same command; one
+            // comparison beats lowercasing and hashing its name again.
+            Some(spec) if args.get(0).eq_ignore_ascii_case(spec.name.as_bytes()) => spec,
+            _ => match commands::lookup(args) {
+                Lookup::Found(spec) => {
+                    if spec.subcommands.is_empty() && !spec.name.contains('|') {
+                        self.last_spec = Some(spec);
+                    }
+                    spec
+                }
+                Lookup::Unknown(reply) => {
+                    self.stats.error_replies += 1;
+                    return replies.push(&reply, conn_session.protocol);
+                }
+            },
         };
         let refused = if !spec.arity_ok(args.len()) {
             Some(commands::wrong_arity(spec))

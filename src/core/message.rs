@@ -21,6 +21,11 @@ pub struct Origin {
     pub part: usize,
 }
 
+/// What one core sends another in one mailbox push: every message for that
+/// core from one turn of the sender's event loop, so a burst of forwarded
+/// requests costs one queue operation and at most one wake-up.
+pub type Batch = Vec<Msg>;
+
 /// A cross-core message.
 #[derive(Debug)]
 pub enum Msg {

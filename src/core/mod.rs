@@ -9,7 +9,7 @@
 //!          ├── shard: Shard           this core's records (no locks)
 //!          ├── stats: CoreStats
 //!          └── local_jobs             plan parts addressed to this core
-//!   inbox: Mailbox<Msg>  ◄── other cores: Run(job) / Done(output)
+//!   inbox: Mailbox<Batch> ◄── other cores: Run(job) / Done(output), batched per turn
 //! ```
 //!
 //! A request whose keys this core owns runs at once and its reply is
@@ -46,7 +46,7 @@ use crate::shared::{Runtime, Shared, unix_ms};
 use conn::{Connection, Filled};
 use engine::{Engine, backpressured};
 use fanout::{Finish, Finishing, Job, Output};
-use message::{Msg, Origin};
+use message::{Batch, Msg, Origin};
 
 const WAKER: Token = Token(0);
 const MAIN_LISTENER: Token = Token(1);
@@ -60,7 +60,7 @@ const EXPIRE_CHECKS_PER_TICK: usize = 2000;
 pub struct Core {
     engine: Engine,
     poll: Poll,
-    inbox: Arc<Mailbox<Msg>>,
+    inbox: Arc<Mailbox<Batch>>,
     main_listener: TcpListener,
     core_listener: TcpListener,
     conns: Slab<Connection>,
@@ -143,6 +143,9 @@ impl Core {
                 self.drain_inbox();
             }
             self.run_local_jobs();
+            // Everything this turn produced for other cores leaves now,
+            // before this core can block in poll.
+            self.engine.flush_outbox();
             self.flush_dirty();
             self.engine.publish_memory();
             if Instant::now() >= next_cron {
@@ -180,12 +183,14 @@ impl Core {
 
     fn drain_inbox(&mut self) {
         let inbox = Arc::clone(&self.inbox);
-        inbox.drain(|msg| match msg {
-            Msg::Run { job, origin } => {
-                let output = self.run_job(job);
-                self.deliver(origin, output);
-            }
-            Msg::Done { origin, output } => self.deliver(origin, output),
+        inbox.drain(|msgs| {
+            msgs.into_iter().for_each(|msg| match msg {
+                Msg::Run { job, origin } => {
+                    let output = self.run_job(job);
+                    self.deliver(origin, output);
+                }
+                Msg::Done { origin, output } => self.deliver(origin, output),
+            })
         });
     }
 
@@ -236,7 +241,7 @@ impl Core {
     /// request when it was the last part.
     fn deliver(&mut self, origin: Origin, output: Output) {
         if origin.core != self.engine.id {
-            self.engine.shared.mailboxes[origin.core].send(Msg::Done { origin, output });
+            self.engine.outbox[origin.core].push(Msg::Done { origin, output });
             return;
         }
         let Some(conn) = self.conns.get_mut(origin.conn) else {
