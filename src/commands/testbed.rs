@@ -1,0 +1,70 @@
+//! A core's worth of state for command unit tests: runs a command through
+//! the table against a real shard, as if it arrived on core 0's main port.
+
+use kiln_net::{OwnedArgs, Reply};
+use kiln_store::{Shard, ShardConfig};
+
+use super::{Ctx, Lookup, lookup};
+use crate::core::stats::CoreStats;
+use crate::session::{PortKind, Session};
+use crate::shared::{Shared, tests_support};
+
+/// Shard, shared state and session for one test.
+pub struct TestBed {
+    /// The shard commands act on.
+    pub shard: Shard,
+    /// Shared state (2 cores).
+    pub shared: Shared,
+    /// The client's session.
+    pub session: Session,
+    /// Counters.
+    pub stats: CoreStats,
+}
+
+impl Default for TestBed {
+    fn default() -> TestBed {
+        TestBed::new()
+    }
+}
+
+impl TestBed {
+    /// A fresh bed with the clock at 1,000,000 ms.
+    pub fn new() -> TestBed {
+        let mut shard = Shard::new(ShardConfig::default());
+        shard.set_now(1_000_000);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        TestBed {
+            shard,
+            shared: tests_support::shared(2),
+            session: Session::new(1, addr, addr, PortKind::Main, 0, false),
+            stats: CoreStats::default(),
+        }
+    }
+
+    /// Runs `parts` (arity checked, no routing) and returns the reply.
+    pub fn run(&mut self, parts: &[&str]) -> Reply {
+        let owned = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
+        let args = owned.args();
+        let spec = match lookup(args) {
+            Lookup::Found(spec) => spec,
+            Lookup::Unknown(reply) => return reply,
+        };
+        if !spec.arity_ok(args.len()) {
+            return super::wrong_arity(spec);
+        }
+        let mut ctx = Ctx {
+            shard: &mut self.shard,
+            shared: &self.shared,
+            core: 0,
+            session: Some(&mut self.session),
+            stats: &self.stats,
+            clients: None,
+        };
+        (spec.run)(&mut ctx, args)
+    }
+
+    /// Shorthand for a bulk reply.
+    pub fn bulk(s: &str) -> Reply {
+        Reply::bulk_from(s)
+    }
+}
