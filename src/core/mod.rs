@@ -47,6 +47,7 @@ use conn::{Connection, Filled};
 use engine::{Engine, backpressured};
 use fanout::{Finish, Finishing, Job, Output};
 use message::{Batch, Msg, Origin};
+use stats::OpsMeter;
 
 const WAKER: Token = Token(0);
 const MAIN_LISTENER: Token = Token(1);
@@ -65,6 +66,7 @@ pub struct Core {
     core_listener: TcpListener,
     conns: Slab<Connection>,
     dirty: Vec<usize>,
+    ops: OpsMeter,
 }
 
 /// What a core needs to be built; made on the main thread before spawning.
@@ -103,6 +105,7 @@ impl Core {
             core_listener,
             conns: Slab::new(),
             dirty: Vec::new(),
+            ops: OpsMeter::default(),
         })
     }
 
@@ -156,8 +159,11 @@ impl Core {
         self.close_all();
     }
 
-    /// Periodic work: active expiry, idle clients.
+    /// Periodic work: active expiry, throughput sampling, idle clients.
     fn cron(&mut self) {
+        let stats = &mut self.engine.stats;
+        self.ops.sample(Instant::now(), stats.commands_processed);
+        stats.instantaneous_ops_per_sec = self.ops.per_sec();
         self.engine.shard.set_now(unix_ms());
         self.engine
             .shard

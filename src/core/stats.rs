@@ -1,5 +1,7 @@
 //! Per-core counters, summed across cores by INFO.
 
+use std::time::Instant;
+
 /// Counters one core keeps about its own work.
 #[derive(Debug, Default, Clone)]
 pub struct CoreStats {
@@ -21,11 +23,13 @@ pub struct CoreStats {
     pub connected_clients: u64,
     /// Protocol errors that closed a connection.
     pub protocol_errors: u64,
+    /// Commands per second, averaged over the last [`OPS_SAMPLES`] cron ticks.
+    pub instantaneous_ops_per_sec: u64,
 }
 
 impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
-    pub fn to_fields(&self) -> [i64; 9] {
+    pub fn to_fields(&self) -> [i64; 10] {
         [
             self.connections_received as i64,
             self.rejected_connections as i64,
@@ -36,6 +40,7 @@ impl CoreStats {
             self.error_replies as i64,
             self.connected_clients as i64,
             self.protocol_errors as i64,
+            self.instantaneous_ops_per_sec as i64,
         ]
     }
 
@@ -52,6 +57,7 @@ impl CoreStats {
             error_replies: f(6),
             connected_clients: f(7),
             protocol_errors: f(8),
+            instantaneous_ops_per_sec: f(9),
         }
     }
 
@@ -66,5 +72,65 @@ impl CoreStats {
         self.error_replies += other.error_replies;
         self.connected_clients += other.connected_clients;
         self.protocol_errors += other.protocol_errors;
+        self.instantaneous_ops_per_sec += other.instantaneous_ops_per_sec;
+    }
+}
+
+/// How many throughput samples [`OpsMeter`] averages (as Redis's
+/// `STATS_METRIC_SAMPLES`).
+pub const OPS_SAMPLES: usize = 16;
+
+/// Commands per second over the last few cron ticks, the way Redis computes
+/// `instantaneous_ops_per_sec`.
+#[derive(Debug, Default)]
+pub struct OpsMeter {
+    samples: [u64; OPS_SAMPLES],
+    next: usize,
+    last: Option<(Instant, u64)>,
+}
+
+impl OpsMeter {
+    /// Records that `total` commands had run by `now`.
+    pub fn sample(&mut self, now: Instant, total: u64) {
+        if let Some((then, before)) = self.last {
+            let ms = now.saturating_duration_since(then).as_millis() as u64;
+            if let Some(rate) = (total.saturating_sub(before) * 1000).checked_div(ms) {
+                self.samples[self.next] = rate;
+                self.next = (self.next + 1) % OPS_SAMPLES;
+            }
+        }
+        self.last = Some((now, total));
+    }
+
+    /// The average rate over the samples.
+    pub fn per_sec(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / OPS_SAMPLES as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn ops_meter_averages_recent_rates() {
+        let mut meter = OpsMeter::default();
+        let start = Instant::now();
+        meter.sample(start, 0);
+        assert_eq!(meter.per_sec(), 0);
+        for tick in 1..=OPS_SAMPLES as u64 {
+            meter.sample(start + Duration::from_millis(100 * tick), 500 * tick);
+        }
+        assert_eq!(meter.per_sec(), 5000);
+        let roundtrip = CoreStats::from_fields(
+            &CoreStats {
+                instantaneous_ops_per_sec: 7,
+                ..CoreStats::default()
+            }
+            .to_fields(),
+        );
+        assert_eq!(roundtrip.instantaneous_ops_per_sec, 7);
     }
 }

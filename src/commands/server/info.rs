@@ -257,7 +257,10 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                     "total_commands_processed",
                     fig.stats.commands_processed.to_string(),
                 ),
-                ("instantaneous_ops_per_sec", "0".into()),
+                (
+                    "instantaneous_ops_per_sec",
+                    fig.stats.instantaneous_ops_per_sec.to_string(),
+                ),
                 (
                     "total_net_input_bytes",
                     fig.stats.net_input_bytes.to_string(),
@@ -428,7 +431,10 @@ mod tests {
         let Reply::Array(part) = bed.run(&["INFO"]) else {
             panic!()
         };
-        assert_eq!(part.len(), 9 + SHARD_FIELDS);
+        assert_eq!(
+            part.len(),
+            CoreStats::default().to_fields().len() + SHARD_FIELDS
+        );
         let request = args(&["INFO", "server"]);
         let f = Finishing {
             args: &request,
