@@ -172,14 +172,49 @@ const SCRIPT: &[&[&str]] = &[
     &["RANDOMKEY"],
 ];
 
+/// RESP3 shapes: nulls, maps, doubles-as-bulk, booleans-free replies.
+const RESP3_SCRIPT: &[&[&str]] = &[
+    &["GET", "missing"],
+    &["SET", "k", "v"],
+    &["SET", "k", "w", "GET"],
+    &["MGET", "k", "missing"],
+    &["INCRBYFLOAT", "f", "1.5"],
+    &["CONFIG", "GET", "maxmemory-policy"],
+    &["CONFIG", "GET", "save"],
+    &["EXPIRE", "k", "100"],
+    &["TTL", "k"],
+    &["GETEX", "missing"],
+    &["SET", "k", "v", "XX", "NX"],
+    &["CLIENT", "GETNAME"],
+    &["TYPE", "k"],
+    &["OBJECT", "ENCODING", "missing"],
+    &["KEYS", "nothing*"],
+    &["SCAN", "0", "MATCH", "nothing*"],
+    &["FLUSHALL"],
+];
+
 #[test]
 fn replies_match_redis_7() {
+    compare(&[], SCRIPT);
+}
+
+#[test]
+fn resp3_replies_match_redis_7() {
+    compare(&["HELLO", "3"], RESP3_SCRIPT);
+}
+
+/// Runs `setup` (reply not compared) then `script` on both servers.
+fn compare(setup: &[&str], script: &[&[&str]]) {
     let redis = Redis::start();
     let kiln = TestServer::start();
     let mut r = Raw::connect(format!("127.0.0.1:{}", redis.port).parse().unwrap());
     let mut k = kiln.connect();
+    if !setup.is_empty() {
+        r.cmd(setup);
+        k.cmd(setup);
+    }
     let mut mismatches = Vec::new();
-    for command in SCRIPT {
+    for command in script {
         let (want, got) = (r.cmd(command), k.cmd(command));
         if want != got {
             mismatches.push(format!("{command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));

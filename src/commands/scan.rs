@@ -167,36 +167,59 @@ fn scan_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
     if core >= p.shared.cores() {
         return Err(scan_reply(0, Vec::new()));
     }
+    Ok(core_step(core, cursor, args, Vec::new()))
+}
+
+/// Scans `core` from its own `cursor` with the request's options; `found`
+/// (keys from cores already finished in this call) rides along.
+fn core_step(core: usize, cursor: u64, args: Args<'_>, found: Vec<Reply>) -> Plan {
     let mut job = OwnedArgs::new([args.get(0), cursor.to_string().as_bytes()]);
     for arg in args.iter().skip(2) {
         job.push(arg);
     }
-    Ok(Plan::new(
-        vec![(core, Job::Command(job))],
-        Finish::Combine(scan_combine),
-    ))
+    let mut plan = Plan::new(vec![(core, Job::Command(job))], Finish::Continue(scan_step));
+    plan.carry = vec![Output::Reply(Reply::Array(found))];
+    plan
 }
 
-/// Re-encodes the one core's reply cursor for the main port.
-fn scan_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
-    let (Some(&core), Some(out)) = (f.part_cores.first(), outputs.into_iter().next()) else {
-        return Reply::error("ERR internal: SCAN step without a part");
+/// After one core's page: re-encode its cursor, or, when that core is done
+/// and the page is short of COUNT, go on to the next core in the same call
+/// (so an empty keyspace answers `0` at once, as Redis does).
+fn scan_step(f: &Finishing<'_>, mut outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let (Some(&core), Some(out)) = (f.part_cores.first(), outputs.pop()) else {
+        return Err(Reply::error("ERR internal: SCAN step without a part"));
     };
-    let reply = out.into_reply();
-    let Reply::Array(mut parts) = reply else {
-        return reply;
+    let mut found = match outputs.pop().map(Output::into_reply) {
+        Some(Reply::Array(keys)) => keys,
+        _ => Vec::new(),
     };
-    let next = match parts.first() {
-        Some(Reply::Bulk(c)) => std::str::from_utf8(c)
+    let (next, keys) = parse_page(out.into_reply())?;
+    found.extend(keys);
+    let count = parse_scan(f.args.args()).map_or(DEFAULT_COUNT, |s| s.count);
+    let cores = f.shared.cores();
+    if next == 0 && core + 1 < cores && found.len() < count {
+        return Ok(core_step(core + 1, 0, f.args.args(), found));
+    }
+    Err(scan_reply(encode_next(core, next, cores), found))
+}
+
+/// One core's `[cursor, [keys]]` reply, or the error it carried.
+fn parse_page(reply: Reply) -> Result<(u64, Vec<Reply>), Reply> {
+    let Reply::Array(parts) = reply else {
+        return Err(if reply.is_error() {
+            reply
+        } else {
+            Reply::error("ERR internal: malformed SCAN part")
+        });
+    };
+    match <[Reply; 2]>::try_from(parts) {
+        Ok([Reply::Bulk(cursor), Reply::Array(keys)]) => std::str::from_utf8(&cursor)
             .ok()
-            .and_then(|c| c.parse::<u64>().ok()),
-        _ => None,
-    };
-    let Some(next) = next.filter(|_| parts.len() == 2) else {
-        return Reply::error("ERR internal: malformed SCAN part");
-    };
-    parts[0] = Reply::bulk_from(encode_next(core, next, f.shared.cores()).to_string());
-    Reply::Array(parts)
+            .and_then(|c| c.parse::<u64>().ok())
+            .map(|next| (next, keys))
+            .ok_or(Reply::error("ERR internal: malformed SCAN part")),
+        _ => Err(Reply::error("ERR internal: malformed SCAN part")),
+    }
 }
 
 #[cfg(test)]

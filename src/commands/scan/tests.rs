@@ -130,7 +130,7 @@ fn main_port_plan_targets_the_cursor_core() {
         words(&plan.parts[0].1),
         ["SCAN", "9", "MATCH", "k*", "COUNT", "3"]
     );
-    assert!(matches!(plan.finish, Finish::Combine(_)));
+    assert!(matches!(plan.finish, Finish::Continue(_)));
 
     let past_last = owned(&["SCAN", "2"]);
     assert_eq!(
@@ -154,36 +154,60 @@ fn core_port_plan_passes_the_cursor_through() {
 }
 
 #[test]
-fn combine_reencodes_fabricated_replies() {
+fn steps_reencode_and_walk_on_past_finished_cores() {
     let shared = tests_support::shared(3);
-    let args = owned(&["SCAN", "0"]);
-    let part = |cursor: &str, keys: &[&str]| {
-        vec![Output::Reply(Reply::Array(vec![
-            bulk(cursor),
-            Reply::Array(keys.iter().map(|k| bulk(k)).collect()),
-        ]))]
+    let args = owned(&["SCAN", "0", "COUNT", "2"]);
+    // Outputs as a step sees them: the carried keys, then the core's page.
+    let outputs = |carried: &[&str], cursor: &str, keys: &[&str]| {
+        let list = |ks: &[&str]| Reply::Array(ks.iter().map(|k| bulk(k)).collect());
+        vec![
+            Output::Reply(list(carried)),
+            Output::Reply(Reply::Array(vec![bulk(cursor), list(keys)])),
+        ]
     };
-    let step = |core: usize, out| scan_combine(&finishing(&args, &[core], &shared), out);
-    // A walk: core 0 in two steps, core 1 empty, core 2 in one step.
+    let step = |core: usize, out| scan_step(&finishing(&args, &[core], &shared), out);
+    // Core 0 has more: its cursor comes back, tagged with the core.
     assert_eq!(
-        step(0, part("4", &["a"])),
-        Reply::Array(vec![bulk("4096"), Reply::Array(vec![bulk("a")])])
+        step(0, outputs(&[], "4", &["a"])).err(),
+        Some(Reply::Array(vec![
+            bulk("4096"),
+            Reply::Array(vec![bulk("a")])
+        ]))
     );
+    // Core 0 is done and the page is short of COUNT: go on to core 1.
+    let next = step(0, outputs(&[], "0", &["b"])).ok().unwrap();
+    assert_eq!(next.parts[0].0, 1);
+    assert_eq!(words(&next.parts[0].1), ["SCAN", "0", "COUNT", "2"]);
+    // Core 1 fills the page: stop there, cursor at core 2's start.
     assert_eq!(
-        step(0, part("0", &["b"])),
-        Reply::Array(vec![bulk("1"), Reply::Array(vec![bulk("b")])])
+        step(1, outputs(&["b"], "0", &["c"])).err(),
+        Some(Reply::Array(vec![
+            bulk("2"),
+            Reply::Array(vec![bulk("b"), bulk("c")])
+        ]))
     );
+    // The last core done: cursor 0.
     assert_eq!(
-        step(1, part("0", &[])),
-        Reply::Array(vec![bulk("2"), Reply::Array(vec![])])
-    );
-    assert_eq!(
-        step(2, part("0", &["c"])),
-        Reply::Array(vec![bulk("0"), Reply::Array(vec![bulk("c")])])
+        step(2, outputs(&[], "0", &["d"])).err(),
+        Some(Reply::Array(vec![bulk("0"), Reply::Array(vec![bulk("d")])]))
     );
     // Errors pass through; nonsense is reported.
-    assert_eq!(step(0, vec![Output::Reply(errors::SYNTAX)]), errors::SYNTAX);
-    assert!(step(0, vec![Output::Reply(Reply::Array(vec![bulk("x")]))]).is_error());
+    assert_eq!(
+        step(
+            0,
+            vec![
+                Output::Reply(Reply::Array(vec![])),
+                Output::Reply(errors::SYNTAX)
+            ]
+        )
+        .err(),
+        Some(errors::SYNTAX)
+    );
+    assert!(
+        step(0, vec![Output::Reply(Reply::Array(vec![bulk("x")]))])
+            .err()
+            .is_some_and(|r| r.is_error())
+    );
 }
 
 // ---- a whole walk over real shards ---------------------------------------------------
@@ -241,16 +265,23 @@ fn main_port_walk_visits_every_key_on_every_core() {
     let mut cursor = "0".to_string();
     for _ in 0..100 {
         let args = owned(&["SCAN", &cursor, "MATCH", "key:*[02468]", "COUNT", "4"]);
-        let plan = scan_plan(&planning(&shared, PortKind::Main), args.args())
+        let mut plan = scan_plan(&planning(&shared, PortKind::Main), args.args())
             .ok()
             .unwrap();
-        let (core, job) = &plan.parts[0];
-        let out = run_on(&mut shards[*core], &shared, *core, job);
-        let Finish::Combine(combine) = plan.finish else {
-            panic!()
-        };
-        let Reply::Array(reply) = combine(&finishing(&args, &[*core], &shared), vec![out]) else {
-            panic!()
+        // Run the plan's steps as the cores would until it replies.
+        let reply = loop {
+            let (core, job) = &plan.parts[0];
+            let out = run_on(&mut shards[*core], &shared, *core, job);
+            let Finish::Continue(step) = plan.finish else {
+                panic!()
+            };
+            let mut outputs = std::mem::take(&mut plan.carry);
+            outputs.push(out);
+            match step(&finishing(&args, &[*core], &shared), outputs) {
+                Ok(next) => plan = next,
+                Err(Reply::Array(reply)) => break reply,
+                Err(other) => panic!("{other:?}"),
+            }
         };
         let [Reply::Bulk(next), Reply::Array(keys)] = &reply[..] else {
             panic!("{reply:?}")
