@@ -195,3 +195,29 @@ fn config_set_applies_on_every_core() {
     assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]), Reply::OK);
     assert_eq!(admin.cmd(&["SET", "after", "v"]), Reply::OK);
 }
+
+#[test]
+fn config_resetstat_clears_counters_on_every_core() {
+    let server = TestServer::start();
+    let mut conn = server.connect();
+    for core in 0..2 {
+        conn.cmd(&["GET", &server.key_on_core(core, "miss")]);
+    }
+    let stat = |conn: &mut Raw, name: &str| -> u64 {
+        let Reply::Bulk(text) = conn.cmd(&["INFO", "stats"]) else {
+            panic!()
+        };
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap()
+    };
+    assert_eq!(stat(&mut conn, "keyspace_misses"), 2);
+    assert_eq!(conn.cmd(&["CONFIG", "RESETSTAT"]), Reply::OK);
+    assert_eq!(stat(&mut conn, "keyspace_misses"), 0);
+    // INFO itself is the only command counted since the reset (one per core).
+    assert!(stat(&mut conn, "total_commands_processed") <= 4);
+}

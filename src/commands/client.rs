@@ -385,7 +385,7 @@ mod tests {
                 shared: &bed.shared,
                 core: 0,
                 session: None,
-                stats: &bed.stats,
+                stats: &mut bed.stats,
                 clients: Some(&clients),
             };
             match list(&mut ctx, owned.args()) {

@@ -61,8 +61,8 @@ pub struct Ctx<'a> {
     /// it; `None` when another core forwarded it here. Keyed commands never
     /// depend on it.
     pub session: Option<&'a mut Session>,
-    /// This core's counters (INFO).
-    pub stats: &'a CoreStats,
+    /// This core's counters (INFO; CONFIG RESETSTAT clears them).
+    pub stats: &'a mut CoreStats,
     /// This core's connections, for commands that list them (CLIENT LIST);
     /// present when the command runs as a per-core job.
     pub clients: Option<&'a Slab<Connection>>,

@@ -62,7 +62,7 @@ const CONFIG: &[CommandSpec] = &[
         "server", "2.0.0", "Returns the effective values of configuration parameters."),
     command!("config|set", -4, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, config_set,
         "server", "2.0.0", "Sets configuration parameters in-flight."),
-    command!("config|resetstat", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, config_resetstat,
+    command!("config|resetstat", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::AllCores(fanout::all_ok), config_resetstat,
         "server", "2.0.0", "Resets the server's statistics."),
     command!("config|rewrite", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, config_rewrite,
         "server", "2.8.0", "Persists the effective configuration to file."),

@@ -57,7 +57,7 @@ impl TestBed {
             shared: &self.shared,
             core: 0,
             session: Some(&mut self.session),
-            stats: &self.stats,
+            stats: &mut self.stats,
             clients: None,
         };
         (spec.run)(&mut ctx, args)

@@ -165,7 +165,7 @@ impl Engine {
             shared: &self.shared,
             core: self.id,
             session,
-            stats: &self.stats,
+            stats: &mut self.stats,
             clients,
         };
         let reply = (spec.run)(&mut ctx, args);

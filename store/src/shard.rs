@@ -167,6 +167,11 @@ impl Shard {
         &self.stats
     }
 
+    /// Zeroes the INFO stats counters (`CONFIG RESETSTAT`).
+    pub fn reset_stats(&mut self) {
+        self.stats = ShardStats::default();
+    }
+
     /// Removes every key (FLUSHDB); returns how many there were.
     pub fn flush(&mut self) -> usize {
         let n = self.table.len();

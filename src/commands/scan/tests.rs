@@ -220,13 +220,13 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
     let Lookup::Found(spec) = lookup(args.args()) else {
         panic!()
     };
-    let stats = CoreStats::default();
+    let mut stats = CoreStats::default();
     let mut ctx = Ctx {
         shard,
         shared,
         core,
         session: None,
-        stats: &stats,
+        stats: &mut stats,
         clients: None,
     };
     Output::Reply((spec.run)(&mut ctx, args.args()))

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kiln_net::{Args, Reply};
 
 use crate::commands::Ctx;
+use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
 
 const CONFIG_HELP: &[&str] = &[
@@ -262,9 +263,14 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     Reply::OK
 }
 
-/// `CONFIG RESETSTAT`: accepted, but the counters are owned by each core and
-/// by its shard and are not reset.
-pub(super) fn config_resetstat(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+/// `CONFIG RESETSTAT`, one core's part (it runs on every core): zeroes the
+/// counters INFO sums, keeping the gauges (connected clients).
+pub(super) fn config_resetstat(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    *ctx.stats = CoreStats {
+        connected_clients: ctx.stats.connected_clients,
+        ..CoreStats::default()
+    };
+    ctx.shard.reset_stats();
     Reply::OK
 }
 
