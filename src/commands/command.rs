@@ -196,6 +196,10 @@ fn doc_entry(spec: &CommandSpec) -> Reply {
         ("since", Reply::bulk_from(spec.since)),
         ("group", Reply::bulk_from(spec.group)),
     ];
+    let arguments = super::syntax::arguments(spec.name);
+    if !arguments.is_empty() {
+        fields.push(("arguments", Reply::Array(arguments)));
+    }
     if !spec.subcommands.is_empty() {
         fields.push(("subcommands", docs_of(spec.subcommands.iter())));
     }

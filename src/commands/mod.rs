@@ -29,6 +29,7 @@ pub mod keys;
 pub mod scan;
 pub mod server;
 pub mod string;
+pub mod syntax;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
