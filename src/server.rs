@@ -104,7 +104,16 @@ impl Server {
                     if let Some(cpu) = cpu {
                         core_affinity::set_for_current(cpu);
                     }
-                    core.run();
+                    // Anything else that panics stops the whole server: a
+                    // core that silently vanished would leave requests
+                    // forwarded to it waiting forever.
+                    let shared = core.shared();
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.run()))
+                        .is_err()
+                    {
+                        tracing::error!(core = id, "core thread panicked; shutting down");
+                        shared.request_shutdown();
+                    }
                 })?;
             threads.push(thread);
         }

@@ -168,7 +168,14 @@ impl Engine {
             stats: &mut self.stats,
             clients,
         };
-        let reply = (spec.run)(&mut ctx, args);
+        // A bug in one command must not take the core (and every client on
+        // it) down: answer an error, log it, keep serving. The shard stays
+        // memory-safe; the command's own effect may be partial.
+        let run = std::panic::AssertUnwindSafe(|| (spec.run)(&mut ctx, args));
+        let reply = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+            tracing::error!(core = self.id, command = spec.name, "command panicked");
+            Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
+        });
         if reply.is_error() {
             self.stats.error_replies += 1;
         }
@@ -362,4 +369,48 @@ pub fn moved(shared: &Shared, slot: u16, owner: usize, local: SocketAddr) -> Rep
         "MOVED {slot} {ip}:{}",
         shared.slots.nodes[owner].port
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use kiln_net::OwnedArgs;
+    use kiln_store::ShardConfig;
+
+    use super::*;
+    use crate::commands::KeySpec;
+
+    fn explode(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+        panic!("a bug in a command")
+    }
+
+    static EXPLODING: CommandSpec = crate::command!(
+        "explode",
+        1,
+        Flags::NONE,
+        &[],
+        KeySpec::NONE,
+        Route::Local,
+        explode,
+        "server",
+        "0.0.0",
+        "Panics (test only)."
+    );
+
+    #[test]
+    fn a_panicking_command_answers_an_error_and_the_core_goes_on() {
+        let shared = Arc::new(crate::shared::tests_support::shared(1));
+        let mut engine = Engine::new(0, Shard::new(ShardConfig::default()), shared);
+        let args = OwnedArgs::new([&b"explode"[..]]);
+        let reply = engine.exec(&EXPLODING, args.args(), None, None);
+        assert_eq!(
+            reply,
+            Reply::error("ERR internal error in 'explode' (logged)")
+        );
+        assert_eq!(engine.stats.error_replies, 1);
+        let get = OwnedArgs::new([&b"GET"[..], b"k"]);
+        let Lookup::Found(spec) = commands::lookup(get.args()) else {
+            panic!()
+        };
+        assert_eq!(engine.exec(spec, get.args(), None, None), Reply::Nil);
+    }
 }

@@ -109,6 +109,11 @@ impl Core {
         })
     }
 
+    /// The state shared with the other cores.
+    pub fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.engine.shared)
+    }
+
     /// Runs the event loop until shutdown.
     pub fn run(mut self) {
         let mut events = Events::with_capacity(1024);
