@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
-use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_net::{Args, Reply};
 use kiln_store::{Shard, StoreError};
 use slab::Slab;
 
@@ -235,11 +235,6 @@ impl CommandSpec {
             argc >= -self.arity
         }
     }
-
-    /// The name as users type it in errors (`client|setname` → `client|setname`).
-    pub fn display_name(&self) -> &'static str {
-        self.name
-    }
 }
 
 /// The result of looking a request up in the table.
@@ -382,7 +377,7 @@ pub fn help_or_unknown(args: Args<'_>, container: &str, help: &'static [&'static
 pub fn wrong_arity(spec: &CommandSpec) -> Reply {
     Reply::error_owned(format!(
         "ERR wrong number of arguments for '{}' command",
-        spec.display_name()
+        spec.name
     ))
 }
 
@@ -440,11 +435,6 @@ macro_rules! command {
     };
     (@subs) => { &[] };
     (@subs $subs:expr) => { $subs };
-}
-
-/// Builds an owned copy of arguments, for jobs and plans.
-pub fn owned(args: Args<'_>) -> OwnedArgs {
-    args.to_owned_args()
 }
 
 #[cfg(test)]
@@ -553,7 +543,7 @@ mod tests {
 
     #[test]
     fn unknown_command_wording() {
-        let args = OwnedArgs::new([&b"FOO"[..], b"a", b"b"]);
+        let args = kiln_net::OwnedArgs::new([&b"FOO"[..], b"a", b"b"]);
         assert_eq!(
             unknown_command(args.args()),
             Reply::error("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ")
