@@ -119,7 +119,7 @@ impl TestServer {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        unsafe_sigterm(self.child.id());
+        send_sigterm(self.child.id());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -139,7 +139,7 @@ impl Drop for TestServer {
     }
 }
 
-fn unsafe_sigterm(pid: u32) {
+fn send_sigterm(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
