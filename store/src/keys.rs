@@ -9,7 +9,7 @@ use rand::Rng;
 use crate::error::StoreError;
 use crate::glob::glob_match;
 use crate::numeric::parse_i64;
-use crate::record::{Record, Value};
+use crate::record::{Record, Value, copy_out};
 use crate::shard::Shard;
 
 /// Redis keeps strings up to this length in one allocation with the object
@@ -140,7 +140,7 @@ impl Shard {
         self.table
             .iter()
             .filter(|(k, r)| !r.is_expired_at(now) && (all || glob_match(pattern, k, false)))
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| copy_out(k))
             .collect()
     }
 
@@ -159,7 +159,7 @@ impl Shard {
                 self.expire_at_index(idx);
                 continue;
             }
-            return self.table.get_index(idx).map(|(k, _)| k.clone());
+            return self.table.get_index(idx).map(|(k, _)| copy_out(k));
         }
     }
 }

@@ -53,6 +53,6 @@ mod model_tests;
 
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};
-pub use record::{Record, Value};
+pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};

@@ -13,6 +13,7 @@
 use bytes::Bytes;
 
 use crate::glob::glob_match;
+use crate::record::copy_out;
 use crate::shard::Shard;
 
 impl Shard {
@@ -54,7 +55,7 @@ impl Shard {
                 let type_ok = type_name
                     .is_none_or(|t| t.eq_ignore_ascii_case(record.value.type_name().as_bytes()));
                 if type_ok && pattern.is_none_or(|p| glob_match(p, key, false)) {
-                    keys.push(key.clone());
+                    keys.push(copy_out(key));
                 }
             }
             if next == 0 {

@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::StoreError;
 use crate::numeric::{format_f64, parse_f64, parse_i64};
-use crate::record::{Record, Value};
+use crate::record::{Record, Value, copy_out, copy_out_slice};
 use crate::shard::Shard;
 
 /// When SET may write (its NX / XX flags).
@@ -114,7 +114,7 @@ impl Shard {
     /// GET: the value, `None` if the key is missing or expired.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
         match self.read_index(key) {
-            Some(idx) => Ok(Some(self.string_at(idx)?.clone())),
+            Some(idx) => Ok(Some(copy_out(self.string_at(idx)?))),
             None => Ok(None),
         }
     }
@@ -131,7 +131,7 @@ impl Shard {
         let (idx, old) = if opts.get {
             let idx = self.read_index(key);
             let old = match idx {
-                Some(i) => Some(self.string_at(i)?.clone()),
+                Some(i) => Some(copy_out(self.string_at(i)?)),
                 None => None,
             };
             (idx, old)
@@ -198,7 +198,7 @@ impl Shard {
         let Some(idx) = self.read_index(key) else {
             return Ok(None);
         };
-        let value = self.string_at(idx)?.clone();
+        let value = copy_out(self.string_at(idx)?);
         match update {
             ExpireUpdate::Unchanged => {}
             ExpireUpdate::Persist => self.set_deadline(idx, None),
@@ -271,7 +271,7 @@ impl Shard {
         if len == 0 || start > end {
             return Ok(Bytes::new());
         }
-        Ok(value.slice(start as usize..=end as usize))
+        Ok(copy_out_slice(value, start as usize..=end as usize))
     }
 
     /// SETRANGE: overwrites from `offset`, zero-padding a shorter value, and

@@ -1,6 +1,7 @@
 use bytes::Bytes;
 
 use super::*;
+use crate::record::COPY_OUT_MAX;
 use crate::shard::ShardConfig;
 
 const NOW: u64 = 1_000_000;
@@ -51,10 +52,23 @@ fn get_set_roundtrip_and_stats() {
 #[test]
 fn set_stores_the_given_bytes_without_copying() {
     let mut s = shard();
-    let v = Bytes::from(vec![7u8; 100]);
+    let v = Bytes::from(vec![7u8; COPY_OUT_MAX + 1]);
     let ptr = v.as_ptr();
     s.set(b"k", v, SetOptions::default()).unwrap();
     assert_eq!(s.get(b"k").unwrap().unwrap().as_ptr(), ptr);
+}
+
+#[test]
+fn small_values_leave_as_copies() {
+    // Sharing a small stored vector would give it a lasting refcount header
+    // on first read; a copy costs the same and leaves the record as it was.
+    let mut s = shard();
+    let v = Bytes::from(vec![7u8; COPY_OUT_MAX]);
+    let ptr = v.as_ptr();
+    s.set(b"k", v, SetOptions::default()).unwrap();
+    let got = s.get(b"k").unwrap().unwrap();
+    assert_eq!(&got[..], &[7u8; COPY_OUT_MAX][..]);
+    assert_ne!(got.as_ptr(), ptr);
 }
 
 #[test]
@@ -307,7 +321,9 @@ fn append_keeps_ttl() {
 #[test]
 fn append_reuses_the_buffer_when_unshared() {
     let mut s = shard();
-    s.append(b"k", b"x").unwrap();
+    // Large enough that get() shares rather than copies, so its pointer
+    // shows where the stored buffer lives.
+    s.append(b"k", &[b'x'; COPY_OUT_MAX + 1]).unwrap();
     let mut last = s.get(b"k").unwrap().unwrap().as_ptr();
     let mut moves = 0;
     for _ in 0..1000 {
@@ -320,7 +336,7 @@ fn append_reuses_the_buffer_when_unshared() {
             last = p;
         }
     }
-    assert_eq!(s.strlen(b"k").unwrap(), 1001);
+    assert_eq!(s.strlen(b"k").unwrap(), COPY_OUT_MAX + 1001);
     // Doubling growth: about log2(1001) moves, never one per append.
     assert!(moves <= 12, "{moves} reallocations for 1000 appends");
 }
@@ -395,11 +411,16 @@ fn getrange_like_redis_docs() {
 #[test]
 fn getrange_is_a_zero_copy_slice() {
     let mut s = shard();
-    set(&mut s, "k", "0123456789");
+    let digits: String = (0..2 * COPY_OUT_MAX)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect();
+    set(&mut s, "k", &digits);
     let whole = s.get(b"k").unwrap().unwrap();
-    let part = s.get_range(b"k", 3, 5).unwrap();
-    assert_eq!(&part[..], b"345");
+    let part = s.get_range(b"k", 3, -1).unwrap();
+    assert_eq!(&part[..3], b"345");
     assert_eq!(part.as_ptr(), whole[3..].as_ptr());
+    // A short range is copied out.
+    assert_eq!(&s.get_range(b"k", 3, 5).unwrap()[..], b"345");
 }
 
 #[test]
