@@ -28,6 +28,9 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!("object|refcount", 3, Flags::READONLY, &["@keyspace", "@read", "@slow"],
         KeySpec::range(2, 2, 1), ONE_KEY, object_refcount,
         "generic", "2.2.3", "Returns the reference count of a value of a key."),
+    command!("object|freq", 3, Flags::READONLY, &["@keyspace", "@read", "@slow"],
+        KeySpec::range(2, 2, 1), ONE_KEY, object_freq,
+        "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object."),
     command!("object|help", 2, Flags::LOADING.with(Flags::STALE), &["@keyspace", "@slow"],
         KeySpec::NONE, Route::Local, object_help,
         "generic", "6.2.0", "Returns helpful text about the different subcommands."),
@@ -99,6 +102,18 @@ fn object_encoding(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 fn object_refcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     if ctx.shard.exists(args.get(2)) {
         Reply::Integer(1)
+    } else {
+        Reply::Nil
+    }
+}
+
+/// `OBJECT FREQ`: Kiln's only policy is noeviction, which tracks no access
+/// frequency, so an existing key gets Redis's error for that case.
+fn object_freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    if ctx.shard.exists(args.get(2)) {
+        Reply::error(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        )
     } else {
         Reply::Nil
     }

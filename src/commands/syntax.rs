@@ -47,6 +47,7 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("object", "subcommand"),
     ("object|encoding", "key"),
     ("object|refcount", "key"),
+    ("object|freq", "key"),
     ("object|help", ""),
     ("rename", "key newkey"),
     ("renamenx", "key newkey"),
