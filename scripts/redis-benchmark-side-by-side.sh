@@ -63,3 +63,13 @@ for test in set get; do
   run "$test -P 16 -n 2000000 (--cluster)" "$core_port" "$test" -P 16 -n 2000000
   KILN_EXTRA=()
 done
+
+# A keyspace of a million random keys (32-byte values), then GETs over it:
+# the table no longer fits in cache, and the main port forwards about half
+# of the requests.
+for port in "$redis_port" "$kiln_nopin_port"; do
+  redis-benchmark -p "$port" -t set -r 1000000 -n 1000000 -d 32 -P 16 -q >/dev/null 2>&1
+done
+run "get -r 1M -P 16 (main port)" "$kiln_nopin_port" get -r 1000000 -P 16 -n 2000000
+KILN_EXTRA=(--cluster)
+run "get -r 1M -P 16 (--cluster)" "$core_port" get -r 1000000 -P 16 -n 2000000
