@@ -5,6 +5,7 @@ use kiln_net::{OwnedArgs, Reply};
 use kiln_store::{Shard, ShardConfig};
 
 use super::{Ctx, Lookup, lookup};
+use crate::core::fanout::Finishing;
 use crate::core::stats::CoreStats;
 use crate::session::{PortKind, Session};
 use crate::shared::{Shared, tests_support};
@@ -66,5 +67,18 @@ impl TestBed {
     /// Shorthand for a bulk reply.
     pub fn bulk(s: &str) -> Reply {
         Reply::bulk_from(s)
+    }
+}
+
+/// What a combine or continuation sees, for a request that ran on `cores`
+/// of `shared` (RESP2, no per-key bookkeeping).
+pub fn finishing<'a>(args: &'a OwnedArgs, cores: &'a [usize], shared: &'a Shared) -> Finishing<'a> {
+    Finishing {
+        args,
+        protocol: kiln_net::Protocol::Resp2,
+        part_keys: &[],
+        part_cores: cores,
+        shared,
+        core: 0,
     }
 }

@@ -1,9 +1,8 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use kiln_net::{OwnedArgs, Protocol, Reply};
+use kiln_net::{OwnedArgs, Reply};
 use kiln_store::{SetOptions, Shard, ShardConfig};
-use smallvec::SmallVec;
 
 use super::*;
 use crate::commands::testbed::TestBed;
@@ -19,16 +18,7 @@ fn bulk(s: &str) -> Reply {
     TestBed::bulk(s)
 }
 
-fn finishing<'a>(args: &'a OwnedArgs, cores: &'a [usize], shared: &'a Shared) -> Finishing<'a> {
-    Finishing {
-        args,
-        protocol: Protocol::Resp2,
-        part_keys: &[] as &[SmallVec<[usize; 4]>],
-        part_cores: cores,
-        shared,
-        core: 0,
-    }
-}
+use crate::commands::testbed::finishing;
 
 fn planning(shared: &Shared, port_kind: PortKind) -> Planning<'_> {
     Planning {

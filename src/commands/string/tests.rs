@@ -1,5 +1,4 @@
-use kiln_net::{OwnedArgs, Protocol, Reply};
-use smallvec::SmallVec;
+use kiln_net::{OwnedArgs, Reply};
 
 use super::*;
 use crate::commands::testbed::TestBed;
@@ -380,16 +379,7 @@ fn table_entries() {
 
 // ---- cross-core MSETNX ----------------------------------------------------------
 
-fn finishing<'a>(args: &'a OwnedArgs, cores: &'a [usize], shared: &'a Shared) -> Finishing<'a> {
-    Finishing {
-        args,
-        protocol: Protocol::Resp2,
-        part_keys: &[] as &[SmallVec<[usize; 4]>],
-        part_cores: cores,
-        shared,
-        core: 0,
-    }
-}
+use crate::commands::testbed::finishing;
 
 fn command_parts(plan: &Plan) -> Vec<(usize, Vec<String>)> {
     plan.parts
