@@ -52,7 +52,7 @@
 //!
 //! - [`Client`] / [`ClientBuilder`]: connections, routing, redirections.
 //! - [`Pipeline`]: batched commands.
-//! - the typed command methods on [`Client`] and their option types.
+//! - the typed command methods on [`Client`]; their option types ([`SetOptions`], [`ScanOptions`]...) in `options`.
 //! - [`slots`]: the parsed `CLUSTER SLOTS` map.
 //! - [`routing`]: key positions per command.
 //! - [`cli`]: `kiln-cli`, with redis-cli's reply formatting.
@@ -64,16 +64,18 @@ mod client;
 mod commands;
 mod connection;
 mod error;
+mod options;
 mod pipeline;
 pub mod routing;
 pub mod slots;
 
 pub(crate) use client::Config;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
-pub use commands::{
-    ExpireCondition, Expiry, GetExExpiry, ScanIter, ScanOptions, SetCondition, SetOptions, SetReply,
-};
+pub use commands::ScanIter;
 pub use error::{Error, Redirect};
 pub use kiln_net::Reply;
+pub use options::{
+    ExpireCondition, Expiry, GetExExpiry, ScanOptions, SetCondition, SetOptions, SetReply,
+};
 pub use pipeline::Pipeline;
 pub use slots::{ClusterNode, NodeAddr, SlotMap, SlotRange};
