@@ -44,11 +44,11 @@ impl Server {
     /// is bound, so clients may connect as soon as this returns.
     pub fn start(settings: Settings) -> io::Result<Handle> {
         let cores = settings.cores;
-        let first = reuseport_listener(SocketAddr::new(settings.bind, settings.port))?;
+        let first = listener(SocketAddr::new(settings.bind, settings.port), true)?;
         let main_addr = first.local_addr()?;
         let mut main_listeners = vec![first];
         for _ in 1..cores {
-            main_listeners.push(reuseport_listener(main_addr)?);
+            main_listeners.push(listener(main_addr, true)?);
         }
         let mut core_listeners = Vec::with_capacity(cores);
         for k in 0..cores {
@@ -56,7 +56,7 @@ impl Server {
                 0 => 0,
                 base => base + k as u16,
             };
-            core_listeners.push(plain_listener(SocketAddr::new(settings.bind, port))?);
+            core_listeners.push(listener(SocketAddr::new(settings.bind, port), false)?);
         }
         let ports: Vec<u16> = core_listeners
             .iter()
@@ -162,24 +162,18 @@ impl Handle {
     }
 }
 
-fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// A non-blocking listener. `share_port`: SO_REUSEPORT, so every core can
+/// listen on the main port and the kernel spreads connections among them.
+fn listener(addr: SocketAddr, share_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM,
         Some(SockProtocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    bind_listen(socket, addr)
-}
-
-fn plain_listener(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM,
-        Some(SockProtocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
+    if share_port {
+        socket.set_reuse_port(true)?;
+    }
     bind_listen(socket, addr)
 }
 

@@ -25,6 +25,10 @@ pub use resp::{Args, OwnedArgs, Protocol, Reply};
 /// Parses a signed 64-bit integer exactly as Redis's `string2ll`: an optional
 /// `-`, then digits without leading zeros (a lone `0` is fine), no spaces, no
 /// `+`, at most 20 bytes, no overflow.
+///
+/// Used for `*<count>` / `$<len>` headers only. Command arguments go through
+/// `kiln_store::numeric`, the same rules; this crate keeps its own few lines
+/// so the protocol layer depends on no other Kiln crate.
 pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
