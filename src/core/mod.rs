@@ -335,7 +335,6 @@ impl Core {
             let session = Session::new(id, peer, local, kind, self.engine.id, needs_auth);
             entry.insert(Connection::new(socket, session, ParseLimits::default()));
             self.engine.stats.connections_received += 1;
-            self.engine.stats.connected_clients += 1;
             shared.connections[self.engine.id].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -433,7 +432,6 @@ impl Core {
     fn close(&mut self, key: usize) {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.socket);
-            self.engine.stats.connected_clients -= 1;
             self.engine.shared.connections[self.engine.id].fetch_sub(1, Ordering::Relaxed);
         }
     }

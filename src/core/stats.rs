@@ -19,8 +19,6 @@ pub struct CoreStats {
     pub net_output_bytes: u64,
     /// Commands answered with an error.
     pub error_replies: u64,
-    /// Connections currently open.
-    pub connected_clients: u64,
     /// Protocol errors that closed a connection.
     pub protocol_errors: u64,
     /// Commands per second, averaged over the last [`OPS_SAMPLES`] cron ticks.
@@ -29,7 +27,7 @@ pub struct CoreStats {
 
 impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
-    pub fn to_fields(&self) -> [i64; 10] {
+    pub fn to_fields(&self) -> [i64; 9] {
         [
             self.connections_received as i64,
             self.rejected_connections as i64,
@@ -38,7 +36,6 @@ impl CoreStats {
             self.net_input_bytes as i64,
             self.net_output_bytes as i64,
             self.error_replies as i64,
-            self.connected_clients as i64,
             self.protocol_errors as i64,
             self.instantaneous_ops_per_sec as i64,
         ]
@@ -55,9 +52,8 @@ impl CoreStats {
             net_input_bytes: f(4),
             net_output_bytes: f(5),
             error_replies: f(6),
-            connected_clients: f(7),
-            protocol_errors: f(8),
-            instantaneous_ops_per_sec: f(9),
+            protocol_errors: f(7),
+            instantaneous_ops_per_sec: f(8),
         }
     }
 
@@ -70,7 +66,6 @@ impl CoreStats {
         self.net_input_bytes += other.net_input_bytes;
         self.net_output_bytes += other.net_output_bytes;
         self.error_replies += other.error_replies;
-        self.connected_clients += other.connected_clients;
         self.protocol_errors += other.protocol_errors;
         self.instantaneous_ops_per_sec += other.instantaneous_ops_per_sec;
     }

@@ -264,12 +264,9 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 }
 
 /// `CONFIG RESETSTAT`, one core's part (it runs on every core): zeroes the
-/// counters INFO sums, keeping the gauges (connected clients).
+/// counters INFO sums (connected clients is a gauge kept in shared state).
 pub(super) fn config_resetstat(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    *ctx.stats = CoreStats {
-        connected_clients: ctx.stats.connected_clients,
-        ..CoreStats::default()
-    };
+    *ctx.stats = CoreStats::default();
     ctx.shard.reset_stats();
     Reply::OK
 }

@@ -16,6 +16,9 @@ use crate::shared::{Runtime, Shared};
 #[derive(Debug, Default, Clone)]
 struct Figures {
     stats: CoreStats,
+    /// Open connections on the cores reported (a gauge every core
+    /// publishes for `maxclients`, not a counter of its own).
+    connected_clients: u64,
     keys: u64,
     volatile: u64,
     /// Sum of each core's `avg_ttl × volatile`, to weight the average.
@@ -227,7 +230,7 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ("kiln_cores", env.cores.to_string()),
             ],
             "clients" => vec![
-                ("connected_clients", fig.stats.connected_clients.to_string()),
+                ("connected_clients", fig.connected_clients.to_string()),
                 ("maxclients", env.maxclients.to_string()),
                 ("blocked_clients", "0".into()),
                 ("tracking_clients", "0".into()),
@@ -334,6 +337,11 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
             _ => return Reply::error("ERR internal: expected an array part"),
         }
     }
+    figures.connected_clients = f
+        .part_cores
+        .iter()
+        .map(|&core| f.shared.connections[core].load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
     let args = f.args.args();
     let sections = selected_sections(args.iter().skip(1));
     let text = format_info(&sections, &figures, &Environment::read(f.shared));
