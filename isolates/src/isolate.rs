@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kiln_net::Reply;
 
@@ -13,7 +13,7 @@ use crate::api::{self, CallState, Counters};
 use crate::convert;
 use crate::host::Host;
 use crate::limits::Limits;
-use crate::watchdog::Watch;
+use crate::watchdog::{Stop, Watch};
 
 /// A library as the function layer hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +54,15 @@ impl FunctionFlags {
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect()
+    }
+
+    /// Flags from their names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> FunctionFlags {
+        let mut flags = FunctionFlags::default();
+        for name in names {
+            flags.set(name);
+        }
+        flags
     }
 
     fn set(&mut self, name: &str) {
@@ -122,6 +131,9 @@ pub enum CallError {
     /// The watchdog terminated it.
     #[error("BUSY Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
     Timeout { function: String, budget_ms: u128 },
+    /// `FUNCTION KILL` stopped it.
+    #[error("ERR Script killed by user with FUNCTION KILL")]
+    Killed,
     /// It exhausted the heap; the isolate is condemned.
     #[error("OOM Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
     Heap { function: String, heap_mib: usize },
@@ -180,7 +192,7 @@ pub struct TenantIsolate {
     version: Option<u64>,
     condemned: bool,
     limits: Limits,
-    tenant: String,
+    tenant: Arc<str>,
     heap_guard: Box<HeapGuard>,
     buffers: Arc<BufferBudget>,
     lent: Arc<AtomicUsize>,
@@ -289,7 +301,7 @@ impl TenantIsolate {
             version: None,
             condemned: false,
             limits,
-            tenant: tenant.to_owned(),
+            tenant: Arc::from(tenant),
             heap_guard,
             buffers,
             lent,
@@ -397,7 +409,11 @@ impl TenantIsolate {
         let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
         let watch = self.watch.clone();
-        let armed = watch.arm(self.isolate.thread_safe_handle(), budget);
+        let armed = watch.arm(
+            self.isolate.thread_safe_handle(),
+            self.tenant.clone(),
+            budget,
+        );
         let heap_hit = &self.heap_guard.hit;
         v8::scope!(let scope, &mut self.isolate);
         let context = v8::Local::new(scope, context);
@@ -446,10 +462,10 @@ impl TenantIsolate {
             v8::script_compiler::NoCacheReason::NoReason,
         );
         let Some(script) = script else {
-            let fired = armed.disarm();
+            let stopped = armed.disarm();
             let (exception, message) = (tc.exception(), tc.message());
             let (location, message) = describe(tc, library.name, exception, message);
-            if fired {
+            if stopped.is_some() {
                 return Err(LoadError::Timeout {
                     library: library.name.to_owned(),
                     budget_ms: budget.as_millis(),
@@ -473,7 +489,7 @@ impl TenantIsolate {
             body.call(tc, receiver, &[])?;
             end.call(tc, receiver, &[])
         });
-        let fired = armed.disarm();
+        let stopped = armed.disarm();
         let Some(registered) = registered else {
             if heap_hit.load(Ordering::Relaxed) {
                 return Err(LoadError::Heap {
@@ -481,7 +497,7 @@ impl TenantIsolate {
                     heap_mib,
                 });
             }
-            if fired || tc.has_terminated() {
+            if stopped.is_some() || tc.has_terminated() {
                 return Err(LoadError::Timeout {
                     library: library.name.to_owned(),
                     budget_ms: budget.as_millis(),
@@ -530,11 +546,14 @@ impl TenantIsolate {
             .expect("the call state is set at creation");
         // SAFETY: `end` runs below, before `host` goes out of scope.
         unsafe { state.begin(host, keys, args) };
-        let started = Instant::now();
         let watch = self.watch.clone();
-        let armed = watch.arm(self.isolate.thread_safe_handle(), budget);
+        let armed = watch.arm(
+            self.isolate.thread_safe_handle(),
+            self.tenant.clone(),
+            budget,
+        );
         let outcome = self.run_call(&function, keys, args);
-        let fired = armed.disarm();
+        let stopped = armed.disarm();
         if let Some(state) = self.isolate.get_slot_mut::<CallState>() {
             state.end();
         }
@@ -548,13 +567,10 @@ impl TenantIsolate {
                 heap_mib: self.limits.heap_bytes >> 20,
             });
         }
-        match outcome {
-            Some(reply) => Ok(reply),
-            None if fired || started.elapsed() >= budget => Err(CallError::Timeout {
-                function: name.to_owned(),
-                budget_ms: budget.as_millis(),
-            }),
-            None => Err(CallError::Timeout {
+        match (outcome, stopped) {
+            (Some(reply), _) => Ok(reply),
+            (None, Some(Stop::Killed)) => Err(CallError::Killed),
+            (None, _) => Err(CallError::Timeout {
                 function: name.to_owned(),
                 budget_ms: budget.as_millis(),
             }),

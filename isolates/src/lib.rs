@@ -21,6 +21,7 @@ mod platform;
 pub mod snapshot;
 mod watchdog;
 
+pub use api::Counters;
 pub use host::{Host, HostError};
 pub use isolate::{
     CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
@@ -28,7 +29,7 @@ pub use isolate::{
 };
 pub use limits::Limits;
 pub use platform::init;
-pub use watchdog::{Watch, Watchdog};
+pub use watchdog::{Stop, Watch, Watchdog};
 
 #[cfg(test)]
 mod tests;

@@ -21,8 +21,19 @@ pub struct Watch {
 
 struct Running {
     handle: v8::IsolateHandle,
+    tenant: Arc<str>,
     deadline: Instant,
-    fired: bool,
+    /// Why the call was terminated, once it was.
+    stopped: Option<Stop>,
+}
+
+/// Why the watchdog (or `FUNCTION KILL`) terminated a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// It ran past its budget.
+    Budget,
+    /// `FUNCTION KILL` from the tenant.
+    Killed,
 }
 
 /// A running call under watch; [`Armed::disarm`] ends it.
@@ -40,14 +51,34 @@ impl Watch {
 
     /// Starts watching a call on `handle`'s isolate that may run until
     /// `budget` has passed.
-    pub(crate) fn arm(&self, handle: v8::IsolateHandle, budget: Duration) -> Armed<'_> {
+    pub(crate) fn arm(
+        &self,
+        handle: v8::IsolateHandle,
+        tenant: Arc<str>,
+        budget: Duration,
+    ) -> Armed<'_> {
         let deadline = Instant::now() + budget;
         *self.lock() = Some(Running {
             handle,
+            tenant,
             deadline,
-            fired: false,
+            stopped: None,
         });
         Armed { watch: self }
+    }
+
+    /// Terminates the call running here if it is `tenant`'s (`FUNCTION
+    /// KILL`); whether there was one.
+    pub fn kill(&self, tenant: &str) -> bool {
+        let mut running = self.lock();
+        match running.as_mut() {
+            Some(call) if &*call.tenant == tenant && call.stopped.is_none() => {
+                call.stopped = Some(Stop::Killed);
+                call.handle.terminate_execution();
+                true
+            }
+            _ => false,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
@@ -63,11 +94,11 @@ impl Watch {
     fn check(&self, now: Instant) -> Option<Instant> {
         let mut running = self.lock();
         let call = running.as_mut()?;
-        if call.fired {
+        if call.stopped.is_some() {
             return None;
         }
         if now >= call.deadline {
-            call.fired = true;
+            call.stopped = Some(Stop::Budget);
             call.handle.terminate_execution();
             return None;
         }
@@ -76,11 +107,11 @@ impl Watch {
 }
 
 impl Armed<'_> {
-    /// Ends the watch; whether the watchdog terminated the call.
-    pub(crate) fn disarm(self) -> bool {
-        let fired = self.watch.lock().take().is_some_and(|call| call.fired);
+    /// Ends the watch; why the call was terminated, if it was.
+    pub(crate) fn disarm(self) -> Option<Stop> {
+        let stopped = self.watch.lock().take().and_then(|call| call.stopped);
         std::mem::forget(self);
-        fired
+        stopped
     }
 }
 
