@@ -172,9 +172,20 @@ pub struct Shared {
     pub started: Instant,
     /// Wall clock at start, unix seconds.
     pub started_unix: u64,
+    /// Every tenant's function libraries (read-mostly; see
+    /// [`kiln_functions::Registry`]).
+    pub functions: Arc<kiln_functions::Registry>,
 }
 
 impl Shared {
+    /// The same state over a registry loaded from disk.
+    pub fn with_registry(self, functions: kiln_functions::Registry) -> Shared {
+        Shared {
+            functions: Arc::new(functions),
+            ..self
+        }
+    }
+
     /// Builds the shared state once listeners are bound.
     pub fn new(
         settings: Settings,
@@ -184,6 +195,9 @@ impl Shared {
         run_id: String,
     ) -> Shared {
         let cores = mailboxes.len();
+        let functions = Arc::new(kiln_functions::Registry::in_memory(
+            settings.functions.registry,
+        ));
         Shared {
             runtime: Runtime::new(&settings),
             settings,
@@ -197,6 +211,7 @@ impl Shared {
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,
+            functions,
         }
     }
 

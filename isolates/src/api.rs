@@ -163,7 +163,7 @@ fn with_key<'s, T>(
         throw(scope, "ERR keys must be strings, numbers or Uint8Arrays");
         return None;
     };
-    let result = host(scope).and_then(|host| op(host, &key));
+    let result = host(scope).and_then(|host| guarded(|| op(host, &key)));
     match result {
         Ok(value) => Some(value),
         Err(HostError(message)) => {
@@ -171,6 +171,16 @@ fn with_key<'s, T>(
             None
         }
     }
+}
+
+/// Runs a host operation, turning a panic into an error: a Rust panic must
+/// never unwind through V8's frames (that would abort the process).
+fn guarded<T>(op: impl FnOnce() -> Result<T, HostError>) -> Result<T, HostError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(op)).unwrap_or_else(|_| {
+        Err(HostError::new(
+            "ERR internal error in the kiln host API (logged)",
+        ))
+    })
 }
 
 fn count_slow(scope: &v8::PinScope<'_, '_>) {
@@ -362,8 +372,8 @@ fn call(
             "ERR Please specify at least one argument for this call",
         );
     }
-    let reply = match host(scope) {
-        Ok(host) => host.call(&command),
+    let reply = match host(scope).and_then(|host| guarded(|| Ok(host.call(&command)))) {
+        Ok(reply) => reply,
         Err(HostError(message)) => return throw(scope, &message),
     };
     match convert::from_reply(scope, &reply) {

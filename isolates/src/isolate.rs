@@ -129,13 +129,13 @@ pub enum CallError {
     #[error("ERR Function not found")]
     NotFound,
     /// The watchdog terminated it.
-    #[error("BUSY Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
+    #[error("ERR Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
     Timeout { function: String, budget_ms: u128 },
     /// `FUNCTION KILL` stopped it.
     #[error("ERR Script killed by user with FUNCTION KILL")]
     Killed,
     /// It exhausted the heap; the isolate is condemned.
-    #[error("OOM Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
+    #[error("ERR Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
     Heap { function: String, heap_mib: usize },
 }
 

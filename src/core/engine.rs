@@ -47,6 +47,8 @@ pub struct Engine {
     /// Messages for other cores, sent together at the end of the turn.
     pub(super) outbox: Vec<Batch>,
     pub(super) now: Instant,
+    /// This core's tenant isolates and function dispatch.
+    pub functions: kiln_functions::Runtime,
 }
 
 /// What routing decided for a request.
@@ -62,9 +64,14 @@ enum Routed {
 impl Engine {
     /// A fresh engine for core `id`.
     pub(super) fn new(id: usize, shard: Shard, shared: Arc<Shared>) -> Engine {
+        let functions = kiln_functions::Runtime::new(
+            shared.functions.clone(),
+            shared.settings.functions.runtime,
+        );
         Engine {
             id,
             shard,
+            functions,
             outbox: (0..shared.cores()).map(|_| Batch::new()).collect(),
             shared,
             stats: CoreStats::default(),
@@ -94,7 +101,7 @@ impl Engine {
             }
             Route::Planned(planner) => planned(planner(&planning(), args)),
             Route::Keys(routing) => {
-                let mut positions = spec.keys.positions(args.len());
+                let mut positions = spec.keys.positions_in(args);
                 let Some(first) = positions.next() else {
                     return Routed::Here;
                 };
@@ -167,6 +174,7 @@ impl Engine {
             session,
             stats: &mut self.stats,
             clients,
+            functions: Some(&mut self.functions),
         };
         // A bug in one command must not take the core (and every client on
         // it) down: answer an error, log it, keep serving. The shard stays
