@@ -8,12 +8,11 @@ use common::TestServer;
 use kiln_client::cli::snippet;
 use kiln_client::{Client, Error, FunctionInfo, LibraryInfo, Reply, RestorePolicy};
 
-const COUNTER: &str = "#!js name=counter\n\
-    kiln.registerFunction('hit', (keys, args) => kiln.incr(keys[0], Number(args[0] ?? 1)));\n\
-    kiln.registerFunction('count', (keys) => Number(kiln.getString(keys[0]) ?? 0), {\n\
-    \x20 flags: ['no-writes'],\n\
-    \x20 description: 'The current count',\n\
-    });\n";
+/// The example counter library: `hit` and `count` (no-writes, described).
+const COUNTER: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/functions/counter.js"
+));
 
 const TOOLS: &str = "#!js name=tools\n\
     kiln.registerFunction('echo', (keys, args) => [keys, args], { flags: ['no-writes', 'allow-stale'] });\n\
@@ -42,7 +41,7 @@ fn counter_info(code: bool) -> LibraryInfo {
             },
             FunctionInfo {
                 name: "count".into(),
-                description: Some("The current count".into()),
+                description: Some("The current count (0 when absent)".into()),
                 flags: vec!["no-writes".into()],
             },
         ],

@@ -381,6 +381,27 @@ fn interactive(client: &mut Client, args: &CliArgs, mode: OutputMode) -> i32 {
         if first.eq_ignore_ascii_case(b"quit") || first.eq_ignore_ascii_case(b"exit") {
             break;
         }
+        // A tool line is text; anything else goes to the server byte for byte.
+        let typed: Vec<OsString> = words
+            .iter()
+            .map_while(|w| std::str::from_utf8(w).ok().map(OsString::from))
+            .collect();
+        let typed = if typed.len() == words.len() {
+            &typed[..]
+        } else {
+            &[]
+        };
+        match tools::Tool::from_command(typed) {
+            Ok(Some(tool)) => {
+                tools::run(client, tool, mode);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = e.print();
+                continue;
+            }
+        }
         if let Err(e) = execute(client, &words, mode) {
             // The client reconnects on the next command.
             println!("Error: {}", describe(&e));

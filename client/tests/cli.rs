@@ -6,14 +6,14 @@
 //! loopback ports; it is listening when `start` returns.
 
 use std::io::Write;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use kiln::{Handle, Server, Settings};
 
 /// A two-core server on free loopback ports, stopped on drop.
 struct TestServer {
     handle: Option<Handle>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     port: u16,
 }
 
@@ -32,7 +32,7 @@ impl TestServer {
         let port = handle.addr().port();
         TestServer {
             handle: Some(handle),
-            _dir: dir,
+            dir,
             port,
         }
     }
@@ -44,6 +44,25 @@ impl TestServer {
             .args(words)
             .output()
             .expect("run kiln-cli")
+    }
+}
+
+impl TestServer {
+    /// Runs the `kiln-cli -p <port>` prompt on `lines` (stdin is a pipe;
+    /// its history file goes to the server's temporary directory).
+    fn prompt(&self, lines: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-cli"))
+            .args(["-p", &self.port.to_string()])
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kiln-cli");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(lines.as_bytes()).expect("type the lines");
+        drop(stdin);
+        child.wait_with_output().expect("kiln-cli output")
     }
 }
 
@@ -93,12 +112,8 @@ fn library_file(code: &str) -> tempfile::NamedTempFile {
     file
 }
 
-const COUNTER: &str = "#!js name=counter\n\
-    kiln.registerFunction('hit', (keys, args) => kiln.incr(keys[0], Number(args[0] ?? 1)));\n\
-    kiln.registerFunction('count', (keys) => Number(kiln.getString(keys[0]) ?? 0), {\n\
-    \x20 flags: ['no-writes'],\n\
-    \x20 description: 'The current count',\n\
-    });\n";
+/// The example counter library: `hit` and `count` (no-writes, described).
+const COUNTER: &str = include_str!("../../examples/functions/counter.js");
 
 #[test]
 fn a_syntax_error_shows_the_line_and_a_caret_under_the_column() {
@@ -156,7 +171,7 @@ fn load_list_call_and_delete() {
         "counter\n"
     );
 
-    let listing = "counter (JS)\n  hit\n  count [no-writes] - The current count\n";
+    let listing = "counter (JS)\n  hit\n  count [no-writes] - The current count (0 when absent)\n";
     assert_eq!(ok(server.cli(&["fn", "list"])), listing);
     assert_eq!(ok(server.cli(&["fn", "list", "c*"])), listing);
     assert_eq!(ok(server.cli(&["fn", "list", "x*"])), "");
@@ -209,4 +224,25 @@ fn other_commands_and_usage_errors() {
     );
     let help = ok(server.cli(&["--help"]));
     assert!(help.contains("kiln-cli fn load FILE"), "{help}");
+}
+
+#[test]
+fn the_prompt_runs_the_tools_too() {
+    let server = TestServer::start();
+    let file = library_file(COUNTER);
+    let path = file.path().display().to_string();
+    let key = key_on_core(1);
+    let output = server.prompt(&format!(
+        "fn load {path}\nfcall hit 1 {key} 2\nfcall --ro count 1 {key}\nfn nope\nfn list\nget {key}\n"
+    ));
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "counter\n2\n2\ncounter (JS)\n  hit\n  count [no-writes] - The current count (0 when absent)\n2\n"
+    );
+    let errors = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        errors.contains("unrecognized subcommand 'nope'"),
+        "{errors}"
+    );
 }

@@ -1,9 +1,9 @@
 //! `kiln-cli fn load|list|delete` and `kiln-cli fcall`: storage functions
 //! from the command line.
 //!
-//! These words are read only as the first word of a one-shot command, so
-//! `kiln-cli -p 7000 GET k` and every other command still go to the server
-//! as they are. Tool errors go to stderr with a non-zero exit code; a load
+//! These words are read only as the first word of a command (one-shot or at
+//! the prompt), so `kiln-cli -p 7000 GET k` and every other command still go
+//! to the server as they are. Tool errors go to stderr with a non-zero exit code; a load
 //! error that names a place in the library draws that line of the file with
 //! a caret under the column ([`snippet`]).
 
