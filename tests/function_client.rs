@@ -87,6 +87,25 @@ fn fcall_goes_straight_to_the_core_owning_its_keys() {
     );
     assert_eq!(forwarded(&mut client), before, "FCALL was forwarded");
 
+    // Keys in two slots of one core go by the main port, which runs the call
+    // on that core; keys on two cores cannot meet in one call.
+    let (a, b) = (server.key_on_core(1, "a"), server.key_on_core(1, "b"));
+    assert_ne!(
+        kiln_net::slot::key_slot(a.as_bytes()),
+        kiln_net::slot::key_slot(b.as_bytes())
+    );
+    assert_eq!(
+        client.fcall_ro("echo", &[&a, &b], NONE).unwrap(),
+        Reply::Array(vec![
+            Reply::Array(vec![common::bulk(&a), common::bulk(&b)]),
+            Reply::Array(vec![]),
+        ])
+    );
+    let (a, b) = (server.key_on_core(0, "a"), server.key_on_core(1, "b"));
+    let apart = client.fcall_ro("echo", &[&a, &b], NONE).unwrap_err();
+    assert_eq!(apart.code(), Some("CROSSSLOT"), "{apart}");
+    let before = forwarded(&mut client);
+
     // The same calls through the main port alone get forwarded: the check
     // above can tell.
     let mut unrouted = Client::builder()

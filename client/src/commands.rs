@@ -598,9 +598,10 @@ impl Client {
     }
 
     /// `FCALL function numkeys key... arg...`, sent straight to the core
-    /// owning the keys' slot (keys in several slots go to the main port,
-    /// which refuses them unless they share a core). A function's thrown
-    /// error is [`Error::Server`].
+    /// owning the keys' slot, like any keyed command. Keys in several slots
+    /// go to the main port, which runs the call on their core, or refuses
+    /// keys of several cores with `CROSSSLOT`; no keys, any core. A
+    /// function's thrown error is [`Error::Server`].
     ///
     /// ```no_run
     /// # let mut client = kiln_client::Client::connect("127.0.0.1:7379")?;

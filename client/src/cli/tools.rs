@@ -3,9 +3,10 @@
 //!
 //! These words are read only as the first word of a command (one-shot or at
 //! the prompt), so `kiln-cli -p 7000 GET k` and every other command still go
-//! to the server as they are. Tool errors go to stderr with a non-zero exit code; a load
-//! error that names a place in the library draws that line of the file with
-//! a caret under the column ([`snippet`]).
+//! to the server as they are. Tool errors go to stderr with exit code 1; a
+//! load error that names a place in the library draws that line of the file
+//! with a caret under the column ([`snippet`]). Replies of `fcall` print as
+//! any command's do, error replies included.
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -73,8 +74,9 @@ pub struct FcallArgs {
 }
 
 impl Tool {
-    /// The tool a one-shot command names (`fn ...`, `fcall ...`), `None`
-    /// for anything else (a command for the server).
+    /// The tool a command line names (`fn ...`, `fcall ...`), `None` for
+    /// anything else (a command for the server). `Err` is clap's usage
+    /// error (or help) for a tool line it cannot parse.
     pub fn from_command(command: &[OsString]) -> Result<Option<Tool>, clap::Error> {
         match command.first().and_then(|w| w.to_str()) {
             Some("fn" | "fcall") => {
