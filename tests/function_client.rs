@@ -85,6 +85,20 @@ fn fcall_goes_straight_to_the_core_owning_its_keys() {
         client.fcall("echo", NONE, NONE).unwrap(),
         Reply::Array(vec![Reply::Array(vec![]), Reply::Array(vec![])])
     );
+    // Pipelined calls go to their cores too, replies in order.
+    let keys = [
+        server.key_on_core(0, "visits"),
+        server.key_on_core(1, "visits"),
+    ];
+    let replies = client
+        .pipeline()
+        .fcall("hit", &[&keys[0]], &["10"])
+        .fcall_ro("count", &[&keys[1]], NONE)
+        .fcall("hit", &[&keys[1]], &["10"])
+        .fcall_ro("count", &[&keys[0]], NONE)
+        .query()
+        .unwrap();
+    assert_eq!(replies, [16, 6, 16, 16].map(Reply::Integer));
     assert_eq!(forwarded(&mut client), before, "FCALL was forwarded");
 
     // Keys in two slots of one core go by the main port, which runs the call
@@ -128,7 +142,8 @@ fn fcall_goes_straight_to_the_core_owning_its_keys() {
     assert_eq!(read_only.code(), Some("ERR"));
     let missing = client.fcall("nope", NONE, NONE).unwrap_err();
     assert_eq!(missing.to_string(), "ERR Function not found");
-    assert_eq!(client.get(&key).unwrap().as_deref(), Some(&b"7"[..]));
+    // 16, one more by the unrouted client, none by the refused FCALL_RO.
+    assert_eq!(client.get(&key).unwrap().as_deref(), Some(&b"17"[..]));
 }
 
 #[test]

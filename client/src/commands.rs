@@ -16,7 +16,7 @@ use crate::slots::SlotMap;
 use crate::{Client, Error, Pipeline};
 
 /// An argument: borrowed key/value bytes or a formatted number.
-type Arg<'a> = Cow<'a, [u8]>;
+pub(crate) type Arg<'a> = Cow<'a, [u8]>;
 
 fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> Arg<'_> {
     Cow::Borrowed(bytes.as_ref())
@@ -685,7 +685,7 @@ fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
 
 /// `name function numkeys key... arg...`: the key positions
 /// [`routing`](crate::routing) reads to pick the core.
-fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
+pub(crate) fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
     name: &'static str,
     function: &'a str,
     keys: &'a [K],
