@@ -266,8 +266,9 @@ mod tests {
     }
 }
 
-/// Builders for unit tests that need a [`Shared`] without a running server.
-#[cfg(test)]
+/// Builders for unit tests (and fuzz targets) that need a [`Shared`] without
+/// a running server.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod tests_support {
     use super::*;
 
