@@ -127,9 +127,8 @@ fn closed_without_reply(stream: &mut TcpStream) -> bool {
 
 #[test]
 fn a_client_that_never_reads_is_cut_off_and_memory_stays_bounded() {
-    /// What the server may hold at most: about a baseline of tens of MB
-    /// plus the 512 KiB value and a few MB of buffers (measured: about 11 MiB).
-    /// The unread replies
+    /// What the server may hold at most: its baseline, the 512 KiB value
+    /// and a few MB of buffers (measured: about 11 MiB). The unread replies
     /// total 100,000 × 512 KiB = 51 GB.
     const RSS_BOUND: u64 = 64 << 20;
     const GETS: usize = 100_000;
