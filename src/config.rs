@@ -255,7 +255,9 @@ impl Options {
             client_output_buffer_limit: self
                 .client_output_buffer_limit
                 .unwrap_or(d.client_output_buffer_limit),
-            client_pipeline_limit: self.client_pipeline_limit.unwrap_or(d.client_pipeline_limit),
+            client_pipeline_limit: self
+                .client_pipeline_limit
+                .unwrap_or(d.client_pipeline_limit),
             partial_request_timeout: self
                 .partial_request_timeout
                 .unwrap_or(d.partial_request_timeout),
@@ -304,7 +306,10 @@ impl Settings {
             return invalid("timeout", "must be at most 2147483647 seconds");
         }
         if self.partial_request_timeout > MAX_TIMEOUT_SECS {
-            return invalid("partial-request-timeout", "must be at most 2147483647 seconds");
+            return invalid(
+                "partial-request-timeout",
+                "must be at most 2147483647 seconds",
+            );
         }
         if self.hz == 0 || self.hz > 500 {
             return invalid("hz", "must be between 1 and 500");
@@ -364,7 +369,9 @@ impl OutputBufferLimit {
                 parse_size(group[2]),
                 group[3].parse::<u64>(),
             ) else {
-                return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                );
             };
             if class == "normal" {
                 normal = Some(OutputBufferLimit {
@@ -381,7 +388,11 @@ impl OutputBufferLimit {
 impl std::fmt::Display for OutputBufferLimit {
     /// As `CONFIG GET` shows it: `normal <hard> <soft> <soft-seconds>`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "normal {} {} {}", self.hard, self.soft, self.soft_seconds)
+        write!(
+            f,
+            "normal {} {} {}",
+            self.hard, self.soft, self.soft_seconds
+        )
     }
 }
 

@@ -60,11 +60,10 @@ fn five_thousand_idle_connections_do_not_stop_a_busy_client() {
     }
     // Every idle socket was accepted and is held (not refused, not closed).
     assert!(
-        eventually(Duration::from_secs(20), || info_field(
-            &mut busy,
-            "connected_clients"
-        ) as usize
-            > IDLE),
+        eventually(
+            Duration::from_secs(20),
+            || info_field(&mut busy, "connected_clients") as usize > IDLE
+        ),
         "the server did not hold {IDLE} idle connections"
     );
     for round in 0..1000 {
@@ -166,7 +165,9 @@ fn a_client_that_never_reads_is_cut_off_and_memory_stays_bounded() {
     // The socket is dead: at most what was in flight arrives, then EOF or
     // a reset (never the 51 GB of replies).
     let mut flood = writer.join().unwrap();
-    flood.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    flood
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut received = 0usize;
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -189,7 +190,9 @@ fn sets_acknowledged_before_a_client_dies_are_all_stored() {
     const READ_BEFORE_DEATH: usize = 20_000;
     let server = TestServer::start();
     let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let mut stream = stream.try_clone().unwrap();
@@ -234,7 +237,10 @@ fn sets_acknowledged_before_a_client_dies_are_all_stored() {
             if i < READ_BEFORE_DEATH {
                 assert_eq!(value, expected, "acknowledged SET {i} lost");
             } else {
-                assert!(value == expected || value == Reply::Nil, "key:{i} = {value:?}");
+                assert!(
+                    value == expected || value == Reply::Nil,
+                    "key:{i} = {value:?}"
+                );
             }
         }
     }

@@ -158,6 +158,13 @@ impl Core {
             // before this core can block in poll.
             self.engine.flush_outbox();
             self.flush_dirty();
+            // Writing may have resumed a paused reader, whose requests
+            // made more jobs: they must not wait for the next poll timeout.
+            while !self.engine.local_jobs.is_empty() {
+                self.run_local_jobs();
+                self.flush_dirty();
+            }
+            self.engine.flush_outbox();
             self.engine.publish_memory();
             if Instant::now() >= next_cron {
                 self.cron();
@@ -427,8 +434,7 @@ impl Core {
         if conn.session.close_after_reply && !unsent && conn.replies.queued() == 0 {
             return self.close(key);
         }
-        if conn.read_paused
-            && !ClientLimits::load(&self.engine.shared.runtime).backpressured(conn)
+        if conn.read_paused && !ClientLimits::load(&self.engine.shared.runtime).backpressured(conn)
         {
             conn.read_paused = false;
             // Edge-triggered: bytes may be waiting in our buffer or the
