@@ -355,7 +355,7 @@ impl OutputBufferLimit {
     /// them) and ignored. The error texts are Redis's.
     pub fn parse(text: &str) -> Result<Option<OutputBufferLimit>, &'static str> {
         let words: Vec<&str> = text.split_ascii_whitespace().collect();
-        if words.len() % 4 != 0 {
+        if !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.");
         }
         let mut normal = None;
