@@ -220,31 +220,6 @@ proptest::proptest! {
     }
 }
 
-/// Commands found and how parsing stopped, feeding `input` to one parser
-/// `chunk` bytes at a time as a connection does (unparsed bytes stay at the
-/// front of the buffer).
-fn parse_in_chunks(
-    limits: ParseLimits,
-    input: &[u8],
-    chunk: usize,
-) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
-    let mut parser = RequestParser::new(limits);
-    let (mut start, mut fed) = (0, chunk.min(input.len()));
-    let mut commands = Vec::new();
-    loop {
-        let buf = &input[start..fed];
-        match parser.parse(buf) {
-            Ok(Some(n)) => {
-                commands.push(parser.args(buf).iter().map(<[u8]>::to_vec).collect());
-                start += n;
-            }
-            Ok(None) if fed < input.len() => fed = (fed + chunk).min(input.len()),
-            Ok(None) => return (commands, None),
-            Err(err) => return (commands, Some(err)),
-        }
-    }
-}
-
 /// Frames, fragments of frames and noise: inputs that reach deep into the
 /// parser far more often than uniform random bytes.
 fn wire_soup() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
@@ -290,7 +265,7 @@ proptest::proptest! {
         chunk in 1usize..16,
     ) {
         let limits = ParseLimits { max_bulk_len, max_multibulk_len, authenticated };
-        let whole = parse_in_chunks(limits, &input, input.len().max(1));
-        proptest::prop_assert_eq!(parse_in_chunks(limits, &input, chunk), whole);
+        let whole = testing::parse_in_chunks(limits, &input, input.len());
+        proptest::prop_assert_eq!(testing::parse_in_chunks(limits, &input, chunk), whole);
     }
 }
