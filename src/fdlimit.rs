@@ -68,10 +68,30 @@ fn raise_to(want: u64) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
+    fn soft_limit() -> u64 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit through a valid pointer.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        limit.rlim_cur
+    }
+
     #[test]
-    fn a_limit_already_high_enough_is_kept() {
-        // The test process starts with some limit; asking for less than it
-        // never lowers anything and grants the full count.
-        assert_eq!(raise_for(1, 1), 1);
+    fn the_clients_granted_fit_in_the_limit_now_in_force() {
+        // Ask for more than the current limit holds: either the limit rises
+        // to fit, or fewer clients are granted, never a count that does not fit.
+        let before = soft_limit();
+        let asked = before;
+        let granted = raise_for(asked, 2);
+        let after = soft_limit();
+        assert!(after >= before, "the limit was lowered");
+        assert!(granted <= asked);
+        assert!(granted + reserved(2) <= after || granted == 1);
+        assert_eq!(raise_for(granted, 2), granted, "a fitting count is kept");
     }
 }
