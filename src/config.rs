@@ -91,6 +91,16 @@ pub struct Options {
     /// Most simultaneous clients.
     #[arg(long)]
     pub maxclients: Option<u64>,
+    /// Output buffer limits for normal clients: `normal <hard> <soft> <soft-seconds>`.
+    #[arg(long, value_parser = parse_output_limit_arg)]
+    #[serde(default, deserialize_with = "de_output_limit")]
+    pub client_output_buffer_limit: Option<OutputBufferLimit>,
+    /// Most requests of one client a core holds in flight before it stops reading that client.
+    #[arg(long)]
+    pub client_pipeline_limit: Option<u64>,
+    /// Close a client whose unfinished request has been arriving this many seconds (0 = never).
+    #[arg(long)]
+    pub partial_request_timeout: Option<u64>,
     /// Close clients idle for this many seconds (0 = never).
     #[arg(long)]
     pub timeout: Option<u64>,
@@ -161,6 +171,12 @@ pub struct Settings {
     pub client_query_buffer_limit: u64,
     /// Most clients.
     pub maxclients: u64,
+    /// Output buffer limits for normal clients.
+    pub client_output_buffer_limit: OutputBufferLimit,
+    /// Requests in flight per client before reading pauses.
+    pub client_pipeline_limit: u64,
+    /// Seconds a partial request may take to arrive (0 = no limit).
+    pub partial_request_timeout: u64,
     /// Idle timeout in seconds.
     pub timeout: u64,
     /// Background task frequency.
@@ -200,6 +216,9 @@ impl Default for Settings {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxclients: 10_000,
+            client_output_buffer_limit: OutputBufferLimit::DEFAULT,
+            client_pipeline_limit: 1024,
+            partial_request_timeout: 30,
             timeout: 0,
             hz: 10,
             pin_threads: false,
@@ -250,6 +269,9 @@ impl Options {
             proto_max_bulk_len,
             client_query_buffer_limit,
             maxclients,
+            client_output_buffer_limit,
+            client_pipeline_limit,
+            partial_request_timeout,
             timeout,
             hz,
             pin_threads,
@@ -285,6 +307,15 @@ impl Options {
                 .client_query_buffer_limit
                 .unwrap_or(d.client_query_buffer_limit),
             maxclients: self.maxclients.unwrap_or(d.maxclients),
+            client_output_buffer_limit: self
+                .client_output_buffer_limit
+                .unwrap_or(d.client_output_buffer_limit),
+            client_pipeline_limit: self
+                .client_pipeline_limit
+                .unwrap_or(d.client_pipeline_limit),
+            partial_request_timeout: self
+                .partial_request_timeout
+                .unwrap_or(d.partial_request_timeout),
             timeout: self.timeout.unwrap_or(d.timeout),
             hz: self.hz.unwrap_or(d.hz),
             pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
@@ -349,6 +380,21 @@ impl Settings {
         {
             return invalid("client-query-buffer-limit", "must be between 1mb and 4gb");
         }
+        if self.maxclients == 0 || self.maxclients > MAX_CLIENTS {
+            return invalid("maxclients", "must be between 1 and 1000000");
+        }
+        if self.client_pipeline_limit == 0 || self.client_pipeline_limit > MAX_PIPELINE_LIMIT {
+            return invalid("client-pipeline-limit", "must be between 1 and 1000000");
+        }
+        if self.timeout > MAX_TIMEOUT_SECS {
+            return invalid("timeout", "must be at most 2147483647 seconds");
+        }
+        if self.partial_request_timeout > MAX_TIMEOUT_SECS {
+            return invalid(
+                "partial-request-timeout",
+                "must be at most 2147483647 seconds",
+            );
+        }
         if self.hz == 0 || self.hz > 500 {
             return invalid("hz", "must be between 1 and 500");
         }
@@ -366,6 +412,103 @@ impl Settings {
             return invalid("function-isolates-per-core", "must be at least 1");
         }
         Ok(())
+    }
+}
+
+/// Highest `maxclients` (file descriptors are raised to match at start).
+pub const MAX_CLIENTS: u64 = 1_000_000;
+/// Highest `client-pipeline-limit`.
+pub const MAX_PIPELINE_LIMIT: u64 = 1_000_000;
+/// Highest `timeout` and `partial-request-timeout`, in seconds (Redis's bound).
+pub const MAX_TIMEOUT_SECS: u64 = i32::MAX as u64;
+
+/// Redis's `client-output-buffer-limit` for the `normal` class: a client
+/// whose unsent replies reach `hard` bytes is closed at once; one that stays
+/// at or over `soft` bytes for more than `soft_seconds` is closed then.
+/// 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimit {
+    /// Close at once at this many unsent bytes (0 = no hard limit).
+    pub hard: u64,
+    /// Close after `soft_seconds` at or over this many (0 = no soft limit).
+    pub soft: u64,
+    /// How long a client may stay over the soft limit.
+    pub soft_seconds: u64,
+}
+
+impl OutputBufferLimit {
+    /// Kiln's default, `normal 1gb 4mb 60`. Redis's is `0 0 0` (no limit);
+    /// Kiln bounds what a client that never reads can leave behind, while
+    /// the hard limit stays above the largest value (`proto-max-bulk-len`).
+    pub const DEFAULT: OutputBufferLimit = OutputBufferLimit {
+        hard: 1024 * 1024 * 1024,
+        soft: 4 * 1024 * 1024,
+        soft_seconds: 60,
+    };
+
+    /// Parses Redis's syntax, `<class> <hard> <soft> <soft-seconds>`
+    /// repeated. Sizes take units. Only `normal` applies to Kiln's clients;
+    /// `replica`/`slave` and `pubsub` are accepted (Redis config files set
+    /// them) and ignored. The error texts are Redis's.
+    pub fn parse(text: &str) -> Result<Option<OutputBufferLimit>, &'static str> {
+        let words: Vec<&str> = text.split_ascii_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        let mut normal = None;
+        for group in words.chunks(4) {
+            let class = group[0].to_ascii_lowercase();
+            if !matches!(class.as_str(), "normal" | "replica" | "slave" | "pubsub") {
+                return Err("Invalid client class specified in buffer limit configuration.");
+            }
+            let (Some(hard), Some(soft), Ok(soft_seconds)) = (
+                parse_size(group[1]),
+                parse_size(group[2]),
+                group[3].parse::<u64>(),
+            ) else {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+                );
+            };
+            if class == "normal" {
+                normal = Some(OutputBufferLimit {
+                    hard,
+                    soft,
+                    soft_seconds,
+                });
+            }
+        }
+        Ok(normal)
+    }
+}
+
+impl std::fmt::Display for OutputBufferLimit {
+    /// As `CONFIG GET` shows it: `normal <hard> <soft> <soft-seconds>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "normal {} {} {}",
+            self.hard, self.soft, self.soft_seconds
+        )
+    }
+}
+
+fn parse_output_limit_arg(text: &str) -> Result<OutputBufferLimit, String> {
+    match OutputBufferLimit::parse(text) {
+        Ok(Some(limit)) => Ok(limit),
+        Ok(None) => Err("no 'normal' class given (example: normal 1gb 4mb 60)".into()),
+        Err(why) => Err(why.into()),
+    }
+}
+
+fn de_output_limit<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OutputBufferLimit>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse_output_limit_arg(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -454,5 +597,58 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(zero.into_settings().unwrap().core_port_base, 0);
+    }
+
+    #[test]
+    fn output_buffer_limits_read_as_redis_writes_them() {
+        let parse = OutputBufferLimit::parse;
+        let limit = |hard, soft, soft_seconds| {
+            Ok(Some(OutputBufferLimit {
+                hard,
+                soft,
+                soft_seconds,
+            }))
+        };
+        assert_eq!(parse("normal 1mb 512kb 10"), limit(1 << 20, 512 << 10, 10));
+        assert_eq!(
+            parse("normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"),
+            limit(0, 0, 0)
+        );
+        assert_eq!(parse("pubsub 32mb 8mb 60"), Ok(None));
+        assert_eq!(
+            parse("normal 1 2"),
+            Err("Wrong number of arguments in buffer limit configuration.")
+        );
+        assert_eq!(
+            parse("master 1 2 3"),
+            Err("Invalid client class specified in buffer limit configuration.")
+        );
+        assert_eq!(
+            parse("normal 1x 2 3"),
+            Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        );
+        let file: Options = toml::from_str(
+            "client-output-buffer-limit = \"normal 64mb 1mb 5\"\npartial-request-timeout = 0\n",
+        )
+        .unwrap();
+        let s = file.into_settings().unwrap();
+        assert_eq!(s.client_output_buffer_limit.soft, 1 << 20);
+        assert_eq!(s.partial_request_timeout, 0);
+        assert_eq!(s.client_pipeline_limit, 1024);
+        let flags = Options::parse_from([
+            "kiln-server",
+            "--client-output-buffer-limit",
+            "normal 0 0 0",
+            "--client-pipeline-limit",
+            "16",
+        ]);
+        let s = flags.into_settings().unwrap();
+        assert_eq!(s.client_output_buffer_limit.hard, 0);
+        assert_eq!(s.client_pipeline_limit, 16);
+        let zero = Options {
+            client_pipeline_limit: Some(0),
+            ..Options::default()
+        };
+        assert!(zero.into_settings().is_err());
     }
 }

@@ -22,6 +22,7 @@
 //! - [`config`]: settings from defaults, TOML file and flags.
 //! - [`server`]: binds listeners, spawns cores; [`server::Handle`].
 //! - [`core`]: the per-core event loop, connections, cross-core fan-out.
+//! - [`fdlimit`]: the open-file limit raised to fit `maxclients`.
 //! - [`commands`]: the command table and one module per command family.
 //! - [`session`]: per-connection state.
 //! - [`shared`]: read-mostly state shared by cores (runtime config, slot map).
@@ -31,6 +32,7 @@
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod fdlimit;
 pub mod server;
 pub mod session;
 pub mod shared;

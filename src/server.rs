@@ -42,8 +42,9 @@ impl Server {
     /// Binds the main port (one SO_REUSEPORT listener per core) and each
     /// core's own port, then starts the cores. Returns once every listener
     /// is bound, so clients may connect as soon as this returns.
-    pub fn start(settings: Settings) -> io::Result<Handle> {
+    pub fn start(mut settings: Settings) -> io::Result<Handle> {
         let cores = settings.cores;
+        settings.maxclients = crate::fdlimit::raise_for(settings.maxclients, cores);
         let first = listener(SocketAddr::new(settings.bind, settings.port), true)?;
         let main_addr = first.local_addr()?;
         let mut main_listeners = vec![first];

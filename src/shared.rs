@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use kiln_net::Mailbox;
 use kiln_net::slot::SLOT_COUNT;
 
-use crate::config::Settings;
+use crate::config::{OutputBufferLimit, Settings};
 use crate::core::message::Batch;
 
 /// Settings `CONFIG SET` may change while the server runs.
@@ -29,6 +29,16 @@ pub struct Runtime {
     pub maxclients: AtomicU64,
     /// `timeout` in seconds; 0 = never close idle clients.
     pub timeout: AtomicU64,
+    /// `client-output-buffer-limit normal`: hard limit in bytes (0 = none).
+    pub output_hard_limit: AtomicU64,
+    /// `client-output-buffer-limit normal`: soft limit in bytes (0 = none).
+    pub output_soft_limit: AtomicU64,
+    /// `client-output-buffer-limit normal`: seconds allowed over the soft limit.
+    pub output_soft_seconds: AtomicU64,
+    /// `client-pipeline-limit`: requests in flight per client before reading pauses.
+    pub client_pipeline_limit: AtomicU64,
+    /// `partial-request-timeout` in seconds; 0 = no limit.
+    pub partial_request_timeout: AtomicU64,
     /// `requirepass`; `None` = no password.
     pub requirepass: RwLock<Option<Arc<str>>>,
 }
@@ -41,6 +51,11 @@ impl Runtime {
             client_query_buffer_limit: AtomicU64::new(settings.client_query_buffer_limit),
             maxclients: AtomicU64::new(settings.maxclients),
             timeout: AtomicU64::new(settings.timeout),
+            output_hard_limit: AtomicU64::new(settings.client_output_buffer_limit.hard),
+            output_soft_limit: AtomicU64::new(settings.client_output_buffer_limit.soft),
+            output_soft_seconds: AtomicU64::new(settings.client_output_buffer_limit.soft_seconds),
+            client_pipeline_limit: AtomicU64::new(settings.client_pipeline_limit),
+            partial_request_timeout: AtomicU64::new(settings.partial_request_timeout),
             requirepass: RwLock::new(settings.requirepass.as_deref().map(Arc::from)),
         }
     }
@@ -51,6 +66,24 @@ impl Runtime {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The `client-output-buffer-limit` in force.
+    pub fn output_buffer_limit(&self) -> OutputBufferLimit {
+        OutputBufferLimit {
+            hard: Runtime::get(&self.output_hard_limit),
+            soft: Runtime::get(&self.output_soft_limit),
+            soft_seconds: Runtime::get(&self.output_soft_seconds),
+        }
+    }
+
+    /// Sets the `client-output-buffer-limit` (each part is read on its
+    /// own; a client checked mid-change sees old and new parts, harmlessly).
+    pub fn set_output_buffer_limit(&self, limit: OutputBufferLimit) {
+        self.output_hard_limit.store(limit.hard, Ordering::Relaxed);
+        self.output_soft_limit.store(limit.soft, Ordering::Relaxed);
+        self.output_soft_seconds
+            .store(limit.soft_seconds, Ordering::Relaxed);
     }
 
     /// Reads an atomic setting.
@@ -281,8 +314,9 @@ mod tests {
     }
 }
 
-/// Builders for unit tests that need a [`Shared`] without a running server.
-#[cfg(test)]
+/// Builders for unit tests (and fuzz targets) that need a [`Shared`] without
+/// a running server.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod tests_support {
     use super::*;
 

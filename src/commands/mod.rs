@@ -598,7 +598,8 @@ mod tests {
     }
 }
 
-/// A core's worth of state for command unit tests: runs a command through
-/// the table against a real shard, as if it arrived on core 0's main port.
-#[cfg(test)]
+/// A core's worth of state for command unit tests (and the `command_args`
+/// fuzz target, through the `fuzzing` feature): runs a command through the
+/// table against a real shard, as if it arrived on core 0's main port.
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod testbed;

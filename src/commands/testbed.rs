@@ -1,7 +1,7 @@
 //! A core's worth of state for command unit tests: runs a command through
 //! the table against a real shard, as if it arrived on core 0's main port.
 
-use kiln_net::{OwnedArgs, Reply};
+use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_store::{Shard, ShardConfig};
 
 use super::{Ctx, Lookup, lookup};
@@ -33,7 +33,13 @@ impl Default for TestBed {
 impl TestBed {
     /// A fresh bed with the clock at 1,000,000 ms.
     pub fn new() -> TestBed {
-        let mut shard = Shard::new(ShardConfig::default());
+        TestBed::with_shard_config(ShardConfig::default())
+    }
+
+    /// A fresh bed whose shard has `config` (a fuzz target caps values
+    /// lower, so one input cannot build a 512 MB string).
+    pub fn with_shard_config(config: ShardConfig) -> TestBed {
+        let mut shard = Shard::new(config);
         shard.set_now(1_000_000);
         let addr = "127.0.0.1:1".parse().unwrap();
         let shared = tests_support::shared(2);
@@ -53,7 +59,12 @@ impl TestBed {
     /// Runs `parts` (arity checked, no routing) and returns the reply.
     pub fn run(&mut self, parts: &[&str]) -> Reply {
         let owned = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
-        let args = owned.args();
+        self.run_args(owned.args())
+    }
+
+    /// Runs a parsed request (arity checked, no routing) and returns the
+    /// reply. A panicking command panics here: nothing catches it.
+    pub fn run_args(&mut self, args: Args<'_>) -> Reply {
         let spec = match lookup(args) {
             Lookup::Found(spec) => spec,
             Lookup::Unknown(reply) => return reply,

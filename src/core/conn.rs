@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 use kiln_net::resp::{ParseLimits, ProtocolError, RequestParser, encode};
 use kiln_net::{Args, OwnedArgs, Protocol, Reply};
@@ -108,7 +109,13 @@ impl Input {
             if self.end == self.buf.len() {
                 let want = self.parser.bulk_remaining(self.pending()).unwrap_or(0);
                 let grow = want.max(self.buf.len()).max(READ_CHUNK);
-                self.buf.resize(self.buf.len() + grow, 0);
+                // A fresh zeroed allocation, not `resize`: the allocator
+                // hands back untouched pages, which become resident only as
+                // bytes arrive. A client that declares a 512 MB argument
+                // and sends nothing costs address space, not memory.
+                let mut bigger = vec![0; self.buf.len() + grow];
+                bigger[..self.end].copy_from_slice(&self.buf[..self.end]);
+                self.buf = bigger;
             }
         }
         let space = self.buf.len() - self.end;
@@ -219,6 +226,13 @@ pub struct Replies {
     queue: VecDeque<Slot>,
     /// Sequence number of `queue[0]`.
     base_seq: u64,
+    /// Encoded bytes held in `Ready` slots of the queue.
+    queued_bytes: usize,
+    /// The hard output buffer limit (0 = none): a reply that would reach it
+    /// is not encoded, and the connection is marked for closing.
+    hard_limit: usize,
+    /// A reply was refused for the hard limit; the connection must close.
+    overflowed: bool,
 }
 
 impl Replies {
@@ -228,18 +242,54 @@ impl Replies {
             written: 0,
             queue: VecDeque::new(),
             base_seq: 0,
+            queued_bytes: 0,
+            hard_limit: 0,
+            overflowed: false,
         }
     }
 
     /// Appends a reply after every earlier one.
     pub fn push(&mut self, reply: &Reply, protocol: Protocol) {
+        if self.refuses(reply) {
+            return;
+        }
         if self.queue.is_empty() {
             encode(reply, protocol, &mut self.buf);
         } else {
             let mut bytes = Vec::new();
             encode(reply, protocol, &mut bytes);
+            self.queued_bytes += bytes.len();
             self.queue.push_back(Slot::Ready(bytes));
         }
+    }
+
+    /// Whether `reply` would take the output buffer to the hard limit; if
+    /// so the connection is marked overflowed and the reply is dropped
+    /// before it is encoded (an MGET of one big value a thousand times
+    /// never materialises).
+    fn refuses(&mut self, reply: &Reply) -> bool {
+        if self.hard_limit > 0
+            && (self.overflowed || self.output_len() + reply.payload_len() >= self.hard_limit)
+        {
+            self.overflowed = true;
+        }
+        self.overflowed
+    }
+
+    /// Sets the hard output buffer limit (0 = none).
+    pub fn set_hard_limit(&mut self, bytes: usize) {
+        self.hard_limit = bytes;
+    }
+
+    /// Whether a reply was refused for the hard limit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// The client's output buffer: encoded replies not yet written, those
+    /// waiting behind an unfinished request included.
+    pub fn output_len(&self) -> usize {
+        self.unsent() + self.queued_bytes
     }
 
     /// Reserves the next place for a reply other cores will complete;
@@ -270,6 +320,9 @@ impl Replies {
             Some(Slot::Waiting(w)) => w.protocol,
             _ => return,
         };
+        if self.refuses(reply) {
+            return;
+        }
         if index == 0 {
             // The usual case: the oldest request completes; its reply goes
             // straight to the write buffer.
@@ -279,10 +332,12 @@ impl Replies {
         } else {
             let mut bytes = Vec::new();
             encode(reply, protocol, &mut bytes);
+            self.queued_bytes += bytes.len();
             self.queue[index as usize] = Slot::Ready(bytes);
         }
         while let Some(Slot::Ready(_)) = self.queue.front() {
             if let Some(Slot::Ready(bytes)) = self.queue.pop_front() {
+                self.queued_bytes -= bytes.len();
                 self.buf.extend_from_slice(&bytes);
                 self.base_seq += 1;
             }
@@ -342,6 +397,11 @@ pub struct Connection {
     pub wants_write: bool,
     /// The peer's FIN was seen: read to EOF whenever reading resumes.
     pub peer_closed: bool,
+    /// Since when the output buffer has been over the soft limit.
+    pub over_soft_since: Option<Instant>,
+    /// Since when the request now arriving has been incomplete (reset by
+    /// every complete request and while reading is paused).
+    pub partial_since: Option<Instant>,
 }
 
 impl Connection {
@@ -355,6 +415,8 @@ impl Connection {
             read_paused: false,
             wants_write: false,
             peer_closed: false,
+            over_soft_since: None,
+            partial_since: None,
         }
     }
 

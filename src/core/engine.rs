@@ -15,20 +15,12 @@ use slab::Slab;
 
 use super::conn::{self, Connection, Waiting};
 use super::fanout::{self, Finish, Job, Plan, Planning};
+use super::limits::{Breach, ClientLimits};
 use super::message::{Batch, Msg, Origin};
 use super::stats::CoreStats;
 use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
-use crate::shared::{Runtime, Shared};
-
-/// Stop parsing a connection's input while this many requests wait for
-/// other cores (they resume as replies arrive): bounds what one client can
-/// make a core hold.
-const MAX_QUEUED_PER_CONN: usize = 1024;
-/// Stop parsing while this many reply bytes are unsent: a client that sends
-/// without reading is throttled by its own socket instead of growing our
-/// memory.
-const MAX_UNSENT_PER_CONN: usize = 4 * 1024 * 1024;
+use crate::shared::Shared;
 
 /// Everything a core owns except its connections, so a connection can be
 /// borrowed while commands run against the shard.
@@ -289,19 +281,27 @@ impl Engine {
         }
     }
 
-    /// Parses and handles every complete request buffered on `conn`.
-    /// Returns false when the connection must close now (query buffer
-    /// overflow).
-    pub(super) fn process_input(&mut self, key: usize, conn: &mut Connection) -> bool {
-        let limits = ParseLimits {
-            max_bulk_len: Runtime::get(&self.shared.runtime.proto_max_bulk_len) as usize,
+    /// Parses and handles every complete request buffered on `conn`, until
+    /// the input runs out or backpressure pauses reading. `Err` when the
+    /// connection must close now (a limit in [`ClientLimits`] was hit).
+    pub(super) fn process_input(
+        &mut self,
+        key: usize,
+        conn: &mut Connection,
+    ) -> Result<(), Breach> {
+        let limits = ClientLimits::load(&self.shared.runtime);
+        conn.replies.set_hard_limit(limits.output.hard as usize);
+        let parse_limits = ParseLimits {
+            max_bulk_len: limits.max_bulk_len,
             authenticated: conn.session.authenticated,
             ..ParseLimits::default()
         };
         loop {
-            if conn.session.close_after_reply || backpressured(conn) {
+            limits.check_output(conn, self.now)?;
+            if conn.session.close_after_reply || limits.backpressured(conn) {
                 conn.read_paused = !conn.session.close_after_reply;
-                return true;
+                conn.partial_since = None;
+                return Ok(());
             }
             let Connection {
                 input,
@@ -309,8 +309,8 @@ impl Engine {
                 replies,
                 ..
             } = conn;
-            if input.parser.limits() != limits {
-                input.parser.set_limits(limits);
+            if input.parser.limits() != parse_limits {
+                input.parser.set_limits(parse_limits);
             }
             match input.parse() {
                 Ok(Some(consumed)) => {
@@ -319,30 +319,30 @@ impl Engine {
                         self.handle(key, session, replies, args);
                     }
                     input.consume(consumed);
+                    conn.partial_since = None;
                     // AUTH may have lifted the unauthenticated limits.
-                    if session.authenticated != limits.authenticated {
+                    if conn.session.authenticated != parse_limits.authenticated {
                         return self.process_input(key, conn);
                     }
                 }
                 Ok(None) => {
-                    let limit =
-                        Runtime::get(&self.shared.runtime.client_query_buffer_limit) as usize;
-                    if input.len() > limit {
-                        tracing::warn!(
-                            client = session.id,
-                            "closing client that reached max query buffer length"
-                        );
-                        return false;
+                    if input.len() > limits.query_buffer {
+                        return Err(Breach::QueryBuffer);
                     }
                     conn.read_paused = false;
-                    return true;
+                    if conn.input.is_empty() {
+                        conn.partial_since = None;
+                    } else {
+                        conn.partial_since.get_or_insert(self.now);
+                    }
+                    return Ok(());
                 }
                 Err(err) => {
                     self.stats.protocol_errors += 1;
                     let reply = Reply::error_owned(format!("ERR {err}"));
                     replies.push(&reply, session.protocol);
                     session.close_after_reply = true;
-                    return true;
+                    return Ok(());
                 }
             }
         }
@@ -363,10 +363,6 @@ fn keep_args(finish: &Finish, args: Args<'_>) -> kiln_net::OwnedArgs {
 fn complete_groups(spec: &CommandSpec, argc: usize) -> bool {
     let step = spec.keys.step.max(1);
     argc >= spec.keys.first && (argc - spec.keys.first).is_multiple_of(step)
-}
-
-pub(super) fn backpressured(conn: &Connection) -> bool {
-    conn.replies.queued() >= MAX_QUEUED_PER_CONN || conn.replies.unsent() >= MAX_UNSENT_PER_CONN
 }
 
 /// `-MOVED <slot> <ip>:<port>`; the IP is the one the client reached us on

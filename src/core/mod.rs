@@ -19,12 +19,14 @@
 //!
 //! Modules: [`engine`] (the per-request path: parse, look up, route,
 //! execute or plan), [`conn`] (buffers and the ordered reply queue),
+//! [`limits`] (what one client may hold, and what happens past it),
 //! [`fanout`] (plans, jobs and combines), [`message`] (what cores send each
 //! other), [`stats`] (counters INFO sums).
 
 pub mod conn;
 pub mod engine;
 pub mod fanout;
+pub mod limits;
 pub mod message;
 pub mod stats;
 
@@ -44,8 +46,9 @@ use crate::commands::{self, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::{Runtime, Shared, unix_ms};
 use conn::{Connection, Filled};
-use engine::{Engine, backpressured};
+use engine::Engine;
 use fanout::{Finish, Finishing, Job, Output};
+use limits::{Breach, ClientLimits};
 use message::{Batch, Msg, Origin};
 use stats::OpsMeter;
 
@@ -155,6 +158,13 @@ impl Core {
             // before this core can block in poll.
             self.engine.flush_outbox();
             self.flush_dirty();
+            // Writing may have resumed a paused reader, whose requests
+            // made more jobs: they must not wait for the next poll timeout.
+            while !self.engine.local_jobs.is_empty() {
+                self.run_local_jobs();
+                self.flush_dirty();
+            }
+            self.engine.flush_outbox();
             self.engine.publish_memory();
             if Instant::now() >= next_cron {
                 self.cron();
@@ -164,7 +174,7 @@ impl Core {
         self.close_all();
     }
 
-    /// Periodic work: active expiry, throughput sampling, idle clients.
+    /// Periodic work: active expiry, throughput sampling, client limits.
     fn cron(&mut self) {
         let stats = &mut self.engine.stats;
         self.ops.sample(Instant::now(), stats.commands_processed);
@@ -174,21 +184,21 @@ impl Core {
             .shard
             .active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
         self.engine.publish_memory();
-        let timeout = Runtime::get(&self.engine.shared.runtime.timeout);
-        if timeout > 0 {
-            let now = Instant::now();
-            let idle: Vec<usize> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| {
-                    c.replies.queued() == 0
-                        && now.duration_since(c.session.last_active).as_secs() > timeout
-                })
-                .map(|(k, _)| k)
-                .collect();
-            for key in idle {
-                self.close(key);
-            }
+        self.police_clients();
+    }
+
+    /// Closes every client over a limit it can reach by doing nothing:
+    /// a stuck output buffer, a request trickling in, idleness.
+    fn police_clients(&mut self) {
+        let limits = ClientLimits::load(&self.engine.shared.runtime);
+        let now = Instant::now();
+        let breaches: Vec<(usize, Breach)> = self
+            .conns
+            .iter_mut()
+            .filter_map(|(key, conn)| limits.police(conn, now).err().map(|b| (key, b)))
+            .collect();
+        for (key, breach) in breaches {
+            self.drop_client(key, breach);
         }
     }
 
@@ -285,6 +295,9 @@ impl Core {
             Err(reply) => {
                 self.engine.stats.error_replies += u64::from(reply.is_error());
                 conn.replies.resolve(origin.seq, &reply);
+                if conn.replies.overflowed() {
+                    return self.drop_client(origin.conn, Breach::OutputHard);
+                }
                 self.dirty.push(origin.conn);
             }
             Ok(plan) => {
@@ -353,8 +366,8 @@ impl Core {
             match conn.fill() {
                 Ok(Filled::Bytes { n, drained }) => {
                     self.engine.stats.net_input_bytes += n as u64;
-                    if !self.engine.process_input(key, conn) {
-                        return self.close(key);
+                    if let Err(breach) = self.engine.process_input(key, conn) {
+                        return self.drop_client(key, breach);
                     }
                     if drained && !conn.peer_closed {
                         break;
@@ -398,6 +411,9 @@ impl Core {
             Err(_) => return self.close(key),
         }
         let unsent = conn.replies.unsent() > 0;
+        if conn.replies.output_len() == 0 {
+            conn.over_soft_since = None;
+        }
         if unsent != conn.wants_write {
             let interest = if unsent {
                 Interest::READABLE | Interest::WRITABLE
@@ -418,15 +434,32 @@ impl Core {
         if conn.session.close_after_reply && !unsent && conn.replies.queued() == 0 {
             return self.close(key);
         }
-        if conn.read_paused && !backpressured(conn) {
+        if conn.read_paused && !ClientLimits::load(&self.engine.shared.runtime).backpressured(conn)
+        {
             conn.read_paused = false;
             // Edge-triggered: bytes may be waiting in our buffer or the
             // socket with no new event coming.
-            if !self.engine.process_input(key, conn) {
-                return self.close(key);
+            if let Err(breach) = self.engine.process_input(key, conn) {
+                return self.drop_client(key, breach);
             }
             self.on_readable(key, false);
         }
+    }
+
+    /// Closes a client that broke a limit, logging and counting why.
+    fn drop_client(&mut self, key: usize, breach: Breach) {
+        if let Some(conn) = self.conns.get(key) {
+            breach.log(conn.session.id, conn.session.peer);
+        }
+        let stats = &mut self.engine.stats;
+        match breach {
+            Breach::QueryBuffer => stats.query_buffer_limit_disconnections += 1,
+            Breach::OutputHard | Breach::OutputSoft => {
+                stats.output_buffer_limit_disconnections += 1
+            }
+            Breach::PartialRequest | Breach::Idle => {}
+        }
+        self.close(key);
     }
 
     fn close(&mut self, key: usize) {

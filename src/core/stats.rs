@@ -21,13 +21,17 @@ pub struct CoreStats {
     pub error_replies: u64,
     /// Protocol errors that closed a connection.
     pub protocol_errors: u64,
+    /// Clients closed at `client-query-buffer-limit`.
+    pub query_buffer_limit_disconnections: u64,
+    /// Clients closed at `client-output-buffer-limit`.
+    pub output_buffer_limit_disconnections: u64,
     /// Commands per second, averaged over the last [`OPS_SAMPLES`] cron ticks.
     pub instantaneous_ops_per_sec: u64,
 }
 
 impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
-    pub fn to_fields(&self) -> [i64; 9] {
+    pub fn to_fields(&self) -> [i64; 11] {
         [
             self.connections_received as i64,
             self.rejected_connections as i64,
@@ -38,6 +42,8 @@ impl CoreStats {
             self.error_replies as i64,
             self.protocol_errors as i64,
             self.instantaneous_ops_per_sec as i64,
+            self.query_buffer_limit_disconnections as i64,
+            self.output_buffer_limit_disconnections as i64,
         ]
     }
 
@@ -54,6 +60,8 @@ impl CoreStats {
             error_replies: f(6),
             protocol_errors: f(7),
             instantaneous_ops_per_sec: f(8),
+            query_buffer_limit_disconnections: f(9),
+            output_buffer_limit_disconnections: f(10),
         }
     }
 
@@ -68,6 +76,8 @@ impl CoreStats {
         self.error_replies += other.error_replies;
         self.protocol_errors += other.protocol_errors;
         self.instantaneous_ops_per_sec += other.instantaneous_ops_per_sec;
+        self.query_buffer_limit_disconnections += other.query_buffer_limit_disconnections;
+        self.output_buffer_limit_disconnections += other.output_buffer_limit_disconnections;
     }
 }
 

@@ -193,7 +193,8 @@ impl Raw {
         Raw::from_stream(TcpStream::connect(addr).expect("connect"))
     }
 
-    fn from_stream(stream: TcpStream) -> Raw {
+    /// Wraps a connected stream (10 s read timeout).
+    pub fn from_stream(stream: TcpStream) -> Raw {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -249,6 +250,12 @@ impl Raw {
         }
     }
 
+    /// Drops the connection abruptly: a reset, as when a client process is
+    /// killed with requests in flight (no orderly FIN).
+    pub fn abort(self) {
+        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
+    }
+
     /// True once the server has closed the connection.
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
@@ -271,4 +278,27 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Shorthand for a bulk reply.
 pub fn bulk(s: &str) -> Reply {
     Reply::bulk_from(s)
+}
+
+/// One numeric field of `INFO` (e.g. `connected_clients`).
+pub fn info_field(conn: &mut Raw, field: &str) -> u64 {
+    let Reply::Bulk(text) = conn.cmd(&["INFO"]) else {
+        panic!("INFO is not a bulk string")
+    };
+    let prefix = format!("{field}:");
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
+
+/// A process's resident memory in bytes (`VmRSS` of /proc/<pid>/status).
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
 }

@@ -70,6 +70,29 @@ impl Reply {
         value.map_or(Reply::Nil, Reply::Bulk)
     }
 
+    /// The bytes of text this reply carries, summed over its elements: a
+    /// lower bound on its encoded size, found without encoding it (a
+    /// connection checks a reply against its output limit first).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Reply::Status(s) | Reply::Error(s) => s.len(),
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => b.len(),
+            Reply::BigNumber(n) => n.len(),
+            Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+                items.iter().map(Reply::payload_len).sum()
+            }
+            Reply::Map(pairs) => pairs
+                .iter()
+                .map(|(k, v)| k.payload_len() + v.payload_len())
+                .sum(),
+            Reply::Integer(_)
+            | Reply::Nil
+            | Reply::NilArray
+            | Reply::Double(_)
+            | Reply::Boolean(_) => 0,
+        }
+    }
+
     /// Whether this is an error reply.
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))

@@ -478,5 +478,8 @@ fn hex2(hi: Option<u8>, lo: Option<u8>) -> Option<u8> {
     Some((digit(hi?)? * 16 + digit(lo?)?) as u8)
 }
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kiln_net::{Args, Reply};
 
 use crate::commands::Ctx;
+use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimit};
 use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
 
@@ -37,6 +38,10 @@ enum Kind {
     Int(fn(&Runtime) -> &AtomicU64, u64, u64),
     /// `requirepass`.
     Password,
+    /// `maxclients`: the open-file limit is raised to fit first.
+    Clients,
+    /// `client-output-buffer-limit` in Redis's class/hard/soft/seconds form.
+    OutputBuffer,
     /// Accepts only this value (features Kiln does not have).
     Only(&'static str),
 }
@@ -111,12 +116,27 @@ const PARAMS: &[Param] = &[
     Param {
         name: "maxclients",
         get: |s| Runtime::get(&s.runtime.maxclients).to_string(),
-        kind: Kind::Int(|r| &r.maxclients, 1, u32::MAX as u64),
+        kind: Kind::Clients,
     },
     Param {
         name: "timeout",
         get: |s| Runtime::get(&s.runtime.timeout).to_string(),
-        kind: Kind::Int(|r| &r.timeout, 0, i32::MAX as u64),
+        kind: Kind::Int(|r| &r.timeout, 0, MAX_TIMEOUT_SECS),
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        get: |s| s.runtime.output_buffer_limit().to_string(),
+        kind: Kind::OutputBuffer,
+    },
+    Param {
+        name: "client-pipeline-limit",
+        get: |s| Runtime::get(&s.runtime.client_pipeline_limit).to_string(),
+        kind: Kind::Int(|r| &r.client_pipeline_limit, 1, MAX_PIPELINE_LIMIT),
+    },
+    Param {
+        name: "partial-request-timeout",
+        get: |s| Runtime::get(&s.runtime.partial_request_timeout).to_string(),
+        kind: Kind::Int(|r| &r.partial_request_timeout, 0, MAX_TIMEOUT_SECS),
     },
     Param {
         name: "hz",
@@ -163,6 +183,7 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 enum Change {
     Number(fn(&Runtime) -> &AtomicU64, u64),
     Password(Option<String>),
+    OutputBuffer(OutputBufferLimit),
     Nothing,
 }
 
@@ -174,7 +195,7 @@ fn set_failed(name: &str, why: &str) -> Reply {
 
 /// Validates every `name value` pair before anything is applied, so a
 /// `CONFIG SET` changes all its parameters or none (as Redis 7 does).
-fn parse_config_set(args: Args<'_>) -> Result<Vec<Change>, Reply> {
+fn parse_config_set(args: Args<'_>, cores: usize) -> Result<Vec<Change>, Reply> {
     // Names and values come in pairs after `CONFIG SET`.
     if args.len() & 1 == 1 {
         return Err(Reply::error(
@@ -214,19 +235,40 @@ fn parse_config_set(args: Args<'_>) -> Result<Vec<Change>, Reply> {
                 ))
             }
         };
+        let integer = || {
+            let n = kiln_store::numeric::parse_i64(value.as_bytes()).ok_or_else(|| {
+                set_failed(param.name, "argument couldn't be parsed into an integer")
+            })?;
+            // Negative numbers are out of every range here.
+            Ok::<u64, Reply>(u64::try_from(n).unwrap_or(u64::MAX))
+        };
         changes.push(match param.kind {
             Kind::Size(field, min, max) => {
                 let n = crate::config::parse_size(&value)
                     .ok_or_else(|| set_failed(param.name, "argument must be a memory value"))?;
                 in_range(field, n, min, max)?
             }
-            Kind::Int(field, min, max) => {
-                let n = kiln_store::numeric::parse_i64(value.as_bytes()).ok_or_else(|| {
-                    set_failed(param.name, "argument couldn't be parsed into an integer")
-                })?;
-                // Negative numbers are out of every range here.
-                in_range(field, u64::try_from(n).unwrap_or(u64::MAX), min, max)?
+            Kind::Int(field, min, max) => in_range(field, integer()?, min, max)?,
+            Kind::Clients => {
+                let change = in_range(|r| &r.maxclients, integer()?, 1, MAX_CLIENTS)?;
+                if let Change::Number(_, n) = change {
+                    let fit = crate::fdlimit::raise_for(n, cores);
+                    if fit < n {
+                        return Err(set_failed(
+                            param.name,
+                            &format!(
+                                "The operating system is not able to handle the specified number of clients, try with {fit}"
+                            ),
+                        ));
+                    }
+                }
+                change
             }
+            Kind::OutputBuffer => match OutputBufferLimit::parse(&value) {
+                Ok(Some(limit)) => Change::OutputBuffer(limit),
+                Ok(None) => Change::Nothing,
+                Err(why) => return Err(set_failed(param.name, why)),
+            },
             Kind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
             Kind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
             Kind::Only(allowed) => {
@@ -243,7 +285,7 @@ fn parse_config_set(args: Args<'_>) -> Result<Vec<Change>, Reply> {
 
 /// `CONFIG SET name value [name value ...]`
 pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let changes = match parse_config_set(args) {
+    let changes = match parse_config_set(args, ctx.shared.cores()) {
         Ok(changes) => changes,
         Err(reply) => return reply,
     };
@@ -257,6 +299,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                     .write()
                     .unwrap_or_else(|e| e.into_inner()) = pass.map(Into::into);
             }
+            Change::OutputBuffer(limit) => runtime.set_output_buffer_limit(limit),
             Change::Nothing => {}
         }
     }
@@ -414,5 +457,58 @@ mod tests {
             bed.run(&["CONFIG", "NOPE"]),
             Reply::error("ERR unknown subcommand 'NOPE'. Try CONFIG HELP.")
         );
+    }
+
+    #[test]
+    fn client_limits_are_listed_and_settable() {
+        let mut bed = TestBed::new();
+        let get = |bed: &mut TestBed, name: &str| match bed.run(&["CONFIG", "GET", name]) {
+            Reply::Map(pairs) if pairs.len() == 1 => pairs[0].1.clone(),
+            other => panic!("{name}: {other:?}"),
+        };
+        for (name, default) in [
+            ("maxclients", "10000"),
+            ("timeout", "0"),
+            ("client-query-buffer-limit", "1073741824"),
+            ("proto-max-bulk-len", "536870912"),
+            ("client-output-buffer-limit", "normal 1073741824 4194304 60"),
+            ("client-pipeline-limit", "1024"),
+            ("partial-request-timeout", "30"),
+        ] {
+            assert_eq!(get(&mut bed, name), TestBed::bulk(default), "{name}");
+        }
+        assert_eq!(
+            bed.run(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 2mb 1mb 5 pubsub 32mb 8mb 60",
+                "client-pipeline-limit",
+                "64",
+                "partial-request-timeout",
+                "3",
+            ]),
+            Reply::OK
+        );
+        assert_eq!(
+            get(&mut bed, "client-output-buffer-limit"),
+            TestBed::bulk("normal 2097152 1048576 5")
+        );
+        assert_eq!(Runtime::get(&bed.shared.runtime.client_pipeline_limit), 64);
+        assert_eq!(Runtime::get(&bed.shared.runtime.partial_request_timeout), 3);
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration."
+            )
+        );
+        assert_eq!(
+            bed.run(&["CONFIG", "SET", "client-pipeline-limit", "0"]),
+            Reply::error(
+                "ERR CONFIG SET failed (possibly related to argument 'client-pipeline-limit') - argument must be between 1 and 1000000 inclusive"
+            )
+        );
+        assert_eq!(bed.run(&["CONFIG", "SET", "maxclients", "50"]), Reply::OK);
+        assert_eq!(get(&mut bed, "maxclients"), TestBed::bulk("50"));
     }
 }

@@ -276,6 +276,14 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                     "rejected_connections",
                     fig.stats.rejected_connections.to_string(),
                 ),
+                (
+                    "client_query_buffer_limit_disconnections",
+                    fig.stats.query_buffer_limit_disconnections.to_string(),
+                ),
+                (
+                    "client_output_buffer_limit_disconnections",
+                    fig.stats.output_buffer_limit_disconnections.to_string(),
+                ),
                 ("expired_keys", fig.expired.to_string()),
                 ("evicted_keys", "0".into()),
                 ("keyspace_hits", fig.hits.to_string()),

@@ -219,3 +219,53 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, cmds);
     }
 }
+
+/// Frames, fragments of frames and noise: inputs that reach deep into the
+/// parser far more often than uniform random bytes.
+fn wire_soup() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..5).prop_map(
+            |args| {
+                let mut wire = Vec::new();
+                crate::resp::encode_request(&args, &mut wire);
+                wire
+            }
+        ),
+        proptest::sample::select(vec![
+            &b"*"[..],
+            b"$",
+            b"\r\n",
+            b"*-1\r\n",
+            b"$-1\r\n",
+            b"*2147483648\r\n",
+            b"$99999999999\r\n",
+            b"\"",
+            b"'",
+            b"\\x4",
+            b" ",
+            b"PING\r\n",
+            b"\0",
+        ])
+        .prop_map(<[u8]>::to_vec),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
+proptest::proptest! {
+    /// With tight limits, whatever the bytes: no panic, and the same
+    /// commands and error whether the bytes come whole or split.
+    #[test]
+    fn split_delivery_parses_like_whole_delivery(
+        input in wire_soup(),
+        max_bulk_len in 1usize..40,
+        max_multibulk_len in 1usize..8,
+        authenticated in proptest::bool::ANY,
+        chunk in 1usize..16,
+    ) {
+        let limits = ParseLimits { max_bulk_len, max_multibulk_len, authenticated };
+        let whole = testing::parse_in_chunks(limits, &input, input.len());
+        proptest::prop_assert_eq!(testing::parse_in_chunks(limits, &input, chunk), whole);
+    }
+}

@@ -1,0 +1,194 @@
+//! The limits one client lives under, and the checks that enforce them.
+//!
+//! | limit | hit → |
+//! |---|---|
+//! | `client-pipeline-limit` requests in flight | reading pauses until replies drain |
+//! | unsent replies ≥ [`ClientLimits::pause_mark`] | reading pauses until the socket drains |
+//! | `client-output-buffer-limit` hard | closed at once (the reply is never encoded) |
+//! | `client-output-buffer-limit` soft, for soft-seconds | closed |
+//! | `client-query-buffer-limit` | closed |
+//! | `partial-request-timeout` | closed (slowloris: a request trickled in) |
+//! | `timeout` | idle client closed |
+//!
+//! Pausing is backpressure, not punishment: a paused client's own socket
+//! fills and its writes block, so a core never holds more than about
+//! [`OUTPUT_PAUSE_MARK`] of replies for a client that does not read. The
+//! soft limit then closes a client that stays stuck; the hard limit catches
+//! one reply too big to buffer at all. Limits are read from the runtime
+//! settings at each check, so `CONFIG SET` applies to connected clients.
+
+use std::time::{Duration, Instant};
+
+use super::conn::Connection;
+use crate::config::OutputBufferLimit;
+use crate::shared::Runtime;
+
+/// Unsent reply bytes at which reading a client pauses, unless an output
+/// buffer limit is lower.
+pub const OUTPUT_PAUSE_MARK: usize = 4 * 1024 * 1024;
+
+/// Why a client is being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breach {
+    /// Unparsed input over `client-query-buffer-limit`.
+    QueryBuffer,
+    /// Unsent replies at the hard output buffer limit.
+    OutputHard,
+    /// Unsent replies over the soft output buffer limit for too long.
+    OutputSoft,
+    /// A request that kept arriving for longer than `partial-request-timeout`.
+    PartialRequest,
+    /// No command for `timeout` seconds.
+    Idle,
+}
+
+impl Breach {
+    /// Logs the closing, worded as Redis logs it where Redis has the limit.
+    pub fn log(self, client: u64, peer: std::net::SocketAddr) {
+        match self {
+            Breach::QueryBuffer => tracing::warn!(
+                client,
+                %peer,
+                "closing client that reached max query buffer length"
+            ),
+            Breach::OutputHard | Breach::OutputSoft => tracing::warn!(
+                client,
+                %peer,
+                soft = self == Breach::OutputSoft,
+                "client closed for overcoming of output buffer limits"
+            ),
+            Breach::PartialRequest => tracing::info!(
+                client,
+                %peer,
+                "closing client whose request stayed incomplete past partial-request-timeout"
+            ),
+            Breach::Idle => tracing::debug!(client, %peer, "closing idle client"),
+        }
+    }
+}
+
+/// A snapshot of the per-client limits in force.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLimits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: usize,
+    /// `client-query-buffer-limit`.
+    pub query_buffer: usize,
+    /// `client-pipeline-limit`.
+    pub pipeline: usize,
+    /// `client-output-buffer-limit normal ...`.
+    pub output: OutputBufferLimit,
+    /// `partial-request-timeout`; `None` = off.
+    pub partial_request: Option<Duration>,
+    /// `timeout`; `None` = off.
+    pub idle: Option<Duration>,
+}
+
+impl ClientLimits {
+    /// Reads the limits from the runtime settings.
+    pub fn load(runtime: &Runtime) -> ClientLimits {
+        let seconds = |value| match Runtime::get(value) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        };
+        ClientLimits {
+            max_bulk_len: Runtime::get(&runtime.proto_max_bulk_len) as usize,
+            query_buffer: Runtime::get(&runtime.client_query_buffer_limit) as usize,
+            pipeline: Runtime::get(&runtime.client_pipeline_limit) as usize,
+            output: runtime.output_buffer_limit(),
+            partial_request: seconds(&runtime.partial_request_timeout),
+            idle: seconds(&runtime.timeout),
+        }
+    }
+
+    /// Unsent bytes at which reading pauses: [`OUTPUT_PAUSE_MARK`], or the
+    /// soft or hard output limit if lower (so a client that never reads
+    /// reaches the soft limit and its clock starts).
+    pub fn pause_mark(&self) -> usize {
+        [self.output.soft, self.output.hard]
+            .into_iter()
+            .filter(|&n| n > 0)
+            .map(|n| n as usize)
+            .fold(OUTPUT_PAUSE_MARK, usize::min)
+    }
+
+    /// Whether reading `conn` must pause until its replies drain.
+    pub fn backpressured(&self, conn: &Connection) -> bool {
+        conn.replies.queued() >= self.pipeline || conn.replies.output_len() >= self.pause_mark()
+    }
+
+    /// Checks the output buffer limits, starting or clearing the soft-limit
+    /// clock (as Redis's `checkClientOutputBufferLimits`).
+    pub fn check_output(&self, conn: &mut Connection, now: Instant) -> Result<(), Breach> {
+        let used = conn.replies.output_len() as u64;
+        let OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
+        } = self.output;
+        if conn.replies.overflowed() || (hard > 0 && used >= hard) {
+            return Err(Breach::OutputHard);
+        }
+        if soft > 0 && used >= soft {
+            let since = *conn.over_soft_since.get_or_insert(now);
+            if now.duration_since(since) > Duration::from_secs(soft_seconds) {
+                return Err(Breach::OutputSoft);
+            }
+        } else {
+            conn.over_soft_since = None;
+        }
+        Ok(())
+    }
+
+    /// The periodic check of every limit that a client can breach by doing
+    /// nothing: output limits, a stalled partial request, idleness.
+    pub fn police(&self, conn: &mut Connection, now: Instant) -> Result<(), Breach> {
+        conn.replies.set_hard_limit(self.output.hard as usize);
+        self.check_output(conn, now)?;
+        // A paused client's unparsed bytes wait on us, not on the client.
+        let stalled = |limit: Duration| {
+            !conn.read_paused
+                && conn
+                    .partial_since
+                    .is_some_and(|since| now.duration_since(since) > limit)
+        };
+        if self.partial_request.is_some_and(stalled) {
+            return Err(Breach::PartialRequest);
+        }
+        let idle = |limit: Duration| {
+            conn.replies.queued() == 0 && now.duration_since(conn.session.last_active) > limit
+        };
+        if self.idle.is_some_and(idle) {
+            return Err(Breach::Idle);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(hard: u64, soft: u64) -> ClientLimits {
+        ClientLimits {
+            max_bulk_len: 1024,
+            query_buffer: 1024,
+            pipeline: 8,
+            output: OutputBufferLimit {
+                hard,
+                soft,
+                soft_seconds: 1,
+            },
+            partial_request: None,
+            idle: None,
+        }
+    }
+
+    #[test]
+    fn reading_pauses_at_the_lowest_output_limit() {
+        assert_eq!(limits(0, 0).pause_mark(), OUTPUT_PAUSE_MARK);
+        assert_eq!(limits(0, 1000).pause_mark(), 1000);
+        assert_eq!(limits(500, 1000).pause_mark(), 500);
+        assert_eq!(limits(1 << 40, 1 << 30).pause_mark(), OUTPUT_PAUSE_MARK);
+    }
+}
