@@ -12,6 +12,8 @@ use clap::Parser;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::tenant::TenantConfig;
+
 /// A setting that could not be read.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -105,6 +107,17 @@ pub struct Options {
     /// Log filter (`info`, `debug`, `kiln=trace`...).
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Where runtime tenant changes (`ACL SETUSER` / `DELUSER`) are written;
+    /// when it exists at start its tenants replace the `[[tenant]]` tables.
+    #[arg(long)]
+    pub tenant_file: Option<PathBuf>,
+    /// Most tenants the server can hold (besides `default`).
+    #[arg(long)]
+    pub max_tenants: Option<usize>,
+    /// `[[tenant]]` tables of the config file.
+    #[arg(skip)]
+    #[serde(default)]
+    pub tenant: Vec<TenantConfig>,
 }
 
 /// The resolved settings the server runs with.
@@ -140,6 +153,12 @@ pub struct Settings {
     pub pin_threads: bool,
     /// Log filter.
     pub loglevel: String,
+    /// The tenant file, if any.
+    pub tenant_file: Option<PathBuf>,
+    /// Tenant capacity.
+    pub max_tenants: usize,
+    /// Tenants declared in the config file.
+    pub tenants: Vec<TenantConfig>,
 }
 
 impl Default for Settings {
@@ -160,6 +179,9 @@ impl Default for Settings {
             hz: 10,
             pin_threads: false,
             loglevel: "info".into(),
+            tenant_file: None,
+            max_tenants: 1024,
+            tenants: Vec::new(),
         }
     }
 }
@@ -188,8 +210,10 @@ impl Options {
 
     /// `self` with every field `over` sets replaced.
     pub fn overridden_by(self, over: Options) -> Options {
+        // Tenant tables come from the file only.
+        let tenant = self.tenant;
         macro_rules! merge {
-            ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* } };
+            ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* tenant } };
         }
         merge!(
             config,
@@ -207,7 +231,9 @@ impl Options {
             timeout,
             hz,
             pin_threads,
-            loglevel
+            loglevel,
+            tenant_file,
+            max_tenants
         )
     }
 
@@ -234,6 +260,9 @@ impl Options {
             hz: self.hz.unwrap_or(d.hz),
             pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
             loglevel: self.loglevel.unwrap_or(d.loglevel),
+            tenant_file: self.tenant_file,
+            max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
+            tenants: self.tenant,
         };
         s.validate()?;
         Ok(s)
@@ -265,6 +294,9 @@ impl Settings {
         {
             return invalid("client-query-buffer-limit", "must be between 1mb and 4gb");
         }
+        if self.max_tenants > 1 << 20 {
+            return invalid("max-tenants", "must be at most 1048576");
+        }
         if self.hz == 0 || self.hz > 500 {
             return invalid("hz", "must be between 1 and 500");
         }
@@ -295,6 +327,11 @@ pub fn parse_size(text: &str) -> Option<u64> {
 
 fn parse_size_arg(text: &str) -> Result<u64, String> {
     parse_size(text).ok_or_else(|| format!("invalid size '{text}' (examples: 0, 4096, 100mb, 2gb)"))
+}
+
+/// Deserializes a size with Redis units (a number or `"10mb"`).
+pub fn de_size_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    de_size(d).map(Option::unwrap_or_default)
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -342,6 +379,30 @@ mod tests {
         assert_eq!(s.cores, 3);
         assert_eq!(s.requirepass.as_deref(), Some("s3cret"));
         assert_eq!(s.hz, 10);
+    }
+
+    #[test]
+    fn tenant_tables_are_read_from_the_file() {
+        let file: Options = toml::from_str(concat!(
+            "tenant-file = \"/tmp/t.toml\"\n",
+            "[[tenant]]\nname = \"t1\"\nadmin = true\n",
+            "passwords = [\"#2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"]\n",
+            "limits = { maxmemory = \"1mb\", maxkeys = 10 }\n",
+        ))
+        .unwrap();
+        let s = file
+            .overridden_by(Options::default())
+            .into_settings()
+            .unwrap();
+        assert_eq!(s.tenants.len(), 1);
+        assert_eq!(s.tenants[0].limits.maxmemory, 1 << 20);
+        assert_eq!(s.tenants[0].limits.maxkeys, 10);
+        assert!(s.tenants[0].admin && s.tenants[0].enabled);
+        assert_eq!(
+            s.tenant_file.as_deref(),
+            Some(std::path::Path::new("/tmp/t.toml"))
+        );
+        assert!(toml::from_str::<Options>("[[tenant]]\nname = \"x\"\nquota = 1\n").is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! - [`commands`]: the command table and one module per command family.
 //! - [`session`]: per-connection state.
 //! - [`shared`]: read-mostly state shared by cores (runtime config, slot map).
+//! - [`tenant`]: tenants — identity, limits, the shared registry.
 
 #![warn(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod core;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tenant;
 
 pub use config::{Options, Settings};
 pub use server::{Handle, Server, ShutdownTrigger};

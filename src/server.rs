@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use crate::config::Settings;
 use crate::core::{Core, CoreParts};
 use crate::shared::{Shared, SlotMap, random_hex_id};
+use crate::tenant::Tenants;
 
 /// Pending connections the kernel queues per listener (Redis's tcp-backlog).
 const BACKLOG: i32 = 511;
@@ -44,6 +45,13 @@ impl Server {
     /// is bound, so clients may connect as soon as this returns.
     pub fn start(settings: Settings) -> io::Result<Handle> {
         let cores = settings.cores;
+        let tenants = Tenants::new(
+            &settings.tenants,
+            settings.tenant_file.as_deref(),
+            settings.max_tenants,
+            cores,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let first = listener(SocketAddr::new(settings.bind, settings.port), true)?;
         let main_addr = first.local_addr()?;
         let mut main_listeners = vec![first];
@@ -74,7 +82,9 @@ impl Server {
         let run_id = random_hex_id();
         let slots = SlotMap::new(&ports, settings.cluster_announce_ip, &run_id);
         let pin = settings.pin_threads;
-        let shared = Arc::new(Shared::new(settings, slots, mailboxes, main_addr, run_id));
+        let shared = Arc::new(Shared::new(
+            settings, slots, mailboxes, main_addr, run_id, tenants,
+        ));
 
         let cpu_ids = if pin {
             core_affinity::get_core_ids().unwrap_or_default()

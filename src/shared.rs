@@ -15,6 +15,7 @@ use kiln_net::slot::SLOT_COUNT;
 
 use crate::config::Settings;
 use crate::core::message::Batch;
+use crate::tenant::Tenants;
 
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
@@ -172,6 +173,8 @@ pub struct Shared {
     pub started: Instant,
     /// Wall clock at start, unix seconds.
     pub started_unix: u64,
+    /// The tenant registry.
+    pub tenants: Tenants,
 }
 
 impl Shared {
@@ -182,6 +185,7 @@ impl Shared {
         mailboxes: Vec<Arc<Mailbox<Batch>>>,
         main_addr: SocketAddr,
         run_id: String,
+        tenants: Tenants,
     ) -> Shared {
         let cores = mailboxes.len();
         Shared {
@@ -197,6 +201,7 @@ impl Shared {
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,
+            tenants,
         }
     }
 
@@ -293,6 +298,7 @@ pub mod tests_support {
             mailboxes,
             "127.0.0.1:17379".parse().unwrap(),
             run_id,
+            Tenants::none(cores),
         )
     }
 
