@@ -20,6 +20,7 @@
 //! One file per command family holds argument parsing, the `run` functions
 //! and their unit tests.
 
+pub mod acl;
 pub mod client;
 pub mod cluster;
 pub mod command;
@@ -276,6 +277,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             client::COMMANDS,
             cluster::COMMANDS,
             command::COMMANDS,
+            acl::COMMANDS,
         ] {
             all.extend(family.iter());
         }

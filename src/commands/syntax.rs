@@ -126,6 +126,15 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ),
     ("command|getkeys", "command [arg [arg ...]]"),
     ("command|help", ""),
+    ("acl", "subcommand"),
+    ("acl|setuser", "username [rule [rule ...]]"),
+    ("acl|deluser", "username [username ...]"),
+    ("acl|list", ""),
+    ("acl|users", ""),
+    ("acl|getuser", "username"),
+    ("acl|whoami", ""),
+    ("acl|cat", "[category]"),
+    ("acl|help", ""),
 ];
 
 /// The `arguments` of `COMMAND DOCS` for `name`, empty if it takes none.
