@@ -176,6 +176,7 @@ impl Core {
             .keyspaces
             .active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
         self.sweep_tenants();
+        self.close_deleted_tenants();
         self.engine.publish_memory();
         let timeout = Runtime::get(&self.engine.shared.runtime.timeout);
         if timeout > 0 {
@@ -216,6 +217,23 @@ impl Core {
             .collect();
         for tenant in live {
             engine.publish_usage(tenant);
+        }
+    }
+
+    /// Closes the connections of deleted tenants, as Redis closes a deleted
+    /// user's clients (a busy one is closed at its next command already).
+    fn close_deleted_tenants(&mut self) {
+        let tenants = &self.engine.shared.tenants;
+        let deleted: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                !c.session.tenant.is_default() && !tenants.is_current(c.session.tenant)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        for key in deleted {
+            self.close(key);
         }
     }
 

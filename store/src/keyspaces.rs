@@ -41,22 +41,18 @@ pub struct Others<'a> {
 impl Others<'_> {
     /// Accounted memory of every other keyspace.
     pub fn used_memory(&self) -> usize {
-        self.before
-            .iter()
-            .chain(self.after.iter())
-            .flatten()
-            .map(|space| space.shard.used_memory())
-            .sum()
+        let shards = self.before.iter().chain(self.after.iter()).flatten();
+        shards.map(|space| space.shard.used_memory()).sum()
     }
 
     /// Empties every other keyspace; returns how many keys there were.
     pub fn flush(&mut self) -> usize {
-        self.before
+        let shards = self
+            .before
             .iter_mut()
             .chain(self.after.iter_mut())
-            .flatten()
-            .map(|space| space.shard.flush())
-            .sum()
+            .flatten();
+        shards.map(|space| space.shard.flush()).sum()
     }
 }
 
