@@ -146,6 +146,38 @@ fn tenant_at_its_memory_quota_gets_oom_while_another_writes() {
 }
 
 #[test]
+fn tenant_maxclients_limits_its_authenticated_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(
+        dir.path(),
+        &[
+            ("t1", "pw1", "limits = { maxclients = 2 }"),
+            ("t2", "pw2", ""),
+        ],
+    ));
+    let first = login(&server, "t1", "pw1");
+    let _second = login(&server, "t1", "pw1");
+    let mut third = server.connect();
+    assert_eq!(
+        third.cmd(&["AUTH", "t1", "pw1"]),
+        Reply::error("ERR max number of clients reached")
+    );
+    let _others = login(&server, "t2", "pw2");
+    drop(first);
+    assert!(eventually(Duration::from_secs(5), || {
+        third.cmd(&["AUTH", "t1", "pw1"]) == Reply::OK
+    }));
+    let Reply::Bulk(info) = third.cmd(&["INFO", "clients"]) else {
+        panic!()
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(
+        info.contains("connected_clients:2\r\n"),
+        "own clients only: {info}"
+    );
+}
+
+#[test]
 fn admin_commands_need_an_admin() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&config(

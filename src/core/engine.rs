@@ -463,4 +463,45 @@ mod tests {
             Reply::Nil
         );
     }
+
+    #[test]
+    fn exec_acts_on_the_callers_keyspace_and_quota() {
+        let mut shared = crate::shared::tests_support::shared(1);
+        let quota = crate::tenant::TenantConfig {
+            name: "small".into(),
+            nopass: true,
+            enabled: true,
+            limits: crate::tenant::TenantLimits {
+                maxkeys: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        shared.tenants = crate::tenant::Tenants::new(&[quota], None, 2, 1).unwrap();
+        let small = shared.tenants.authenticate(b"small", b"").unwrap();
+        let mut engine = Engine::new(0, Keyspaces::new(ShardConfig::default()), Arc::new(shared));
+        let run = |engine: &mut Engine, tenant, parts: &[&str]| {
+            let args = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
+            let Lookup::Found(spec) = commands::lookup(args.args()) else {
+                panic!()
+            };
+            engine.exec(spec, args.args(), tenant, None, None)
+        };
+        assert_eq!(run(&mut engine, small, &["SET", "k", "mine"]), Reply::OK);
+        assert_eq!(
+            run(&mut engine, TenantId::DEFAULT, &["GET", "k"]),
+            Reply::Nil
+        );
+        assert_eq!(run(&mut engine, small, &["SET", "k2", "v"]), errors::OOM);
+        assert_eq!(
+            run(&mut engine, TenantId::DEFAULT, &["SET", "k2", "v"]),
+            Reply::OK
+        );
+        assert_eq!(
+            run(&mut engine, small, &["GET", "k"]),
+            Reply::bulk_from("mine")
+        );
+        let usage = engine.shared.tenants.figures(small);
+        assert_eq!((usage.keys, usage.rejected), (1, 1));
+    }
 }
