@@ -39,20 +39,26 @@ pub struct Others<'a> {
 }
 
 impl Others<'_> {
+    /// Every other keyspace's shard.
+    pub fn iter(&self) -> impl Iterator<Item = &Shard> {
+        let spaces = self.before.iter().chain(self.after.iter()).flatten();
+        spaces.map(|space| &space.shard)
+    }
+
+    /// Every other keyspace's shard, to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Shard> {
+        let spaces = self.before.iter_mut().chain(self.after.iter_mut());
+        spaces.flatten().map(|space| &mut space.shard)
+    }
+
     /// Accounted memory of every other keyspace.
     pub fn used_memory(&self) -> usize {
-        let shards = self.before.iter().chain(self.after.iter()).flatten();
-        shards.map(|space| space.shard.used_memory()).sum()
+        self.iter().map(Shard::used_memory).sum()
     }
 
     /// Empties every other keyspace; returns how many keys there were.
     pub fn flush(&mut self) -> usize {
-        let shards = self
-            .before
-            .iter_mut()
-            .chain(self.after.iter_mut())
-            .flatten();
-        shards.map(|space| space.shard.flush()).sum()
+        self.iter_mut().map(Shard::flush).sum()
     }
 }
 

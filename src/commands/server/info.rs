@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kiln_net::{Args, Reply};
+use kiln_store::Shard;
 
 use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
@@ -33,19 +34,23 @@ struct Figures {
 /// Number of shard figures after the [`CoreStats`] fields.
 const SHARD_FIELDS: usize = 7;
 
-/// One core's part: its counters, then the caller's shard's figures (memory:
-/// every tenant's for an admin).
+/// One core's part: its counters, then the caller's shard's figures. An
+/// admin's memory and hit/miss/expiry counters cover every tenant's
+/// keyspace; its key counts, like its DBSIZE, its own.
 pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    let s = ctx.shard.stats();
-    let others = ctx.others.as_ref().map_or(0, |o| o.used_memory());
+    let mine = std::iter::once(&*ctx.shard);
+    let counted: Vec<&Shard> = mine
+        .chain(ctx.others.iter().flat_map(|o| o.iter()))
+        .collect();
+    let sum = |f: fn(&Shard) -> u64| counted.iter().map(|s| f(s)).sum::<u64>();
     let shard = [
         ctx.shard.len() as u64,
         ctx.shard.volatile_len() as u64,
         ctx.shard.avg_ttl_ms(),
-        (ctx.shard.used_memory() + others) as u64,
-        s.keyspace_hits,
-        s.keyspace_misses,
-        s.expired_keys,
+        sum(|s| s.used_memory() as u64),
+        sum(|s| s.stats().keyspace_hits),
+        sum(|s| s.stats().keyspace_misses),
+        sum(|s| s.stats().expired_keys),
     ];
     let fields = ctx
         .stats
