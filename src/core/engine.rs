@@ -225,6 +225,12 @@ impl Engine {
         self.shared.memory[self.id].store(self.keyspaces.used_memory() as u64, Ordering::Relaxed);
     }
 
+    /// This core's shard of `tenant`'s keyspace (created on first use);
+    /// `None` for a tenant deleted since `tenant` was issued.
+    pub fn shard_of(&mut self, tenant: TenantId) -> Option<&mut kiln_store::Shard> {
+        self.keyspaces.get_mut(tenant.index(), tenant.generation())
+    }
+
     /// Makes `tenant`'s memory and key count on this core visible to every
     /// core (its quotas are checked against the sum).
     pub(super) fn publish_usage(&self, tenant: TenantId) {

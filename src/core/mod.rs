@@ -274,10 +274,7 @@ impl Core {
             };
         }
         let over = engine.shared.over_maxmemory() || engine.shared.tenants.over_quota(tenant);
-        let Some(shard) = engine
-            .keyspaces
-            .get_mut(tenant.index(), tenant.generation())
-        else {
+        let Some(shard) = engine.shard_of(tenant) else {
             return Output::Reply(errors::USER_DELETED);
         };
         let output = record_job(shard, job, over);
