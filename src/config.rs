@@ -118,6 +118,35 @@ pub struct Options {
     #[arg(skip)]
     #[serde(default)]
     pub tenant: Vec<TenantConfig>,
+    /// Directory for data files (the function registry, `kiln-functions.json`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Longest one storage-function call may run, in milliseconds, before it
+    /// is terminated.
+    #[arg(long)]
+    pub function_cpu_budget: Option<u64>,
+    /// Longest a library's top level may run at FUNCTION LOAD, in milliseconds.
+    #[arg(long)]
+    pub function_load_timeout: Option<u64>,
+    /// Heap cap of one tenant's isolate (and of its ArrayBuffers).
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub function_heap_limit: Option<u64>,
+    /// Largest library source FUNCTION LOAD accepts.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub function_max_library_size: Option<u64>,
+    /// Most functions one tenant may register.
+    #[arg(long)]
+    pub function_max_functions: Option<u64>,
+    /// Most tenant isolates one core keeps (least recently used are evicted).
+    #[arg(long)]
+    pub function_isolates_per_core: Option<u64>,
+    /// Most V8 heap one core's isolates may hold together before the least
+    /// recently used are evicted.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub function_isolates_memory: Option<u64>,
 }
 
 /// The resolved settings the server runs with.
@@ -159,6 +188,21 @@ pub struct Settings {
     pub max_tenants: usize,
     /// Tenants declared in the config file.
     pub tenants: Vec<TenantConfig>,
+    /// Data directory.
+    pub dir: PathBuf,
+    /// Storage-function limits.
+    pub functions: FunctionSettings,
+}
+
+/// Limits on storage functions (the `function-*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FunctionSettings {
+    /// Per tenant, per call and per isolate.
+    pub limits: kiln_functions::Limits,
+    /// Per tenant, on what it loads.
+    pub registry: kiln_functions::RegistryLimits,
+    /// Per core, on the isolates it keeps.
+    pub runtime: kiln_functions::RuntimeLimits,
 }
 
 impl Default for Settings {
@@ -182,6 +226,8 @@ impl Default for Settings {
             tenant_file: None,
             max_tenants: 1024,
             tenants: Vec::new(),
+            dir: PathBuf::from("."),
+            functions: FunctionSettings::default(),
         }
     }
 }
@@ -233,7 +279,15 @@ impl Options {
             pin_threads,
             loglevel,
             tenant_file,
-            max_tenants
+            max_tenants,
+            dir,
+            function_cpu_budget,
+            function_load_timeout,
+            function_heap_limit,
+            function_max_library_size,
+            function_max_functions,
+            function_isolates_per_core,
+            function_isolates_memory
         )
     }
 
@@ -242,6 +296,7 @@ impl Options {
         let d = Settings::default();
         let port = self.port.unwrap_or(d.port);
         let default_base = if port == 0 { 0 } else { port.saturating_add(1) };
+        let functions = self.function_settings(d.functions);
         let s = Settings {
             bind: self.bind.unwrap_or(d.bind),
             port,
@@ -263,9 +318,38 @@ impl Options {
             tenant_file: self.tenant_file,
             max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
             tenants: self.tenant,
+            functions,
+            dir: self.dir.unwrap_or(d.dir),
         };
         s.validate()?;
         Ok(s)
+    }
+}
+
+impl Options {
+    /// The `function-*` settings over `d`.
+    fn function_settings(&self, d: FunctionSettings) -> FunctionSettings {
+        let ms = std::time::Duration::from_millis;
+        let size =
+            |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v).unwrap_or(usize::MAX));
+        FunctionSettings {
+            limits: kiln_functions::Limits {
+                cpu_budget: self.function_cpu_budget.map_or(d.limits.cpu_budget, ms),
+                load_budget: self.function_load_timeout.map_or(d.limits.load_budget, ms),
+                heap_bytes: size(self.function_heap_limit, d.limits.heap_bytes),
+            },
+            registry: kiln_functions::RegistryLimits {
+                max_library_bytes: size(
+                    self.function_max_library_size,
+                    d.registry.max_library_bytes,
+                ),
+                max_functions: size(self.function_max_functions, d.registry.max_functions),
+            },
+            runtime: kiln_functions::RuntimeLimits {
+                max_isolates: size(self.function_isolates_per_core, d.runtime.max_isolates),
+                max_isolate_bytes: size(self.function_isolates_memory, d.runtime.max_isolate_bytes),
+            },
+        }
     }
 }
 
@@ -299,6 +383,19 @@ impl Settings {
         }
         if self.hz == 0 || self.hz > 500 {
             return invalid("hz", "must be between 1 and 500");
+        }
+        let f = &self.functions;
+        if f.limits.cpu_budget.is_zero() || f.limits.load_budget.is_zero() {
+            return invalid(
+                "function-cpu-budget",
+                "function time limits must be at least 1 ms",
+            );
+        }
+        if f.limits.heap_bytes < kiln_functions::Limits::MIN_HEAP_BYTES {
+            return invalid("function-heap-limit", "must be at least 8mb");
+        }
+        if f.runtime.max_isolates == 0 {
+            return invalid("function-isolates-per-core", "must be at least 1");
         }
         Ok(())
     }

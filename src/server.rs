@@ -82,9 +82,12 @@ impl Server {
         let run_id = random_hex_id();
         let slots = SlotMap::new(&ports, settings.cluster_announce_ip, &run_id);
         let pin = settings.pin_threads;
-        let shared = Arc::new(Shared::new(
-            settings, slots, mailboxes, main_addr, run_id, tenants,
-        ));
+        let registry = kiln_functions::Registry::open(&settings.dir, settings.functions.registry)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let shared = Arc::new(
+            Shared::new(settings, slots, mailboxes, main_addr, run_id, tenants)
+                .with_registry(registry),
+        );
 
         let cpu_ids = if pin {
             core_affinity::get_core_ids().unwrap_or_default()
@@ -97,16 +100,18 @@ impl Server {
             .zip(main_listeners)
             .zip(core_listeners)
             .enumerate();
+        // Each core is assembled on its own thread (its V8 isolates must
+        // never move between threads) and reports back before we say ready.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         for (id, ((poll, main_listener), core_listener)) in parts {
-            let core = Core::new(
-                CoreParts {
-                    id,
-                    poll,
-                    main_listener,
-                    core_listener,
-                },
-                Arc::clone(&shared),
-            )?;
+            let parts = CoreParts {
+                id,
+                poll,
+                main_listener,
+                core_listener,
+            };
+            let shared = Arc::clone(&shared);
+            let ready = ready_tx.clone();
             let cpu = (!cpu_ids.is_empty()).then(|| cpu_ids[id % cpu_ids.len()]);
             let thread = std::thread::Builder::new()
                 .name(format!("kiln-core-{id}"))
@@ -114,10 +119,17 @@ impl Server {
                     if let Some(cpu) = cpu {
                         core_affinity::set_for_current(cpu);
                     }
+                    let core = match Core::new(parts, Arc::clone(&shared)) {
+                        Ok(core) => core,
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
                     // Anything else that panics stops the whole server: a
                     // core that silently vanished would leave requests
                     // forwarded to it waiting forever.
-                    let shared = core.shared();
                     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.run()))
                         .is_err()
                     {
@@ -126,6 +138,15 @@ impl Server {
                     }
                 })?;
             threads.push(thread);
+        }
+        drop(ready_tx);
+        let started: io::Result<Vec<()>> = ready_rx.iter().take(cores).collect();
+        if let Err(e) = started {
+            shared.request_shutdown();
+            for thread in threads {
+                let _ = thread.join();
+            }
+            return Err(e);
         }
         tracing::info!(
             addr = %main_addr,

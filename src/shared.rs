@@ -175,9 +175,20 @@ pub struct Shared {
     pub started_unix: u64,
     /// The tenant registry.
     pub tenants: Tenants,
+    /// Every tenant's function libraries (read-mostly; see
+    /// [`kiln_functions::Registry`]).
+    pub functions: Arc<kiln_functions::Registry>,
 }
 
 impl Shared {
+    /// The same state over a registry loaded from disk.
+    pub fn with_registry(self, functions: kiln_functions::Registry) -> Shared {
+        Shared {
+            functions: Arc::new(functions),
+            ..self
+        }
+    }
+
     /// Builds the shared state once listeners are bound.
     pub fn new(
         settings: Settings,
@@ -188,6 +199,9 @@ impl Shared {
         tenants: Tenants,
     ) -> Shared {
         let cores = mailboxes.len();
+        let functions = Arc::new(kiln_functions::Registry::in_memory(
+            settings.functions.registry,
+        ));
         Shared {
             runtime: Runtime::new(&settings),
             settings,
@@ -202,6 +216,7 @@ impl Shared {
             started: Instant::now(),
             started_unix: unix_ms() / 1000,
             tenants,
+            functions,
         }
     }
 

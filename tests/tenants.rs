@@ -391,3 +391,45 @@ fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// Storage functions run as the tenant that calls them: its libraries, its
+/// keyspace (also when the main port forwards the call to another core) and
+/// its memory quota.
+#[test]
+fn functions_run_as_the_calling_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut a = login(&server, "t1", "pw1");
+    let mut b = login(&server, "t2", "pw2");
+    let lib = "#!js name=tlib\n\
+        kiln.registerFunction('put', (keys, args) => { kiln.put(keys[0], args[0]); return 'OK'; });\n\
+        kiln.registerFunction('get', (keys) => kiln.getString(keys[0]), { flags: ['no-writes'] });";
+    assert_eq!(a.cmd(&["FUNCTION", "LOAD", lib]), bulk("tlib"));
+    assert_eq!(
+        b.cmd(&["FCALL", "get", "1", "k"]),
+        Reply::error("ERR Function not found")
+    );
+    assert_eq!(b.cmd(&["FUNCTION", "LIST"]), Reply::Array(Vec::new()));
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), bulk("tlib"));
+    for core in 0..2 {
+        let key = server.key_on_core(core, "fk:");
+        assert_eq!(a.cmd(&["FCALL", "put", "1", &key, "from-a"]), bulk("OK"));
+        assert_eq!(a.cmd(&["GET", &key]), bulk("from-a"));
+        assert_eq!(b.cmd(&["GET", &key]), Reply::Nil);
+        assert_eq!(b.cmd(&["FCALL_RO", "get", "1", &key]), Reply::Nil);
+        assert_eq!(a.cmd(&["FCALL_RO", "get", "1", &key]), bulk("from-a"));
+    }
+    let value = "x".repeat(1000);
+    let refused =
+        (0..100).find_map(
+            |i| match a.cmd(&["FCALL", "put", "1", &format!("q{i}"), &value]) {
+                Reply::Bulk(_) => None,
+                other => Some(other),
+            },
+        );
+    let Some(Reply::Error(text)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(text.starts_with("OOM command not allowed"), "{text}");
+    assert_eq!(b.cmd(&["FCALL", "put", "1", "b-key", &value]), bulk("OK"));
+}

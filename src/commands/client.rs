@@ -391,6 +391,7 @@ mod tests {
                 session: None,
                 stats: &mut bed.stats,
                 clients: Some(&clients),
+                functions: None,
             };
             match list(&mut ctx, owned.args()) {
                 Reply::Bulk(text) => String::from_utf8(text.to_vec()).unwrap(),

@@ -121,7 +121,11 @@ fn info_entry(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk_from(spec.name),
         Reply::Integer(spec.arity.into()),
-        statuses(spec.flags.names()),
+        statuses(
+            spec.flags
+                .names()
+                .chain((keys.numkeys_at != 0).then_some("movablekeys")),
+        ),
         Reply::Integer(keys.first as i64),
         Reply::Integer(if keys.first == 0 { 0 } else { keys.last as i64 }),
         Reply::Integer(if keys.first == 0 { 0 } else { keys.step as i64 }),
@@ -135,7 +139,15 @@ fn info_entry(spec: &CommandSpec) -> Reply {
 /// The legacy `(first, last, step)` as one Redis 7 key spec (an `index`
 /// begin-search and a `range` find-keys).
 fn key_specs(spec: &CommandSpec) -> Reply {
-    let KeySpec { first, last, step } = spec.keys;
+    let KeySpec {
+        first,
+        last,
+        step,
+        numkeys_at,
+    } = spec.keys;
+    if numkeys_at != 0 {
+        return counted_key_spec(numkeys_at);
+    }
     if first == 0 {
         return Reply::Array(Vec::new());
     }
@@ -168,6 +180,38 @@ fn key_specs(spec: &CommandSpec) -> Reply {
                         ("lastkey", Reply::Integer(lastkey as i64)),
                         ("keystep", Reply::Integer(step as i64)),
                         ("limit", Reply::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])])
+}
+
+/// The key spec of a command whose keys follow a count (`FCALL`), as
+/// Redis 7 reports it: a `keynum` find-keys after the count.
+fn counted_key_spec(numkeys_at: usize) -> Reply {
+    Reply::Array(vec![map(vec![
+        ("flags", statuses(["RW", "ACCESS", "UPDATE"].into_iter())),
+        (
+            "begin_search",
+            map(vec![
+                ("type", Reply::bulk_from("index")),
+                (
+                    "spec",
+                    map(vec![("index", Reply::Integer(numkeys_at as i64))]),
+                ),
+            ]),
+        ),
+        (
+            "find_keys",
+            map(vec![
+                ("type", Reply::bulk_from("keynum")),
+                (
+                    "spec",
+                    map(vec![
+                        ("keynumidx", Reply::Integer(0)),
+                        ("firstkey", Reply::Integer(1)),
+                        ("keystep", Reply::Integer(1)),
                     ]),
                 ),
             ]),
@@ -289,7 +333,7 @@ fn getkeys(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     }
     let keys: Vec<Reply> = spec
         .keys
-        .positions(inner.len())
+        .positions_in(inner)
         .map(|i| Reply::bulk_from(inner.get(i)))
         .collect();
     if keys.is_empty() {

@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod command;
 pub mod connection;
 pub mod expire;
+pub mod function;
 pub mod keys;
 pub mod scan;
 pub mod server;
@@ -34,6 +35,8 @@ pub mod syntax;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::iter::StepBy;
+use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
 use kiln_net::{Args, Reply};
@@ -74,6 +77,9 @@ pub struct Ctx<'a> {
     /// This core's connections, for commands that list them (CLIENT LIST);
     /// present when the command runs as a per-core job.
     pub clients: Option<&'a Slab<Connection>>,
+    /// This core's function runtime; `None` for commands a storage
+    /// function runs through `kiln.call` (which cannot nest functions).
+    pub functions: Option<&'a mut kiln_functions::Runtime>,
 }
 
 impl Ctx<'_> {
@@ -155,6 +161,10 @@ pub struct KeySpec {
     pub last: isize,
     /// Distance between keys (2 for MSET's key, value pairs).
     pub step: usize,
+    /// For commands whose keys follow a count (`FCALL f numkeys key...`):
+    /// the count's index; 0 otherwise. Redis calls these "movablekeys" and
+    /// reports `(0, 0, 0)` as their legacy range.
+    pub numkeys_at: usize,
 }
 
 impl KeySpec {
@@ -165,11 +175,47 @@ impl KeySpec {
 
     /// Keys at `first..=last` every `step`.
     pub const fn range(first: usize, last: isize, step: usize) -> KeySpec {
-        KeySpec { first, last, step }
+        KeySpec {
+            first,
+            last,
+            step,
+            numkeys_at: 0,
+        }
+    }
+
+    /// Keys counted by the argument at `numkeys_at`, right after it.
+    pub const fn counted(numkeys_at: usize) -> KeySpec {
+        KeySpec {
+            first: 0,
+            last: 0,
+            step: 0,
+            numkeys_at,
+        }
+    }
+
+    /// Indices of the keys in `args`: [`KeySpec::positions`], or for a
+    /// counted spec the keys its count names (none when the count is not a
+    /// valid non-negative integer within the arguments; the command itself
+    /// reports that).
+    pub fn positions_in(self, args: Args<'_>) -> StepBy<RangeInclusive<usize>> {
+        if self.numkeys_at == 0 {
+            return self.positions(args.len());
+        }
+        let at = self.numkeys_at;
+        let count = (at < args.len())
+            .then(|| kiln_store::numeric::parse_i64(args.get(at)))
+            .flatten()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| at + n < args.len());
+        let (first, last) = match count {
+            Some(n) if n > 0 => (at + 1, at + n),
+            _ => (1, 0),
+        };
+        (first..=last).step_by(1)
     }
 
     /// Indices of the keys in a request of `argc` arguments.
-    pub fn positions(self, argc: usize) -> impl Iterator<Item = usize> {
+    pub fn positions(self, argc: usize) -> StepBy<RangeInclusive<usize>> {
         let last = if self.last < 0 {
             argc as isize + self.last
         } else {
@@ -278,6 +324,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             cluster::COMMANDS,
             command::COMMANDS,
             acl::COMMANDS,
+            function::COMMANDS,
         ] {
             all.extend(family.iter());
         }

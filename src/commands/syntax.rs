@@ -135,6 +135,27 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("acl|whoami", ""),
     ("acl|cat", "[category]"),
     ("acl|help", ""),
+    ("fcall", "function numkeys [key [key ...]] [arg [arg ...]]"),
+    (
+        "fcall_ro",
+        "function numkeys [key [key ...]] [arg [arg ...]]",
+    ),
+    ("function", "subcommand"),
+    ("function|load", "[REPLACE] function-code"),
+    ("function|delete", "library-name"),
+    ("function|flush", "[ASYNC | SYNC]"),
+    (
+        "function|list",
+        "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+    ),
+    ("function|dump", ""),
+    (
+        "function|restore",
+        "serialized-value [FLUSH | APPEND | REPLACE]",
+    ),
+    ("function|stats", ""),
+    ("function|kill", ""),
+    ("function|help", ""),
 ];
 
 /// The `arguments` of `COMMAND DOCS` for `name`, empty if it takes none.

@@ -21,6 +21,8 @@ pub struct TestBed {
     pub session: Session,
     /// Counters.
     pub stats: CoreStats,
+    /// Function runtime over the shared (in-memory) registry.
+    pub functions: kiln_functions::Runtime,
 }
 
 impl Default for TestBed {
@@ -35,9 +37,15 @@ impl TestBed {
         let mut shard = Shard::new(ShardConfig::default());
         shard.set_now(1_000_000);
         let addr = "127.0.0.1:1".parse().unwrap();
+        let shared = tests_support::shared(2);
+        let functions = kiln_functions::Runtime::new(
+            shared.functions.clone(),
+            shared.settings.functions.runtime,
+        );
         TestBed {
             shard,
-            shared: tests_support::shared(2),
+            functions,
+            shared,
             session: Session::new(1, addr, addr, PortKind::Main, 0, false),
             stats: CoreStats::default(),
         }
@@ -76,6 +84,7 @@ impl TestBed {
             session: Some(&mut self.session),
             stats: &mut self.stats,
             clients: None,
+            functions: Some(&mut self.functions),
         };
         (spec.run)(&mut ctx, args)
     }

@@ -53,6 +53,8 @@ pub struct Engine {
     /// Messages for other cores, sent together at the end of the turn.
     pub(super) outbox: Vec<Batch>,
     pub(super) now: Instant,
+    /// This core's tenant isolates and function dispatch.
+    pub functions: kiln_functions::Runtime,
 }
 
 /// What routing decided for a request.
@@ -68,9 +70,14 @@ enum Routed {
 impl Engine {
     /// A fresh engine for core `id`.
     pub(super) fn new(id: usize, keyspaces: Keyspaces, shared: Arc<Shared>) -> Engine {
+        let functions = kiln_functions::Runtime::new(
+            shared.functions.clone(),
+            shared.settings.functions.runtime,
+        );
         Engine {
             id,
             keyspaces,
+            functions,
             outbox: (0..shared.cores()).map(|_| Batch::new()).collect(),
             shared,
             stats: CoreStats::default(),
@@ -100,7 +107,7 @@ impl Engine {
             }
             Route::Planned(planner) => planned(planner(&planning(), args)),
             Route::Keys(routing) => {
-                let mut positions = spec.keys.positions(args.len());
+                let mut positions = spec.keys.positions_in(args);
                 let Some(first) = positions.next() else {
                     return Routed::Here;
                 };
@@ -181,6 +188,7 @@ impl Engine {
             return errors::USER_DELETED;
         };
         self.stats.commands_processed += 1;
+        let memory_before = shard.used_memory();
         let mut ctx = Ctx {
             shard,
             tenant,
@@ -190,6 +198,7 @@ impl Engine {
             session,
             stats: &mut self.stats,
             clients,
+            functions: Some(&mut self.functions),
         };
         // A bug in one command must not take the core (and every client on
         // it) down: answer an error, log it, keep serving. The shard stays
@@ -202,9 +211,11 @@ impl Engine {
         if reply.is_error() {
             self.stats.error_replies += 1;
         }
-        if spec.flags.has(Flags::WRITE) {
+        let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
+        if spec.flags.has(Flags::WRITE) || memory_after != Some(memory_before) {
             // Other cores check maxmemory and quotas against these figures;
-            // publish them before the reply can prompt the client's next write.
+            // publish them before the reply can prompt the client's next write
+            // (FCALL writes without the WRITE flag).
             self.publish_memory();
             self.publish_usage(tenant);
         }

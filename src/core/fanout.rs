@@ -181,7 +181,7 @@ pub fn split_by_owner(p: &Planning<'_>, args: Args<'_>, combine: CombineFn) -> P
     let step = keys.step.max(1);
     let mut parts: Vec<(usize, OwnedArgs)> = Vec::new();
     let mut part_keys: Vec<SmallVec<[usize; 4]>> = Vec::new();
-    for (ordinal, pos) in keys.positions(args.len()).enumerate() {
+    for (ordinal, pos) in keys.positions_in(args).enumerate() {
         let core = p.shared.slots.owner_of(args.get(pos));
         let i = match parts.iter().position(|(c, _)| *c == core) {
             Some(i) => i,

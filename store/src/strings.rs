@@ -119,6 +119,15 @@ impl Shard {
         }
     }
 
+    /// The value itself, sharing the record's buffer rather than copying it
+    /// (storage functions lend it to JavaScript as a read-only view).
+    pub fn get_shared(&mut self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
+        match self.read_index(key) {
+            Some(idx) => Ok(Some(self.string_at(idx)?.clone())),
+            None => Ok(None),
+        }
+    }
+
     /// SET with NX / XX / GET / KEEPTTL / EX-family. Stores `value` as given
     /// (the caller made the one copy out of the network buffer) and copies
     /// the key only when it creates a new entry.

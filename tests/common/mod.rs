@@ -14,6 +14,8 @@ use kiln_net::resp::{decode, encode_request};
 /// A `kiln-server` child process, killed on drop.
 pub struct TestServer {
     child: Child,
+    /// Its data directory, removed on drop unless the test passed its own.
+    _dir: Option<tempfile::TempDir>,
     /// Main port.
     pub addr: SocketAddr,
     /// Each core's port, in core order (from CLUSTER SLOTS).
@@ -29,6 +31,12 @@ impl TestServer {
     /// Starts with extra flags. The main port is probed free and passed in;
     /// core ports are chosen by the OS and learned from CLUSTER SLOTS.
     pub fn start_with(extra: &[&str]) -> TestServer {
+        let own_dir = !extra.contains(&"--dir");
+        let mut dir = own_dir.then(|| tempfile::tempdir().expect("temporary data directory"));
+        let dir_flag: Vec<String> = match &dir {
+            Some(dir) => vec!["--dir".into(), dir.path().display().to_string()],
+            None => Vec::new(),
+        };
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
@@ -42,6 +50,7 @@ impl TestServer {
                     "false",
                 ])
                 .args(["--loglevel", "warn"])
+                .args(&dir_flag)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
@@ -51,6 +60,7 @@ impl TestServer {
             if wait_ready(&mut child, addr) {
                 let mut server = TestServer {
                     child,
+                    _dir: dir.take(),
                     addr,
                     core_addrs: Vec::new(),
                 };
@@ -202,6 +212,14 @@ impl Raw {
     fn try_cmd(&mut self, args: &[&str]) -> Option<Reply> {
         self.send(args);
         self.read_reply()
+    }
+
+    /// Sends one command of binary arguments and reads its reply.
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Reply {
+        let mut out = Vec::new();
+        encode_request(args, &mut out);
+        self.stream.write_all(&out).expect("write");
+        self.read_reply().expect("reply")
     }
 
     /// Sends without reading.

@@ -220,6 +220,7 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
         session: None,
         stats: &mut stats,
         clients: None,
+        functions: None,
     };
     Output::Reply((spec.run)(&mut ctx, args.args()))
 }

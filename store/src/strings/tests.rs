@@ -569,3 +569,15 @@ fn incr_by_float_errors() {
     );
     assert_eq!(get(&mut s, "k").as_deref(), Some("1"));
 }
+
+#[test]
+fn get_shared_lends_the_stored_buffer_even_when_small() {
+    let mut s = shard();
+    let value = b("tiny");
+    s.set(b"k", value.clone(), SetOptions::default()).unwrap();
+    let shared = s.get_shared(b"k").unwrap().unwrap();
+    assert_eq!(shared.as_ptr(), value.as_ptr());
+    assert_eq!(s.get_shared(b"missing").unwrap(), None);
+    s.incr_by(b"n", 1).unwrap();
+    assert_eq!(s.get_shared(b"n").unwrap().unwrap(), b("1"));
+}

@@ -1,0 +1,23 @@
+//! kiln-functions: the function layer.
+//!
+//! - [`library`]: the `#!js name=<lib>` format.
+//! - [`Registry`]: the source of truth — per tenant, libraries and their
+//!   functions; shared read-mostly by every core (a `DashMap` of immutable
+//!   per-tenant snapshots, each stamped with a version), persisted under the
+//!   data directory and reloaded at startup.
+//! - [`Runtime`]: one per core — that core's tenant isolates in an LRU
+//!   bounded by count and memory, FCALL dispatch, and the logic of the
+//!   `FUNCTION` subcommands, all scoped to the calling tenant.
+//! - [`dump`]: the `FUNCTION DUMP` / `RESTORE` payload.
+
+pub mod dump;
+mod error;
+pub mod library;
+mod registry;
+mod runtime;
+
+pub use error::FunctionError;
+pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibraries};
+pub use runtime::{Runtime, RuntimeLimits};
+
+pub use kiln_isolates::{CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits};

@@ -1,0 +1,526 @@
+//! The registry: every tenant's libraries, shared by all cores.
+//!
+//! Each tenant's libraries are one immutable [`TenantLibraries`] snapshot
+//! behind an `Arc` in a `DashMap`; a change builds a new snapshot with a new
+//! version and swaps it in under the map's entry lock, so readers (every
+//! FCALL) take a read lock for an `Arc` clone and never see a half-applied
+//! change. Cores compare the version with the one their isolate compiled
+//! and reinstall lazily when it moved.
+//!
+//! Every change is written to `<dir>/kiln-functions.json` (temporary file,
+//! fsync, rename, fsync of the directory) and the file is read back at
+//! startup, so functions survive a restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use dashmap::DashMap;
+use kiln_isolates::{FunctionFlags, FunctionMeta, Watch};
+use serde::{Deserialize, Serialize};
+
+use crate::error::FunctionError;
+
+/// The registry file's name under the data directory.
+pub const FILE_NAME: &str = "kiln-functions.json";
+
+/// One loaded library.
+#[derive(Debug)]
+pub struct Library {
+    /// Its name.
+    pub name: String,
+    /// Its source, metadata line included.
+    pub code: Arc<str>,
+    /// Its functions, in registration order.
+    pub functions: Vec<FunctionMeta>,
+    /// V8's code cache for `code`, filled by the first core that compiles it.
+    pub code_cache: OnceLock<Arc<[u8]>>,
+}
+
+impl Library {
+    /// A library with its functions and, if there is one, a code cache.
+    pub fn new(
+        name: String,
+        code: Arc<str>,
+        functions: Vec<FunctionMeta>,
+        code_cache: Option<Vec<u8>>,
+    ) -> Library {
+        let cache = OnceLock::new();
+        if let Some(bytes) = code_cache {
+            let _ = cache.set(Arc::from(bytes));
+        }
+        Library {
+            name,
+            code,
+            functions,
+            code_cache: cache,
+        }
+    }
+}
+
+/// One tenant's libraries at one version.
+#[derive(Debug, Default)]
+pub struct TenantLibraries {
+    /// Stamped from the registry's counter at each change.
+    pub version: u64,
+    /// By name, in name order (`FUNCTION LIST` order).
+    pub libraries: BTreeMap<String, Arc<Library>>,
+    /// Function name → its library's name.
+    pub functions: HashMap<String, String>,
+}
+
+impl TenantLibraries {
+    fn with(libraries: BTreeMap<String, Arc<Library>>, version: u64) -> TenantLibraries {
+        let functions = libraries
+            .values()
+            .flat_map(|lib| {
+                lib.functions
+                    .iter()
+                    .map(|f| (f.name.clone(), lib.name.clone()))
+            })
+            .collect();
+        TenantLibraries {
+            version,
+            libraries,
+            functions,
+        }
+    }
+
+    /// Number of functions over all libraries.
+    pub fn function_count(&self) -> usize {
+        self.functions.len()
+    }
+
+    /// A function's metadata.
+    pub fn function(&self, name: &str) -> Option<&FunctionMeta> {
+        let library = self.libraries.get(self.functions.get(name)?)?;
+        library.functions.iter().find(|f| f.name == name)
+    }
+}
+
+/// Caps on what a tenant may load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryLimits {
+    /// Largest library source, in bytes.
+    pub max_library_bytes: usize,
+    /// Most functions per tenant, over all its libraries.
+    pub max_functions: usize,
+}
+
+impl Default for RegistryLimits {
+    fn default() -> Self {
+        RegistryLimits {
+            max_library_bytes: 1 << 20,
+            max_functions: 1000,
+        }
+    }
+}
+
+/// How `FUNCTION RESTORE` treats existing libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestorePolicy {
+    /// Add; fail if a library already exists.
+    #[default]
+    Append,
+    /// Replace libraries of the same name.
+    Replace,
+    /// Drop every library first.
+    Flush,
+}
+
+/// All tenants' libraries.
+pub struct Registry {
+    tenants: DashMap<String, Arc<TenantLibraries>>,
+    version: AtomicU64,
+    file: Option<PathBuf>,
+    save_lock: Mutex<()>,
+    limits: RegistryLimits,
+    watches: Mutex<Vec<Arc<Watch>>>,
+}
+
+/// The file's form.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    version: u32,
+    tenants: BTreeMap<String, Vec<SavedLibrary>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedLibrary {
+    name: String,
+    code: String,
+    functions: Vec<SavedFunction>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedFunction {
+    name: String,
+    #[serde(default)]
+    flags: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+impl Registry {
+    /// An empty registry kept only in memory.
+    pub fn in_memory(limits: RegistryLimits) -> Registry {
+        Registry {
+            tenants: DashMap::new(),
+            version: AtomicU64::new(1),
+            file: None,
+            save_lock: Mutex::new(()),
+            limits,
+            watches: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The registry persisted under `dir`, loaded from its file if there is
+    /// one.
+    pub fn open(dir: &Path, limits: RegistryLimits) -> Result<Registry, FunctionError> {
+        let mut registry = Registry::in_memory(limits);
+        let file = dir.join(FILE_NAME);
+        match fs::read(&file) {
+            Ok(bytes) => registry
+                .restore_saved(&bytes)
+                .map_err(|e| FunctionError::Persist(format!("{}: {e}", file.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(FunctionError::Persist(format!("{}: {e}", file.display()))),
+        }
+        registry.file = Some(file);
+        Ok(registry)
+    }
+
+    fn restore_saved(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let saved: Saved = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        for (tenant, libraries) in saved.tenants {
+            let libraries = libraries
+                .into_iter()
+                .map(|lib| {
+                    let functions = lib
+                        .functions
+                        .into_iter()
+                        .map(|f| FunctionMeta {
+                            name: f.name,
+                            flags: FunctionFlags::from_names(f.flags.iter().map(String::as_str)),
+                            description: f.description,
+                        })
+                        .collect();
+                    (
+                        lib.name.clone(),
+                        Arc::new(Library::new(lib.name, Arc::from(lib.code), functions, None)),
+                    )
+                })
+                .collect();
+            let version = self.next_version();
+            self.tenants
+                .insert(tenant, Arc::new(TenantLibraries::with(libraries, version)));
+        }
+        Ok(())
+    }
+
+    /// The caps it enforces.
+    pub fn limits(&self) -> RegistryLimits {
+        self.limits
+    }
+
+    fn next_version(&self) -> u64 {
+        self.version.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// `tenant`'s libraries now (empty if it has none).
+    pub fn tenant(&self, tenant: &str) -> Arc<TenantLibraries> {
+        self.tenants
+            .get(tenant)
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies `change` to `tenant`'s libraries atomically and saves.
+    fn change(
+        &self,
+        tenant: &str,
+        change: impl FnOnce(&TenantLibraries) -> Result<BTreeMap<String, Arc<Library>>, FunctionError>,
+    ) -> Result<(), FunctionError> {
+        {
+            let mut entry = self.tenants.entry(tenant.to_owned()).or_default();
+            let libraries = change(&entry)?;
+            let next = TenantLibraries::with(libraries, self.next_version());
+            if next.function_count() > self.limits.max_functions {
+                return Err(FunctionError::TooManyFunctions(self.limits.max_functions));
+            }
+            *entry = Arc::new(next);
+        }
+        self.save()
+    }
+
+    /// Adds `library` (replacing one of the same name when `replace`).
+    pub fn add(&self, tenant: &str, library: Library, replace: bool) -> Result<(), FunctionError> {
+        self.change(tenant, |current| {
+            merge(
+                current,
+                vec![library],
+                if replace {
+                    RestorePolicy::Replace
+                } else {
+                    RestorePolicy::Append
+                },
+            )
+        })
+    }
+
+    /// Adds several libraries under one policy (`FUNCTION RESTORE`).
+    pub fn restore(
+        &self,
+        tenant: &str,
+        libraries: Vec<Library>,
+        policy: RestorePolicy,
+    ) -> Result<(), FunctionError> {
+        self.change(tenant, |current| merge(current, libraries, policy))
+    }
+
+    /// Deletes a library.
+    pub fn delete(&self, tenant: &str, name: &str) -> Result<(), FunctionError> {
+        self.change(tenant, |current| {
+            let mut libraries = current.libraries.clone();
+            libraries
+                .remove(name)
+                .ok_or(FunctionError::LibraryNotFound)?;
+            Ok(libraries)
+        })
+    }
+
+    /// Deletes all of a tenant's libraries.
+    pub fn flush(&self, tenant: &str) -> Result<(), FunctionError> {
+        self.change(tenant, |_| Ok(BTreeMap::new()))
+    }
+
+    /// Registers a core's watch, so `FUNCTION KILL` can reach its calls.
+    pub fn add_watch(&self, watch: Arc<Watch>) {
+        self.watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(watch);
+    }
+
+    /// Terminates `tenant`'s running calls on every core; whether any ran.
+    pub fn kill(&self, tenant: &str) -> bool {
+        let watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        watches
+            .iter()
+            .fold(false, |killed, watch| watch.kill(tenant) | killed)
+    }
+
+    /// Writes every tenant's libraries to the file.
+    fn save(&self) -> Result<(), FunctionError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let _guard = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let tenants = self
+            .tenants
+            .iter()
+            .filter(|t| !t.libraries.is_empty())
+            .map(|t| {
+                let libraries = t
+                    .libraries
+                    .values()
+                    .map(|lib| SavedLibrary {
+                        name: lib.name.clone(),
+                        code: lib.code.to_string(),
+                        functions: lib
+                            .functions
+                            .iter()
+                            .map(|f| SavedFunction {
+                                name: f.name.clone(),
+                                flags: f.flags.names().into_iter().map(String::from).collect(),
+                                description: f.description.clone(),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                (t.key().clone(), libraries)
+            })
+            .collect();
+        let json = serde_json::to_vec_pretty(&Saved {
+            version: 1,
+            tenants,
+        })
+        .map_err(|e| FunctionError::Persist(e.to_string()))?;
+        write_atomically(file, &json).map_err(|e| {
+            tracing::error!(file = %file.display(), error = %e, "could not save functions");
+            FunctionError::Persist(format!("{}: {e}", file.display()))
+        })
+    }
+}
+
+/// `current` with `incoming` added under `policy`, checking names.
+fn merge(
+    current: &TenantLibraries,
+    incoming: Vec<Library>,
+    policy: RestorePolicy,
+) -> Result<BTreeMap<String, Arc<Library>>, FunctionError> {
+    let mut libraries = match policy {
+        RestorePolicy::Flush => BTreeMap::new(),
+        _ => current.libraries.clone(),
+    };
+    for library in incoming {
+        if libraries.contains_key(&library.name) && policy != RestorePolicy::Replace {
+            return Err(FunctionError::LibraryExists(library.name));
+        }
+        libraries.insert(library.name.clone(), Arc::new(library));
+    }
+    let mut owners = HashMap::new();
+    for library in libraries.values() {
+        for function in &library.functions {
+            if owners
+                .insert(function.name.as_str(), library.name.as_str())
+                .is_some()
+            {
+                return Err(FunctionError::FunctionExists(function.name.clone()));
+            }
+        }
+    }
+    Ok(libraries)
+}
+
+/// Replaces `file` with `bytes` so that a crash leaves the old or the new
+/// contents, never a mix.
+fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = file.with_extension("json.tmp");
+    {
+        let mut out = fs::File::create(&tmp)?;
+        out.write_all(bytes)?;
+        out.sync_all()?;
+    }
+    fs::rename(&tmp, file)?;
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lib(name: &str, functions: &[&str]) -> Library {
+        let functions = functions
+            .iter()
+            .map(|f| FunctionMeta {
+                name: f.to_string(),
+                flags: FunctionFlags::default(),
+                description: None,
+            })
+            .collect();
+        Library::new(
+            name.into(),
+            Arc::from(format!("#!js name={name}")),
+            functions,
+            None,
+        )
+    }
+
+    #[test]
+    fn names_are_unique_within_a_tenant_only() {
+        let r = Registry::in_memory(RegistryLimits::default());
+        r.add("a", lib("l1", &["f", "g"]), false).unwrap();
+        assert_eq!(
+            r.add("a", lib("l1", &["h"]), false),
+            Err(FunctionError::LibraryExists("l1".into()))
+        );
+        assert_eq!(
+            r.add("a", lib("l2", &["f"]), false),
+            Err(FunctionError::FunctionExists("f".into()))
+        );
+        r.add("b", lib("l1", &["f"]), false).unwrap();
+        r.add("a", lib("l1", &["h"]), true).unwrap();
+        let a = r.tenant("a");
+        assert_eq!(a.function_count(), 1);
+        assert!(a.function("h").is_some() && a.function("f").is_none());
+        assert_eq!(r.tenant("b").function_count(), 1);
+    }
+
+    #[test]
+    fn every_change_moves_the_version() {
+        let r = Registry::in_memory(RegistryLimits::default());
+        let v0 = r.tenant("a").version;
+        r.add("a", lib("l1", &["f"]), false).unwrap();
+        let v1 = r.tenant("a").version;
+        assert!(v1 > v0);
+        assert_eq!(r.delete("a", "nope"), Err(FunctionError::LibraryNotFound));
+        assert_eq!(r.tenant("a").version, v1, "a failed change changes nothing");
+        r.delete("a", "l1").unwrap();
+        assert!(r.tenant("a").version > v1);
+    }
+
+    #[test]
+    fn function_count_is_capped() {
+        let r = Registry::in_memory(RegistryLimits {
+            max_functions: 2,
+            ..RegistryLimits::default()
+        });
+        r.add("a", lib("l1", &["f", "g"]), false).unwrap();
+        assert_eq!(
+            r.add("a", lib("l2", &["h"]), false),
+            Err(FunctionError::TooManyFunctions(2))
+        );
+    }
+
+    #[test]
+    fn restore_policies() {
+        let r = Registry::in_memory(RegistryLimits::default());
+        r.add("a", lib("l1", &["f"]), false).unwrap();
+        assert_eq!(
+            r.restore("a", vec![lib("l1", &["g"])], RestorePolicy::Append),
+            Err(FunctionError::LibraryExists("l1".into()))
+        );
+        r.restore(
+            "a",
+            vec![lib("l1", &["g"]), lib("l2", &["h"])],
+            RestorePolicy::Replace,
+        )
+        .unwrap();
+        assert_eq!(r.tenant("a").libraries.len(), 2);
+        r.restore("a", vec![lib("l3", &["f"])], RestorePolicy::Flush)
+            .unwrap();
+        assert_eq!(
+            r.tenant("a").libraries.keys().collect::<Vec<_>>(),
+            vec!["l3"]
+        );
+    }
+
+    #[test]
+    fn libraries_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+            let mut l = lib("l1", &["f"]);
+            l.functions[0].flags.no_writes = true;
+            l.functions[0].description = Some("d".into());
+            r.add("a", l, false).unwrap();
+            r.add("b", lib("l2", &["g"]), false).unwrap();
+            r.flush("b").unwrap();
+        }
+        let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+        let a = r.tenant("a");
+        let f = a.function("f").unwrap();
+        assert!(f.flags.no_writes);
+        assert_eq!(f.description.as_deref(), Some("d"));
+        assert_eq!(&*a.libraries["l1"].code, "#!js name=l1");
+        assert!(r.tenant("b").libraries.is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_an_empty_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
+        assert!(matches!(
+            Registry::open(dir.path(), RegistryLimits::default()),
+            Err(FunctionError::Persist(_))
+        ));
+    }
+}

@@ -1,0 +1,809 @@
+//! One tenant's isolate on one core: its context, its libraries' functions,
+//! its limits.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use kiln_net::Reply;
+
+use crate::api::{self, CallState, Counters};
+use crate::convert;
+use crate::host::Host;
+use crate::limits::Limits;
+use crate::watchdog::{Stop, Watch};
+
+/// A library as the function layer hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct LibrarySource<'a> {
+    /// Its name, from the `#!js name=` line.
+    pub name: &'a str,
+    /// The whole text, metadata line included.
+    pub code: &'a str,
+    /// V8 code cache from an earlier compile of the same text, if any.
+    pub code_cache: Option<&'a [u8]>,
+}
+
+/// Flags a function registers with (Redis's function flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FunctionFlags {
+    /// `no-writes`: callable by `FCALL_RO`; writes fail.
+    pub no_writes: bool,
+    /// `allow-oom`
+    pub allow_oom: bool,
+    /// `allow-stale`
+    pub allow_stale: bool,
+    /// `no-cluster`
+    pub no_cluster: bool,
+    /// `allow-cross-slot-keys`
+    pub allow_cross_slot_keys: bool,
+}
+
+impl FunctionFlags {
+    /// The flags' names, as `FUNCTION LIST` shows them.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Flags from their names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> FunctionFlags {
+        let mut flags = FunctionFlags::default();
+        for name in names {
+            flags.set(name);
+        }
+        flags
+    }
+
+    fn set(&mut self, name: &str) {
+        match name {
+            "no-writes" => self.no_writes = true,
+            "allow-oom" => self.allow_oom = true,
+            "allow-stale" => self.allow_stale = true,
+            "no-cluster" => self.no_cluster = true,
+            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => {}
+        }
+    }
+}
+
+/// A registered function's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionMeta {
+    /// Its name.
+    pub name: String,
+    /// Its flags.
+    pub flags: FunctionFlags,
+    /// Its description, if given.
+    pub description: Option<String>,
+}
+
+/// What running a library produced.
+#[derive(Debug, Clone)]
+pub struct LoadedLibrary {
+    /// The library's functions, in registration order.
+    pub functions: Vec<FunctionMeta>,
+    /// A code cache for the library's text (present when it was compiled
+    /// rather than read from a cache).
+    pub code_cache: Option<Vec<u8>>,
+}
+
+/// Why a library failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// A syntax error, with its position.
+    #[error("Error compiling library '{library}': {location}: {message}")]
+    Compile {
+        library: String,
+        location: String,
+        message: String,
+    },
+    /// Its top level threw.
+    #[error("Error registering functions: {location}: {message}")]
+    Run { location: String, message: String },
+    /// Its top level ran past the load budget.
+    #[error("FUNCTION LOAD timeout: library '{library}' ran longer than {budget_ms} ms")]
+    Timeout { library: String, budget_ms: u128 },
+    /// It exhausted the heap.
+    #[error("library '{library}' exceeded the {heap_mib} MiB heap limit while loading")]
+    Heap { library: String, heap_mib: usize },
+    /// It registered nothing.
+    #[error("No functions registered")]
+    NoFunctions,
+}
+
+/// Why a call failed (a thrown error is not a failure: it is a reply).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No function of that name is loaded.
+    #[error("ERR Function not found")]
+    NotFound,
+    /// The watchdog terminated it.
+    #[error("ERR Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
+    Timeout { function: String, budget_ms: u128 },
+    /// `FUNCTION KILL` stopped it.
+    #[error("ERR Script killed by user with FUNCTION KILL")]
+    Killed,
+    /// It exhausted the heap; the isolate is condemned.
+    #[error("ERR Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
+    Heap { function: String, heap_mib: usize },
+}
+
+/// Options of one call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallOptions {
+    /// `FCALL_RO`: a function without `no-writes` is refused.
+    pub read_only: bool,
+}
+
+/// Memory and usage figures of an isolate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IsolateStats {
+    /// V8 heap in use.
+    pub used_heap: usize,
+    /// V8 heap reserved.
+    pub total_heap: usize,
+    /// `ArrayBuffer` bytes allocated by JavaScript.
+    pub array_buffers: usize,
+    /// Record bytes currently lent to JavaScript as views.
+    pub lent: usize,
+    /// `kiln.get` results given as zero-copy views, ever.
+    pub zero_copy_views: u64,
+    /// Host bindings entered through the fast API path, ever.
+    pub fast_calls: u64,
+    /// Host bindings entered through the generic callback path, ever.
+    pub slow_calls: u64,
+}
+
+/// Shared with V8's callbacks: set when the heap limit was hit.
+struct HeapGuard {
+    handle: v8::IsolateHandle,
+    hit: AtomicBool,
+}
+
+/// The `ArrayBuffer` allocator's budget.
+struct BufferBudget {
+    used: AtomicUsize,
+    cap: usize,
+}
+
+struct Registered {
+    function: v8::Global<v8::Function>,
+    flags: FunctionFlags,
+}
+
+/// One tenant's isolate on one core.
+///
+/// Field order matters: V8 handles drop before the isolate they belong to.
+pub struct TenantIsolate {
+    functions: HashMap<String, Registered>,
+    context: v8::Global<v8::Context>,
+    hooks: Hooks,
+    version: Option<u64>,
+    condemned: bool,
+    limits: Limits,
+    tenant: Arc<str>,
+    heap_guard: Box<HeapGuard>,
+    buffers: Arc<BufferBudget>,
+    lent: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
+    watch: Arc<Watch>,
+    isolate: v8::OwnedIsolate,
+}
+
+/// The registration hooks `__kilnInstall` returned for the live context.
+struct Hooks {
+    begin: v8::Global<v8::Function>,
+    end: v8::Global<v8::Function>,
+}
+
+/// Near the heap limit: stop the JavaScript, mark the isolate, and give V8
+/// room to unwind rather than abort the process.
+extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
+    // SAFETY: `data` is the `HeapGuard` boxed in the `TenantIsolate`, which
+    // outlives its isolate's callbacks.
+    let guard = unsafe { &*data.cast::<HeapGuard>() };
+    guard.hit.store(true, Ordering::Relaxed);
+    guard.handle.terminate_execution();
+    current.saturating_mul(2)
+}
+
+unsafe extern "C" fn buffer_alloc(budget: &BufferBudget, len: usize) -> *mut c_void {
+    if !reserve(budget, len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: plain calloc; freed by `buffer_free`.
+    unsafe { libc::calloc(len.max(1), 1) }
+}
+
+unsafe extern "C" fn buffer_alloc_uninit(budget: &BufferBudget, len: usize) -> *mut c_void {
+    if !reserve(budget, len) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: plain malloc; freed by `buffer_free`.
+    unsafe { libc::malloc(len.max(1)) }
+}
+
+unsafe extern "C" fn buffer_free(budget: &BufferBudget, data: *mut c_void, len: usize) {
+    budget.used.fetch_sub(len, Ordering::Relaxed);
+    // SAFETY: `data` came from `buffer_alloc`/`buffer_alloc_uninit`.
+    unsafe { libc::free(data) }
+}
+
+unsafe extern "C" fn buffer_drop(budget: *const BufferBudget) {
+    // SAFETY: the allocator holds one `Arc` reference, released here.
+    drop(unsafe { Arc::from_raw(budget) });
+}
+
+static BUFFER_VTABLE: v8::RustAllocatorVtable<BufferBudget> = v8::RustAllocatorVtable {
+    allocate: buffer_alloc,
+    allocate_uninitialized: buffer_alloc_uninit,
+    free: buffer_free,
+    drop: buffer_drop,
+};
+
+fn reserve(budget: &BufferBudget, len: usize) -> bool {
+    budget
+        .used
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+            used.checked_add(len).filter(|n| *n <= budget.cap)
+        })
+        .is_ok()
+}
+
+impl TenantIsolate {
+    /// A fresh isolate for `tenant` from the startup snapshot, with its
+    /// heap limit, allocator and callbacks set, watched by `watch`.
+    pub fn new(tenant: &str, limits: Limits, watch: Arc<Watch>) -> TenantIsolate {
+        crate::platform::init();
+        let heap = limits.heap_bytes.max(Limits::MIN_HEAP_BYTES);
+        let buffers = Arc::new(BufferBudget {
+            used: AtomicUsize::new(0),
+            cap: heap,
+        });
+        // SAFETY: the allocator owns one reference to `buffers`, released by
+        // `buffer_drop`; the vtable matches `BufferBudget`.
+        let allocator =
+            unsafe { v8::new_rust_allocator(Arc::into_raw(buffers.clone()), &BUFFER_VTABLE) };
+        let params = v8::CreateParams::default()
+            .snapshot_blob(crate::snapshot::blob().into())
+            .heap_limits(0, heap)
+            .array_buffer_allocator(allocator);
+        let mut isolate = v8::Isolate::new(params);
+        let heap_guard = Box::new(HeapGuard {
+            handle: isolate.thread_safe_handle(),
+            hit: AtomicBool::new(false),
+        });
+        isolate.add_near_heap_limit_callback(
+            near_heap_limit,
+            &*heap_guard as *const HeapGuard as *mut c_void,
+        );
+        isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        isolate.set_capture_stack_trace_for_uncaught_exceptions(true, 16);
+        let state = CallState::new();
+        let (lent, counters) = (state.lent.clone(), state.counters.clone());
+        isolate.set_slot(state);
+        let (context, hooks) = new_context(&mut isolate);
+        TenantIsolate {
+            functions: HashMap::new(),
+            context,
+            hooks,
+            version: None,
+            condemned: false,
+            limits,
+            tenant: Arc::from(tenant),
+            heap_guard,
+            buffers,
+            lent,
+            counters,
+            watch,
+            isolate,
+        }
+    }
+
+    /// The tenant it runs.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The registry version its functions come from (`None` before the
+    /// first [`TenantIsolate::install`]).
+    pub fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    /// Whether it hit its heap limit and must be dropped.
+    pub fn is_condemned(&self) -> bool {
+        self.condemned
+    }
+
+    /// Memory and usage figures.
+    pub fn stats(&mut self) -> IsolateStats {
+        let heap = self.isolate.get_heap_statistics();
+        IsolateStats {
+            used_heap: heap.used_heap_size(),
+            total_heap: heap.total_heap_size(),
+            array_buffers: self.buffers.used.load(Ordering::Relaxed),
+            lent: self.lent.load(Ordering::Relaxed),
+            zero_copy_views: self.counters.zero_copy_views.load(Ordering::Relaxed),
+            fast_calls: self.counters.fast_calls.load(Ordering::Relaxed),
+            slow_calls: self.counters.slow_calls.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs one library in a scratch context and reports what it
+    /// registered; the live context is untouched (`FUNCTION LOAD`'s check).
+    pub fn inspect(&mut self, library: LibrarySource<'_>) -> Result<LoadedLibrary, LoadError> {
+        let (context, hooks) = new_context(&mut self.isolate);
+        let loaded = self
+            .run_library(&context, &hooks, library)
+            .map(|(meta, _)| meta);
+        self.after_load();
+        loaded
+    }
+
+    /// Replaces the live context with a fresh one holding `libraries`, and
+    /// records `version`. On error the isolate has no functions.
+    pub fn install(
+        &mut self,
+        libraries: &[LibrarySource<'_>],
+        version: u64,
+    ) -> Result<Vec<LoadedLibrary>, LoadError> {
+        self.functions.clear();
+        let (context, hooks) = new_context(&mut self.isolate);
+        self.context = context;
+        self.hooks = hooks;
+        self.version = Some(version);
+        let context = self.context.clone();
+        let hooks = Hooks {
+            begin: self.hooks.begin.clone(),
+            end: self.hooks.end.clone(),
+        };
+        let mut loaded = Vec::with_capacity(libraries.len());
+        for library in libraries {
+            match self.run_library(&context, &hooks, *library) {
+                Ok((meta, functions)) => {
+                    self.functions.extend(functions);
+                    loaded.push(meta);
+                }
+                Err(error) => {
+                    self.functions.clear();
+                    self.after_load();
+                    return Err(error);
+                }
+            }
+        }
+        self.after_load();
+        Ok(loaded)
+    }
+
+    fn after_load(&mut self) {
+        self.isolate.cancel_terminate_execution();
+        if self.heap_guard.hit.load(Ordering::Relaxed) {
+            self.condemned = true;
+        }
+    }
+
+    /// Compiles and runs one library in `context` under the load budget.
+    fn run_library(
+        &mut self,
+        context: &v8::Global<v8::Context>,
+        hooks: &Hooks,
+        library: LibrarySource<'_>,
+    ) -> Result<(LoadedLibrary, Vec<(String, Registered)>), LoadError> {
+        let budget = self.limits.load_budget;
+        let heap_mib = self.limits.heap_bytes >> 20;
+        let watch = self.watch.clone();
+        let armed = watch.arm(
+            self.isolate.thread_safe_handle(),
+            self.tenant.clone(),
+            budget,
+        );
+        let heap_hit = &self.heap_guard.hit;
+        v8::scope!(let scope, &mut self.isolate);
+        let context = v8::Local::new(scope, context);
+        let scope = &mut v8::ContextScope::new(scope, context);
+        v8::tc_scope!(let tc, scope);
+
+        let begin = v8::Local::new(tc, &hooks.begin);
+        let end = v8::Local::new(tc, &hooks.end);
+        let receiver = v8::undefined(tc).into();
+        begin.call(tc, receiver, &[]);
+
+        let wrapped = wrap(library.code);
+        let source_text = convert::v8_string(tc, wrapped.as_bytes());
+        let name = convert::v8_string(tc, library.name.as_bytes());
+        let origin = v8::ScriptOrigin::new(
+            tc,
+            name.into(),
+            0,
+            0,
+            false,
+            0,
+            None,
+            false,
+            false,
+            false,
+            None,
+        );
+        let (mut source, options) = match library.code_cache {
+            Some(cache) => (
+                v8::script_compiler::Source::new_with_cached_data(
+                    source_text,
+                    Some(&origin),
+                    v8::CachedData::new(cache),
+                ),
+                v8::script_compiler::CompileOptions::ConsumeCodeCache,
+            ),
+            None => (
+                v8::script_compiler::Source::new(source_text, Some(&origin)),
+                v8::script_compiler::CompileOptions::NoCompileOptions,
+            ),
+        };
+        let script = v8::script_compiler::compile(
+            tc,
+            &mut source,
+            options,
+            v8::script_compiler::NoCacheReason::NoReason,
+        );
+        let Some(script) = script else {
+            let stopped = armed.disarm();
+            let (exception, message) = (tc.exception(), tc.message());
+            let (location, message) = describe(tc, library.name, exception, message);
+            if stopped.is_some() {
+                return Err(LoadError::Timeout {
+                    library: library.name.to_owned(),
+                    budget_ms: budget.as_millis(),
+                });
+            }
+            return Err(LoadError::Compile {
+                library: library.name.to_owned(),
+                location,
+                message,
+            });
+        };
+        let cache_rejected = source.get_cached_data().is_some_and(|c| c.rejected());
+        let code_cache = (library.code_cache.is_none() || cache_rejected)
+            .then(|| script.get_unbound_script(tc).create_code_cache())
+            .flatten()
+            .map(|cache| cache.to_vec());
+
+        let body = script.run(tc).filter(|f| f.is_function());
+        let registered = body.and_then(|body| {
+            let body: v8::Local<v8::Function> = body.cast();
+            body.call(tc, receiver, &[])?;
+            end.call(tc, receiver, &[])
+        });
+        let stopped = armed.disarm();
+        let Some(registered) = registered else {
+            if heap_hit.load(Ordering::Relaxed) {
+                return Err(LoadError::Heap {
+                    library: library.name.to_owned(),
+                    heap_mib,
+                });
+            }
+            if stopped.is_some() || tc.has_terminated() {
+                return Err(LoadError::Timeout {
+                    library: library.name.to_owned(),
+                    budget_ms: budget.as_millis(),
+                });
+            }
+            let (exception, message) = (tc.exception(), tc.message());
+            let (location, message) = describe(tc, library.name, exception, message);
+            return Err(LoadError::Run { location, message });
+        };
+        let (functions, handles) = read_registrations(tc, registered);
+        if functions.is_empty() {
+            return Err(LoadError::NoFunctions);
+        }
+        Ok((
+            LoadedLibrary {
+                functions,
+                code_cache,
+            },
+            handles,
+        ))
+    }
+
+    /// Calls function `name` with `keys` and `args`, the store reached
+    /// through `host`; the function's reply, or why there is none.
+    pub fn call(
+        &mut self,
+        name: &str,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn Host,
+        options: CallOptions,
+    ) -> Result<Reply, CallError> {
+        let Some(registered) = self.functions.get(name) else {
+            return Err(CallError::NotFound);
+        };
+        if options.read_only && !registered.flags.no_writes {
+            return Ok(Reply::error(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        let function = registered.function.clone();
+        let budget = self.limits.cpu_budget;
+        let state = self
+            .isolate
+            .get_slot_mut::<CallState>()
+            .expect("the call state is set at creation");
+        // SAFETY: `end` runs below, before `host` goes out of scope.
+        unsafe { state.begin(host, keys, args) };
+        let watch = self.watch.clone();
+        let armed = watch.arm(
+            self.isolate.thread_safe_handle(),
+            self.tenant.clone(),
+            budget,
+        );
+        let outcome = self.run_call(&function, keys, args);
+        let stopped = armed.disarm();
+        if let Some(state) = self.isolate.get_slot_mut::<CallState>() {
+            state.end();
+        }
+        self.isolate.cancel_terminate_execution();
+        if self.heap_guard.hit.load(Ordering::Relaxed)
+            || self.lent.load(Ordering::Relaxed) > self.limits.heap_bytes
+        {
+            self.condemned = true;
+            return Err(CallError::Heap {
+                function: name.to_owned(),
+                heap_mib: self.limits.heap_bytes >> 20,
+            });
+        }
+        match (outcome, stopped) {
+            (Some(reply), _) => Ok(reply),
+            (None, Some(Stop::Killed)) => Err(CallError::Killed),
+            (None, _) => Err(CallError::Timeout {
+                function: name.to_owned(),
+                budget_ms: budget.as_millis(),
+            }),
+        }
+    }
+
+    /// Runs the function; `None` when execution was terminated.
+    fn run_call(
+        &mut self,
+        function: &v8::Global<v8::Function>,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+    ) -> Option<Reply> {
+        v8::scope!(let scope, &mut self.isolate);
+        let context = v8::Local::new(scope, &self.context);
+        let scope = &mut v8::ContextScope::new(scope, context);
+        v8::tc_scope!(let tc, scope);
+        let function = v8::Local::new(tc, function);
+        let keys = string_array(tc, keys);
+        let args = string_array(tc, args);
+        let receiver = v8::undefined(tc).into();
+        let result = function.call(tc, receiver, &[keys.into(), args.into()]);
+        if tc.has_terminated() {
+            return None;
+        }
+        let Some(mut result) = result else {
+            let exception = tc.exception().unwrap_or_else(|| v8::undefined(tc).into());
+            let message = convert::error_message(tc, exception);
+            return Some(convert::error_reply(&message));
+        };
+        tc.perform_microtask_checkpoint();
+        if tc.has_terminated() {
+            return None;
+        }
+        if result.is_promise() {
+            let promise: v8::Local<v8::Promise> = result.cast();
+            match promise.state() {
+                v8::PromiseState::Fulfilled => result = promise.result(tc),
+                v8::PromiseState::Rejected => {
+                    let reason = promise.result(tc);
+                    let message = convert::error_message(tc, reason);
+                    return Some(convert::error_reply(&message));
+                }
+                v8::PromiseState::Pending => {
+                    return Some(Reply::error(
+                        "ERR a function returned a promise that did not settle during the call",
+                    ));
+                }
+            }
+        }
+        let reply = convert::to_reply(tc, result);
+        if tc.has_terminated() {
+            None
+        } else {
+            Some(reply)
+        }
+    }
+
+    /// The function names currently callable.
+    pub fn function_names(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(String::as_str)
+    }
+
+    /// The isolate's thread-safe handle (tests use it to interrupt).
+    pub fn handle(&self) -> v8::IsolateHandle {
+        self.isolate.thread_safe_handle()
+    }
+
+    /// Total V8 heap the isolate holds: what an LRU weighs it by.
+    pub fn heap_size(&mut self) -> usize {
+        self.isolate.get_heap_statistics().total_heap_size()
+    }
+
+    /// The address of the bytes a global typed array views (tests check
+    /// that `kiln.get` lent a record's own memory).
+    #[cfg(test)]
+    pub(crate) fn global_view_data(&mut self, name: &str) -> Option<usize> {
+        v8::scope!(let scope, &mut self.isolate);
+        let context = v8::Local::new(scope, &self.context);
+        let scope = &mut v8::ContextScope::new(scope, context);
+        let key = convert::v8_string(scope, name.as_bytes());
+        let value = context.global(scope).get(scope, key.into())?;
+        let view: v8::Local<v8::ArrayBufferView> = value.try_into().ok()?;
+        Some(view.data() as usize)
+    }
+
+    /// Elapsed-time budget for a call, for error messages.
+    pub fn cpu_budget(&self) -> Duration {
+        self.limits.cpu_budget
+    }
+}
+
+/// A new context from the snapshot with the native bindings attached; the
+/// registration hooks.
+fn new_context(isolate: &mut v8::OwnedIsolate) -> (v8::Global<v8::Context>, Hooks) {
+    v8::scope!(let scope, isolate);
+    let context = v8::Context::new(scope, Default::default());
+    let scope = &mut v8::ContextScope::new(scope, context);
+    let global = context.global(scope);
+    let key = convert::v8_string(scope, b"__kilnInstall");
+    let install: v8::Local<v8::Function> = global
+        .get(scope, key.into())
+        .filter(|f| f.is_function())
+        .expect("the snapshot defines __kilnInstall")
+        .cast();
+    let bindings = api::bindings(scope);
+    let receiver = v8::undefined(scope).into();
+    let hooks: v8::Local<v8::Object> = install
+        .call(scope, receiver, &[bindings.into()])
+        .filter(|h| h.is_object())
+        .expect("__kilnInstall returns its hooks")
+        .cast();
+    let hook = |scope: &mut v8::PinScope<'_, '_>, name: &str| {
+        let key = convert::v8_string(scope, name.as_bytes());
+        let f: v8::Local<v8::Function> = hooks.get(scope, key.into()).expect("hook present").cast();
+        v8::Global::new(scope, f)
+    };
+    let begin = hook(scope, "begin");
+    let end = hook(scope, "end");
+    (v8::Global::new(scope, context), Hooks { begin, end })
+}
+
+/// Wraps a library so its top-level declarations are its own: the metadata
+/// line becomes a comment on the wrapper's first line, so line and column
+/// numbers in errors match the text the user wrote.
+fn wrap(code: &str) -> String {
+    let mut wrapped = String::with_capacity(code.len() + 32);
+    wrapped.push_str("(function(){//");
+    wrapped.push_str(code);
+    wrapped.push_str("\n})");
+    wrapped
+}
+
+/// `(location, message)` of a caught exception: `library:line:column` of
+/// the innermost frame in the library's own code, and the exception's text
+/// (`SyntaxError: Unexpected identifier 'x'`; a plain `Error` without its
+/// `Error: ` prefix).
+fn describe(
+    scope: &mut v8::PinScope<'_, '_>,
+    library: &str,
+    exception: Option<v8::Local<'_, v8::Value>>,
+    message: Option<v8::Local<'_, v8::Message>>,
+) -> (String, String) {
+    let text = match exception {
+        Some(exception) => exception.to_rust_string_lossy(scope),
+        None => "unknown error".to_owned(),
+    };
+    let text = text
+        .strip_prefix("Error: ")
+        .map(str::to_owned)
+        .unwrap_or(text);
+    let Some(message) = message else {
+        return (library.to_owned(), text);
+    };
+    let frames = message.get_stack_trace(scope).map(|trace| {
+        (0..trace.get_frame_count())
+            .filter_map(|i| trace.get_frame(scope, i))
+            .find(|frame| {
+                frame
+                    .get_script_name(scope)
+                    .is_some_and(|n| n.to_rust_string_lossy(scope) == library)
+            })
+            .map(|frame| (frame.get_line_number(), frame.get_column()))
+    });
+    let (line, column) = match frames.flatten() {
+        Some(position) => position,
+        None => (
+            message.get_line_number(scope).unwrap_or(0),
+            message.get_start_column() + 1,
+        ),
+    };
+    (format!("{library}:{line}:{column}"), text)
+}
+
+/// The `[name, fn, flags, description]` entries `end()` returned.
+fn read_registrations(
+    scope: &mut v8::PinScope<'_, '_>,
+    registered: v8::Local<'_, v8::Value>,
+) -> (Vec<FunctionMeta>, Vec<(String, Registered)>) {
+    let mut metas = Vec::new();
+    let mut handles = Vec::new();
+    if !registered.is_array() {
+        return (metas, handles);
+    }
+    let entries: v8::Local<v8::Array> = registered.cast();
+    for i in 0..entries.length() {
+        let Some(entry) = entries.get_index(scope, i).filter(|e| e.is_array()) else {
+            continue;
+        };
+        let entry: v8::Local<v8::Array> = entry.cast();
+        let (Some(name), Some(function)) = (entry.get_index(scope, 0), entry.get_index(scope, 1))
+        else {
+            continue;
+        };
+        if !function.is_function() {
+            continue;
+        }
+        let name = name.to_rust_string_lossy(scope);
+        let mut flags = FunctionFlags::default();
+        if let Some(list) = entry.get_index(scope, 2).filter(|l| l.is_array()) {
+            let list: v8::Local<v8::Array> = list.cast();
+            for j in 0..list.length() {
+                if let Some(flag) = list.get_index(scope, j) {
+                    flags.set(&flag.to_rust_string_lossy(scope));
+                }
+            }
+        }
+        let description = entry
+            .get_index(scope, 3)
+            .filter(|d| d.is_string())
+            .map(|d| d.to_rust_string_lossy(scope));
+        let function: v8::Local<v8::Function> = function.cast();
+        handles.push((
+            name.clone(),
+            Registered {
+                function: v8::Global::new(scope, function),
+                flags,
+            },
+        ));
+        metas.push(FunctionMeta {
+            name,
+            flags,
+            description,
+        });
+    }
+    (metas, handles)
+}
+
+/// A JavaScript array of strings.
+fn string_array<'s>(scope: &v8::PinScope<'s, '_>, items: &[&[u8]]) -> v8::Local<'s, v8::Array> {
+    let values: Vec<v8::Local<v8::Value>> = items
+        .iter()
+        .map(|item| convert::v8_string(scope, item).into())
+        .collect();
+    v8::Array::new_with_elements(scope, &values)
+}

@@ -1,0 +1,35 @@
+//! kiln-isolates: Kiln's V8 embedding.
+//!
+//! One [`TenantIsolate`] per tenant per core runs that tenant's storage
+//! functions. It starts from a startup snapshot that already holds the `kiln`
+//! API scaffolding ([`snapshot`]), binds the trusted host API over the core's
+//! shard through the [`Host`] trait (fast API calls where V8 allows them),
+//! and enforces the tenant's [`Limits`]: a CPU budget per call enforced by the
+//! process-wide [`Watchdog`], and a heap cap whose breach terminates the call
+//! and condemns the isolate instead of aborting the process.
+//!
+//! The crate knows nothing of registries, tenants' keyspaces or routing: the
+//! server implements [`Host`] for the duration of one call, and the function
+//! layer decides which libraries an isolate holds.
+
+mod api;
+mod convert;
+mod host;
+mod isolate;
+mod limits;
+mod platform;
+pub mod snapshot;
+mod watchdog;
+
+pub use api::Counters;
+pub use host::{Host, HostError};
+pub use isolate::{
+    CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
+    LoadedLibrary, TenantIsolate,
+};
+pub use limits::Limits;
+pub use platform::init;
+pub use watchdog::{Stop, Watch, Watchdog};
+
+#[cfg(test)]
+mod tests;

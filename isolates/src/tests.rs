@@ -1,0 +1,552 @@
+//! Tests against real V8 isolates, with an in-memory [`Host`] standing in
+//! for a core's shard (the server's end-to-end tests use the real one).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kiln_net::Reply;
+
+use crate::{
+    CallError, CallOptions, Host, HostError, LibrarySource, Limits, LoadError, TenantIsolate, Watch,
+};
+
+/// A map of keys; keys starting with `other:` belong to another core.
+#[derive(Default)]
+struct MapHost {
+    data: HashMap<Vec<u8>, Bytes>,
+}
+
+impl MapHost {
+    fn check(key: &[u8]) -> Result<(), HostError> {
+        if key.starts_with(b"other:") {
+            return Err(HostError::new(
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Host for MapHost {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, HostError> {
+        Self::check(key)?;
+        Ok(self.data.get(key).cloned())
+    }
+    fn put(&mut self, key: &[u8], value: Bytes, _ttl_ms: Option<u64>) -> Result<(), HostError> {
+        Self::check(key)?;
+        self.data.insert(key.to_vec(), value);
+        Ok(())
+    }
+    fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
+        Self::check(key)?;
+        Ok(self.data.remove(key).is_some())
+    }
+    fn exists(&mut self, key: &[u8]) -> Result<bool, HostError> {
+        Self::check(key)?;
+        Ok(self.data.contains_key(key))
+    }
+    fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
+        Self::check(key)?;
+        let old = match self.data.get(key) {
+            Some(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| HostError::new("ERR value is not an integer or out of range"))?,
+            None => 0,
+        };
+        let new = old + delta;
+        self.data.insert(key.to_vec(), Bytes::from(new.to_string()));
+        Ok(new)
+    }
+    fn call(&mut self, args: &[Bytes]) -> Reply {
+        match args[0].to_ascii_uppercase().as_slice() {
+            b"PING" => Reply::status("PONG"),
+            b"STRLEN" => Reply::Integer(
+                self.data
+                    .get(args[1].as_ref())
+                    .map_or(0, |v| v.len() as i64),
+            ),
+            _ => Reply::error("ERR unknown command"),
+        }
+    }
+}
+
+fn isolate_with(code: &str, limits: Limits) -> TenantIsolate {
+    let mut isolate = TenantIsolate::new("t1", limits, Watch::new());
+    isolate
+        .install(
+            &[LibrarySource {
+                name: "lib",
+                code,
+                code_cache: None,
+            }],
+            1,
+        )
+        .expect("library loads");
+    isolate
+}
+
+fn isolate(code: &str) -> TenantIsolate {
+    isolate_with(code, Limits::default())
+}
+
+fn call(
+    isolate: &mut TenantIsolate,
+    host: &mut MapHost,
+    name: &str,
+    keys: &[&str],
+    args: &[&str],
+) -> Result<Reply, CallError> {
+    let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    isolate.call(name, &keys, &args, host, CallOptions::default())
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+#[test]
+fn returns_convert_like_lua_replies() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('f', (keys, args) => {\n\
+           switch (args[0]) {\n\
+             case 'str': return 'hi';\n\
+             case 'int': return 42;\n\
+             case 'float': return 1.5;\n\
+             case 'true': return true;\n\
+             case 'false': return false;\n\
+             case 'null': return null;\n\
+             case 'undef': return undefined;\n\
+             case 'arr': return [1, 'a', [null]];\n\
+             case 'bytes': return new Uint8Array([0, 255]);\n\
+             case 'obj': return { a: 1, b: 'x' };\n\
+             case 'big': return 2n ** 62n;\n\
+             case 'cycle': { const a = []; a.push(a); return a; }\n\
+             case 'keys': return keys;\n\
+           }\n\
+         });",
+    );
+    let mut host = MapHost::default();
+    let mut f = |arg: &str| call(&mut iso, &mut host, "f", &["k1", "k2"], &[arg]).unwrap();
+    assert_eq!(f("str"), bulk("hi"));
+    assert_eq!(f("int"), Reply::Integer(42));
+    assert_eq!(f("float"), Reply::Double(1.5));
+    assert_eq!(f("true"), Reply::Integer(1));
+    assert_eq!(f("false"), Reply::Nil);
+    assert_eq!(f("null"), Reply::Nil);
+    assert_eq!(f("undef"), Reply::Nil);
+    assert_eq!(
+        f("arr"),
+        Reply::Array(vec![
+            Reply::Integer(1),
+            bulk("a"),
+            Reply::Array(vec![Reply::Nil])
+        ])
+    );
+    assert_eq!(f("bytes"), Reply::Bulk(Bytes::from_static(&[0, 255])));
+    assert_eq!(
+        f("obj"),
+        Reply::Map(vec![(bulk("a"), Reply::Integer(1)), (bulk("b"), bulk("x"))])
+    );
+    assert_eq!(f("big"), Reply::Integer(1 << 62));
+    assert!(f("cycle").is_error());
+    assert_eq!(f("keys"), Reply::Array(vec![bulk("k1"), bulk("k2")]));
+}
+
+#[test]
+fn thrown_errors_become_error_replies() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('plain', () => { throw new Error('boom'); });\n\
+         kiln.registerFunction('coded', () => { throw new Error('WRONGTYPE Operation against a key'); });\n\
+         kiln.registerFunction('string', () => { throw 'raw'; });\n\
+         kiln.registerFunction('host', () => kiln.get('other:x'));\n\
+         kiln.registerFunction('caught', () => { try { kiln.get('other:x'); } catch (e) { return e.message; } });",
+    );
+    let mut host = MapHost::default();
+    assert_eq!(
+        call(&mut iso, &mut host, "plain", &[], &[]).unwrap(),
+        Reply::error("ERR boom")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "coded", &[], &[]).unwrap(),
+        Reply::error("WRONGTYPE Operation against a key")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "string", &[], &[]).unwrap(),
+        Reply::error("ERR raw")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "host", &[], &[]).unwrap(),
+        Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "caught", &[], &[]).unwrap(),
+        bulk("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "missing", &[], &[]),
+        Err(CallError::NotFound)
+    );
+}
+
+#[test]
+fn host_api_reads_and_writes_through_the_host() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('rmw', (keys, args) => {\n\
+           const n = kiln.incr(keys[0], Number(args[0]));\n\
+           kiln.put(keys[1], 'v' + n);\n\
+           kiln.put(keys[2], new Uint8Array([1, 2, 3]), { ttlMs: 1000 });\n\
+           return [n, kiln.getString(keys[1]), kiln.exists(keys[2]), kiln.del(keys[2]), kiln.exists(keys[2]),\n\
+                   kiln.mget(keys[0], keys[1], 'nope'), kiln.call('PING'), kiln.call('STRLEN', keys[1])];\n\
+         });",
+    );
+    let mut host = MapHost::default();
+    let reply = call(&mut iso, &mut host, "rmw", &["n", "s", "b"], &["5"]).unwrap();
+    assert_eq!(
+        reply,
+        Reply::Array(vec![
+            Reply::Integer(5),
+            bulk("v5"),
+            Reply::Integer(1),
+            Reply::Integer(1),
+            Reply::Nil,
+            Reply::Array(vec![bulk("5"), bulk("v5"), Reply::Nil]),
+            bulk("PONG"),
+            Reply::Integer(2),
+        ])
+    );
+    assert_eq!(
+        host.data.get(b"s".as_slice()),
+        Some(&Bytes::from_static(b"v5"))
+    );
+}
+
+#[test]
+fn get_lends_the_stored_bytes_read_only_without_copying() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         let kept = null;\n\
+         kiln.registerFunction('peek', (keys) => {\n\
+           const view = kiln.get(keys[0]);\n\
+           view[0] = 0x7a;\n\
+           kept = view;\n\
+           return [view.length, view[0], view.buffer.immutable === true];\n\
+         });\n\
+         kiln.registerFunction('later', () => kept[1]);",
+    );
+    let mut host = MapHost::default();
+    let value = Bytes::from(vec![b'a'; 4096]);
+    host.data.insert(b"k".to_vec(), value.clone());
+    let reply = call(&mut iso, &mut host, "peek", &["k"], &[]).unwrap();
+    assert_eq!(
+        reply,
+        Reply::Array(vec![
+            Reply::Integer(4096),
+            Reply::Integer(b'a' as i64),
+            Reply::Integer(1)
+        ])
+    );
+    assert_eq!(
+        value[0], b'a',
+        "the record was not written through the view"
+    );
+    let stats = iso.stats();
+    assert_eq!(stats.zero_copy_views, 1);
+    assert_eq!(stats.lent, 4096, "the view shares the record's 4096 bytes");
+    assert_eq!(
+        call(&mut iso, &mut host, "later", &[], &[]).unwrap(),
+        Reply::Integer(b'a' as i64)
+    );
+}
+
+#[test]
+fn a_view_is_over_the_records_own_memory() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('keep', (keys) => { globalThis.view = kiln.get(keys[0]); return 1; });",
+    );
+    let mut host = MapHost::default();
+    let value = Bytes::from(vec![7u8; 1000]);
+    host.data.insert(b"k".to_vec(), value.clone());
+    call(&mut iso, &mut host, "keep", &["k"], &[]).unwrap();
+    let data = iso.global_view_data("view");
+    assert_eq!(
+        data,
+        Some(value.as_ptr() as usize),
+        "kiln.get returned a copy"
+    );
+}
+
+#[test]
+fn registration_errors_use_redis_messages() {
+    let mut iso = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let mut load = |code: &str| {
+        iso.inspect(LibrarySource {
+            name: "lib",
+            code,
+            code_cache: None,
+        })
+    };
+    assert_eq!(
+        load("#!js name=lib\nconst x = 1;").unwrap_err(),
+        LoadError::NoFunctions
+    );
+    let dup = load(
+        "#!js name=lib\nkiln.registerFunction('f', () => 1);\nkiln.registerFunction('f', () => 2);",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&dup, LoadError::Run { message, location } if message.contains("Function already exists in the library") && location == "lib:3:6"),
+        "{dup:?}"
+    );
+    let flag = load("#!js name=lib\nkiln.registerFunction('f', () => 1, { flags: ['bogus'] });")
+        .unwrap_err();
+    assert!(
+        matches!(&flag, LoadError::Run { message, .. } if message.contains("Unknown flag given: bogus")),
+        "{flag:?}"
+    );
+    let name = load("#!js name=lib\nkiln.registerFunction('a-b', () => 1);").unwrap_err();
+    assert!(
+        matches!(&name, LoadError::Run { message, .. } if message.contains("Function names can only contain")),
+        "{name:?}"
+    );
+    let syntax = load("#!js name=lib\n\nlet = = 3;").unwrap_err();
+    assert!(
+        matches!(&syntax, LoadError::Compile { location, message, .. } if location == "lib:3:7" && message.starts_with("SyntaxError")),
+        "{syntax:?}"
+    );
+    let ok = load("#!js name=lib\nkiln.registerFunction('g', () => 1, { flags: ['no-writes'], description: 'd' });").unwrap();
+    assert_eq!(ok.functions[0].name, "g");
+    assert!(ok.functions[0].flags.no_writes);
+    assert_eq!(ok.functions[0].description.as_deref(), Some("d"));
+    assert!(ok.code_cache.is_some());
+}
+
+#[test]
+fn libraries_keep_their_top_level_names_apart() {
+    let mut iso = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let a = "#!js name=a\nconst n = 1;\nkiln.registerFunction('fa', () => n);";
+    let b = "#!js name=b\nconst n = 2;\nkiln.registerFunction('fb', () => n);";
+    iso.install(
+        &[
+            LibrarySource {
+                name: "a",
+                code: a,
+                code_cache: None,
+            },
+            LibrarySource {
+                name: "b",
+                code: b,
+                code_cache: None,
+            },
+        ],
+        7,
+    )
+    .unwrap();
+    let mut host = MapHost::default();
+    assert_eq!(
+        call(&mut iso, &mut host, "fa", &[], &[]).unwrap(),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "fb", &[], &[]).unwrap(),
+        Reply::Integer(2)
+    );
+    assert_eq!(iso.version(), Some(7));
+}
+
+#[test]
+fn read_only_calls_refuse_functions_that_may_write() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('w', () => 1);\n\
+         kiln.registerFunction('r', () => 2, { flags: ['no-writes'] });",
+    );
+    let mut host = MapHost::default();
+    let ro = CallOptions { read_only: true };
+    assert_eq!(
+        iso.call("w", &[], &[], &mut host, ro).unwrap(),
+        Reply::error("ERR Can not execute a script with write flag using *_ro command.")
+    );
+    assert_eq!(
+        iso.call("r", &[], &[], &mut host, ro).unwrap(),
+        Reply::Integer(2)
+    );
+}
+
+#[test]
+fn an_endless_loop_is_stopped_at_its_budget_and_the_isolate_keeps_working() {
+    let limits = Limits {
+        cpu_budget: Duration::from_millis(30),
+        ..Limits::default()
+    };
+    let mut iso = isolate_with(
+        "#!js name=lib\nkiln.registerFunction('spin', () => { for (;;) {} });\nkiln.registerFunction('ok', () => 'fine');",
+        limits,
+    );
+    let mut host = MapHost::default();
+    let started = Instant::now();
+    let error = call(&mut iso, &mut host, "spin", &[], &[]).unwrap_err();
+    assert_eq!(
+        error,
+        CallError::Timeout {
+            function: "spin".into(),
+            budget_ms: 30
+        }
+    );
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    assert!(!iso.is_condemned());
+    assert_eq!(
+        call(&mut iso, &mut host, "ok", &[], &[]).unwrap(),
+        bulk("fine")
+    );
+}
+
+#[test]
+fn a_library_that_never_finishes_loading_is_stopped() {
+    let limits = Limits {
+        load_budget: Duration::from_millis(30),
+        ..Limits::default()
+    };
+    let mut iso = TenantIsolate::new("t1", limits, Watch::new());
+    let error = iso
+        .inspect(LibrarySource {
+            name: "lib",
+            code: "#!js name=lib\nwhile (true) {}",
+            code_cache: None,
+        })
+        .unwrap_err();
+    assert_eq!(
+        error,
+        LoadError::Timeout {
+            library: "lib".into(),
+            budget_ms: 30
+        }
+    );
+}
+
+#[test]
+fn a_heap_bomb_condemns_the_isolate_not_the_process() {
+    let limits = Limits {
+        heap_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let mut iso = isolate_with(
+        "#!js name=lib\nkiln.registerFunction('bomb', () => { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); });",
+        limits,
+    );
+    let mut host = MapHost::default();
+    let error = call(&mut iso, &mut host, "bomb", &[], &[]).unwrap_err();
+    assert_eq!(
+        error,
+        CallError::Heap {
+            function: "bomb".into(),
+            heap_mib: 16
+        }
+    );
+    assert!(iso.is_condemned());
+}
+
+#[test]
+fn array_buffers_are_held_to_the_budget() {
+    let limits = Limits {
+        heap_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let mut iso = isolate_with(
+        "#!js name=lib\nkiln.registerFunction('big', () => { try { new ArrayBuffer(64 * 1024 * 1024); return 'allocated'; } catch (e) { return e.constructor.name; } });",
+        limits,
+    );
+    let mut host = MapHost::default();
+    assert_eq!(
+        call(&mut iso, &mut host, "big", &[], &[]).unwrap_err(),
+        CallError::Heap {
+            function: "big".into(),
+            heap_mib: 16
+        }
+    );
+    assert!(iso.is_condemned());
+}
+
+#[test]
+fn the_store_is_out_of_reach_while_loading_and_registration_after_it() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         let atLoad;\n\
+         try { kiln.get('k'); } catch (e) { atLoad = e.message; }\n\
+         kiln.registerFunction('atLoad', () => atLoad);\n\
+         kiln.registerFunction('reg', () => { kiln.registerFunction('x', () => 1); });",
+    );
+    let mut host = MapHost::default();
+    assert_eq!(
+        call(&mut iso, &mut host, "atLoad", &[], &[]).unwrap(),
+        bulk("ERR the kiln API can only be used while a function runs")
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "reg", &[], &[]).unwrap(),
+        Reply::error("ERR kiln.registerFunction can only be called on FUNCTION LOAD command")
+    );
+}
+
+#[test]
+fn a_code_cache_is_accepted_on_reinstall() {
+    let code = "#!js name=lib\nkiln.registerFunction('f', () => 41 + 1);";
+    let mut first = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let cache = first
+        .install(
+            &[LibrarySource {
+                name: "lib",
+                code,
+                code_cache: None,
+            }],
+            1,
+        )
+        .unwrap()[0]
+        .code_cache
+        .clone()
+        .unwrap();
+    let mut second = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let loaded = second
+        .install(
+            &[LibrarySource {
+                name: "lib",
+                code,
+                code_cache: Some(&cache),
+            }],
+            1,
+        )
+        .unwrap();
+    assert!(
+        loaded[0].code_cache.is_none(),
+        "the cache was rejected and the library recompiled"
+    );
+    assert_eq!(
+        call(&mut second, &mut MapHost::default(), "f", &[], &[]).unwrap(),
+        Reply::Integer(42)
+    );
+}
+
+#[test]
+fn raw_keys_and_args_are_binary_safe() {
+    let mut iso = isolate(
+        "#!js name=lib\nkiln.registerFunction('raw', () => [kiln.rawKeys()[0], kiln.rawArgs()[0]]);",
+    );
+    let mut host = MapHost::default();
+    let key: &[u8] = &[0xff, 0x00];
+    let arg: &[u8] = &[0xc3];
+    let reply = iso
+        .call("raw", &[key], &[arg], &mut host, CallOptions::default())
+        .unwrap();
+    assert_eq!(
+        reply,
+        Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(&[0xff, 0x00])),
+            Reply::Bulk(Bytes::from_static(&[0xc3]))
+        ])
+    );
+}

@@ -1,0 +1,171 @@
+//! The CPU watchdog: one thread for the process that terminates a storage
+//! function whose call has outlived its budget.
+//!
+//! Each core owns a [`Watch`]. Arming it before a call costs an uncontended
+//! mutex (no syscall, no wake-up); the watchdog thread looks at every watch
+//! at least every [`TICK`], and sleeps until the earliest deadline it has
+//! seen, so a call is stopped within one tick of its budget.
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest the watchdog sleeps between looks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// One core's watch: the call running there, if any.
+#[derive(Default)]
+pub struct Watch {
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    handle: v8::IsolateHandle,
+    tenant: Arc<str>,
+    deadline: Instant,
+    /// Why the call was terminated, once it was.
+    stopped: Option<Stop>,
+}
+
+/// Why the watchdog (or `FUNCTION KILL`) terminated a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// It ran past its budget.
+    Budget,
+    /// `FUNCTION KILL` from the tenant.
+    Killed,
+}
+
+/// A running call under watch; [`Armed::disarm`] ends it.
+pub struct Armed<'a> {
+    watch: &'a Watch,
+}
+
+impl Watch {
+    /// A new watch, registered with the process's watchdog.
+    pub fn new() -> Arc<Watch> {
+        let watch = Arc::new(Watch::default());
+        Watchdog::global().register(&watch);
+        watch
+    }
+
+    /// Starts watching a call on `handle`'s isolate that may run until
+    /// `budget` has passed.
+    pub(crate) fn arm(
+        &self,
+        handle: v8::IsolateHandle,
+        tenant: Arc<str>,
+        budget: Duration,
+    ) -> Armed<'_> {
+        let deadline = Instant::now() + budget;
+        *self.lock() = Some(Running {
+            handle,
+            tenant,
+            deadline,
+            stopped: None,
+        });
+        Armed { watch: self }
+    }
+
+    /// Terminates the call running here if it is `tenant`'s (`FUNCTION
+    /// KILL`); whether there was one.
+    pub fn kill(&self, tenant: &str) -> bool {
+        let mut running = self.lock();
+        match running.as_mut() {
+            Some(call) if &*call.tenant == tenant && call.stopped.is_none() => {
+                call.stopped = Some(Stop::Killed);
+                call.handle.terminate_execution();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        // A panic while holding this lock cannot leave `Running` half
+        // written, so a poisoned lock is still sound to use.
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Terminates the call if it is past its deadline; the deadline still
+    /// ahead, if any.
+    fn check(&self, now: Instant) -> Option<Instant> {
+        let mut running = self.lock();
+        let call = running.as_mut()?;
+        if call.stopped.is_some() {
+            return None;
+        }
+        if now >= call.deadline {
+            call.stopped = Some(Stop::Budget);
+            call.handle.terminate_execution();
+            return None;
+        }
+        Some(call.deadline)
+    }
+}
+
+impl Armed<'_> {
+    /// Ends the watch; why the call was terminated, if it was.
+    pub(crate) fn disarm(self) -> Option<Stop> {
+        let stopped = self.watch.lock().take().and_then(|call| call.stopped);
+        std::mem::forget(self);
+        stopped
+    }
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        self.watch.lock().take();
+    }
+}
+
+/// The process's watchdog thread and the watches it looks after.
+pub struct Watchdog {
+    watches: Mutex<Vec<Weak<Watch>>>,
+}
+
+impl Watchdog {
+    /// The watchdog, started on first use.
+    pub fn global() -> &'static Watchdog {
+        static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
+        WATCHDOG.get_or_init(|| {
+            let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
+                watches: Mutex::new(Vec::new()),
+            }));
+            thread::Builder::new()
+                .name("kiln-watchdog".into())
+                .spawn(move || watchdog.run())
+                .expect("spawn the watchdog thread");
+            watchdog
+        })
+    }
+
+    fn register(&self, watch: &Arc<Watch>) {
+        self.lock().push(Arc::downgrade(watch));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Watch>>> {
+        self.watches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn run(&self) {
+        loop {
+            let now = Instant::now();
+            let mut wake = now + TICK;
+            self.lock().retain(|watch| match watch.upgrade() {
+                Some(watch) => {
+                    if let Some(deadline) = watch.check(now) {
+                        wake = wake.min(deadline);
+                    }
+                    true
+                }
+                None => false,
+            });
+            thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! Storage functions: `FCALL`, `FCALL_RO` and the `FUNCTION` subcommands,
+//! each acting as the calling tenant.
+//!
+//! The logic lives in `kiln-functions`; this file parses arguments and
+//! implements the host API over this core's shard ([`ShardHost`]): a
+//! function reaches only keys this core owns, writes only when its flags
+//! allow, and through `kiln.call` runs only keyed data commands.
+
+use std::panic::AssertUnwindSafe;
+
+use bytes::Bytes;
+use kiln_functions::{CallOptions, Host, HostError, RestorePolicy};
+use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_store::{SetOptions, Shard, StoreError};
+
+use super::{
+    CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Lookup, Route, errors, help_or_unknown, lookup,
+    wrong_arity,
+};
+use crate::command;
+use crate::core::stats::CoreStats;
+use crate::shared::Shared;
+use crate::tenant::TenantId;
+
+const SCRIPTING: &[&str] = &["@slow", "@scripting"];
+
+/// `FUNCTION`'s subcommands.
+static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    command!(
+        "function|load",
+        -3,
+        Flags::WRITE.with(Flags::DENYOOM).with(Flags::NOSCRIPT),
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_load,
+        "scripting",
+        "7.0.0",
+        "Creates a library."
+    ),
+    command!(
+        "function|delete",
+        3,
+        Flags::WRITE.with(Flags::NOSCRIPT),
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_delete,
+        "scripting",
+        "7.0.0",
+        "Deletes a library and its functions."
+    ),
+    command!(
+        "function|flush",
+        -2,
+        Flags::WRITE.with(Flags::NOSCRIPT),
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_flush,
+        "scripting",
+        "7.0.0",
+        "Deletes all libraries and functions."
+    ),
+    command!(
+        "function|list",
+        -2,
+        Flags::NOSCRIPT,
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_list,
+        "scripting",
+        "7.0.0",
+        "Returns information about all libraries."
+    ),
+    command!(
+        "function|dump",
+        2,
+        Flags::NOSCRIPT,
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_dump,
+        "scripting",
+        "7.0.0",
+        "Dumps all libraries into a serialized binary payload."
+    ),
+    command!(
+        "function|restore",
+        -3,
+        Flags::WRITE.with(Flags::DENYOOM).with(Flags::NOSCRIPT),
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_restore,
+        "scripting",
+        "7.0.0",
+        "Restores all libraries from a payload."
+    ),
+    command!(
+        "function|stats",
+        2,
+        Flags::NOSCRIPT,
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_stats,
+        "scripting",
+        "7.0.0",
+        "Returns information about a function during execution."
+    ),
+    command!(
+        "function|kill",
+        2,
+        Flags::NOSCRIPT,
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_kill,
+        "scripting",
+        "7.0.0",
+        "Terminates a function during execution."
+    ),
+    command!(
+        "function|help",
+        2,
+        Flags::LOADING.with(Flags::STALE),
+        SCRIPTING,
+        KeySpec::NONE,
+        Route::Local,
+        function_container,
+        "scripting",
+        "7.0.0",
+        "Returns helpful text about the different subcommands."
+    ),
+];
+
+/// The scripting family.
+pub static COMMANDS: &[CommandSpec] = &[
+    command!(
+        "fcall",
+        -3,
+        Flags::NOSCRIPT.with(Flags::STALE),
+        SCRIPTING,
+        KeySpec::counted(2),
+        Route::Keys(KeyRouting::SameCore),
+        fcall,
+        "scripting",
+        "7.0.0",
+        "Invokes a function."
+    ),
+    command!(
+        "fcall_ro",
+        -3,
+        Flags::NOSCRIPT.with(Flags::STALE).with(Flags::READONLY),
+        SCRIPTING,
+        KeySpec::counted(2),
+        Route::Keys(KeyRouting::SameCore),
+        fcall_ro,
+        "scripting",
+        "7.0.0",
+        "Invokes a read-only function."
+    ),
+    command!("function", -2, Flags::NONE, SCRIPTING, KeySpec::NONE, Route::Local, function_container,
+        "scripting", "7.0.0", "A container for function commands.", subcommands: FUNCTION_SUBCOMMANDS),
+];
+
+const FUNCTION_HELP: &[&str] = &[
+    "LOAD [REPLACE] <FUNCTION CODE>",
+    "    Create a new library with the given library name and code.",
+    "DELETE <LIBRARY NAME>",
+    "    Delete the given library.",
+    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+    "    Return general information on all the libraries.",
+    "FCALL <FUNCTION NAME> <NUMKEYS> <KEY1> .. <KEYN> <ARG1> .. <ARGN>",
+    "    Call a function. (FCALL is a command of its own, as in Redis.)",
+    "FLUSH [ASYNC|SYNC]",
+    "    Delete all the libraries.",
+    "STATS",
+    "    Return information about the current function running.",
+    "KILL",
+    "    Kill the current running function (of your tenant, on another core).",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries.",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload.",
+];
+
+/// The name of the tenant a command acts as: the session's user, or for a
+/// command forwarded from another core, the tenant its job carries.
+fn tenant(ctx: &Ctx<'_>) -> String {
+    ctx.session
+        .as_ref()
+        .map_or_else(|| ctx.shared.tenants.name(ctx.tenant), |s| s.user.clone())
+}
+
+/// Runs `f` on the function runtime; an error when a storage function is
+/// the caller (functions do not nest).
+fn with_runtime(
+    ctx: &mut Ctx<'_>,
+    f: impl FnOnce(&mut kiln_functions::Runtime, &str) -> Reply,
+) -> Reply {
+    let tenant = tenant(ctx);
+    match ctx.functions.as_deref_mut() {
+        Some(runtime) => f(runtime, &tenant),
+        None => Reply::error("ERR This command is not allowed from storage functions"),
+    }
+}
+
+fn function_container(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    help_or_unknown(args, "FUNCTION", FUNCTION_HELP)
+}
+
+fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let mut replace = false;
+    let mut at = 2;
+    while at < args.len() - 1 {
+        let option = args.get(at);
+        if !option.eq_ignore_ascii_case(b"replace") {
+            return Reply::error_owned(format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(option)
+            ));
+        }
+        replace = true;
+        at += 1;
+    }
+    let limits = ctx.shared.settings.functions.limits;
+    let code = args.get(args.len() - 1);
+    with_runtime(ctx, |runtime, tenant| {
+        runtime.load(tenant, limits, code, replace)
+    })
+}
+
+fn function_delete(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let name = args.get(2);
+    with_runtime(ctx, |runtime, tenant| runtime.delete(tenant, name))
+}
+
+fn function_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    if args.len() > 3 {
+        return errors::SYNTAX;
+    }
+    if args.len() == 3
+        && !(args.get(2).eq_ignore_ascii_case(b"sync")
+            || args.get(2).eq_ignore_ascii_case(b"async"))
+    {
+        return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    }
+    with_runtime(ctx, |runtime, tenant| runtime.flush(tenant))
+}
+
+fn function_list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let (mut with_code, mut pattern) = (false, None);
+    let mut at = 2;
+    while at < args.len() {
+        let arg = args.get(at);
+        if !with_code && arg.eq_ignore_ascii_case(b"withcode") {
+            with_code = true;
+        } else if pattern.is_none() && arg.eq_ignore_ascii_case(b"libraryname") {
+            if at + 1 >= args.len() {
+                return Reply::error("ERR library name argument was not given");
+            }
+            at += 1;
+            pattern = Some(args.get(at));
+        } else {
+            return errors::SYNTAX;
+        }
+        at += 1;
+    }
+    with_runtime(ctx, |runtime, tenant| {
+        runtime.list(tenant, pattern, with_code)
+    })
+}
+
+fn function_dump(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    with_runtime(ctx, |runtime, tenant| runtime.dump(tenant))
+}
+
+fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    if args.len() > 4 {
+        return errors::SYNTAX;
+    }
+    let policy = match args.iter().nth(3) {
+        None => RestorePolicy::Append,
+        Some(p) if p.eq_ignore_ascii_case(b"append") => RestorePolicy::Append,
+        Some(p) if p.eq_ignore_ascii_case(b"replace") => RestorePolicy::Replace,
+        Some(p) if p.eq_ignore_ascii_case(b"flush") => RestorePolicy::Flush,
+        Some(_) => {
+            return Reply::error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            );
+        }
+    };
+    let limits = ctx.shared.settings.functions.limits;
+    let payload = args.get(2);
+    with_runtime(ctx, |runtime, tenant| {
+        runtime.restore(tenant, limits, payload, policy)
+    })
+}
+
+fn function_stats(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    with_runtime(ctx, |runtime, tenant| runtime.stats(tenant))
+}
+
+fn function_kill(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    with_runtime(ctx, |runtime, tenant| runtime.kill(tenant))
+}
+
+fn fcall(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    call(ctx, args, false)
+}
+
+fn fcall_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    call(ctx, args, true)
+}
+
+/// `FCALL[_RO] function numkeys key... arg...` on the core owning the keys.
+fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
+    let tenant = tenant(ctx);
+    let libraries = ctx.shared.functions.tenant(&tenant);
+    let name = args.get(1);
+    if std::str::from_utf8(name).map_or(true, |n| !libraries.functions.contains_key(n)) {
+        return Reply::error("ERR Function not found");
+    }
+    let Some(numkeys) = kiln_store::numeric::parse_i64(args.get(2)) else {
+        return Reply::error("ERR Bad number of keys provided");
+    };
+    if numkeys > args.len() as i64 - 3 {
+        return Reply::error("ERR Number of keys can't be greater than number of args");
+    }
+    let Ok(numkeys) = usize::try_from(numkeys) else {
+        return Reply::error("ERR Number of keys can't be negative");
+    };
+    let parts: Vec<&[u8]> = args.iter().skip(3).collect();
+    let (keys, rest) = parts.split_at(numkeys);
+    let limits = ctx.shared.settings.functions.limits;
+    let Some(runtime) = ctx.functions.as_deref_mut() else {
+        return Reply::error("ERR This command is not allowed from storage functions");
+    };
+    let mut host = ShardHost {
+        shard: &mut *ctx.shard,
+        shared: ctx.shared,
+        stats: &mut *ctx.stats,
+        core: ctx.core,
+        tenant: ctx.tenant,
+        read_only,
+    };
+    // The engine publishes the memory this call changed (see `Engine::exec`).
+    runtime.call(
+        &tenant,
+        limits,
+        name,
+        keys,
+        rest,
+        &mut host,
+        CallOptions { read_only },
+    )
+}
+
+/// The host API over this core's shard for one call.
+pub struct ShardHost<'a> {
+    shard: &'a mut Shard,
+    shared: &'a Shared,
+    stats: &'a mut CoreStats,
+    core: usize,
+    tenant: TenantId,
+    read_only: bool,
+}
+
+/// The error a function gets for a key another core owns.
+const NOT_LOCAL: &str = "CROSSSLOT Function accessed a key owned by another core; keep a function's keys together with a hash tag";
+
+impl ShardHost<'_> {
+    fn local(&self, key: &[u8]) -> Result<(), HostError> {
+        if self.shared.slots.owner_of(key) == self.core {
+            Ok(())
+        } else {
+            Err(HostError::new(NOT_LOCAL))
+        }
+    }
+
+    fn writable(&self, key: &[u8]) -> Result<(), HostError> {
+        self.local(key)?;
+        if self.read_only {
+            return Err(HostError::new(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        if self.over_memory() {
+            return Err(HostError::new(error_text(&errors::OOM)));
+        }
+        Ok(())
+    }
+
+    /// Checks a `kiln.call` command against what functions may run.
+    fn admit(&self, spec: &CommandSpec, args: Args<'_>) -> Result<(), Reply> {
+        if !spec.arity_ok(args.len()) {
+            return Err(wrong_arity(spec));
+        }
+        let keyed = matches!(spec.route, Route::Keys(_));
+        if !keyed || spec.flags.has(Flags::NOSCRIPT) || spec.flags.has(Flags::ADMIN) {
+            return Err(Reply::error(
+                "ERR This command is not allowed from storage functions",
+            ));
+        }
+        if spec
+            .keys
+            .positions_in(args)
+            .any(|k| self.shared.slots.owner_of(args.get(k)) != self.core)
+        {
+            return Err(Reply::error(NOT_LOCAL));
+        }
+        if spec.flags.has(Flags::WRITE) && self.read_only {
+            return Err(Reply::error(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        if spec.flags.has(Flags::DENYOOM) && self.over_memory() {
+            return Err(errors::OOM);
+        }
+        Ok(())
+    }
+
+    /// Whether the server is over `maxmemory` or the tenant over its quota.
+    fn over_memory(&self) -> bool {
+        self.shared.over_maxmemory() || self.shared.tenants.over_quota(self.tenant)
+    }
+}
+
+fn error_text(reply: &Reply) -> String {
+    match reply {
+        Reply::Error(text) => text.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn store_error(error: StoreError) -> HostError {
+    HostError::new(error.to_string())
+}
+
+impl Host for ShardHost<'_> {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, HostError> {
+        self.local(key)?;
+        self.shard.get_shared(key).map_err(store_error)
+    }
+
+    fn put(&mut self, key: &[u8], value: Bytes, ttl_ms: Option<u64>) -> Result<(), HostError> {
+        self.writable(key)?;
+        let mut options = SetOptions::default();
+        if let Some(ms) = ttl_ms {
+            options.expire = kiln_store::SetExpire::At(self.shard.now().saturating_add(ms));
+        }
+        self.shard
+            .set(key, value, options)
+            .map(drop)
+            .map_err(store_error)
+    }
+
+    fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
+        self.writable(key)?;
+        Ok(self.shard.del(key))
+    }
+
+    fn exists(&mut self, key: &[u8]) -> Result<bool, HostError> {
+        self.local(key)?;
+        Ok(self.shard.exists(key))
+    }
+
+    fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
+        self.writable(key)?;
+        self.shard.incr_by(key, delta).map_err(store_error)
+    }
+
+    fn call(&mut self, parts: &[Bytes]) -> Reply {
+        let owned = OwnedArgs::new(parts.iter().map(|p| p.as_ref()));
+        let args = owned.args();
+        let spec = match lookup(args) {
+            Lookup::Found(spec) => spec,
+            Lookup::Unknown(reply) => return reply,
+        };
+        if let Err(reply) = self.admit(spec, args) {
+            return reply;
+        }
+        let mut ctx = Ctx {
+            shard: &mut *self.shard,
+            tenant: self.tenant,
+            others: None,
+            shared: self.shared,
+            core: self.core,
+            session: None,
+            stats: &mut *self.stats,
+            clients: None,
+            functions: None,
+        };
+        // A panic must not unwind into V8's frames: answer an error instead.
+        std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args))).unwrap_or_else(
+            |_| {
+                tracing::error!(
+                    command = spec.name,
+                    "command panicked inside a storage function"
+                );
+                Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
