@@ -390,3 +390,91 @@ fn ok_or_error(result: Result<(), FunctionError>) -> Reply {
 fn bulk(text: &str) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use kiln_isolates::MemoryHost;
+
+    use super::*;
+    use crate::registry::RegistryLimits;
+
+    const LIB: &str =
+        "#!js name=lib\nlet calls = 0;\nkiln.registerFunction('calls', () => ++calls);";
+
+    fn call(rt: &mut Runtime, tenant: &str, name: &str) -> Reply {
+        rt.call(
+            tenant,
+            Limits::default(),
+            name.as_bytes(),
+            &[],
+            &[],
+            &mut MemoryHost::default(),
+            CallOptions::default(),
+        )
+    }
+
+    #[test]
+    fn isolates_are_evicted_least_recently_used_and_rebuilt() {
+        let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
+        let mut rt = Runtime::new(
+            registry,
+            RuntimeLimits {
+                max_isolates: 2,
+                ..RuntimeLimits::default()
+            },
+        );
+        for tenant in ["a", "b", "c"] {
+            assert_eq!(
+                rt.load(tenant, Limits::default(), LIB.as_bytes(), false),
+                Reply::Bulk(Bytes::from_static(b"lib"))
+            );
+        }
+        assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(1));
+        assert_eq!(call(&mut rt, "b", "calls"), Reply::Integer(1));
+        assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(2));
+        // A third tenant evicts the least recently used one, `b`.
+        assert_eq!(call(&mut rt, "c", "calls"), Reply::Integer(1));
+        let (kept, _, created, evicted) = rt.isolate_stats();
+        assert_eq!(kept, 2);
+        assert!(evicted >= 1 && created >= 3);
+        assert_eq!(
+            call(&mut rt, "a", "calls"),
+            Reply::Integer(3),
+            "a kept its isolate"
+        );
+        assert_eq!(
+            call(&mut rt, "b", "calls"),
+            Reply::Integer(1),
+            "b's isolate was rebuilt"
+        );
+    }
+
+    #[test]
+    fn a_replaced_library_is_reinstalled_on_next_call() {
+        let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
+        let mut rt = Runtime::new(registry.clone(), RuntimeLimits::default());
+        rt.load("a", Limits::default(), LIB.as_bytes(), false);
+        assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(1));
+        let v2 = "#!js name=lib\nkiln.registerFunction('calls', () => 'v2');";
+        assert_eq!(
+            rt.load("a", Limits::default(), v2.as_bytes(), true),
+            Reply::Bulk(Bytes::from_static(b"lib"))
+        );
+        assert_eq!(
+            call(&mut rt, "a", "calls"),
+            Reply::Bulk(Bytes::from_static(b"v2"))
+        );
+        assert_eq!(
+            call(&mut rt, "b", "calls"),
+            Reply::error("ERR Function not found"),
+            "tenants do not share functions"
+        );
+        let too_big = format!(
+            "#!js name=big\n//{}",
+            "x".repeat(registry.limits().max_library_bytes)
+        );
+        assert!(
+            matches!(rt.load("a", Limits::default(), too_big.as_bytes(), false), Reply::Error(e) if e.contains("bytes allowed"))
+        );
+    }
+}

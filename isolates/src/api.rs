@@ -8,7 +8,9 @@
 //! slow path does. Bindings that return objects (`get`, `mget`, `call`...)
 //! cannot be fast calls: V8's fast path does not allocate JavaScript values.
 
+use std::borrow::Cow;
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -100,8 +102,11 @@ fn not_in_call() -> HostError {
     HostError::new("ERR the kiln API can only be used while a function runs")
 }
 
-fn counters(isolate: &v8::Isolate) -> Option<Arc<Counters>> {
-    isolate.get_slot::<CallState>().map(|s| s.counters.clone())
+/// Counts one entry into a binding.
+fn count(isolate: &v8::Isolate, pick: fn(&Counters) -> &AtomicU64) {
+    if let Some(state) = isolate.get_slot::<CallState>() {
+        pick(&state.counters).fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Throws `message` as an `Error` into the running JavaScript.
@@ -112,7 +117,12 @@ pub(crate) fn throw(scope: &mut v8::PinScope<'_, '_>, message: &str) {
 }
 
 /// Builds the object passed to `__kilnInstall`.
-pub(crate) fn bindings<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Object> {
+/// With `fast_api` off every binding takes the generic callback path (the
+/// benchmarks compare the two).
+pub(crate) fn bindings<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    fast_api: bool,
+) -> v8::Local<'s, v8::Object> {
     let object = v8::Object::new(scope);
     let slow: [(&str, v8::FunctionCallback); 8] = [
         ("get", get.map_fn_to()),
@@ -134,7 +144,12 @@ pub(crate) fn bindings<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8
         ("put", put.map_fn_to(), &[FAST_PUT]),
     ];
     for (name, callback, fast) in fast {
-        let function = v8::FunctionTemplate::builder_raw(callback).build_fast(scope, fast);
+        let builder = v8::FunctionTemplate::builder_raw(callback);
+        let function = if fast_api {
+            builder.build_fast(scope, fast)
+        } else {
+            builder.build(scope)
+        };
         install(scope, object, name, function);
     }
     object
@@ -159,9 +174,22 @@ fn with_key<'s, T>(
     key: v8::Local<'_, v8::Value>,
     op: impl FnOnce(&mut dyn Host, &[u8]) -> Result<T, HostError>,
 ) -> Option<T> {
-    let Some(key) = convert::value_bytes(scope, key) else {
-        throw(scope, "ERR keys must be strings, numbers or Uint8Arrays");
-        return None;
+    let mut buf = [MaybeUninit::<u8>::uninit(); KEY_BUF];
+    let key = if key.is_string() {
+        // Keys are short: read them into a stack buffer, not the heap.
+        let text = key.cast::<v8::String>().to_rust_cow_lossy(scope, &mut buf);
+        match text {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        }
+    } else {
+        match convert::value_bytes(scope, key) {
+            Some(bytes) => Cow::Owned(bytes),
+            None => {
+                throw(scope, "ERR keys must be strings, numbers or Uint8Arrays");
+                return None;
+            }
+        }
     };
     let result = host(scope).and_then(|host| guarded(|| op(host, &key)));
     match result {
@@ -172,6 +200,9 @@ fn with_key<'s, T>(
         }
     }
 }
+
+/// Keys up to this many UTF-8 bytes are read without allocating.
+const KEY_BUF: usize = 256;
 
 /// Runs a host operation, turning a panic into an error: a Rust panic must
 /// never unwind through V8's frames (that would abort the process).
@@ -184,9 +215,7 @@ fn guarded<T>(op: impl FnOnce() -> Result<T, HostError>) -> Result<T, HostError>
 }
 
 fn count_slow(scope: &v8::PinScope<'_, '_>) {
-    if let Some(c) = counters(scope) {
-        c.slow_calls.fetch_add(1, Ordering::Relaxed);
-    }
+    count(scope, |c| &c.slow_calls);
 }
 
 // ---- get / getString / mget -------------------------------------------------
@@ -494,9 +523,7 @@ fn fast_put(
     options: &FastApiCallbackOptions,
 ) {
     v8::callback_scope!(unsafe scope, options);
-    if let Some(c) = counters(scope) {
-        c.fast_calls.fetch_add(1, Ordering::Relaxed);
-    }
+    count(scope, |c| &c.fast_calls);
     put_value(scope, key, value, None);
 }
 
@@ -508,8 +535,6 @@ fn fast_key_op<T>(
     op: impl FnOnce(&mut dyn Host, &[u8]) -> Result<T, HostError>,
 ) -> Option<T> {
     v8::callback_scope!(unsafe scope, options);
-    if let Some(c) = counters(scope) {
-        c.fast_calls.fetch_add(1, Ordering::Relaxed);
-    }
+    count(scope, |c| &c.fast_calls);
     with_key(scope, key, op)
 }

@@ -191,6 +191,7 @@ pub struct TenantIsolate {
     hooks: Hooks,
     version: Option<u64>,
     condemned: bool,
+    fast_api: bool,
     limits: Limits,
     tenant: Arc<str>,
     heap_guard: Box<HeapGuard>,
@@ -198,7 +199,11 @@ pub struct TenantIsolate {
     lent: Arc<AtomicUsize>,
     counters: Arc<Counters>,
     watch: Arc<Watch>,
-    isolate: v8::OwnedIsolate,
+    handle: v8::IsolateHandle,
+    /// Locked (and entered) for each use: a core keeps many isolates on its
+    /// thread, and only shared isolates may be entered and disposed in any
+    /// order.
+    isolate: v8::SharedIsolate,
 }
 
 /// The registration hooks `__kilnInstall` returned for the live context.
@@ -265,6 +270,17 @@ impl TenantIsolate {
     /// A fresh isolate for `tenant` from the startup snapshot, with its
     /// heap limit, allocator and callbacks set, watched by `watch`.
     pub fn new(tenant: &str, limits: Limits, watch: Arc<Watch>) -> TenantIsolate {
+        TenantIsolate::with_fast_api(tenant, limits, watch, true)
+    }
+
+    /// [`TenantIsolate::new`], choosing whether host bindings offer V8
+    /// fast API calls (always, outside benchmarks).
+    pub fn with_fast_api(
+        tenant: &str,
+        limits: Limits,
+        watch: Arc<Watch>,
+        fast_api: bool,
+    ) -> TenantIsolate {
         crate::platform::init();
         let heap = limits.heap_bytes.max(Limits::MIN_HEAP_BYTES);
         let buffers = Arc::new(BufferBudget {
@@ -293,13 +309,25 @@ impl TenantIsolate {
         let state = CallState::new();
         let (lent, counters) = (state.lent.clone(), state.counters.clone());
         isolate.set_slot(state);
-        let (context, hooks) = new_context(&mut isolate);
+        let (context, hooks) = new_context(&mut isolate, fast_api);
+        let handle = isolate.thread_safe_handle();
+        // SAFETY: no `Global::open` reference is live, the isolate is still
+        // on the thread that created it, and its slot state is only ever
+        // used from the thread that locks it.
+        let isolate = match unsafe { isolate.try_into_shared() } {
+            Ok(isolate) => isolate,
+            Err(error) => panic!(
+                "a fresh tenant isolate could not be shared: {:?}",
+                error.kind()
+            ),
+        };
         TenantIsolate {
             functions: HashMap::new(),
             context,
             hooks,
             version: None,
             condemned: false,
+            fast_api,
             limits,
             tenant: Arc::from(tenant),
             heap_guard,
@@ -307,6 +335,7 @@ impl TenantIsolate {
             lent,
             counters,
             watch,
+            handle,
             isolate,
         }
     }
@@ -334,7 +363,7 @@ impl TenantIsolate {
 
     /// Memory and usage figures.
     pub fn stats(&mut self) -> IsolateStats {
-        let heap = self.isolate.get_heap_statistics();
+        let heap = self.isolate.lock().get_heap_statistics();
         IsolateStats {
             used_heap: heap.used_heap_size(),
             total_heap: heap.total_heap_size(),
@@ -349,11 +378,12 @@ impl TenantIsolate {
     /// Runs one library in a scratch context and reports what it
     /// registered; the live context is untouched (`FUNCTION LOAD`'s check).
     pub fn inspect(&mut self, library: LibrarySource<'_>) -> Result<LoadedLibrary, LoadError> {
-        let (context, hooks) = new_context(&mut self.isolate);
+        let mut locker = self.isolate.lock();
+        let (context, hooks) = new_context(&mut locker, self.fast_api);
         let loaded = self
-            .run_library(&context, &hooks, library)
+            .run_library(&mut locker, &context, &hooks, library)
             .map(|(meta, _)| meta);
-        self.after_load();
+        self.condemned |= self.after_load(&mut locker);
         loaded
     }
 
@@ -365,7 +395,8 @@ impl TenantIsolate {
         version: u64,
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
         self.functions.clear();
-        let (context, hooks) = new_context(&mut self.isolate);
+        let mut locker = self.isolate.lock();
+        let (context, hooks) = new_context(&mut locker, self.fast_api);
         self.context = context;
         self.hooks = hooks;
         self.version = Some(version);
@@ -376,32 +407,33 @@ impl TenantIsolate {
         };
         let mut loaded = Vec::with_capacity(libraries.len());
         for library in libraries {
-            match self.run_library(&context, &hooks, *library) {
+            match self.run_library(&mut locker, &context, &hooks, *library) {
                 Ok((meta, functions)) => {
                     self.functions.extend(functions);
                     loaded.push(meta);
                 }
                 Err(error) => {
                     self.functions.clear();
-                    self.after_load();
+                    self.condemned |= self.after_load(&mut locker);
                     return Err(error);
                 }
             }
         }
-        self.after_load();
+        self.condemned |= self.after_load(&mut locker);
         Ok(loaded)
     }
 
-    fn after_load(&mut self) {
-        self.isolate.cancel_terminate_execution();
-        if self.heap_guard.hit.load(Ordering::Relaxed) {
-            self.condemned = true;
-        }
+    /// Clears a termination left by the load; whether the heap limit was
+    /// hit (the isolate must then be dropped).
+    fn after_load(&self, isolate: &mut v8::Isolate) -> bool {
+        isolate.cancel_terminate_execution();
+        self.heap_guard.hit.load(Ordering::Relaxed)
     }
 
     /// Compiles and runs one library in `context` under the load budget.
     fn run_library(
-        &mut self,
+        &self,
+        isolate: &mut v8::Isolate,
         context: &v8::Global<v8::Context>,
         hooks: &Hooks,
         library: LibrarySource<'_>,
@@ -409,13 +441,9 @@ impl TenantIsolate {
         let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
         let watch = self.watch.clone();
-        let armed = watch.arm(
-            self.isolate.thread_safe_handle(),
-            self.tenant.clone(),
-            budget,
-        );
+        let armed = watch.arm(self.handle.clone(), self.tenant.clone(), budget);
         let heap_hit = &self.heap_guard.hit;
-        v8::scope!(let scope, &mut self.isolate);
+        v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, context);
         let scope = &mut v8::ContextScope::new(scope, context);
         v8::tc_scope!(let tc, scope);
@@ -538,26 +566,25 @@ impl TenantIsolate {
                 "ERR Can not execute a script with write flag using *_ro command.",
             ));
         }
-        let function = registered.function.clone();
         let budget = self.limits.cpu_budget;
-        let state = self
-            .isolate
+        let mut locker = self.isolate.lock();
+        let function = registered.function.clone();
+        let state = locker
             .get_slot_mut::<CallState>()
             .expect("the call state is set at creation");
         // SAFETY: `end` runs below, before `host` goes out of scope.
         unsafe { state.begin(host, keys, args) };
-        let watch = self.watch.clone();
-        let armed = watch.arm(
-            self.isolate.thread_safe_handle(),
-            self.tenant.clone(),
-            budget,
-        );
-        let outcome = self.run_call(&function, keys, args);
+        let armed = self
+            .watch
+            .arm(self.handle.clone(), self.tenant.clone(), budget);
+        let outcome = self.run_call(&mut locker, &function, keys, args);
         let stopped = armed.disarm();
-        if let Some(state) = self.isolate.get_slot_mut::<CallState>() {
+        if let Some(state) = locker.get_slot_mut::<CallState>() {
             state.end();
         }
-        self.isolate.cancel_terminate_execution();
+        locker.cancel_terminate_execution();
+        drop(function);
+        drop(locker);
         if self.heap_guard.hit.load(Ordering::Relaxed)
             || self.lent.load(Ordering::Relaxed) > self.limits.heap_bytes
         {
@@ -579,12 +606,13 @@ impl TenantIsolate {
 
     /// Runs the function; `None` when execution was terminated.
     fn run_call(
-        &mut self,
+        &self,
+        isolate: &mut v8::Isolate,
         function: &v8::Global<v8::Function>,
         keys: &[&[u8]],
         args: &[&[u8]],
     ) -> Option<Reply> {
-        v8::scope!(let scope, &mut self.isolate);
+        v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, &self.context);
         let scope = &mut v8::ContextScope::new(scope, context);
         v8::tc_scope!(let tc, scope);
@@ -636,19 +664,20 @@ impl TenantIsolate {
 
     /// The isolate's thread-safe handle (tests use it to interrupt).
     pub fn handle(&self) -> v8::IsolateHandle {
-        self.isolate.thread_safe_handle()
+        self.handle.clone()
     }
 
     /// Total V8 heap the isolate holds: what an LRU weighs it by.
     pub fn heap_size(&mut self) -> usize {
-        self.isolate.get_heap_statistics().total_heap_size()
+        self.isolate.lock().get_heap_statistics().total_heap_size()
     }
 
     /// The address of the bytes a global typed array views (tests check
     /// that `kiln.get` lent a record's own memory).
     #[cfg(test)]
     pub(crate) fn global_view_data(&mut self, name: &str) -> Option<usize> {
-        v8::scope!(let scope, &mut self.isolate);
+        let mut locker = self.isolate.lock();
+        v8::scope!(let scope, &mut *locker);
         let context = v8::Local::new(scope, &self.context);
         let scope = &mut v8::ContextScope::new(scope, context);
         let key = convert::v8_string(scope, name.as_bytes());
@@ -665,7 +694,7 @@ impl TenantIsolate {
 
 /// A new context from the snapshot with the native bindings attached; the
 /// registration hooks.
-fn new_context(isolate: &mut v8::OwnedIsolate) -> (v8::Global<v8::Context>, Hooks) {
+fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> (v8::Global<v8::Context>, Hooks) {
     v8::scope!(let scope, isolate);
     let context = v8::Context::new(scope, Default::default());
     let scope = &mut v8::ContextScope::new(scope, context);
@@ -676,7 +705,7 @@ fn new_context(isolate: &mut v8::OwnedIsolate) -> (v8::Global<v8::Context>, Hook
         .filter(|f| f.is_function())
         .expect("the snapshot defines __kilnInstall")
         .cast();
-    let bindings = api::bindings(scope);
+    let bindings = api::bindings(scope, fast_api);
     let receiver = v8::undefined(scope).into();
     let hooks: v8::Local<v8::Object> = install
         .call(scope, receiver, &[bindings.into()])

@@ -17,6 +17,7 @@ mod convert;
 mod host;
 mod isolate;
 mod limits;
+mod memory_host;
 mod platform;
 pub mod snapshot;
 mod watchdog;
@@ -28,6 +29,7 @@ pub use isolate::{
     LoadedLibrary, TenantIsolate,
 };
 pub use limits::Limits;
+pub use memory_host::MemoryHost;
 pub use platform::init;
 pub use watchdog::{Stop, Watch, Watchdog};
 

@@ -1,75 +1,18 @@
-//! Tests against real V8 isolates, with an in-memory [`Host`] standing in
+//! Tests against real V8 isolates, with a [`MemoryHost`] standing in
 //! for a core's shard (the server's end-to-end tests use the real one).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kiln_net::Reply;
 
 use crate::{
-    CallError, CallOptions, Host, HostError, LibrarySource, Limits, LoadError, TenantIsolate, Watch,
+    CallError, CallOptions, LibrarySource, Limits, LoadError, MemoryHost, TenantIsolate, Watch,
 };
 
-/// A map of keys; keys starting with `other:` belong to another core.
-#[derive(Default)]
-struct MapHost {
-    data: HashMap<Vec<u8>, Bytes>,
-}
-
-impl MapHost {
-    fn check(key: &[u8]) -> Result<(), HostError> {
-        if key.starts_with(b"other:") {
-            return Err(HostError::new(
-                "CROSSSLOT Keys in request don't hash to the same slot",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Host for MapHost {
-    fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, HostError> {
-        Self::check(key)?;
-        Ok(self.data.get(key).cloned())
-    }
-    fn put(&mut self, key: &[u8], value: Bytes, _ttl_ms: Option<u64>) -> Result<(), HostError> {
-        Self::check(key)?;
-        self.data.insert(key.to_vec(), value);
-        Ok(())
-    }
-    fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
-        Self::check(key)?;
-        Ok(self.data.remove(key).is_some())
-    }
-    fn exists(&mut self, key: &[u8]) -> Result<bool, HostError> {
-        Self::check(key)?;
-        Ok(self.data.contains_key(key))
-    }
-    fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
-        Self::check(key)?;
-        let old = match self.data.get(key) {
-            Some(v) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| HostError::new("ERR value is not an integer or out of range"))?,
-            None => 0,
-        };
-        let new = old + delta;
-        self.data.insert(key.to_vec(), Bytes::from(new.to_string()));
-        Ok(new)
-    }
-    fn call(&mut self, args: &[Bytes]) -> Reply {
-        match args[0].to_ascii_uppercase().as_slice() {
-            b"PING" => Reply::status("PONG"),
-            b"STRLEN" => Reply::Integer(
-                self.data
-                    .get(args[1].as_ref())
-                    .map_or(0, |v| v.len() as i64),
-            ),
-            _ => Reply::error("ERR unknown command"),
-        }
-    }
+/// A host whose `other:` keys live on another core.
+fn host() -> MemoryHost {
+    MemoryHost::with_foreign_prefix(b"other:")
 }
 
 fn isolate_with(code: &str, limits: Limits) -> TenantIsolate {
@@ -93,7 +36,7 @@ fn isolate(code: &str) -> TenantIsolate {
 
 fn call(
     isolate: &mut TenantIsolate,
-    host: &mut MapHost,
+    host: &mut MemoryHost,
     name: &str,
     keys: &[&str],
     args: &[&str],
@@ -129,7 +72,7 @@ fn returns_convert_like_lua_replies() {
            }\n\
          });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let mut f = |arg: &str| call(&mut iso, &mut host, "f", &["k1", "k2"], &[arg]).unwrap();
     assert_eq!(f("str"), bulk("hi"));
     assert_eq!(f("int"), Reply::Integer(42));
@@ -166,7 +109,7 @@ fn thrown_errors_become_error_replies() {
          kiln.registerFunction('host', () => kiln.get('other:x'));\n\
          kiln.registerFunction('caught', () => { try { kiln.get('other:x'); } catch (e) { return e.message; } });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     assert_eq!(
         call(&mut iso, &mut host, "plain", &[], &[]).unwrap(),
         Reply::error("ERR boom")
@@ -205,7 +148,7 @@ fn host_api_reads_and_writes_through_the_host() {
                    kiln.mget(keys[0], keys[1], 'nope'), kiln.call('PING'), kiln.call('STRLEN', keys[1])];\n\
          });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let reply = call(&mut iso, &mut host, "rmw", &["n", "s", "b"], &["5"]).unwrap();
     assert_eq!(
         reply,
@@ -239,7 +182,7 @@ fn get_lends_the_stored_bytes_read_only_without_copying() {
          });\n\
          kiln.registerFunction('later', () => kept[1]);",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let value = Bytes::from(vec![b'a'; 4096]);
     host.data.insert(b"k".to_vec(), value.clone());
     let reply = call(&mut iso, &mut host, "peek", &["k"], &[]).unwrap();
@@ -270,7 +213,7 @@ fn a_view_is_over_the_records_own_memory() {
         "#!js name=lib\n\
          kiln.registerFunction('keep', (keys) => { globalThis.view = kiln.get(keys[0]); return 1; });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let value = Bytes::from(vec![7u8; 1000]);
     host.data.insert(b"k".to_vec(), value.clone());
     call(&mut iso, &mut host, "keep", &["k"], &[]).unwrap();
@@ -348,7 +291,7 @@ fn libraries_keep_their_top_level_names_apart() {
         7,
     )
     .unwrap();
-    let mut host = MapHost::default();
+    let mut host = host();
     assert_eq!(
         call(&mut iso, &mut host, "fa", &[], &[]).unwrap(),
         Reply::Integer(1)
@@ -367,7 +310,7 @@ fn read_only_calls_refuse_functions_that_may_write() {
          kiln.registerFunction('w', () => 1);\n\
          kiln.registerFunction('r', () => 2, { flags: ['no-writes'] });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let ro = CallOptions { read_only: true };
     assert_eq!(
         iso.call("w", &[], &[], &mut host, ro).unwrap(),
@@ -389,7 +332,7 @@ fn an_endless_loop_is_stopped_at_its_budget_and_the_isolate_keeps_working() {
         "#!js name=lib\nkiln.registerFunction('spin', () => { for (;;) {} });\nkiln.registerFunction('ok', () => 'fine');",
         limits,
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let started = Instant::now();
     let error = call(&mut iso, &mut host, "spin", &[], &[]).unwrap_err();
     assert_eq!(
@@ -440,7 +383,7 @@ fn a_heap_bomb_condemns_the_isolate_not_the_process() {
         "#!js name=lib\nkiln.registerFunction('bomb', () => { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); });",
         limits,
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let error = call(&mut iso, &mut host, "bomb", &[], &[]).unwrap_err();
     assert_eq!(
         error,
@@ -462,7 +405,7 @@ fn array_buffers_are_held_to_the_budget() {
         "#!js name=lib\nkiln.registerFunction('big', () => { try { new ArrayBuffer(64 * 1024 * 1024); return 'allocated'; } catch (e) { return e.constructor.name; } });",
         limits,
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     assert_eq!(
         call(&mut iso, &mut host, "big", &[], &[]).unwrap_err(),
         CallError::Heap {
@@ -482,7 +425,7 @@ fn the_store_is_out_of_reach_while_loading_and_registration_after_it() {
          kiln.registerFunction('atLoad', () => atLoad);\n\
          kiln.registerFunction('reg', () => { kiln.registerFunction('x', () => 1); });",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     assert_eq!(
         call(&mut iso, &mut host, "atLoad", &[], &[]).unwrap(),
         bulk("ERR the kiln API can only be used while a function runs")
@@ -526,7 +469,7 @@ fn a_code_cache_is_accepted_on_reinstall() {
         "the cache was rejected and the library recompiled"
     );
     assert_eq!(
-        call(&mut second, &mut MapHost::default(), "f", &[], &[]).unwrap(),
+        call(&mut second, &mut host(), "f", &[], &[]).unwrap(),
         Reply::Integer(42)
     );
 }
@@ -536,7 +479,7 @@ fn raw_keys_and_args_are_binary_safe() {
     let mut iso = isolate(
         "#!js name=lib\nkiln.registerFunction('raw', () => [kiln.rawKeys()[0], kiln.rawArgs()[0]]);",
     );
-    let mut host = MapHost::default();
+    let mut host = host();
     let key: &[u8] = &[0xff, 0x00];
     let arg: &[u8] = &[0xc3];
     let reply = iso
@@ -548,5 +491,50 @@ fn raw_keys_and_args_are_binary_safe() {
             Reply::Bulk(Bytes::from_static(&[0xff, 0x00])),
             Reply::Bulk(Bytes::from_static(&[0xc3]))
         ])
+    );
+}
+
+#[test]
+fn many_isolates_share_a_thread_in_any_order() {
+    let code = "#!js name=lib\nlet n = 0;\nkiln.registerFunction('next', () => ++n);";
+    let mut isolates: Vec<TenantIsolate> = (0..4).map(|_| isolate(code)).collect();
+    let mut host = host();
+    for round in 1..=3 {
+        for iso in isolates.iter_mut().rev() {
+            assert_eq!(
+                call(iso, &mut host, "next", &[], &[]).unwrap(),
+                Reply::Integer(round)
+            );
+        }
+    }
+    // Dropped neither in creation order nor in its reverse.
+    let second = isolates.remove(1);
+    drop(isolates.remove(2));
+    drop(second);
+    assert_eq!(
+        call(&mut isolates[0], &mut host, "next", &[], &[]).unwrap(),
+        Reply::Integer(4)
+    );
+}
+
+#[test]
+fn optimized_code_reaches_the_fast_api_path() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('loop', (keys) => { let n = 0; for (let i = 0; i < 20000; i++) if (kiln.exists(keys[0])) n++; return n; });",
+    );
+    let mut host = host();
+    host.data.insert(b"k".to_vec(), Bytes::from_static(b"v"));
+    for _ in 0..20 {
+        assert_eq!(
+            call(&mut iso, &mut host, "loop", &["k"], &[]).unwrap(),
+            Reply::Integer(20000)
+        );
+    }
+    let stats = iso.stats();
+    assert!(
+        stats.fast_calls > 0,
+        "TurboFan never took the fast path ({} slow calls)",
+        stats.slow_calls
     );
 }
