@@ -432,4 +432,14 @@ fn functions_run_as_the_calling_tenant() {
     };
     assert!(text.starts_with("OOM command not allowed"), "{text}");
     assert_eq!(b.cmd(&["FCALL", "put", "1", "b-key", &value]), bulk("OK"));
+    // A tenant deleted and created again under its name starts empty.
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    assert_eq!(admin.cmd(&["ACL", "DELUSER", "t2"]), Reply::Integer(1));
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "t2", "on", ">pw2"]),
+        Reply::OK
+    );
+    let mut b = login(&server, "t2", "pw2");
+    assert_eq!(b.cmd(&["FUNCTION", "LIST"]), Reply::Array(Vec::new()));
+    assert_eq!(b.cmd(&["GET", "b-key"]), Reply::Nil);
 }

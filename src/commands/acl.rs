@@ -140,7 +140,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 }
 
 /// `ACL DELUSER username [username ...]`: how many existed. Their
-/// connections close at their next command.
+/// connections close, and their keys and function libraries go.
 fn deluser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let names: Vec<String> = args
         .iter()
@@ -150,11 +150,22 @@ fn deluser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     if names.iter().any(|n| n == DEFAULT_USER) {
         return Reply::error("ERR The 'default' user cannot be removed");
     }
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    match ctx.shared.tenants.delete(&names) {
-        Ok(n) => Reply::Integer(n as i64),
-        Err(err) => registry_error(err),
+    let tenants = &ctx.shared.tenants;
+    let existing: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| tenants.get(n).is_some())
+        .collect();
+    if let Err(err) = tenants.delete(&existing) {
+        return registry_error(err);
     }
+    // A tenant created later under the same name starts without them.
+    for name in &existing {
+        if let Err(err) = ctx.shared.functions.flush(name) {
+            return Reply::error_owned(format!("ERR {err}"));
+        }
+    }
+    Reply::Integer(existing.len() as i64)
 }
 
 /// `ACL LIST`: one `user ...` rule line per user.
