@@ -5,6 +5,9 @@
 //! stdout is a terminal (`"quoted"` strings, `(integer) 1`, numbered nested
 //! arrays), [`OutputMode::Raw`] when it is piped or with `--raw` (values as
 //! they are, one per line).
+//!
+//! `kiln-cli fn load|list|delete` and `kiln-cli fcall` are storage-function
+//! tools ([`tools`]); any other first word is a command for the server.
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -13,6 +16,9 @@ use clap::{ArgAction, Parser};
 use kiln_net::Reply;
 
 use crate::{Client, Error};
+
+pub mod snippet;
+pub mod tools;
 
 /// How replies are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +197,13 @@ fn format_raw(reply: &Reply, out: &mut Vec<u8>) {
     name = "kiln-cli",
     version,
     about = "Command-line client for Kiln",
-    disable_help_flag = true
+    disable_help_flag = true,
+    after_help = "Storage functions:\n  \
+        kiln-cli fn load FILE [--replace]   load a library (errors point at the line)\n  \
+        kiln-cli fn list [--code] [PATTERN] list libraries and their functions\n  \
+        kiln-cli fn delete LIBRARY          delete a library\n  \
+        kiln-cli fcall [--ro] FUNCTION NUMKEYS [KEY...] [ARG...]\n\
+        See kiln-cli fn --help and kiln-cli fcall --help."
 )]
 pub struct CliArgs {
     /// Print help.
@@ -252,6 +264,13 @@ impl CliArgs {
 
 /// Runs `kiln-cli`; returns the process exit code.
 pub fn run(args: CliArgs) -> i32 {
+    let tool = match tools::Tool::from_command(&args.command) {
+        Ok(tool) => tool,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
     let mut builder = Client::builder()
         .resp3(args.resp3)
         .cluster(!args.no_cluster)
@@ -275,7 +294,9 @@ pub fn run(args: CliArgs) -> i32 {
         }
     };
     let mode = args.output_mode();
-    if args.command.is_empty() {
+    if let Some(tool) = tool {
+        tools::run(&mut client, tool, mode)
+    } else if args.command.is_empty() {
         interactive(&mut client, &args, mode)
     } else {
         let command: Vec<Vec<u8>> = args
@@ -359,6 +380,27 @@ fn interactive(client: &mut Client, args: &CliArgs, mode: OutputMode) -> i32 {
         let _ = editor.add_history_entry(line.as_str());
         if first.eq_ignore_ascii_case(b"quit") || first.eq_ignore_ascii_case(b"exit") {
             break;
+        }
+        // A tool line is text; anything else goes to the server byte for byte.
+        let typed: Vec<OsString> = words
+            .iter()
+            .map_while(|w| std::str::from_utf8(w).ok().map(OsString::from))
+            .collect();
+        let typed = if typed.len() == words.len() {
+            &typed[..]
+        } else {
+            &[]
+        };
+        match tools::Tool::from_command(typed) {
+            Ok(Some(tool)) => {
+                tools::run(client, tool, mode);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = e.print();
+                continue;
+            }
         }
         if let Err(e) = execute(client, &words, mode) {
             // The client reconnects on the next command.

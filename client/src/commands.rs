@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use kiln_net::Reply;
 
+use crate::functions::{LibraryInfo, RestorePolicy};
 use crate::options::{
     ExpireCondition, Expiry, GetExExpiry, ScanOptions, SetCondition, SetOptions, SetReply,
 };
@@ -15,7 +16,7 @@ use crate::slots::SlotMap;
 use crate::{Client, Error, Pipeline};
 
 /// An argument: borrowed key/value bytes or a formatted number.
-type Arg<'a> = Cow<'a, [u8]>;
+pub(crate) type Arg<'a> = Cow<'a, [u8]>;
 
 fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> Arg<'_> {
     Cow::Borrowed(bytes.as_ref())
@@ -579,6 +580,94 @@ impl Client {
     pub fn client_id(&mut self) -> Result<i64, Error> {
         int(self.main_cmd(&["CLIENT", "ID"])?)
     }
+
+    /// `FUNCTION LOAD [REPLACE] code` → the library's name. A library that
+    /// fails to compile or register is [`Error::Server`], whose message
+    /// names the place (`Error compiling library 'lib': lib:3:10: ...`).
+    pub fn function_load(
+        &mut self,
+        code: impl AsRef<[u8]>,
+        replace: bool,
+    ) -> Result<String, Error> {
+        let reply = if replace {
+            self.cmd(&[s("FUNCTION"), s("LOAD"), s("REPLACE"), b(&code)])?
+        } else {
+            self.cmd(&[s("FUNCTION"), s("LOAD"), b(&code)])?
+        };
+        string(reply)
+    }
+
+    /// `FCALL function numkeys key... arg...`, sent straight to the core
+    /// owning the keys' slot, like any keyed command. Keys in several slots
+    /// go to the main port, which runs the call on their core, or refuses
+    /// keys of several cores with `CROSSSLOT`; no keys, any core. A
+    /// function's thrown error is [`Error::Server`].
+    ///
+    /// ```no_run
+    /// # let mut client = kiln_client::Client::connect("127.0.0.1:7379")?;
+    /// let hits = client.fcall("hit", &["visits"], &["1"])?;
+    /// let count = client.fcall_ro("count", &["visits"], &[] as &[&str])?;
+    /// # Ok::<(), kiln_client::Error>(())
+    /// ```
+    pub fn fcall<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        self.cmd(&fcall_args("FCALL", function, keys, args))
+    }
+
+    /// `FCALL_RO function numkeys key... arg...`: like [`Client::fcall`],
+    /// for functions flagged `no-writes`.
+    pub fn fcall_ro<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Reply, Error> {
+        self.cmd(&fcall_args("FCALL_RO", function, keys, args))
+    }
+
+    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, parsed.
+    pub fn function_list(
+        &mut self,
+        pattern: Option<&str>,
+        with_code: bool,
+    ) -> Result<Vec<LibraryInfo>, Error> {
+        let mut args = vec![s("FUNCTION"), s("LIST")];
+        if let Some(pattern) = pattern {
+            args.extend([s("LIBRARYNAME"), b(pattern)]);
+        }
+        if with_code {
+            args.push(s("WITHCODE"));
+        }
+        LibraryInfo::list_from_reply(self.cmd(&args)?)
+    }
+
+    /// `FUNCTION DELETE library`
+    pub fn function_delete(&mut self, library: &str) -> Result<(), Error> {
+        ok(self.cmd(&["FUNCTION", "DELETE", library])?)
+    }
+
+    /// `FUNCTION FLUSH`: deletes every library of this user.
+    pub fn function_flush(&mut self) -> Result<(), Error> {
+        ok(self.cmd(&["FUNCTION", "FLUSH"])?)
+    }
+
+    /// `FUNCTION DUMP` → a payload for [`Client::function_restore`].
+    pub fn function_dump(&mut self) -> Result<Bytes, Error> {
+        bytes(self.cmd(&["FUNCTION", "DUMP"])?)
+    }
+
+    /// `FUNCTION RESTORE payload APPEND|REPLACE|FLUSH`
+    pub fn function_restore(
+        &mut self,
+        payload: impl AsRef<[u8]>,
+        policy: RestorePolicy,
+    ) -> Result<(), Error> {
+        ok(self.cmd(&[s("FUNCTION"), s("RESTORE"), b(&payload), s(policy.word())])?)
+    }
 }
 
 fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
@@ -592,4 +681,19 @@ fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
         args.push(b(v));
     }
     args
+}
+
+/// `name function numkeys key... arg...`: the key positions
+/// [`routing`](crate::routing) reads to pick the core.
+pub(crate) fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
+    name: &'static str,
+    function: &'a str,
+    keys: &'a [K],
+    args: &'a [A],
+) -> Vec<Arg<'a>> {
+    let mut all = Vec::with_capacity(3 + keys.len() + args.len());
+    all.extend([s(name), b(function), n(keys.len())]);
+    all.extend(keys.iter().map(b));
+    all.extend(args.iter().map(b));
+    all
 }

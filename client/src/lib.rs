@@ -53,6 +53,9 @@
 //! - [`Client`] / [`ClientBuilder`]: connections, routing, redirections.
 //! - [`Pipeline`]: batched commands.
 //! - the typed command methods on [`Client`]; their option types ([`SetOptions`], [`ScanOptions`]...) in `options`.
+//! - storage functions: [`Client::function_load`], [`Client::fcall`] (routed
+//!   by its keys like any keyed command), [`Client::function_list`] →
+//!   [`LibraryInfo`], dump and restore ([`RestorePolicy`]).
 //! - [`slots`]: the parsed `CLUSTER SLOTS` map.
 //! - [`routing`]: key positions per command.
 //! - [`cli`]: `kiln-cli`, with redis-cli's reply formatting.
@@ -64,6 +67,7 @@ mod client;
 mod commands;
 mod connection;
 mod error;
+mod functions;
 mod options;
 mod pipeline;
 pub mod routing;
@@ -73,6 +77,7 @@ pub(crate) use client::Config;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
 pub use commands::ScanIter;
 pub use error::{Error, Redirect};
+pub use functions::{FunctionInfo, LibraryInfo, RestorePolicy};
 pub use kiln_net::Reply;
 pub use options::{
     ExpireCondition, Expiry, GetExExpiry, ScanOptions, SetCondition, SetOptions, SetReply,

@@ -6,6 +6,7 @@ use kiln_net::Reply;
 use kiln_net::resp::encode_request;
 
 use crate::client::Target;
+use crate::commands::fcall_args;
 use crate::routing::{self, Route};
 use crate::{Client, Error, Redirect};
 
@@ -130,6 +131,27 @@ impl<'c> Pipeline<'c> {
     /// `TTL key`
     pub fn ttl(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         self.cmd(&[b"TTL".as_slice(), key.as_ref()])
+    }
+
+    /// `FCALL function numkeys key... arg...`, sent with the other commands
+    /// for the core owning its keys.
+    pub fn fcall<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> &mut Self {
+        self.cmd(&fcall_args("FCALL", function, keys, args))
+    }
+
+    /// `FCALL_RO function numkeys key... arg...`
+    pub fn fcall_ro<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &mut self,
+        function: &str,
+        keys: &[K],
+        args: &[A],
+    ) -> &mut Self {
+        self.cmd(&fcall_args("FCALL_RO", function, keys, args))
     }
 
     /// Sends every queued command and returns the replies in order; the

@@ -144,6 +144,18 @@ mod tests {
             route(&["MSET", "{t}1", "x", "{t}2", "y"]),
             Route::Slot(key_slot(b"t"))
         );
+        // FCALL's counted keys drive it; its arguments do not.
+        assert_eq!(
+            route(&["FCALL", "f", "2", "{u}a", "{u}b", "foo"]),
+            Route::Slot(key_slot(b"u"))
+        );
+        assert_eq!(
+            route(&["fcall_ro", "f", "1", "foo", "{u}b"]),
+            Route::Slot(12182)
+        );
+        assert_eq!(route(&["FCALL", "f", "2", "foo", "bar"]), Route::CrossSlot);
+        assert_eq!(route(&["FCALL", "f", "0", "foo"]), Route::Keyless);
+        assert_eq!(route(&["FCALL", "f", "-1", "foo"]), Route::Keyless);
         assert_eq!(route(&["PING"]), Route::Keyless);
         assert_eq!(route(&["DBSIZE"]), Route::Keyless);
         assert_eq!(route::<&str>(&[]), Route::Keyless);

@@ -266,28 +266,34 @@ fn lend<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: Bytes) -> v8::Local<'s, v8:
 fn get(
     scope: &mut v8::PinScope<'_, '_>,
     args: v8::FunctionCallbackArguments,
-    mut rv: v8::ReturnValue<v8::Value>,
+    rv: v8::ReturnValue<v8::Value>,
 ) {
-    count_slow(scope);
-    if let Some(value) = with_key(scope, args.get(0), |host, key| host.get(key)) {
-        match value {
-            Some(bytes) => rv.set(lend(scope, bytes).into()),
-            None => rv.set_null(),
-        }
-    }
+    read_value(scope, args, rv, |scope, bytes| lend(scope, bytes).into());
 }
 
 fn get_string(
     scope: &mut v8::PinScope<'_, '_>,
     args: v8::FunctionCallbackArguments,
+    rv: v8::ReturnValue<v8::Value>,
+) {
+    read_value(scope, args, rv, |scope, bytes| {
+        convert::v8_string(scope, &bytes).into()
+    });
+}
+
+/// Reads the value at the first argument and returns it as `present` makes
+/// it, or `null`.
+fn read_value(
+    scope: &mut v8::PinScope<'_, '_>,
+    args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
+    present: for<'s> fn(&mut v8::PinScope<'s, '_>, Bytes) -> v8::Local<'s, v8::Value>,
 ) {
     count_slow(scope);
-    if let Some(value) = with_key(scope, args.get(0), |host, key| host.get(key)) {
-        match value {
-            Some(bytes) => rv.set(convert::v8_string(scope, &bytes).into()),
-            None => rv.set_null(),
-        }
+    match with_key(scope, args.get(0), |host, key| host.get(key)) {
+        Some(Some(bytes)) => rv.set(present(scope, bytes)),
+        Some(None) => rv.set_null(),
+        None => {}
     }
 }
 

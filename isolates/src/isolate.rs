@@ -441,7 +441,7 @@ impl TenantIsolate {
         let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
         let watch = self.watch.clone();
-        let armed = watch.arm(self.handle.clone(), self.tenant.clone(), budget);
+        let armed = watch.arm(self.handle.clone(), None, budget);
         let heap_hit = &self.heap_guard.hit;
         v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, context);
@@ -576,7 +576,7 @@ impl TenantIsolate {
         unsafe { state.begin(host, keys, args) };
         let armed = self
             .watch
-            .arm(self.handle.clone(), self.tenant.clone(), budget);
+            .arm(self.handle.clone(), Some(self.tenant.clone()), budget);
         let outcome = self.run_call(&mut locker, &function, keys, args);
         let stopped = armed.disarm();
         if let Some(state) = locker.get_slot_mut::<CallState>() {

@@ -21,7 +21,9 @@ pub struct Watch {
 
 struct Running {
     handle: v8::IsolateHandle,
-    tenant: Arc<str>,
+    /// Whose call it is; `None` for a library load, which `FUNCTION KILL`
+    /// does not stop.
+    tenant: Option<Arc<str>>,
     deadline: Instant,
     /// Why the call was terminated, once it was.
     stopped: Option<Stop>,
@@ -50,11 +52,12 @@ impl Watch {
     }
 
     /// Starts watching a call on `handle`'s isolate that may run until
-    /// `budget` has passed.
+    /// `budget` has passed; `tenant`'s `FUNCTION KILL` may stop it (a load
+    /// passes `None`: only its budget stops it).
     pub(crate) fn arm(
         &self,
         handle: v8::IsolateHandle,
-        tenant: Arc<str>,
+        tenant: Option<Arc<str>>,
         budget: Duration,
     ) -> Armed<'_> {
         let deadline = Instant::now() + budget;
@@ -72,7 +75,7 @@ impl Watch {
     pub fn kill(&self, tenant: &str) -> bool {
         let mut running = self.lock();
         match running.as_mut() {
-            Some(call) if &*call.tenant == tenant && call.stopped.is_none() => {
+            Some(call) if call.tenant.as_deref() == Some(tenant) && call.stopped.is_none() => {
                 call.stopped = Some(Stop::Killed);
                 call.handle.terminate_execution();
                 true

@@ -23,145 +23,39 @@ use crate::shared::Shared;
 use crate::tenant::TenantId;
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
+const WRITE_NOSCRIPT: Flags = Flags::WRITE.with(Flags::NOSCRIPT);
 
 /// `FUNCTION`'s subcommands.
+// One line per command reads as a table; rustfmt would spread each over ten.
+#[rustfmt::skip]
 static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    command!(
-        "function|load",
-        -3,
-        Flags::WRITE.with(Flags::DENYOOM).with(Flags::NOSCRIPT),
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_load,
-        "scripting",
-        "7.0.0",
-        "Creates a library."
-    ),
-    command!(
-        "function|delete",
-        3,
-        Flags::WRITE.with(Flags::NOSCRIPT),
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_delete,
-        "scripting",
-        "7.0.0",
-        "Deletes a library and its functions."
-    ),
-    command!(
-        "function|flush",
-        -2,
-        Flags::WRITE.with(Flags::NOSCRIPT),
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_flush,
-        "scripting",
-        "7.0.0",
-        "Deletes all libraries and functions."
-    ),
-    command!(
-        "function|list",
-        -2,
-        Flags::NOSCRIPT,
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_list,
-        "scripting",
-        "7.0.0",
-        "Returns information about all libraries."
-    ),
-    command!(
-        "function|dump",
-        2,
-        Flags::NOSCRIPT,
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_dump,
-        "scripting",
-        "7.0.0",
-        "Dumps all libraries into a serialized binary payload."
-    ),
-    command!(
-        "function|restore",
-        -3,
-        Flags::WRITE.with(Flags::DENYOOM).with(Flags::NOSCRIPT),
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_restore,
-        "scripting",
-        "7.0.0",
-        "Restores all libraries from a payload."
-    ),
-    command!(
-        "function|stats",
-        2,
-        Flags::NOSCRIPT,
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_stats,
-        "scripting",
-        "7.0.0",
-        "Returns information about a function during execution."
-    ),
-    command!(
-        "function|kill",
-        2,
-        Flags::NOSCRIPT,
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_kill,
-        "scripting",
-        "7.0.0",
-        "Terminates a function during execution."
-    ),
-    command!(
-        "function|help",
-        2,
-        Flags::LOADING.with(Flags::STALE),
-        SCRIPTING,
-        KeySpec::NONE,
-        Route::Local,
-        function_container,
-        "scripting",
-        "7.0.0",
-        "Returns helpful text about the different subcommands."
-    ),
+    command!("function|load", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING, KeySpec::NONE, Route::Local,
+        function_load, "scripting", "7.0.0", "Creates a library."),
+    command!("function|delete", 3, WRITE_NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_delete, "scripting", "7.0.0", "Deletes a library and its functions."),
+    command!("function|flush", -2, WRITE_NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_flush, "scripting", "7.0.0", "Deletes all libraries and functions."),
+    command!("function|list", -2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_list, "scripting", "7.0.0", "Returns information about all libraries."),
+    command!("function|dump", 2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_dump, "scripting", "7.0.0", "Dumps all libraries into a serialized binary payload."),
+    command!("function|restore", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING, KeySpec::NONE, Route::Local,
+        function_restore, "scripting", "7.0.0", "Restores all libraries from a payload."),
+    command!("function|stats", 2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_stats, "scripting", "7.0.0", "Returns information about a function during execution."),
+    command!("function|kill", 2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+        function_kill, "scripting", "7.0.0", "Terminates a function during execution."),
+    command!("function|help", 2, Flags::LOADING.with(Flags::STALE), SCRIPTING, KeySpec::NONE, Route::Local,
+        function_container, "scripting", "7.0.0", "Returns helpful text about the different subcommands."),
 ];
 
 /// The scripting family.
+#[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    command!(
-        "fcall",
-        -3,
-        Flags::NOSCRIPT.with(Flags::STALE),
-        SCRIPTING,
-        KeySpec::counted(2),
-        Route::Keys(KeyRouting::SameCore),
-        fcall,
-        "scripting",
-        "7.0.0",
-        "Invokes a function."
-    ),
-    command!(
-        "fcall_ro",
-        -3,
-        Flags::NOSCRIPT.with(Flags::STALE).with(Flags::READONLY),
-        SCRIPTING,
-        KeySpec::counted(2),
-        Route::Keys(KeyRouting::SameCore),
-        fcall_ro,
-        "scripting",
-        "7.0.0",
-        "Invokes a read-only function."
-    ),
+    command!("fcall", -3, Flags::NOSCRIPT.with(Flags::STALE), SCRIPTING, KeySpec::counted(2),
+        Route::Keys(KeyRouting::SameCore), fcall, "scripting", "7.0.0", "Invokes a function."),
+    command!("fcall_ro", -3, Flags::NOSCRIPT.with(Flags::STALE).with(Flags::READONLY), SCRIPTING, KeySpec::counted(2),
+        Route::Keys(KeyRouting::SameCore), fcall_ro, "scripting", "7.0.0", "Invokes a read-only function."),
     command!("function", -2, Flags::NONE, SCRIPTING, KeySpec::NONE, Route::Local, function_container,
         "scripting", "7.0.0", "A container for function commands.", subcommands: FUNCTION_SUBCOMMANDS),
 ];

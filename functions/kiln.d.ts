@@ -1,0 +1,160 @@
+/**
+ * The `kiln` global of Kiln storage functions, declared for editors and
+ * type checkers. Nothing here runs: the server defines `kiln` (see
+ * isolates/js/bootstrap.js and isolates/src/api.rs).
+ *
+ * Use it from a library file with a reference comment after the metadata
+ * line:
+ *
+ * ```js
+ * #!js name=counter
+ * /// <reference path="../../functions/kiln.d.ts" />
+ * kiln.registerFunction('hit', (keys, args) => kiln.incr(keys[0], Number(args[0] ?? 1)));
+ * ```
+ *
+ * or list this file in a `jsconfig.json` / `tsconfig.json` (`"files"`), with
+ * `"checkJs": true` to have plain `.js` libraries checked against it.
+ *
+ * Every call acts on the calling tenant's keys, on the core that runs the
+ * function: a key another core owns throws a `CROSSSLOT` error, so keep a
+ * function's keys in one slot with a `{hash tag}`. A call that fails throws
+ * an `Error` whose message starts with the Redis error code (`ERR ...`,
+ * `WRONGTYPE ...`, `OOM ...`).
+ */
+declare namespace kiln {
+  /** A key: a string (UTF-8), its bytes, or a number (as its decimal text). */
+  type Key = string | number | Uint8Array;
+
+  /** A value to store: a string (UTF-8), its bytes, or a number (as text). */
+  type Value = string | number | Uint8Array;
+
+  /**
+   * The flags a function may declare, as in Redis 7 functions. Kiln acts on
+   * `no-writes` and records the others, which FUNCTION LIST shows.
+   */
+  type Flag =
+    /** Never writes: callable with FCALL_RO. */
+    | 'no-writes'
+    /** In Redis: may run while the server is over `maxmemory`. */
+    | 'allow-oom'
+    /** In Redis: may run on a replica with stale data. */
+    | 'allow-stale'
+    /** In Redis: refuses to run in cluster mode. */
+    | 'no-cluster'
+    /** In Redis: its keys need not share a slot. */
+    | 'allow-cross-slot-keys';
+
+  /** Options of {@link registerFunction}. */
+  interface FunctionOptions {
+    /** What the function may do; none means it may write. */
+    flags?: Flag[];
+    /** Shown by FUNCTION LIST. */
+    description?: string;
+  }
+
+  /**
+   * What a function may return, converted the way Redis converts Lua
+   * values:
+   * - `string` → bulk string;
+   * - an integral `number` → integer, any other `number` → double (a bulk
+   *   string in RESP2); a `bigint` within 64 bits → integer;
+   * - `true` → integer 1; `false`, `null`, `undefined` → nil;
+   * - `Uint8Array` → bulk string of its bytes;
+   * - array → array;
+   * - `Map` or plain object → map in RESP3, flat `[field, value, ...]`
+   *   array in RESP2;
+   * - an `Error` (returned or thrown) → error reply: its message when it
+   *   starts with an UPPER-CASE word (`'NOTFOUND no such user'`), else
+   *   `ERR message`.
+   */
+  type Reply =
+    | string
+    | number
+    | bigint
+    | boolean
+    | null
+    | undefined
+    | Uint8Array
+    | Error
+    | Reply[]
+    | Map<Reply, Reply>
+    | { [field: string]: Reply };
+
+  /**
+   * A function: called by `FCALL name numkeys key... arg...` with the keys
+   * and arguments as strings (UTF-8; {@link rawKeys} / {@link rawArgs} give
+   * their exact bytes).
+   */
+  type Handler = (keys: string[], args: string[]) => Reply;
+
+  /**
+   * A command's reply as {@link call} returns it: status and bulk strings
+   * → `string`, integers → `number` (`bigint` beyond 2^53), doubles →
+   * `number`, booleans → `boolean`, nil → `null`, arrays → arrays, maps →
+   * plain objects. An error reply is thrown as an `Error`.
+   */
+  type CallReply =
+    | string
+    | number
+    | bigint
+    | boolean
+    | null
+    | CallReply[]
+    | { [field: string]: CallReply };
+
+  /** Options of {@link put}. */
+  interface PutOptions {
+    /** Time to live in milliseconds (a positive integer). */
+    ttlMs?: number;
+  }
+
+  /**
+   * Registers a function. Only while the library loads (FUNCTION LOAD), at
+   * its top level. Names are letters, digits and `_`; a name already used
+   * by this library or another of the tenant's fails the load.
+   */
+  function registerFunction(name: string, fn: Handler, options?: FunctionOptions): void;
+
+  /**
+   * The value of `key`, `null` when it does not exist: a read-only view of
+   * the stored bytes (no copy), valid for the whole call.
+   */
+  function get(key: Key): Uint8Array | null;
+
+  /** The value of `key` decoded as UTF-8, `null` when it does not exist. */
+  function getString(key: Key): string | null;
+
+  /**
+   * Stores `value` at `key` as SET does: without `options.ttlMs` the key
+   * keeps no time to live. Throws in a read-only (FCALL_RO) call.
+   */
+  function put(key: Key, value: Value, options?: PutOptions): void;
+
+  /** Deletes `key`; whether it existed. */
+  function del(key: Key): boolean;
+
+  /** Whether `key` exists. */
+  function exists(key: Key): boolean;
+
+  /**
+   * Adds `by` (default 1) to the integer at `key` (0 when absent), as
+   * INCRBY does; the new value, a `bigint` beyond 2^53.
+   */
+  function incr(key: Key, by?: number | bigint): number | bigint;
+
+  /** The values of several keys (UTF-8), `null` for each missing one. */
+  function mget(...keys: Key[]): (string | null)[];
+  function mget(keys: Key[]): (string | null)[];
+
+  /**
+   * Runs a keyed data command (`kiln.call('HSET', key, ...)`-style) on this
+   * core and returns its reply; an error reply is thrown.
+   */
+  function call(command: string, ...args: Value[]): CallReply;
+
+  /** The call's keys as bytes (binary-safe; copies the function may keep). */
+  function rawKeys(): Uint8Array[];
+
+  /** The call's arguments as bytes (binary-safe; copies). */
+  function rawArgs(): Uint8Array[];
+}
