@@ -12,6 +12,8 @@ use clap::Parser;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::tenant::TenantConfig;
+
 /// A setting that could not be read.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -115,6 +117,17 @@ pub struct Options {
     /// Log filter (`info`, `debug`, `kiln=trace`...).
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Where runtime tenant changes (`ACL SETUSER` / `DELUSER`) are written;
+    /// when it exists at start its tenants replace the `[[tenant]]` tables.
+    #[arg(long)]
+    pub tenant_file: Option<PathBuf>,
+    /// Most tenants the server can hold (besides `default`).
+    #[arg(long)]
+    pub max_tenants: Option<usize>,
+    /// `[[tenant]]` tables of the config file.
+    #[arg(skip)]
+    #[serde(default)]
+    pub tenant: Vec<TenantConfig>,
     /// Directory for data files (the function registry, `kiln-functions.json`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -185,6 +198,12 @@ pub struct Settings {
     pub pin_threads: bool,
     /// Log filter.
     pub loglevel: String,
+    /// The tenant file, if any.
+    pub tenant_file: Option<PathBuf>,
+    /// Tenant capacity.
+    pub max_tenants: usize,
+    /// Tenants declared in the config file.
+    pub tenants: Vec<TenantConfig>,
     /// Data directory.
     pub dir: PathBuf,
     /// Storage-function limits.
@@ -223,6 +242,9 @@ impl Default for Settings {
             hz: 10,
             pin_threads: false,
             loglevel: "info".into(),
+            tenant_file: None,
+            max_tenants: 1024,
+            tenants: Vec::new(),
             dir: PathBuf::from("."),
             functions: FunctionSettings::default(),
         }
@@ -253,8 +275,10 @@ impl Options {
 
     /// `self` with every field `over` sets replaced.
     pub fn overridden_by(self, over: Options) -> Options {
+        // Tenant tables come from the file only.
+        let tenant = self.tenant;
         macro_rules! merge {
-            ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* } };
+            ($($field:ident),*) => { Options { $($field: over.$field.or(self.$field),)* tenant } };
         }
         merge!(
             config,
@@ -276,6 +300,8 @@ impl Options {
             hz,
             pin_threads,
             loglevel,
+            tenant_file,
+            max_tenants,
             dir,
             function_cpu_budget,
             function_load_timeout,
@@ -320,6 +346,9 @@ impl Options {
             hz: self.hz.unwrap_or(d.hz),
             pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
             loglevel: self.loglevel.unwrap_or(d.loglevel),
+            tenant_file: self.tenant_file,
+            max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
+            tenants: self.tenant,
             functions,
             dir: self.dir.unwrap_or(d.dir),
         };
@@ -394,6 +423,9 @@ impl Settings {
                 "partial-request-timeout",
                 "must be at most 2147483647 seconds",
             );
+        }
+        if self.max_tenants > 1 << 20 {
+            return invalid("max-tenants", "must be at most 1048576");
         }
         if self.hz == 0 || self.hz > 500 {
             return invalid("hz", "must be between 1 and 500");
@@ -537,6 +569,11 @@ fn parse_size_arg(text: &str) -> Result<u64, String> {
     parse_size(text).ok_or_else(|| format!("invalid size '{text}' (examples: 0, 4096, 100mb, 2gb)"))
 }
 
+/// Deserializes a size with Redis units (a number or `"10mb"`).
+pub fn de_size_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    de_size(d).map(Option::unwrap_or_default)
+}
+
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -582,6 +619,30 @@ mod tests {
         assert_eq!(s.cores, 3);
         assert_eq!(s.requirepass.as_deref(), Some("s3cret"));
         assert_eq!(s.hz, 10);
+    }
+
+    #[test]
+    fn tenant_tables_are_read_from_the_file() {
+        let file: Options = toml::from_str(concat!(
+            "tenant-file = \"/tmp/t.toml\"\n",
+            "[[tenant]]\nname = \"t1\"\nadmin = true\n",
+            "passwords = [\"#2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"]\n",
+            "limits = { maxmemory = \"1mb\", maxkeys = 10 }\n",
+        ))
+        .unwrap();
+        let s = file
+            .overridden_by(Options::default())
+            .into_settings()
+            .unwrap();
+        assert_eq!(s.tenants.len(), 1);
+        assert_eq!(s.tenants[0].limits.maxmemory, 1 << 20);
+        assert_eq!(s.tenants[0].limits.maxkeys, 10);
+        assert!(s.tenants[0].admin && s.tenants[0].enabled);
+        assert_eq!(
+            s.tenant_file.as_deref(),
+            Some(std::path::Path::new("/tmp/t.toml"))
+        );
+        assert!(toml::from_str::<Options>("[[tenant]]\nname = \"x\"\nquota = 1\n").is_err());
     }
 
     #[test]

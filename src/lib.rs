@@ -26,6 +26,7 @@
 //! - [`commands`]: the command table and one module per command family.
 //! - [`session`]: per-connection state.
 //! - [`shared`]: read-mostly state shared by cores (runtime config, slot map).
+//! - [`tenant`]: tenants — identity, limits, the shared registry.
 
 #![warn(missing_docs)]
 
@@ -36,6 +37,7 @@ pub mod fdlimit;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod tenant;
 
 pub use config::{Options, Settings};
 pub use server::{Handle, Server, ShutdownTrigger};

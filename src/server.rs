@@ -14,6 +14,7 @@ use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use crate::config::Settings;
 use crate::core::{Core, CoreParts};
 use crate::shared::{Shared, SlotMap, random_hex_id};
+use crate::tenant::Tenants;
 
 /// Pending connections the kernel queues per listener (Redis's tcp-backlog).
 const BACKLOG: i32 = 511;
@@ -45,6 +46,13 @@ impl Server {
     pub fn start(mut settings: Settings) -> io::Result<Handle> {
         let cores = settings.cores;
         settings.maxclients = crate::fdlimit::raise_for(settings.maxclients, cores);
+        let tenants = Tenants::new(
+            &settings.tenants,
+            settings.tenant_file.as_deref(),
+            settings.max_tenants,
+            cores,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let first = listener(SocketAddr::new(settings.bind, settings.port), true)?;
         let main_addr = first.local_addr()?;
         let mut main_listeners = vec![first];
@@ -78,7 +86,8 @@ impl Server {
         let registry = kiln_functions::Registry::open(&settings.dir, settings.functions.registry)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let shared = Arc::new(
-            Shared::new(settings, slots, mailboxes, main_addr, run_id).with_registry(registry),
+            Shared::new(settings, slots, mailboxes, main_addr, run_id, tenants)
+                .with_registry(registry),
         );
 
         let cpu_ids = if pin {

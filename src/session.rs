@@ -7,6 +7,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use kiln_net::Protocol;
 
+use crate::tenant::{DEFAULT_USER, TenantId};
+
 /// Which listener a connection arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
@@ -27,8 +29,11 @@ pub struct Session {
     pub protocol: Protocol,
     /// Whether AUTH succeeded (or no password is set).
     pub authenticated: bool,
-    /// The authenticated user.
+    /// The authenticated user's name.
     pub user: String,
+    /// The tenant the connection's commands run as ([`TenantId::DEFAULT`]
+    /// until it authenticates as a tenant).
+    pub tenant: TenantId,
     /// `CLIENT SETINFO LIB-NAME`.
     pub lib_name: Option<Bytes>,
     /// `CLIENT SETINFO LIB-VER`.
@@ -67,7 +72,8 @@ impl Session {
             name: None,
             protocol: Protocol::Resp2,
             authenticated: !needs_auth,
-            user: "default".into(),
+            user: DEFAULT_USER.into(),
+            tenant: TenantId::DEFAULT,
             lib_name: None,
             lib_ver: None,
             peer,
@@ -86,7 +92,8 @@ impl Session {
         self.name = None;
         self.protocol = Protocol::Resp2;
         self.authenticated = !needs_auth;
-        self.user = "default".into();
+        self.user = DEFAULT_USER.into();
+        self.tenant = TenantId::DEFAULT;
     }
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order.

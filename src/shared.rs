@@ -15,6 +15,7 @@ use kiln_net::slot::SLOT_COUNT;
 
 use crate::config::{OutputBufferLimit, Settings};
 use crate::core::message::Batch;
+use crate::tenant::Tenants;
 
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
@@ -205,6 +206,8 @@ pub struct Shared {
     pub started: Instant,
     /// Wall clock at start, unix seconds.
     pub started_unix: u64,
+    /// The tenant registry.
+    pub tenants: Tenants,
     /// Every tenant's function libraries (read-mostly; see
     /// [`kiln_functions::Registry`]).
     pub functions: Arc<kiln_functions::Registry>,
@@ -226,6 +229,7 @@ impl Shared {
         mailboxes: Vec<Arc<Mailbox<Batch>>>,
         main_addr: SocketAddr,
         run_id: String,
+        tenants: Tenants,
     ) -> Shared {
         let cores = mailboxes.len();
         let functions = Arc::new(kiln_functions::Registry::in_memory(
@@ -244,6 +248,7 @@ impl Shared {
             run_id,
             started: Instant::now(),
             started_unix: unix_ms() / 1000,
+            tenants,
             functions,
         }
     }
@@ -342,6 +347,7 @@ pub mod tests_support {
             mailboxes,
             "127.0.0.1:17379".parse().unwrap(),
             run_id,
+            Tenants::none(cores),
         )
     }
 

@@ -255,6 +255,32 @@ const RESP3_SCRIPT: &[&[&str]] = &[
     &["FLUSHALL"],
 ];
 
+/// The ACL subset tenants are managed with: replies and errors as Redis's.
+const ACL_SCRIPT: &[&[&str]] = &[
+    &["ACL", "WHOAMI"],
+    &["ACL", "SETUSER", "alice", "on", ">p1"],
+    &["ACL", "SETUSER", "alice", "bogus"],
+    &["ACL", "SETUSER", "alice", "#abc"],
+    &["ACL", "SETUSER", "bob", "off", "nopass", "resetpass"],
+    &["ACL", "USERS"],
+    &["AUTH", "alice", "wrong"],
+    &["AUTH", "nobody", "p1"],
+    &["AUTH", "bob", "anything"],
+    &["HELLO", "3", "AUTH", "alice", "wrong"],
+    &["ACL", "GETUSER", "nobody"],
+    &["ACL", "CAT", "nosuch"],
+    &["ACL", "DELUSER", "default"],
+    &["ACL", "DELUSER", "alice", "bob", "nobody"],
+    &["AUTH", "alice", "p1"],
+    &["ACL", "USERS"],
+    &["ACL", "WHOAMI"],
+];
+
+#[test]
+fn acl_replies_match_redis_7() {
+    compare(&[], ACL_SCRIPT);
+}
+
 #[test]
 fn replies_match_redis_7() {
     compare(&[], SCRIPT);

@@ -222,8 +222,10 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     };
     let now = Instant::now();
     let mut text = String::new();
+    // A tenant sees its own connections; an admin sees everyone's.
+    let everyone = ctx.is_admin();
     for (_, conn) in ctx.clients.into_iter().flatten() {
-        if filter.admits(conn.session.id) {
+        if filter.admits(conn.session.id) && (everyone || conn.session.tenant == ctx.tenant) {
             text.push_str(
                 &conn
                     .session
@@ -382,6 +384,8 @@ mod tests {
             let owned = args(parts);
             let mut ctx = Ctx {
                 shard: &mut bed.shard,
+                tenant: crate::tenant::TenantId::DEFAULT,
+                others: None,
                 shared: &bed.shared,
                 core: 0,
                 session: None,
@@ -409,6 +413,7 @@ mod tests {
             part_cores: &[0, 1],
             shared: &shared,
             core: 0,
+            tenant: crate::tenant::TenantId::DEFAULT,
         };
         let parts = vec![
             Output::Reply(Reply::bulk_from("id=1\n")),

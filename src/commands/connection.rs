@@ -12,6 +12,8 @@ use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
 use crate::command;
 use crate::session::PortKind;
 use crate::shared::Shared;
+use crate::tenant::{DEFAULT_USER, Denied, TenantId, digest};
+use subtle::ConstantTimeEq;
 
 const ACL: &[&str] = &["@fast", "@connection"];
 /// HELLO, AUTH, QUIT, RESET: allowed before authentication.
@@ -43,9 +45,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// The Redis version Kiln reports: the protocol level clients may rely on.
 pub const REDIS_VERSION: &str = "7.2.4";
-
-const WRONGPASS: Reply =
-    Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
 
 /// `PING [message]`: `+PONG`, or the message as a bulk string.
 fn ping(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
@@ -187,36 +186,42 @@ fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     }
 }
 
-/// Checks `user`/`pass` against the `default` user and marks the session
-/// authenticated. As in Redis, with no password configured the default user
+/// Checks `user`/`pass` — the `default` user against `requirepass`, any
+/// other name against the tenant registry — and switches the session to
+/// that user. As in Redis, with no password configured the default user
 /// accepts any password; a failed attempt leaves the session as it was.
 fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    if !credentials_ok(ctx.shared, user, pass) {
-        return Err(WRONGPASS);
-    }
+    let tenants = &ctx.shared.tenants;
+    let tenant = if user == DEFAULT_USER.as_bytes() {
+        default_password_ok(ctx.shared, pass)
+            .then_some(TenantId::DEFAULT)
+            .ok_or(errors::WRONGPASS)?
+    } else {
+        tenants
+            .authenticate(user, pass)
+            .map_err(|denied| match denied {
+                Denied::WrongPass => errors::WRONGPASS,
+                Denied::MaxClients => Reply::error("ERR max number of clients reached"),
+            })?
+    };
+    let name = tenants.name(tenant);
     let session = ctx.session();
+    if session.authenticated {
+        tenants.disconnect(session.tenant);
+    }
     session.authenticated = true;
-    session.user = "default".into();
+    session.tenant = tenant;
+    session.user = name;
     Ok(())
 }
 
-fn credentials_ok(shared: &Shared, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
+/// Whether `pass` is `requirepass` (anything is, when none is set),
+/// comparing SHA-256 digests in constant time.
+fn default_password_ok(shared: &Shared, pass: &[u8]) -> bool {
     match shared.runtime.requirepass() {
         None => true,
-        Some(expected) => constant_time_eq(expected.as_bytes(), pass),
+        Some(expected) => bool::from(digest(expected.as_bytes()).ct_eq(&digest(pass))),
     }
-}
-
-/// Compares without an early exit, so timing reveals at most the length.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 /// `QUIT`: `+OK`, then the connection closes.
@@ -228,7 +233,12 @@ fn quit(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
 /// `RESET`: back to a new connection's state.
 fn reset(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     let needs_auth = ctx.shared.runtime.requirepass().is_some();
-    ctx.session().reset(needs_auth);
+    let tenants = &ctx.shared.tenants;
+    let session = ctx.session();
+    if session.authenticated {
+        tenants.disconnect(session.tenant);
+    }
+    session.reset(needs_auth);
     Reply::status("RESET")
 }
 
@@ -328,7 +338,7 @@ mod tests {
             matches!(bed.run(&["AUTH", "pw"]), Reply::Error(e) if e.starts_with("ERR AUTH <password> called"))
         );
         assert_eq!(bed.run(&["AUTH", "default", "anything"]), Reply::OK);
-        assert_eq!(bed.run(&["AUTH", "bob", "anything"]), WRONGPASS);
+        assert_eq!(bed.run(&["AUTH", "bob", "anything"]), errors::WRONGPASS);
         assert_eq!(bed.run(&["AUTH", "a", "b", "c"]), errors::SYNTAX);
     }
 
@@ -337,7 +347,7 @@ mod tests {
         let mut bed = TestBed::new();
         set_password(&bed, Some("s3cret"));
         bed.session.authenticated = false;
-        assert_eq!(bed.run(&["AUTH", "wrong"]), WRONGPASS);
+        assert_eq!(bed.run(&["AUTH", "wrong"]), errors::WRONGPASS);
         assert!(!bed.session.authenticated);
         assert!(
             matches!(bed.run(&["HELLO", "3"]), Reply::Error(e) if e.starts_with("NOAUTH HELLO"))
@@ -363,11 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-        assert!(!constant_time_eq(b"", b"a"));
-        assert!(constant_time_eq(b"", b""));
+    fn auth_as_a_tenant() {
+        let mut bed = TestBed::with_tenant("t1", "pw");
+        assert_eq!(bed.run(&["AUTH", "t1", "nope"]), errors::WRONGPASS);
+        assert_eq!(bed.session.tenant, TenantId::DEFAULT);
+        assert_eq!(bed.run(&["AUTH", "t1", "pw"]), Reply::OK);
+        assert_eq!(
+            (bed.session.user.as_str(), bed.session.tenant.index()),
+            ("t1", 1)
+        );
+        assert!(matches!(
+            bed.run(&["HELLO", "3", "AUTH", "t1", "pw"]),
+            Reply::Map(_)
+        ));
+        let tenants = &bed.shared.tenants;
+        assert_eq!(tenants.figures(bed.session.tenant).connections, 1);
+        let t1 = bed.session.tenant;
+        assert_eq!(bed.run(&["RESET"]), Reply::status("RESET"));
+        assert_eq!(bed.session.tenant, TenantId::DEFAULT);
+        assert_eq!(bed.shared.tenants.figures(t1).connections, 0);
     }
 }

@@ -7,7 +7,6 @@
 //! allow, and through `kiln.call` runs only keyed data commands.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use kiln_functions::{CallOptions, Host, HostError, RestorePolicy};
@@ -21,6 +20,7 @@ use super::{
 use crate::command;
 use crate::core::stats::CoreStats;
 use crate::shared::Shared;
+use crate::tenant::TenantId;
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
 const WRITE_NOSCRIPT: Flags = Flags::WRITE.with(Flags::NOSCRIPT);
@@ -81,12 +81,12 @@ const FUNCTION_HELP: &[&str] = &[
     "    Restore the libraries represented by the given payload.",
 ];
 
-/// The tenant a command acts as: the session's user; `default` for a
-/// command forwarded from another core (which carries no session yet).
+/// The name of the tenant a command acts as: the session's user, or for a
+/// command forwarded from another core, the tenant its job carries.
 fn tenant(ctx: &Ctx<'_>) -> String {
     ctx.session
         .as_ref()
-        .map_or_else(|| "default".to_owned(), |s| s.user.clone())
+        .map_or_else(|| ctx.shared.tenants.name(ctx.tenant), |s| s.user.clone())
 }
 
 /// Runs `f` on the function runtime; an error when a storage function is
@@ -238,9 +238,11 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         shared: ctx.shared,
         stats: &mut *ctx.stats,
         core: ctx.core,
+        tenant: ctx.tenant,
         read_only,
     };
-    let reply = runtime.call(
+    // The engine publishes the memory this call changed (see `Engine::exec`).
+    runtime.call(
         &tenant,
         limits,
         name,
@@ -248,9 +250,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         rest,
         &mut host,
         CallOptions { read_only },
-    );
-    ctx.shared.memory[ctx.core].store(ctx.shard.used_memory() as u64, Ordering::Relaxed);
-    reply
+    )
 }
 
 /// The host API over this core's shard for one call.
@@ -259,6 +259,7 @@ pub struct ShardHost<'a> {
     shared: &'a Shared,
     stats: &'a mut CoreStats,
     core: usize,
+    tenant: TenantId,
     read_only: bool,
 }
 
@@ -281,7 +282,7 @@ impl ShardHost<'_> {
                 "ERR Write commands are not allowed from read-only scripts.",
             ));
         }
-        if self.shared.over_maxmemory() {
+        if self.over_memory() {
             return Err(HostError::new(error_text(&errors::OOM)));
         }
         Ok(())
@@ -310,10 +311,15 @@ impl ShardHost<'_> {
                 "ERR Write commands are not allowed from read-only scripts.",
             ));
         }
-        if spec.flags.has(Flags::DENYOOM) && self.shared.over_maxmemory() {
+        if spec.flags.has(Flags::DENYOOM) && self.over_memory() {
             return Err(errors::OOM);
         }
         Ok(())
+    }
+
+    /// Whether the server is over `maxmemory` or the tenant over its quota.
+    fn over_memory(&self) -> bool {
+        self.shared.over_maxmemory() || self.shared.tenants.over_quota(self.tenant)
     }
 }
 
@@ -373,6 +379,8 @@ impl Host for ShardHost<'_> {
         }
         let mut ctx = Ctx {
             shard: &mut *self.shard,
+            tenant: self.tenant,
+            others: None,
             shared: self.shared,
             core: self.core,
             session: None,

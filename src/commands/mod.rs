@@ -20,6 +20,7 @@
 //! One file per command family holds argument parsing, the `run` functions
 //! and their unit tests.
 
+pub mod acl;
 pub mod client;
 pub mod cluster;
 pub mod command;
@@ -39,13 +40,14 @@ use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
 use kiln_net::{Args, Reply};
-use kiln_store::{Shard, StoreError};
+use kiln_store::{Others, Shard, StoreError};
 use slab::Slab;
 
 use crate::core::conn::Connection;
 use crate::core::stats::CoreStats;
 use crate::session::Session;
 use crate::shared::Shared;
+use crate::tenant::TenantId;
 
 pub use crate::core::fanout::{CombineFn, Finishing, Job, Output, Plan, PlannerFn, Planning};
 
@@ -55,8 +57,13 @@ pub type CommandFn = fn(&mut Ctx<'_>, Args<'_>) -> Reply;
 
 /// What a command may touch while it runs on a core.
 pub struct Ctx<'a> {
-    /// This core's shard of the keyspace.
+    /// This core's shard of the calling tenant's keyspace.
     pub shard: &'a mut Shard,
+    /// Who the command runs as.
+    pub tenant: TenantId,
+    /// The other tenants' keyspaces on this core, present only when the
+    /// caller is an admin (whose `FLUSHALL` empties them all).
+    pub others: Option<Others<'a>>,
     /// State shared by all cores (configuration, slot map).
     pub shared: &'a Shared,
     /// Index of the core running the command.
@@ -76,6 +83,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether the caller may act beyond its own tenant.
+    pub fn is_admin(&self) -> bool {
+        self.shared.tenants.is_admin(self.tenant)
+    }
+
     /// The session of a [`Route::Local`] command, which always has one.
     pub fn session(&mut self) -> &mut Session {
         self.session
@@ -272,6 +284,12 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// Whether only admins may run it: `admin`-flagged commands, except
+    /// `CLIENT LIST`, which shows a tenant its own connections instead.
+    pub fn admin_only(&self) -> bool {
+        self.flags.has(Flags::ADMIN) && self.name != "client|list"
+    }
+
     /// Whether `argc` arguments satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
@@ -305,6 +323,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             client::COMMANDS,
             cluster::COMMANDS,
             command::COMMANDS,
+            acl::COMMANDS,
             function::COMMANDS,
         ] {
             all.extend(family.iter());
@@ -420,6 +439,15 @@ pub fn help_or_unknown(args: Args<'_>, container: &str, help: &'static [&'static
     }
 }
 
+/// `NOPERM User t1 has no permissions to run the 'config|set' command`, as
+/// Redis 7.2 words it.
+pub fn no_permission(user: &str, spec: &CommandSpec) -> Reply {
+    Reply::error_owned(format!(
+        "NOPERM User {user} has no permissions to run the '{}' command",
+        spec.name
+    ))
+}
+
 /// `ERR wrong number of arguments for 'get' command`
 pub fn wrong_arity(spec: &CommandSpec) -> Reply {
     Reply::error_owned(format!(
@@ -451,6 +479,11 @@ pub mod errors {
     pub const NOAUTH: Reply = Reply::error("NOAUTH Authentication required.");
     /// `OOM command not allowed when used memory > 'maxmemory'.`
     pub const OOM: Reply = Reply::error("OOM command not allowed when used memory > 'maxmemory'.");
+    /// `WRONGPASS invalid username-password pair or user is disabled.`
+    pub const WRONGPASS: Reply =
+        Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
+    /// A job of a tenant deleted while it was in flight.
+    pub const USER_DELETED: Reply = Reply::error("ERR the user of this connection was deleted");
     /// `CROSSSLOT Keys in request don't hash to the same slot`
     pub const CROSSSLOT: Reply =
         Reply::error("CROSSSLOT Keys in request don't hash to the same slot");

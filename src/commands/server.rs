@@ -84,6 +84,12 @@ fn flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         _ => return errors::SYNTAX,
     }
     ctx.shard.flush();
+    // An admin's FLUSHALL empties every tenant; anyone else's, its own.
+    if args.get(0).eq_ignore_ascii_case(b"FLUSHALL")
+        && let Some(others) = ctx.others.as_mut()
+    {
+        others.flush();
+    }
     Reply::OK
 }
 

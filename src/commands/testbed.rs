@@ -9,6 +9,7 @@ use crate::core::fanout::Finishing;
 use crate::core::stats::CoreStats;
 use crate::session::{PortKind, Session};
 use crate::shared::{Shared, tests_support};
+use crate::tenant::{TenantConfig, Tenants, digest, hex};
 
 /// Shard, shared state and session for one test.
 pub struct TestBed {
@@ -56,6 +57,19 @@ impl TestBed {
         }
     }
 
+    /// A bed whose registry holds one tenant, `name` with `password`.
+    pub fn with_tenant(name: &str, password: &str) -> TestBed {
+        let mut bed = TestBed::new();
+        let tenant = TenantConfig {
+            name: name.into(),
+            passwords: vec![hex(&digest(password.as_bytes()))],
+            enabled: true,
+            ..TenantConfig::default()
+        };
+        bed.shared.tenants = Tenants::new(&[tenant], None, 4, 2).unwrap();
+        bed
+    }
+
     /// Runs `parts` (arity checked, no routing) and returns the reply.
     pub fn run(&mut self, parts: &[&str]) -> Reply {
         let owned = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
@@ -74,6 +88,8 @@ impl TestBed {
         }
         let mut ctx = Ctx {
             shard: &mut self.shard,
+            tenant: self.session.tenant,
+            others: None,
             shared: &self.shared,
             core: 0,
             session: Some(&mut self.session),
@@ -100,5 +116,6 @@ pub fn finishing<'a>(args: &'a OwnedArgs, cores: &'a [usize], shared: &'a Shared
         part_cores: cores,
         shared,
         core: 0,
+        tenant: crate::tenant::TenantId::DEFAULT,
     }
 }

@@ -1,6 +1,11 @@
-//! The engine: everything a core owns except its connections — the shard,
-//! counters and queued local jobs — and the per-request path: parse,
-//! look up, check, route, execute or plan, reply.
+//! The engine: everything a core owns except its connections — the
+//! tenants' keyspaces, counters and queued local jobs — and the per-request
+//! path: parse, look up, check, route, execute or plan, reply.
+//!
+//! [`Engine::exec`] is the one way a command runs: "this table command, as
+//! tenant T, against this core's shard of T's keyspace", with T's quotas
+//! enforced and its usage published. Sessions, forwarded jobs and (later)
+//! storage functions all go through it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -10,7 +15,7 @@ use std::time::Instant;
 
 use kiln_net::resp::ParseLimits;
 use kiln_net::{Args, Reply};
-use kiln_store::Shard;
+use kiln_store::Keyspaces;
 use slab::Slab;
 
 use super::conn::{self, Connection, Waiting};
@@ -21,14 +26,15 @@ use super::stats::CoreStats;
 use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::Shared;
+use crate::tenant::{TenantId, Usage};
 
 /// Everything a core owns except its connections, so a connection can be
 /// borrowed while commands run against the shard.
 pub struct Engine {
     /// This core's index.
     pub id: usize,
-    /// This core's records.
-    pub shard: Shard,
+    /// This core's records: one shard per tenant.
+    pub keyspaces: Keyspaces,
     /// Shared state.
     pub shared: Arc<Shared>,
     /// Counters.
@@ -55,14 +61,14 @@ enum Routed {
 
 impl Engine {
     /// A fresh engine for core `id`.
-    pub(super) fn new(id: usize, shard: Shard, shared: Arc<Shared>) -> Engine {
+    pub(super) fn new(id: usize, keyspaces: Keyspaces, shared: Arc<Shared>) -> Engine {
         let functions = kiln_functions::Runtime::new(
             shared.functions.clone(),
             shared.settings.functions.runtime,
         );
         Engine {
             id,
-            shard,
+            keyspaces,
             functions,
             outbox: (0..shared.cores()).map(|_| Batch::new()).collect(),
             shared,
@@ -146,21 +152,39 @@ impl Engine {
         }
     }
 
-    /// Runs a command against this core's shard.
-    pub(super) fn exec(
+    /// Runs a command as `tenant` against this core's shard of the
+    /// tenant's keyspace. Writes that may grow memory are refused with
+    /// `-OOM` over the server's `maxmemory` or the tenant's quota.
+    pub fn exec(
         &mut self,
         spec: &'static CommandSpec,
         args: Args<'_>,
+        tenant: TenantId,
         session: Option<&mut Session>,
         clients: Option<&Slab<Connection>>,
     ) -> Reply {
-        if spec.flags.has(Flags::DENYOOM) && self.shared.over_maxmemory() {
+        let tenants = &self.shared.tenants;
+        if spec.flags.has(Flags::DENYOOM)
+            && (self.shared.over_maxmemory() || tenants.over_quota(tenant))
+        {
             self.stats.error_replies += 1;
+            Usage::bump(&tenants.usage(self.id, tenant).rejected);
             return errors::OOM;
         }
+        let admin = tenants.is_admin(tenant);
+        let Some((shard, others)) = self
+            .keyspaces
+            .split_mut(tenant.index(), tenant.generation())
+        else {
+            self.stats.error_replies += 1;
+            return errors::USER_DELETED;
+        };
         self.stats.commands_processed += 1;
+        let memory_before = shard.used_memory();
         let mut ctx = Ctx {
-            shard: &mut self.shard,
+            shard,
+            tenant,
+            others: admin.then_some(others),
             shared: &self.shared,
             core: self.id,
             session,
@@ -179,10 +203,13 @@ impl Engine {
         if reply.is_error() {
             self.stats.error_replies += 1;
         }
-        if spec.flags.has(Flags::WRITE) {
-            // Other cores check maxmemory against this figure; publish it
-            // before the reply can prompt the client's next write.
+        let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
+        if spec.flags.has(Flags::WRITE) || memory_after != Some(memory_before) {
+            // Other cores check maxmemory and quotas against these figures;
+            // publish them before the reply can prompt the client's next write
+            // (FCALL writes without the WRITE flag).
             self.publish_memory();
+            self.publish_usage(tenant);
         }
         reply
     }
@@ -196,9 +223,27 @@ impl Engine {
         }
     }
 
-    /// Makes this shard's memory use visible to every core.
+    /// Makes this core's memory use visible to every core.
     pub(super) fn publish_memory(&self) {
-        self.shared.memory[self.id].store(self.shard.used_memory() as u64, Ordering::Relaxed);
+        self.shared.memory[self.id].store(self.keyspaces.used_memory() as u64, Ordering::Relaxed);
+    }
+
+    /// This core's shard of `tenant`'s keyspace (created on first use);
+    /// `None` for a tenant deleted since `tenant` was issued.
+    pub fn shard_of(&mut self, tenant: TenantId) -> Option<&mut kiln_store::Shard> {
+        self.keyspaces.get_mut(tenant.index(), tenant.generation())
+    }
+
+    /// Makes `tenant`'s memory and key count on this core visible to every
+    /// core (its quotas are checked against the sum).
+    pub(super) fn publish_usage(&self, tenant: TenantId) {
+        let usage = self.shared.tenants.usage(self.id, tenant);
+        let (memory, keys) = self
+            .keyspaces
+            .get(tenant.index(), tenant.generation())
+            .map_or((0, 0), |s| (s.used_memory(), s.len()));
+        usage.memory.store(memory as u64, Ordering::Relaxed);
+        usage.keys.store(keys as u64, Ordering::Relaxed);
     }
 
     /// Sends a plan part to its core (or queues it here).
@@ -236,10 +281,20 @@ impl Engine {
                 }
             },
         };
+        let tenants = &self.shared.tenants;
+        let tenant = conn_session.tenant;
+        if !tenant.is_default() && !tenants.is_current(tenant) {
+            // Its user was deleted: Redis closes such connections.
+            conn_session.close_after_reply = true;
+            return;
+        }
+        Usage::bump(&tenants.usage(self.id, tenant).commands);
         let refused = if !spec.arity_ok(args.len()) {
             Some(commands::wrong_arity(spec))
         } else if !conn_session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
             Some(errors::NOAUTH)
+        } else if spec.admin_only() && !tenants.is_admin(tenant) {
+            Some(commands::no_permission(&conn_session.user, spec))
         } else {
             None
         };
@@ -250,7 +305,7 @@ impl Engine {
         conn_session.last_command = spec.name;
         match self.route(spec, args, conn_session) {
             Routed::Here => {
-                let reply = self.exec(spec, args, Some(conn_session), None);
+                let reply = self.exec(spec, args, tenant, Some(conn_session), None);
                 replies.push(&reply, conn_session.protocol);
             }
             Routed::Reply(reply) => {
@@ -274,6 +329,7 @@ impl Engine {
                         client_id: conn_session.id,
                         seq,
                         part,
+                        tenant,
                     };
                     self.send_job(core, job, origin);
                 }
@@ -403,9 +459,9 @@ mod tests {
     #[test]
     fn a_panicking_command_answers_an_error_and_the_core_goes_on() {
         let shared = Arc::new(crate::shared::tests_support::shared(1));
-        let mut engine = Engine::new(0, Shard::new(ShardConfig::default()), shared);
+        let mut engine = Engine::new(0, Keyspaces::new(ShardConfig::default()), shared);
         let args = OwnedArgs::new([&b"explode"[..]]);
-        let reply = engine.exec(&EXPLODING, args.args(), None, None);
+        let reply = engine.exec(&EXPLODING, args.args(), TenantId::DEFAULT, None, None);
         assert_eq!(
             reply,
             Reply::error("ERR internal error in 'explode' (logged)")
@@ -415,6 +471,50 @@ mod tests {
         let Lookup::Found(spec) = commands::lookup(get.args()) else {
             panic!()
         };
-        assert_eq!(engine.exec(spec, get.args(), None, None), Reply::Nil);
+        assert_eq!(
+            engine.exec(spec, get.args(), TenantId::DEFAULT, None, None),
+            Reply::Nil
+        );
+    }
+
+    #[test]
+    fn exec_acts_on_the_callers_keyspace_and_quota() {
+        let mut shared = crate::shared::tests_support::shared(1);
+        let quota = crate::tenant::TenantConfig {
+            name: "small".into(),
+            nopass: true,
+            enabled: true,
+            limits: crate::tenant::TenantLimits {
+                maxkeys: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        shared.tenants = crate::tenant::Tenants::new(&[quota], None, 2, 1).unwrap();
+        let small = shared.tenants.authenticate(b"small", b"").unwrap();
+        let mut engine = Engine::new(0, Keyspaces::new(ShardConfig::default()), Arc::new(shared));
+        let run = |engine: &mut Engine, tenant, parts: &[&str]| {
+            let args = OwnedArgs::new(parts.iter().map(|p| p.as_bytes()));
+            let Lookup::Found(spec) = commands::lookup(args.args()) else {
+                panic!()
+            };
+            engine.exec(spec, args.args(), tenant, None, None)
+        };
+        assert_eq!(run(&mut engine, small, &["SET", "k", "mine"]), Reply::OK);
+        assert_eq!(
+            run(&mut engine, TenantId::DEFAULT, &["GET", "k"]),
+            Reply::Nil
+        );
+        assert_eq!(run(&mut engine, small, &["SET", "k2", "v"]), errors::OOM);
+        assert_eq!(
+            run(&mut engine, TenantId::DEFAULT, &["SET", "k2", "v"]),
+            Reply::OK
+        );
+        assert_eq!(
+            run(&mut engine, small, &["GET", "k"]),
+            Reply::bulk_from("mine")
+        );
+        let usage = engine.shared.tenants.figures(small);
+        assert_eq!((usage.keys, usage.rejected), (1, 1));
     }
 }

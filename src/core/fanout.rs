@@ -21,6 +21,7 @@ use smallvec::SmallVec;
 use crate::commands::CommandSpec;
 use crate::session::PortKind;
 use crate::shared::Shared;
+use crate::tenant::TenantId;
 
 /// Work one core does for another.
 #[derive(Debug)]
@@ -159,6 +160,8 @@ pub struct Finishing<'a> {
     pub shared: &'a Shared,
     /// The origin core.
     pub core: usize,
+    /// Who the request runs as.
+    pub tenant: TenantId,
 }
 
 /// The same command on each of `cores`, combined.
@@ -273,6 +276,7 @@ mod tests {
             part_cores: &[],
             shared,
             core: 0,
+            tenant: TenantId::DEFAULT,
         }
     }
 

@@ -3,6 +3,7 @@
 use kiln_net::Reply;
 
 use super::fanout::{Job, Output};
+use crate::tenant::TenantId;
 
 /// Where an output must go: a part of a request in a connection's reply
 /// queue on some core.
@@ -19,6 +20,9 @@ pub struct Origin {
     pub seq: u64,
     /// Which part of the request's plan.
     pub part: usize,
+    /// Who the request runs as: every job of its plan acts on this
+    /// tenant's keyspace on the core that runs it.
+    pub tenant: TenantId,
 }
 
 /// What one core sends another in one mailbox push: every message for that

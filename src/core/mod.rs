@@ -6,7 +6,7 @@
 //!    │                 └─ core listener (this core's cluster-node port)
 //!    ├── conns: Slab<Connection>      input → parse → route → reply queue
 //!    └── engine: Engine
-//!          ├── shard: Shard           this core's records (no locks)
+//!          ├── keyspaces: Keyspaces   this core's records, a shard per tenant (no locks)
 //!          ├── stats: CoreStats
 //!          └── local_jobs             plan parts addressed to this core
 //!   inbox: Mailbox<Batch> ◄── other cores: Run(job) / Done(output), batched per turn
@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use kiln_net::resp::ParseLimits;
 use kiln_net::{Mailbox, Reply};
-use kiln_store::{Shard, ShardConfig};
+use kiln_store::{Keyspaces, Shard, ShardConfig};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -45,6 +45,7 @@ use slab::Slab;
 use crate::commands::{self, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::{Runtime, Shared, unix_ms};
+use crate::tenant::TenantId;
 use conn::{Connection, Filled};
 use engine::Engine;
 use fanout::{Finish, Finishing, Job, Output};
@@ -97,12 +98,12 @@ impl Core {
             .register(&mut main_listener, MAIN_LISTENER, Interest::READABLE)?;
         poll.registry()
             .register(&mut core_listener, CORE_LISTENER, Interest::READABLE)?;
-        let shard = Shard::new(ShardConfig {
+        let keyspaces = Keyspaces::new(ShardConfig {
             max_value_len: shared.settings.proto_max_bulk_len as usize,
         });
         Ok(Core {
             inbox: Arc::clone(&shared.mailboxes[id]),
-            engine: Engine::new(id, shard, shared),
+            engine: Engine::new(id, keyspaces, shared),
             poll,
             main_listener,
             core_listener,
@@ -132,7 +133,7 @@ impl Core {
                 break;
             }
             self.engine.now = Instant::now();
-            self.engine.shard.set_now(unix_ms());
+            self.engine.keyspaces.set_now(unix_ms());
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.drain_inbox(),
@@ -174,15 +175,18 @@ impl Core {
         self.close_all();
     }
 
-    /// Periodic work: active expiry, throughput sampling, client limits.
+    /// Periodic work: active expiry, deleted tenants' keyspaces, usage
+    /// figures, throughput sampling, client limits.
     fn cron(&mut self) {
         let stats = &mut self.engine.stats;
         self.ops.sample(Instant::now(), stats.commands_processed);
         stats.instantaneous_ops_per_sec = self.ops.per_sec();
-        self.engine.shard.set_now(unix_ms());
+        self.engine.keyspaces.set_now(unix_ms());
         self.engine
-            .shard
+            .keyspaces
             .active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        self.sweep_tenants();
+        self.close_deleted_tenants();
         self.engine.publish_memory();
         self.police_clients();
     }
@@ -202,12 +206,53 @@ impl Core {
         }
     }
 
+    /// Drops the keyspaces of deleted tenants and republishes every
+    /// tenant's figures (expiry and an admin's FLUSHALL change them without
+    /// a write of the tenant's own).
+    fn sweep_tenants(&mut self) {
+        let engine = &mut self.engine;
+        let tenants = &engine.shared.tenants;
+        let dropped = engine
+            .keyspaces
+            .retain(|index, generation| tenants.is_current(TenantId::new(index, generation)));
+        for index in dropped {
+            let usage = tenants.usage(engine.id, TenantId::new(index, 0));
+            usage.memory.store(0, Ordering::Relaxed);
+            usage.keys.store(0, Ordering::Relaxed);
+        }
+        let live: Vec<TenantId> = engine
+            .keyspaces
+            .iter()
+            .map(|(index, generation, _)| TenantId::new(index, generation))
+            .collect();
+        for tenant in live {
+            engine.publish_usage(tenant);
+        }
+    }
+
+    /// Closes the connections of deleted tenants, as Redis closes a deleted
+    /// user's clients (a busy one is closed at its next command already).
+    fn close_deleted_tenants(&mut self) {
+        let tenants = &self.engine.shared.tenants;
+        let deleted: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                !c.session.tenant.is_default() && !tenants.is_current(c.session.tenant)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        for key in deleted {
+            self.close(key);
+        }
+    }
+
     fn drain_inbox(&mut self) {
         let inbox = Arc::clone(&self.inbox);
         inbox.drain(|msgs| {
             msgs.into_iter().for_each(|msg| match msg {
                 Msg::Run { job, origin } => {
-                    let output = self.run_job(job);
+                    let output = self.run_job(job, origin.tenant);
                     self.deliver(origin, output);
                 }
                 Msg::Done { origin, output } => self.deliver(origin, output),
@@ -217,45 +262,34 @@ impl Core {
 
     fn run_local_jobs(&mut self) {
         while let Some((job, origin)) = self.engine.local_jobs.pop_front() {
-            let output = self.run_job(job);
+            let output = self.run_job(job, origin.tenant);
             self.deliver(origin, output);
         }
     }
 
-    /// Executes a job for some origin (possibly this core).
-    fn run_job(&mut self, job: Job) -> Output {
+    /// Executes a job for some origin (possibly this core) as `tenant`.
+    fn run_job(&mut self, job: Job, tenant: TenantId) -> Output {
         let engine = &mut self.engine;
-        match job {
-            Job::Command(args) => match commands::lookup(args.args()) {
+        if let Job::Command(args) = &job {
+            return match commands::lookup(args.args()) {
                 // Connection commands need the client's session, which
                 // only the receiving core has; plans never send them.
                 Lookup::Found(spec) if matches!(spec.route, Route::Local) => Output::Reply(
                     Reply::error("ERR internal: connection command sent to another core"),
                 ),
                 Lookup::Found(spec) => {
-                    Output::Reply(engine.exec(spec, args.args(), None, Some(&self.conns)))
+                    Output::Reply(engine.exec(spec, args.args(), tenant, None, Some(&self.conns)))
                 }
                 Lookup::Unknown(reply) => Output::Reply(reply),
-            },
-            Job::PeekRecord(key) => Output::Record(engine.shard.peek_record(&key)),
-            Job::PutRecord {
-                key,
-                record,
-                replace,
-            } => {
-                if engine.shared.over_maxmemory() {
-                    return Output::Reply(errors::OOM);
-                }
-                Output::Reply(engine.shard.put_record(&key, record, replace).into())
-            }
-            Job::DelIfSame { key, record } => {
-                let same = engine
-                    .shard
-                    .peek_record(&key)
-                    .is_some_and(|current| same_record(&current, &record));
-                Output::Reply((same && engine.shard.del(&key)).into())
-            }
+            };
         }
+        let over = engine.shared.over_maxmemory() || engine.shared.tenants.over_quota(tenant);
+        let Some(shard) = engine.shard_of(tenant) else {
+            return Output::Reply(errors::USER_DELETED);
+        };
+        let output = record_job(shard, job, over);
+        engine.publish_usage(tenant);
+        output
     }
 
     /// Routes a job's output to its request, finishing or continuing the
@@ -282,6 +316,7 @@ impl Core {
             part_cores: &waiting.part_cores,
             shared: &self.engine.shared,
             core: self.engine.id,
+            tenant: origin.tenant,
         };
         let next = match waiting.finish {
             Finish::Single => Err(outputs
@@ -465,6 +500,7 @@ impl Core {
     fn close(&mut self, key: usize) {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.socket);
+            self.engine.shared.tenants.disconnect(conn.session.tenant);
             self.engine.shared.connections[self.engine.id].fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -476,6 +512,27 @@ impl Core {
                 let _ = conn.flush();
             }
             self.close(key);
+        }
+    }
+}
+
+/// Runs a record job (cross-core RENAME / COPY) on one tenant's shard;
+/// `over`: the server or the tenant is over its memory limit.
+fn record_job(shard: &mut Shard, job: Job, over: bool) -> Output {
+    match job {
+        Job::Command(_) => Output::Reply(Reply::error("ERR internal: command as a record job")),
+        Job::PeekRecord(key) => Output::Record(shard.peek_record(&key)),
+        Job::PutRecord {
+            key,
+            record,
+            replace,
+        } if !over => Output::Reply(shard.put_record(&key, record, replace).into()),
+        Job::PutRecord { .. } => Output::Reply(errors::OOM),
+        Job::DelIfSame { key, record } => {
+            let same = shard
+                .peek_record(&key)
+                .is_some_and(|current| same_record(&current, &record));
+            Output::Reply((same && shard.del(&key)).into())
         }
     }
 }

@@ -31,6 +31,7 @@
 //! - `shard`: [`Shard`] itself — the key table, the volatile-key index, the
 //!   clock, memory accounting, statistics and the mutation primitives.
 //! - `strings`: string commands (GET, SET, APPEND, INCRBY, ...).
+//! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `keys`: generic key commands (DEL, EXISTS, RENAME, COPY, KEYS, ...).
 //! - `expire`: EXPIRE-family, TTL, PERSIST and active expiry.
 //! - `scan`: SCAN and its cursor guarantee.
@@ -42,6 +43,7 @@ mod error;
 mod expire;
 pub mod glob;
 mod keys;
+mod keyspaces;
 pub mod numeric;
 mod record;
 mod scan;
@@ -53,6 +55,7 @@ mod model_tests;
 
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};
+pub use keyspaces::{Keyspaces, Others};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};

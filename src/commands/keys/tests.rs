@@ -190,6 +190,7 @@ impl Cross {
             part_cores: &[],
             shared: &self.shared,
             core: 0,
+            tenant: crate::tenant::TenantId::DEFAULT,
         }
     }
 }

@@ -213,6 +213,8 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
     let mut stats = CoreStats::default();
     let mut ctx = Ctx {
         shard,
+        tenant: crate::tenant::TenantId::DEFAULT,
+        others: None,
         shared,
         core,
         session: None,

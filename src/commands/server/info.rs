@@ -5,12 +5,14 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kiln_net::{Args, Reply};
+use kiln_store::Shard;
 
 use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
 use crate::commands::{Ctx, Finishing, Output};
 use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
+use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
 
 /// Figures summed over the cores that answered.
 #[derive(Debug, Default, Clone)]
@@ -32,17 +34,23 @@ struct Figures {
 /// Number of shard figures after the [`CoreStats`] fields.
 const SHARD_FIELDS: usize = 7;
 
-/// One core's part: its counters, then its shard's figures.
+/// One core's part: its counters, then the caller's shard's figures. An
+/// admin's memory and hit/miss/expiry counters cover every tenant's
+/// keyspace; its key counts, like its DBSIZE, its own.
 pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    let s = ctx.shard.stats();
+    let mine = std::iter::once(&*ctx.shard);
+    let counted: Vec<&Shard> = mine
+        .chain(ctx.others.iter().flat_map(|o| o.iter()))
+        .collect();
+    let sum = |f: fn(&Shard) -> u64| counted.iter().map(|s| f(s)).sum::<u64>();
     let shard = [
         ctx.shard.len() as u64,
         ctx.shard.volatile_len() as u64,
         ctx.shard.avg_ttl_ms(),
-        ctx.shard.used_memory() as u64,
-        s.keyspace_hits,
-        s.keyspace_misses,
-        s.expired_keys,
+        sum(|s| s.used_memory() as u64),
+        sum(|s| s.stats().keyspace_hits),
+        sum(|s| s.stats().keyspace_misses),
+        sum(|s| s.stats().expired_keys),
     ];
     let fields = ctx
         .stats
@@ -350,10 +358,86 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
         .iter()
         .map(|&core| f.shared.connections[core].load(std::sync::atomic::Ordering::Relaxed))
         .sum();
+    let mut env = Environment::read(f.shared);
+    let tenants = &f.shared.tenants;
+    let admin = tenants.is_admin(f.tenant);
+    if !admin {
+        // A tenant sees its own clients, commands and quota, not the server's.
+        let own = tenants.figures(f.tenant);
+        figures.connected_clients = own.connections;
+        figures.stats.commands_processed = own.commands;
+        env.maxmemory = tenants.limits(f.tenant).maxmemory;
+    }
     let args = f.args.args();
     let sections = selected_sections(args.iter().skip(1));
-    let text = format_info(&sections, &figures, &Environment::read(f.shared));
+    let mut text = format_info(&sections, &figures, &env);
+    for section in tenant_sections(args.iter().skip(1), f.tenant, admin) {
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        text.push_str(&tenant_section(section, tenants, f.tenant));
+    }
     text_reply(f.protocol, text.into())
+}
+
+/// Which of Kiln's tenant sections `INFO [section ...]` asks for: `tenant`
+/// (the caller's own figures; by default for tenants) and `tenants` (every
+/// tenant, admins only; with `all` / `everything`).
+fn tenant_sections<'a>(
+    requested: impl Iterator<Item = &'a [u8]>,
+    tenant: TenantId,
+    admin: bool,
+) -> Vec<&'static str> {
+    let requested: Vec<String> = requested
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let asked = |name: &str| requested.iter().any(|r| r == name);
+    let default = requested.is_empty() || asked("default");
+    let all = asked("all") || asked("everything");
+    let mut out = Vec::new();
+    if asked("tenant") || ((default || all) && !tenant.is_default()) {
+        out.push("tenant");
+    }
+    if admin && (asked("tenants") || all) {
+        out.push("tenants");
+    }
+    out
+}
+
+/// `# Tenant` (the caller's figures and limits) or `# Tenants` (one line
+/// per tenant, like `# Keyspace`).
+fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
+    let describe = |id: TenantId| {
+        let f = tenants.figures(id);
+        let mut fields = vec![
+            ("used_memory", f.memory),
+            ("keys", f.keys),
+            ("connected_clients", f.connections),
+            ("commands_processed", f.commands),
+            ("rejected_commands", f.rejected),
+        ];
+        fields.extend(tenants.limits(id).pairs());
+        fields
+    };
+    let mut out = String::new();
+    if section == "tenant" {
+        let _ = write!(out, "# Tenant\r\ntenant_name:{}\r\n", tenants.name(me));
+        for (name, value) in describe(me) {
+            let _ = write!(out, "tenant_{name}:{value}\r\n");
+        }
+        return out;
+    }
+    out.push_str("# Tenants\r\n");
+    let everyone = std::iter::once((TenantId::DEFAULT, DEFAULT_USER.to_string()))
+        .chain(tenants.list().into_iter().map(|(id, user)| (id, user.name)));
+    for (id, name) in everyone {
+        let fields: Vec<String> = describe(id)
+            .into_iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let _ = write!(out, "{name}:{}\r\n", fields.join(","));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -459,6 +543,7 @@ mod tests {
             part_cores: &[0],
             shared: &bed.shared,
             core: 0,
+            tenant: crate::tenant::TenantId::DEFAULT,
         };
         let Reply::Verbatim("txt", text) =
             info_combine(&f, vec![Output::Reply(Reply::Array(part))])

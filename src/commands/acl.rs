@@ -1,0 +1,363 @@
+//! `ACL`: the subset of Redis's ACL commands that manages tenants —
+//! `SETUSER`, `DELUSER`, `LIST`, `USERS`, `GETUSER` (admins only) and
+//! `WHOAMI`, `CAT`, `HELP` (anyone).
+//!
+//! All run on the receiving core against the shared registry
+//! ([`crate::tenant::Tenants`]), whose changes every core sees at once and
+//! which writes them to the tenant file. Besides Redis's rules, `SETUSER`
+//! reads `+@all` / `-@admin` as the tenant's admin flag and
+//! `maxmemory=<size>`, `maxkeys=<n>`, `maxclients=<n>` as its quotas.
+
+use std::collections::BTreeSet;
+
+use kiln_net::{Args, Reply};
+
+use super::{CommandSpec, Ctx, Flags, KeySpec, Route, table};
+use crate::command;
+use crate::tenant::{DEFAULT_USER, TenantError, User, digest, hex, parse_rules};
+
+const ADMIN: Flags = Flags::ADMIN
+    .with(Flags::NOSCRIPT)
+    .with(Flags::LOADING)
+    .with(Flags::STALE);
+const ANYONE: Flags = Flags::NOSCRIPT.with(Flags::LOADING).with(Flags::STALE);
+const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+const SLOW: &[&str] = &["@slow"];
+
+/// This family's commands.
+// One line per command reads as a table; rustfmt would spread each over ten.
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    command!("acl", -2, Flags::NONE, SLOW, KeySpec::NONE, Route::Local, acl,
+        "server", "6.0.0", "A container for Access List Control commands.", subcommands: SUBCOMMANDS),
+];
+
+// One line per command reads as a table; rustfmt would spread each over ten.
+#[rustfmt::skip]
+const SUBCOMMANDS: &[CommandSpec] = &[
+    command!("acl|setuser", -3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, setuser,
+        "server", "6.0.0", "Creates and modifies an ACL user and its rules."),
+    command!("acl|deluser", -3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, deluser,
+        "server", "6.0.0", "Deletes ACL users, and terminates their connections."),
+    command!("acl|list", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, list,
+        "server", "6.0.0", "Dumps the effective rules in ACL file format."),
+    command!("acl|users", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, users,
+        "server", "6.0.0", "Lists all ACL users."),
+    command!("acl|getuser", 3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, getuser,
+        "server", "6.0.0", "Lists the ACL rules of a user."),
+    command!("acl|whoami", 2, ANYONE, SLOW, KeySpec::NONE, Route::Local, whoami,
+        "server", "6.0.0", "Returns the authenticated username of the current connection."),
+    command!("acl|cat", -2, ANYONE, SLOW, KeySpec::NONE, Route::Local, cat,
+        "server", "6.0.0", "Lists the ACL categories, or the commands inside a category."),
+    command!("acl|help", 2, Flags::LOADING.with(Flags::STALE), SLOW, KeySpec::NONE, Route::Local, acl,
+        "server", "6.0.0", "Returns helpful text about the different subcommands."),
+];
+
+const HELP: &[&str] = &[
+    "CAT [<category>]",
+    "    List all commands that belong to <category>, or all command categories",
+    "    when no category is specified.",
+    "DELUSER <username> [<username> ...]",
+    "    Delete a list of users.",
+    "GETUSER <username>",
+    "    Get the user's details.",
+    "LIST",
+    "    Show users details in config file format.",
+    "USERS",
+    "    List all the registered usernames.",
+    "SETUSER <username> <attribute> [<attribute> ...]",
+    "    Create or modify a user with the specified attributes.",
+    "    Kiln also reads maxmemory=<size>, maxkeys=<n>, maxclients=<n>.",
+    "WHOAMI",
+    "    Return the current connection username.",
+];
+
+/// `ACL HELP`, or the unknown-subcommand error.
+fn acl(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    super::help_or_unknown(args, "ACL", HELP)
+}
+
+/// The `default` user as Redis shows it: configured by `requirepass`.
+fn default_user(ctx: &Ctx<'_>) -> User {
+    let password = ctx.shared.runtime.requirepass();
+    User {
+        nopass: password.is_none(),
+        passwords: password
+            .map(|p| vec![digest(p.as_bytes())])
+            .unwrap_or_default(),
+        enabled: true,
+        admin: true,
+        ..User::new(DEFAULT_USER)
+    }
+}
+
+/// Every user, `default` included, sorted by name as Redis lists them.
+fn all_users(ctx: &Ctx<'_>) -> Vec<User> {
+    let mut users: Vec<User> = ctx
+        .shared
+        .tenants
+        .list()
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect();
+    users.push(default_user(ctx));
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    users
+}
+
+fn registry_error(err: TenantError) -> Reply {
+    Reply::error_owned(format!("ERR {err}"))
+}
+
+/// `ACL SETUSER username [rule ...]`: rules apply all or none.
+fn setuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let name = String::from_utf8_lossy(args.get(2)).into_owned();
+    let raw: Vec<&[u8]> = args.iter().skip(3).collect();
+    let rules = match parse_rules(&raw) {
+        Ok(rules) => rules,
+        Err((rule, why)) => {
+            return Reply::error_owned(format!(
+                "ERR Error in ACL SETUSER modifier '{rule}': {why}"
+            ));
+        }
+    };
+    if name == DEFAULT_USER {
+        return Reply::error(
+            "ERR the default user is configured by requirepass (CONFIG SET requirepass)",
+        );
+    }
+    if name.contains(char::is_whitespace) || name.is_empty() {
+        return Reply::error("ERR Usernames can't contain spaces or null characters");
+    }
+    let applied = ctx
+        .shared
+        .tenants
+        .set_user(&name, |user| rules.iter().for_each(|r| user.apply(r)));
+    match applied {
+        Ok(()) => Reply::OK,
+        Err(err) => registry_error(err),
+    }
+}
+
+/// `ACL DELUSER username [username ...]`: how many existed. Their
+/// connections close, and their keys and function libraries go.
+fn deluser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let names: Vec<String> = args
+        .iter()
+        .skip(2)
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    if names.iter().any(|n| n == DEFAULT_USER) {
+        return Reply::error("ERR The 'default' user cannot be removed");
+    }
+    let tenants = &ctx.shared.tenants;
+    let existing: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| tenants.get(n).is_some())
+        .collect();
+    if let Err(err) = tenants.delete(&existing) {
+        return registry_error(err);
+    }
+    // A tenant created later under the same name starts without them.
+    for name in &existing {
+        if let Err(err) = ctx.shared.functions.flush(name) {
+            return Reply::error_owned(format!("ERR {err}"));
+        }
+    }
+    Reply::Integer(existing.len() as i64)
+}
+
+/// `ACL LIST`: one `user ...` rule line per user.
+fn list(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::Array(
+        all_users(ctx)
+            .iter()
+            .map(|u| Reply::bulk_from(u.describe()))
+            .collect(),
+    )
+}
+
+/// `ACL USERS`: the names.
+fn users(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::Array(
+        all_users(ctx)
+            .into_iter()
+            .map(|u| Reply::bulk_from(u.name))
+            .collect(),
+    )
+}
+
+/// `ACL GETUSER username`: flags, passwords, commands, keys, channels,
+/// selectors as Redis 7 shows them, plus Kiln's `limits`; nil if unknown.
+fn getuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let name = String::from_utf8_lossy(args.get(2));
+    let Some(user) = all_users(ctx).into_iter().find(|u| u.name == name) else {
+        return Reply::Nil;
+    };
+    let bulk = |s: &str| Reply::bulk_from(s);
+    let mut flags = vec![bulk(if user.enabled { "on" } else { "off" })];
+    if user.nopass {
+        flags.push(bulk("nopass"));
+    }
+    let limits = user
+        .limits
+        .pairs()
+        .iter()
+        .map(|(n, v)| (bulk(n), Reply::Integer(*v as i64)))
+        .collect();
+    Reply::Map(vec![
+        (bulk("flags"), Reply::Array(flags)),
+        (
+            bulk("passwords"),
+            Reply::Array(user.passwords.iter().map(|d| bulk(&hex(d))).collect()),
+        ),
+        (bulk("commands"), bulk(user.commands())),
+        (bulk("keys"), bulk("~*")),
+        (bulk("channels"), bulk("&*")),
+        (bulk("selectors"), Reply::Array(Vec::new())),
+        (bulk("limits"), Reply::Map(limits)),
+    ])
+}
+
+/// `ACL WHOAMI`
+fn whoami(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::bulk_from(ctx.session().user.clone())
+}
+
+/// `ACL CAT [category]`: every category the table uses, or the commands in
+/// one.
+fn cat(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let specs = || {
+        table()
+            .iter()
+            .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
+    };
+    match args.len() {
+        2 => {
+            let all: BTreeSet<&str> = specs()
+                .flat_map(|s| s.acl.iter().map(|c| c.trim_start_matches('@')))
+                .collect();
+            Reply::Array(all.into_iter().map(Reply::bulk_from).collect())
+        }
+        3 => {
+            let wanted = String::from_utf8_lossy(args.get(2)).to_ascii_lowercase();
+            let names: Vec<Reply> = specs()
+                .filter(|s| s.acl.iter().any(|c| c.trim_start_matches('@') == wanted))
+                .map(|s| Reply::bulk_from(s.name))
+                .collect();
+            if names.is_empty() {
+                return Reply::error_owned(format!("ERR Unknown category '{wanted}'"));
+            }
+            Reply::Array(names)
+        }
+        _ => super::errors::SYNTAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testbed::TestBed;
+
+    fn strings(reply: Reply) -> Vec<String> {
+        let Reply::Array(items) = reply else {
+            panic!("{reply:?}")
+        };
+        items
+            .into_iter()
+            .map(|r| match r {
+                Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn setuser_creates_and_changes_tenants() {
+        let mut bed = TestBed::with_tenant("t1", "pw");
+        assert_eq!(
+            bed.run(&[
+                "ACL",
+                "SETUSER",
+                "t2",
+                "on",
+                ">secret",
+                "maxkeys=5",
+                "~*",
+                "&*"
+            ]),
+            Reply::OK
+        );
+        assert_eq!(strings(bed.run(&["ACL", "USERS"])), ["default", "t1", "t2"]);
+        let t2 = bed.shared.tenants.get("t2").unwrap();
+        assert!(t2.enabled && t2.accepts(b"secret") && !t2.admin);
+        assert_eq!(t2.limits.maxkeys, 5);
+        assert_eq!(
+            bed.run(&["ACL", "SETUSER", "t2", "off", "bogus"]),
+            Reply::error("ERR Error in ACL SETUSER modifier 'bogus': Syntax error")
+        );
+        assert!(
+            bed.shared.tenants.get("t2").unwrap().enabled,
+            "all or nothing"
+        );
+        let list = strings(bed.run(&["ACL", "LIST"]));
+        assert_eq!(list[0], "user default on nopass ~* &* +@all");
+        assert_eq!(
+            list[2],
+            format!(
+                "user t2 on #{} ~* &* +@all -@admin maxkeys=5",
+                hex(&digest(b"secret"))
+            )
+        );
+        assert_eq!(
+            bed.run(&["ACL", "DELUSER", "t2", "nobody"]),
+            Reply::Integer(1)
+        );
+        assert_eq!(bed.run(&["ACL", "GETUSER", "t2"]), Reply::Nil);
+        assert_eq!(
+            bed.run(&["ACL", "DELUSER", "default"]),
+            Reply::error("ERR The 'default' user cannot be removed")
+        );
+    }
+
+    #[test]
+    fn getuser_shows_redis_fields() {
+        let mut bed = TestBed::with_tenant("t1", "pw");
+        let Reply::Map(fields) = bed.run(&["ACL", "GETUSER", "t1"]) else {
+            panic!()
+        };
+        let names: Vec<Reply> = fields.iter().map(|(k, _)| k.clone()).collect();
+        let expected: Vec<Reply> = [
+            "flags",
+            "passwords",
+            "commands",
+            "keys",
+            "channels",
+            "selectors",
+            "limits",
+        ]
+        .iter()
+        .map(|n| TestBed::bulk(n))
+        .collect();
+        assert_eq!(names, expected);
+        assert_eq!(fields[0].1, Reply::Array(vec![TestBed::bulk("on")]));
+        assert_eq!(
+            fields[1].1,
+            Reply::Array(vec![TestBed::bulk(&hex(&digest(b"pw")))])
+        );
+    }
+
+    #[test]
+    fn whoami_and_cat() {
+        let mut bed = TestBed::new();
+        assert_eq!(bed.run(&["ACL", "WHOAMI"]), TestBed::bulk("default"));
+        let cats = strings(bed.run(&["ACL", "CAT"]));
+        assert!(cats.contains(&"admin".to_string()) && cats.contains(&"read".to_string()));
+        assert!(strings(bed.run(&["ACL", "CAT", "string"])).contains(&"get".to_string()));
+        assert_eq!(
+            bed.run(&["ACL", "CAT", "nope"]),
+            Reply::error("ERR Unknown category 'nope'")
+        );
+    }
+}

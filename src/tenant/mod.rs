@@ -1,0 +1,592 @@
+//! Tenants: authenticated users, each with its own keyspace, quotas and
+//! (later) functions.
+//!
+//! ```text
+//!  Tenants (one, shared by every core)
+//!   ├─ users: RwLock<Vec<Option<User>>>   names, password digests, limits:
+//!   │                                     read at AUTH / ACL / INFO only
+//!   ├─ slots: [Slot]                      per tenant index: generation, admin,
+//!   │                                     limits, connections — atomics read on
+//!   │                                     the request path, never locked
+//!   └─ usage: [core][index] → Usage       memory, keys, commands, rejected:
+//!                                         each row written by its own core only
+//! ```
+//!
+//! A [`TenantId`] is a slot index plus the slot's generation: deleting a
+//! tenant bumps the generation, so its sessions and in-flight jobs are
+//! recognised as stale when the slot is reused. Index 0 is the `default`
+//! user (password: `requirepass`), the admin of a server without tenants.
+//!
+//! Runtime changes (`ACL SETUSER` / `DELUSER`) take the users lock, update
+//! the slot atomics — so every core sees them at once — and rewrite the
+//! tenant file atomically (temporary file, fsync, rename).
+//!
+//! [`user`] holds one tenant's settings: [`TenantLimits`], [`TenantConfig`],
+//! [`User`] and the `ACL SETUSER` [`Rule`]s.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+mod user;
+
+pub use user::{Digest32, Rule, TenantConfig, TenantLimits, User, digest, hex, parse_rules};
+
+/// Who a request runs as: a tenant's slot index and that slot's generation.
+/// Small and `Copy`, so sessions, cross-core jobs and (later) function calls
+/// carry it by value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TenantId {
+    index: u32,
+    generation: u32,
+}
+
+impl TenantId {
+    /// The `default` user.
+    pub const DEFAULT: TenantId = TenantId {
+        index: 0,
+        generation: 0,
+    };
+
+    /// The id of slot `index` at `generation` (as a core's keyspaces list
+    /// them).
+    pub fn new(index: usize, generation: u32) -> TenantId {
+        TenantId {
+            index: index as u32,
+            generation,
+        }
+    }
+
+    /// The slot index (keyspace index on every core).
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// The slot's generation when this id was issued.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+
+    /// Whether this is the `default` user.
+    pub fn is_default(self) -> bool {
+        self.index == 0
+    }
+}
+
+/// The name of the built-in user.
+pub const DEFAULT_USER: &str = "default";
+
+/// What the tenant file holds.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    #[serde(default)]
+    tenant: Vec<TenantConfig>,
+}
+
+/// A tenant configuration that cannot be used.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TenantError {
+    /// A password digest is not 64 hex digits.
+    #[error(
+        "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+    )]
+    BadHash,
+    /// Two tenants share a name, or a tenant is called `default`.
+    #[error("tenant name '{0}' is reserved or used twice")]
+    Name(String),
+    /// More tenants than slots.
+    #[error("too many tenants (max-tenants is {0})")]
+    Full(usize),
+    /// The tenant file could not be read or written.
+    #[error("tenant file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What every core reads per request about a tenant slot.
+#[derive(Debug, Default)]
+struct Slot {
+    generation: AtomicU32,
+    live: AtomicBool,
+    admin: AtomicBool,
+    maxmemory: AtomicU64,
+    maxkeys: AtomicU64,
+    maxclients: AtomicU64,
+    connections: AtomicU64,
+}
+
+impl Slot {
+    fn publish(&self, user: &User) {
+        self.admin.store(user.admin, Ordering::Relaxed);
+        self.maxmemory
+            .store(user.limits.maxmemory, Ordering::Relaxed);
+        self.maxkeys.store(user.limits.maxkeys, Ordering::Relaxed);
+        self.maxclients
+            .store(user.limits.maxclients, Ordering::Relaxed);
+        self.live.store(true, Ordering::Release);
+    }
+}
+
+/// One core's figures for one tenant; written only by that core.
+#[derive(Debug, Default)]
+pub struct Usage {
+    /// Accounted memory of the tenant's keyspace on the core.
+    pub memory: AtomicU64,
+    /// Keys in it.
+    pub keys: AtomicU64,
+    /// Commands the tenant's connections on this core sent.
+    pub commands: AtomicU64,
+    /// Writes refused over the tenant's quota (or the server's maxmemory).
+    pub rejected: AtomicU64,
+}
+
+impl Usage {
+    /// Adds one to a counter only this core writes: a plain load and store,
+    /// no locked read-modify-write on the request path.
+    pub fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// A tenant's figures summed over cores (`INFO`, `INFO tenants`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Figures {
+    /// Accounted memory.
+    pub memory: u64,
+    /// Keys.
+    pub keys: u64,
+    /// Authenticated connections.
+    pub connections: u64,
+    /// Commands processed.
+    pub commands: u64,
+    /// Commands refused over quota.
+    pub rejected: u64,
+}
+
+/// Why a connection may not authenticate as a tenant it has the password of.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// Wrong name or password, or the user is disabled.
+    WrongPass,
+    /// The tenant's `maxclients` is reached.
+    MaxClients,
+}
+
+/// The registry of tenants, shared by every core.
+pub struct Tenants {
+    users: RwLock<Vec<Option<User>>>,
+    slots: Box<[Slot]>,
+    usage: Box<[Box<[Usage]>]>,
+    file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Tenants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenants")
+            .field("capacity", &self.slots.len())
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenants {
+    /// A registry of at most `capacity` tenants (besides `default`) for
+    /// `cores` cores. Its tenants come from `file` when that exists (it is
+    /// what earlier runtime changes wrote), else from `configured`; runtime
+    /// changes are written to `file`.
+    pub fn new(
+        configured: &[TenantConfig],
+        file: Option<&Path>,
+        capacity: usize,
+        cores: usize,
+    ) -> Result<Tenants, TenantError> {
+        let from_file = match file {
+            Some(path) if path.exists() => Some(read_file(path)?),
+            _ => None,
+        };
+        let configs = from_file.as_deref().unwrap_or(configured);
+        let slots: Box<[Slot]> = (0..=capacity).map(|_| Slot::default()).collect();
+        let mut users: Vec<Option<User>> = vec![None];
+        slots[0].admin.store(true, Ordering::Relaxed);
+        slots[0].live.store(true, Ordering::Relaxed);
+        for config in configs {
+            let user = User::from_config(config)?;
+            let taken = users.iter().flatten().any(|u| u.name == user.name);
+            if taken || user.name == DEFAULT_USER || user.name.is_empty() {
+                return Err(TenantError::Name(user.name));
+            }
+            if users.len() > capacity {
+                return Err(TenantError::Full(capacity));
+            }
+            slots[users.len()].publish(&user);
+            users.push(Some(user));
+        }
+        let usage = (0..cores)
+            .map(|_| (0..=capacity).map(|_| Usage::default()).collect())
+            .collect();
+        Ok(Tenants {
+            users: RwLock::new(users),
+            slots,
+            usage,
+            file: file.map(Path::to_owned),
+        })
+    }
+
+    /// No tenants: only `default` (tests, and servers without tenants).
+    pub fn none(cores: usize) -> Tenants {
+        Tenants::new(&[], None, 0, cores).expect("an empty registry is valid")
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Option<User>>> {
+        self.users.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Vec<Option<User>>> {
+        self.users.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slot(&self, id: TenantId) -> &Slot {
+        &self.slots[id.index().min(self.slots.len() - 1)]
+    }
+
+    fn id_at(&self, index: usize) -> TenantId {
+        TenantId {
+            index: index as u32,
+            generation: self.slots[index].generation.load(Ordering::Acquire),
+        }
+    }
+
+    /// Checks a tenant's name and password (not `default`'s: that is
+    /// `requirepass`) and counts the connection against its `maxclients`.
+    pub fn authenticate(&self, name: &[u8], password: &[u8]) -> Result<TenantId, Denied> {
+        let users = self.read();
+        let found = users.iter().enumerate().find_map(|(i, u)| {
+            u.as_ref()
+                .filter(|u| u.name.as_bytes() == name)
+                .map(|u| (i, u))
+        });
+        // Hash even for an unknown name, so timing does not tell names apart.
+        let ok = match found {
+            Some((_, user)) => user.accepts(password),
+            None => User::new("").accepts(password),
+        };
+        let (index, _) = found.filter(|_| ok).ok_or(Denied::WrongPass)?;
+        let id = self.id_at(index);
+        if !self.connect(id) {
+            return Err(Denied::MaxClients);
+        }
+        Ok(id)
+    }
+
+    /// Counts a new connection of `id`; false (and not counted) when its
+    /// `maxclients` is reached.
+    fn connect(&self, id: TenantId) -> bool {
+        let slot = self.slot(id);
+        let before = slot.connections.fetch_add(1, Ordering::Relaxed);
+        let max = slot.maxclients.load(Ordering::Relaxed);
+        if max != 0 && before >= max {
+            slot.connections.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// A connection of `id` closed or authenticated as someone else.
+    pub fn disconnect(&self, id: TenantId) {
+        if !id.is_default() && self.is_current(id) {
+            self.slot(id).connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `id` still names a live tenant (not deleted since issued).
+    pub fn is_current(&self, id: TenantId) -> bool {
+        let slot = self.slot(id);
+        slot.live.load(Ordering::Acquire)
+            && slot.generation.load(Ordering::Acquire) == id.generation
+    }
+
+    /// Whether `id` may run admin commands.
+    pub fn is_admin(&self, id: TenantId) -> bool {
+        self.is_current(id) && self.slot(id).admin.load(Ordering::Relaxed)
+    }
+
+    /// `id`'s limits as every core sees them now.
+    pub fn limits(&self, id: TenantId) -> TenantLimits {
+        let slot = self.slot(id);
+        TenantLimits {
+            maxmemory: slot.maxmemory.load(Ordering::Relaxed),
+            maxkeys: slot.maxkeys.load(Ordering::Relaxed),
+            maxclients: slot.maxclients.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether `id` is at its memory or key quota, counting every core's
+    /// last published figures: its writes that may grow memory are refused.
+    pub fn over_quota(&self, id: TenantId) -> bool {
+        let slot = self.slot(id);
+        let (maxmemory, maxkeys) = (
+            slot.maxmemory.load(Ordering::Relaxed),
+            slot.maxkeys.load(Ordering::Relaxed),
+        );
+        if maxmemory == 0 && maxkeys == 0 {
+            return false;
+        }
+        let f = self.figures(id);
+        (maxmemory != 0 && f.memory > maxmemory) || (maxkeys != 0 && f.keys >= maxkeys)
+    }
+
+    /// Core `core`'s figures row for tenant `id`.
+    pub fn usage(&self, core: usize, id: TenantId) -> &Usage {
+        &self.usage[core][id.index().min(self.slots.len() - 1)]
+    }
+
+    /// `id`'s figures summed over cores.
+    pub fn figures(&self, id: TenantId) -> Figures {
+        let sum = |f: fn(&Usage) -> &AtomicU64| {
+            self.usage
+                .iter()
+                .map(|row| f(&row[id.index()]).load(Ordering::Relaxed))
+                .sum()
+        };
+        Figures {
+            memory: sum(|u| &u.memory),
+            keys: sum(|u| &u.keys),
+            commands: sum(|u| &u.commands),
+            rejected: sum(|u| &u.rejected),
+            connections: self.slot(id).connections.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The name `id` authenticates as.
+    pub fn name(&self, id: TenantId) -> String {
+        if id.is_default() {
+            return DEFAULT_USER.into();
+        }
+        self.read()
+            .get(id.index())
+            .and_then(|u| u.as_ref().map(|u| u.name.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Every live tenant with its id, `default` excluded, in slot order.
+    pub fn list(&self) -> Vec<(TenantId, User)> {
+        self.read()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| u.clone().map(|u| (self.id_at(i), u)))
+            .collect()
+    }
+
+    /// A tenant by name.
+    pub fn get(&self, name: &str) -> Option<User> {
+        self.read()
+            .iter()
+            .flatten()
+            .find(|u| u.name == name)
+            .cloned()
+    }
+
+    /// Creates or changes a tenant (`ACL SETUSER`): `change` sees the
+    /// current user (or a new, disabled one). The change is visible to every
+    /// core when this returns, and written to the tenant file.
+    pub fn set_user(&self, name: &str, change: impl FnOnce(&mut User)) -> Result<(), TenantError> {
+        if name == DEFAULT_USER || name.is_empty() {
+            return Err(TenantError::Name(name.into()));
+        }
+        let mut users = self.write();
+        let index = match users
+            .iter()
+            .position(|u| u.as_ref().is_some_and(|u| u.name == name))
+        {
+            Some(i) => i,
+            None => {
+                let free =
+                    (1..self.slots.len()).find(|&i| users.get(i).is_none_or(Option::is_none));
+                let i = free.ok_or(TenantError::Full(self.slots.len() - 1))?;
+                if users.len() <= i {
+                    users.resize(i + 1, None);
+                }
+                i
+            }
+        };
+        let mut user = users[index].clone().unwrap_or_else(|| User::new(name));
+        change(&mut user);
+        self.slots[index].publish(&user);
+        users[index] = Some(user);
+        self.save(&users)
+    }
+
+    /// Deletes tenants by name (`ACL DELUSER`); returns how many existed.
+    /// Their connections are closed by their cores at their next command and
+    /// their keyspaces dropped by each core's cron.
+    pub fn delete(&self, names: &[&str]) -> Result<usize, TenantError> {
+        let mut users = self.write();
+        let mut deleted = 0;
+        for (i, user) in users.iter_mut().enumerate() {
+            if user
+                .as_ref()
+                .is_some_and(|u| names.contains(&u.name.as_str()))
+            {
+                *user = None;
+                let slot = &self.slots[i];
+                slot.live.store(false, Ordering::Release);
+                slot.generation.fetch_add(1, Ordering::AcqRel);
+                slot.connections.store(0, Ordering::Relaxed);
+                deleted += 1;
+            }
+        }
+        if deleted > 0 {
+            self.save(&users)?;
+        }
+        Ok(deleted)
+    }
+
+    /// Writes every tenant to the tenant file, atomically: a temporary file
+    /// in the same directory, fsynced, renamed over the old one.
+    fn save(&self, users: &[Option<User>]) -> Result<(), TenantError> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let fail = |reason: String| TenantError::File {
+            path: path.clone(),
+            reason,
+        };
+        let file = TenantFile {
+            tenant: users.iter().flatten().map(User::to_config).collect(),
+        };
+        let text = toml::to_string(&file).map_err(|e| fail(e.to_string()))?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| fail(e.to_string()))?;
+        tmp.persist(path).map_err(|e| fail(e.to_string()))?;
+        // The rename itself survives a crash once the directory is synced.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<TenantConfig>, TenantError> {
+    let fail = |reason: String| TenantError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let file: TenantFile = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    Ok(file.tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(name: &str, password: &str) -> TenantConfig {
+        TenantConfig {
+            name: name.into(),
+            passwords: vec![hex(&digest(password.as_bytes()))],
+            enabled: true,
+            ..TenantConfig::default()
+        }
+    }
+
+    #[test]
+    fn authenticates_by_name_and_password() {
+        let t = Tenants::new(&[tenant("t1", "p1"), tenant("t2", "p2")], None, 4, 2).unwrap();
+        let id = t.authenticate(b"t1", b"p1").unwrap();
+        assert_eq!(id.index(), 1);
+        assert_eq!(t.authenticate(b"t1", b"p2"), Err(Denied::WrongPass));
+        assert_eq!(t.authenticate(b"nobody", b"p1"), Err(Denied::WrongPass));
+        assert_eq!(t.name(id), "t1");
+        assert!(!t.is_admin(id));
+        assert!(t.is_admin(TenantId::DEFAULT));
+    }
+
+    #[test]
+    fn names_must_be_unique_and_not_default() {
+        let twice = [tenant("a", "x"), tenant("a", "y")];
+        assert!(matches!(
+            Tenants::new(&twice, None, 4, 1),
+            Err(TenantError::Name(_))
+        ));
+        assert!(Tenants::new(&[tenant("default", "x")], None, 4, 1).is_err());
+        assert!(matches!(
+            Tenants::new(&[tenant("a", "x"), tenant("b", "y")], None, 1, 1),
+            Err(TenantError::Full(1))
+        ));
+    }
+
+    #[test]
+    fn maxclients_counts_authenticated_connections() {
+        let mut c = tenant("t", "p");
+        c.limits.maxclients = 1;
+        let t = Tenants::new(&[c], None, 4, 1).unwrap();
+        let id = t.authenticate(b"t", b"p").unwrap();
+        assert_eq!(t.authenticate(b"t", b"p"), Err(Denied::MaxClients));
+        t.disconnect(id);
+        assert!(t.authenticate(b"t", b"p").is_ok());
+    }
+
+    #[test]
+    fn quotas_sum_every_core() {
+        let mut c = tenant("t", "p");
+        c.limits.maxmemory = 100;
+        let t = Tenants::new(&[c], None, 4, 2).unwrap();
+        let id = t.authenticate(b"t", b"p").unwrap();
+        t.usage(0, id).memory.store(60, Ordering::Relaxed);
+        assert!(!t.over_quota(id));
+        t.usage(1, id).memory.store(60, Ordering::Relaxed);
+        assert!(t.over_quota(id));
+        assert!(!t.over_quota(TenantId::DEFAULT));
+    }
+
+    #[test]
+    fn changes_survive_a_restart_through_the_tenant_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.toml");
+        let t = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
+        t.set_user("b", |u| {
+            u.enabled = true;
+            u.passwords.push(digest(b"y"));
+            u.limits.maxkeys = 5;
+        })
+        .unwrap();
+        let a = t.authenticate(b"a", b"x").unwrap();
+        assert_eq!(t.delete(&["a"]).unwrap(), 1);
+        assert!(!t.is_current(a));
+        let again = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
+        assert!(again.get("a").is_none(), "the file wins over the config");
+        assert_eq!(again.get("b").unwrap().limits.maxkeys, 5);
+        assert!(again.authenticate(b"b", b"y").is_ok());
+    }
+
+    #[test]
+    fn a_reused_slot_has_a_new_generation() {
+        let t = Tenants::new(&[tenant("a", "x")], None, 4, 1).unwrap();
+        let old = t.authenticate(b"a", b"x").unwrap();
+        t.delete(&["a"]).unwrap();
+        t.set_user("c", |u| {
+            u.enabled = true;
+            u.nopass = true;
+        })
+        .unwrap();
+        let new = t.authenticate(b"c", b"").unwrap();
+        assert_eq!(new.index(), old.index());
+        assert_ne!(new, old);
+        assert!(t.is_current(new) && !t.is_current(old));
+    }
+}

@@ -1,0 +1,361 @@
+//! One tenant's settings: its limits, its config-file table, its user
+//! record (password digests, flags) and the `ACL SETUSER` rules that change
+//! it.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::TenantError;
+
+/// A tenant's quotas and (later) function budgets. Every field is 0 for
+/// "no limit". Parsed from the config file's `limits = { ... }` and from
+/// `ACL SETUSER name maxmemory=10mb ...`; a new limit is a new field plus a
+/// line in [`TenantLimits::set`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TenantLimits {
+    /// Keys plus values, accounted as `INFO used_memory` is, over all cores.
+    #[serde(
+        default,
+        deserialize_with = "crate::config::de_size_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub maxmemory: u64,
+    /// Keys over all cores.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maxkeys: u64,
+    /// Simultaneous authenticated connections.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub maxclients: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl TenantLimits {
+    /// Sets the limit called `name` from its text (sizes take Redis units).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let number = || value.parse::<u64>().map_err(|_| "not a number".to_string());
+        match name {
+            "maxmemory" => {
+                self.maxmemory = crate::config::parse_size(value).ok_or("not a size")?;
+            }
+            "maxkeys" => self.maxkeys = number()?,
+            "maxclients" => self.maxclients = number()?,
+            _ => return Err("unknown limit".into()),
+        }
+        Ok(())
+    }
+
+    /// The limits as `name=value` rules (`ACL LIST`), set ones only.
+    pub fn rules(&self) -> Vec<String> {
+        self.pairs()
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect()
+    }
+
+    /// Every limit by name, set or not (`ACL GETUSER`, `INFO tenants`).
+    pub fn pairs(&self) -> [(&'static str, u64); 3] {
+        [
+            ("maxmemory", self.maxmemory),
+            ("maxkeys", self.maxkeys),
+            ("maxclients", self.maxclients),
+        ]
+    }
+}
+
+/// A `[[tenant]]` table of the config or tenant file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The user name given to AUTH.
+    pub name: String,
+    /// SHA-256 digests of the accepted passwords, 64 hex digits each (an
+    /// optional leading `#`, as Redis ACL writes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passwords: Vec<String>,
+    /// Any password is accepted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nopass: bool,
+    /// Disabled tenants cannot authenticate.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// May run admin commands (ACL changes, CONFIG, SHUTDOWN, DEBUG...).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+    /// Quotas.
+    #[serde(default, skip_serializing_if = "is_default_limits")]
+    pub limits: TenantLimits,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_default_limits(l: &TenantLimits) -> bool {
+    *l == TenantLimits::default()
+}
+
+/// A SHA-256 digest of a password.
+pub type Digest32 = [u8; 32];
+
+/// The digest Redis ACL stores for a password.
+pub fn digest(password: &[u8]) -> Digest32 {
+    Sha256::digest(password).into()
+}
+
+fn parse_digest(text: &str) -> Result<Digest32, TenantError> {
+    let hex = text.strip_prefix('#').unwrap_or(text);
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(TenantError::BadHash);
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| TenantError::BadHash)?;
+    }
+    Ok(out)
+}
+
+/// Lower-case hex, as `ACL GETUSER` shows digests.
+pub fn hex(d: &Digest32) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One tenant as the registry keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Its name.
+    pub name: String,
+    /// Whether it may authenticate.
+    pub enabled: bool,
+    /// Any password works.
+    pub nopass: bool,
+    /// Accepted password digests.
+    pub passwords: Vec<Digest32>,
+    /// May run admin commands.
+    pub admin: bool,
+    /// Quotas.
+    pub limits: TenantLimits,
+}
+
+impl User {
+    /// A new user as `ACL SETUSER` creates it: disabled, no password.
+    pub fn new(name: &str) -> User {
+        User {
+            name: name.into(),
+            enabled: false,
+            nopass: false,
+            passwords: Vec::new(),
+            admin: false,
+            limits: TenantLimits::default(),
+        }
+    }
+
+    pub(super) fn from_config(c: &TenantConfig) -> Result<User, TenantError> {
+        Ok(User {
+            name: c.name.clone(),
+            enabled: c.enabled,
+            nopass: c.nopass,
+            passwords: c
+                .passwords
+                .iter()
+                .map(|p| parse_digest(p))
+                .collect::<Result<_, _>>()?,
+            admin: c.admin,
+            limits: c.limits,
+        })
+    }
+
+    pub(super) fn to_config(&self) -> TenantConfig {
+        TenantConfig {
+            name: self.name.clone(),
+            passwords: self.passwords.iter().map(hex).collect(),
+            nopass: self.nopass,
+            enabled: self.enabled,
+            admin: self.admin,
+            limits: self.limits,
+        }
+    }
+
+    /// Whether `password` opens this user: compares SHA-256 digests in
+    /// constant time, trying every stored digest.
+    pub fn accepts(&self, password: &[u8]) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        let given = digest(password);
+        let matched = self
+            .passwords
+            .iter()
+            .fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(&given));
+        self.nopass || bool::from(matched)
+    }
+
+    /// Applies one `ACL SETUSER` rule.
+    pub fn apply(&mut self, rule: &Rule) {
+        match rule {
+            Rule::On => self.enabled = true,
+            Rule::Off => self.enabled = false,
+            Rule::AddPassword(d) => {
+                self.nopass = false;
+                if !self.passwords.contains(d) {
+                    self.passwords.push(*d);
+                }
+            }
+            Rule::RemovePassword(d) => self.passwords.retain(|p| p != d),
+            Rule::NoPass => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            Rule::ResetPass => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            Rule::Reset => *self = User::new(&self.name),
+            Rule::Admin(admin) => self.admin = *admin,
+            Rule::Limit { name, value } => {
+                // Validated by `parse_rules`.
+                let _ = self.limits.set(name, value);
+            }
+            Rule::Ignored => {}
+        }
+    }
+
+    /// The rule list `ACL LIST` prints: `user t1 on #<hash> ~* &* +@all`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            format!("user {}", self.name),
+            if self.enabled { "on" } else { "off" }.to_string(),
+        ];
+        if self.nopass {
+            parts.push("nopass".into());
+        }
+        parts.extend(self.passwords.iter().map(|d| format!("#{}", hex(d))));
+        parts.extend(["~*".to_string(), "&*".to_string(), self.commands().into()]);
+        parts.extend(self.limits.rules());
+        parts.join(" ")
+    }
+
+    /// The command rule Redis would show for this user's permissions.
+    pub fn commands(&self) -> &'static str {
+        if self.admin { "+@all" } else { "+@all -@admin" }
+    }
+}
+
+/// One `ACL SETUSER` rule. Besides Redis's password and on/off rules, Kiln
+/// reads `+@all`/`-@admin` as the admin flag and `name=value` as a limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// `on`
+    On,
+    /// `off`
+    Off,
+    /// `>password` / `#digest`
+    AddPassword(Digest32),
+    /// `<password` / `!digest`
+    RemovePassword(Digest32),
+    /// `nopass`
+    NoPass,
+    /// `resetpass`
+    ResetPass,
+    /// `reset`
+    Reset,
+    /// `+@all` / `allcommands` / `+@admin` (true); `-@admin` / `-@all` /
+    /// `nocommands` (false).
+    Admin(bool),
+    /// `maxmemory=10mb`, `maxkeys=1000`, `maxclients=5`.
+    Limit {
+        /// The limit's name.
+        name: String,
+        /// Its value as given.
+        value: String,
+    },
+    /// Key and channel patterns: every tenant owns all of its keyspace.
+    Ignored,
+}
+
+/// Parses `ACL SETUSER` rules, all before any applies. `Err` names the bad
+/// rule and why, as Redis's error does.
+pub fn parse_rules(rules: &[&[u8]]) -> Result<Vec<Rule>, (String, String)> {
+    rules
+        .iter()
+        .map(|raw| {
+            let text = String::from_utf8_lossy(raw).into_owned();
+            let bad = |why: &str| (text.clone(), why.to_string());
+            let lower = text.to_ascii_lowercase();
+            let rule = if let Some(p) = raw.strip_prefix(b">") {
+                Rule::AddPassword(digest(p))
+            } else if let Some(p) = raw.strip_prefix(b"<") {
+                Rule::RemovePassword(digest(p))
+            } else if let Some(h) = text.strip_prefix('#') {
+                Rule::AddPassword(parse_digest(h).map_err(|e| bad(&e.to_string()))?)
+            } else if let Some(h) = text.strip_prefix('!') {
+                Rule::RemovePassword(parse_digest(h).map_err(|e| bad(&e.to_string()))?)
+            } else if let Some((name, value)) = lower.split_once('=') {
+                TenantLimits::default()
+                    .set(name, value)
+                    .map_err(|_| bad("Syntax error"))?;
+                Rule::Limit {
+                    name: name.into(),
+                    value: value.into(),
+                }
+            } else {
+                match lower.as_str() {
+                    "on" => Rule::On,
+                    "off" => Rule::Off,
+                    "nopass" => Rule::NoPass,
+                    "resetpass" => Rule::ResetPass,
+                    "reset" => Rule::Reset,
+                    "+@all" | "allcommands" | "+@admin" => Rule::Admin(true),
+                    "-@all" | "nocommands" | "-@admin" => Rule::Admin(false),
+                    "~*" | "allkeys" | "&*" | "allchannels" | "resetchannels" | "%rw~*" => {
+                        Rule::Ignored
+                    }
+                    _ => return Err(bad("Syntax error")),
+                }
+            };
+            Ok(rule)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_redis_acl_hashes() {
+        // `ACL SETUSER u >foo` then `ACL GETUSER u` in Redis shows this.
+        assert_eq!(
+            hex(&digest(b"foo")),
+            "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+        );
+        assert_eq!(parse_digest("#ABC"), Err(TenantError::BadHash));
+    }
+
+    #[test]
+    fn rules_parse_like_redis_and_apply() {
+        let mut user = User::new("t");
+        let rules = parse_rules(&[b"on", b">secret", b"maxkeys=10", b"~*", b"+@all"]).unwrap();
+        rules.iter().for_each(|r| user.apply(r));
+        assert!(user.accepts(b"secret") && !user.accepts(b"other"));
+        assert_eq!(user.limits.maxkeys, 10);
+        assert!(user.admin);
+        assert_eq!(
+            parse_rules(&[b"bogus"]),
+            Err(("bogus".into(), "Syntax error".into()))
+        );
+        assert!(parse_rules(&[b"#nothex"]).is_err());
+        assert!(parse_rules(&[b"maxkeys=lots"]).is_err());
+        user.apply(&Rule::ResetPass);
+        assert!(!user.accepts(b"secret"));
+        user.apply(&Rule::NoPass);
+        assert!(user.accepts(b"anything"));
+        user.apply(&Rule::Off);
+        assert!(!user.accepts(b"anything"));
+    }
+}

@@ -1,0 +1,445 @@
+//! Tenants end to end: authentication (raw RESP and the real `redis-cli`),
+//! isolation of keyspaces through every command in the table, per-tenant
+//! quotas, admin-only commands, and ACL changes that apply on every core
+//! and survive a restart.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Raw, TestServer, bulk, eventually};
+use kiln::tenant::{digest, hex};
+use kiln_net::Reply;
+
+const ADMIN_PASSWORD: &str = "admin-pw";
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// Writes a config declaring `tenants` (`name`, password, extra TOML
+/// lines) with the tenant file beside it.
+fn config(dir: &Path, tenants: &[(&str, &str, &str)]) -> String {
+    let mut text = format!("tenant-file = \"{}\"\n", dir.join("tenants.toml").display());
+    for (name, password, extra) in tenants {
+        text.push_str(&format!(
+            "[[tenant]]\nname = \"{name}\"\npasswords = [\"#{}\"]\n{extra}\n",
+            hex(&digest(password.as_bytes()))
+        ));
+    }
+    let path = dir.join("kiln.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn start(config: &str) -> TestServer {
+    TestServer::start_with(&["--config", config, "--requirepass", ADMIN_PASSWORD])
+}
+
+fn login(server: &TestServer, user: &str, password: &str) -> Raw {
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK);
+    conn
+}
+
+fn two_tenants(dir: &Path) -> TestServer {
+    start(&config(
+        dir,
+        &[
+            ("t1", "pw1", "limits = { maxmemory = \"64kb\" }"),
+            ("t2", "pw2", ""),
+        ],
+    ))
+}
+
+#[test]
+fn auth_forms_and_errors_match_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd(&["GET", "k"]),
+        Reply::error("NOAUTH Authentication required.")
+    );
+    let wrongpass = Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
+    assert_eq!(conn.cmd(&["AUTH", "t1", "nope"]), wrongpass);
+    assert_eq!(conn.cmd(&["AUTH", "nobody", "pw1"]), wrongpass);
+    assert_eq!(conn.cmd(&["AUTH", "wrong"]), wrongpass);
+    let Reply::Map(_) = conn.cmd(&["HELLO", "3", "AUTH", "t1", "pw1"]) else {
+        panic!("HELLO AUTH as a tenant")
+    };
+    assert_eq!(conn.cmd(&["ACL", "WHOAMI"]), bulk("t1"));
+    assert_eq!(conn.cmd(&["AUTH", ADMIN_PASSWORD]), Reply::OK);
+    assert_eq!(conn.cmd(&["ACL", "WHOAMI"]), bulk("default"));
+}
+
+#[test]
+fn redis_cli_logs_in_as_a_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let port = server.addr.port().to_string();
+    let cli = |user: &str, password: &str, args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &port,
+                "--user",
+                user,
+                "--pass",
+                password,
+                "--no-auth-warning",
+            ])
+            .args(args)
+            .output()
+            .expect("redis-cli must be installed (apt-get install redis-tools)");
+        String::from_utf8(out.stdout).unwrap() + &String::from_utf8_lossy(&out.stderr)
+    };
+    assert_eq!(cli("t1", "pw1", &["set", "cli:k", "from t1"]), "OK\n");
+    assert_eq!(cli("t1", "pw1", &["get", "cli:k"]), "from t1\n");
+    assert_eq!(cli("t2", "pw2", &["get", "cli:k"]), "\n");
+    assert_eq!(cli("t2", "pw2", &["acl", "whoami"]), "t2\n");
+    let denied = cli("t1", "wrong", &["get", "cli:k"]);
+    assert!(denied.contains("WRONGPASS"), "{denied}");
+}
+
+#[test]
+fn tenant_at_its_memory_quota_gets_oom_while_another_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut a = login(&server, "t1", "pw1");
+    let mut b = login(&server, "t2", "pw2");
+    let value = "x".repeat(1000);
+    // 64kb of 1000-byte values is reached within 100 writes.
+    let mut written = 0;
+    let refused = (0..100).find_map(|i| {
+        let key = format!("a:{i}");
+        match a.cmd(&["SET", &key, &value]) {
+            Reply::Status(_) => {
+                written += 1;
+                None
+            }
+            other => Some(other),
+        }
+    });
+    assert_eq!(refused, Some(Reply::error(OOM)));
+    assert!(written > 30, "only {written} writes before OOM");
+    // Keys land on both cores: the quota is the sum.
+    assert_eq!(a.cmd(&["DBSIZE"]), Reply::Integer(written));
+    for i in 0..200 {
+        let key = format!("b:{i}");
+        assert_eq!(
+            b.cmd(&["SET", &key, &value]),
+            Reply::OK,
+            "tenant B write {i}"
+        );
+    }
+    let Reply::Bulk(info) = a.cmd(&["INFO", "tenant"]) else {
+        panic!()
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("tenant_name:t1\r\n"), "{info}");
+    assert!(info.contains("tenant_rejected_commands:1\r\n"), "{info}");
+    assert!(info.contains("tenant_maxmemory:65536\r\n"), "{info}");
+    // Reads and deletes still work; freed memory admits writes again.
+    assert_eq!(a.cmd(&["GET", "a:0"]), bulk(&value));
+    assert_eq!(a.cmd(&["DEL", "a:0", "a:1", "a:2"]), Reply::Integer(3));
+    assert_eq!(a.cmd(&["SET", "a:again", "small"]), Reply::OK);
+}
+
+#[test]
+fn tenant_maxclients_limits_its_authenticated_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(
+        dir.path(),
+        &[
+            ("t1", "pw1", "limits = { maxclients = 2 }"),
+            ("t2", "pw2", ""),
+        ],
+    ));
+    let first = login(&server, "t1", "pw1");
+    let _second = login(&server, "t1", "pw1");
+    let mut third = server.connect();
+    assert_eq!(
+        third.cmd(&["AUTH", "t1", "pw1"]),
+        Reply::error("ERR max number of clients reached")
+    );
+    let _others = login(&server, "t2", "pw2");
+    drop(first);
+    assert!(eventually(Duration::from_secs(5), || {
+        third.cmd(&["AUTH", "t1", "pw1"]) == Reply::OK
+    }));
+    let Reply::Bulk(info) = third.cmd(&["INFO", "clients"]) else {
+        panic!()
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(
+        info.contains("connected_clients:2\r\n"),
+        "own clients only: {info}"
+    );
+}
+
+#[test]
+fn admin_commands_need_an_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(
+        dir.path(),
+        &[("t1", "pw1", ""), ("ops", "opspw", "admin = true")],
+    ));
+    let mut t1 = login(&server, "t1", "pw1");
+    assert_eq!(
+        t1.cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        Reply::error("NOPERM User t1 has no permissions to run the 'config|set' command")
+    );
+    assert_eq!(
+        t1.cmd(&["ACL", "SETUSER", "x", "on"]),
+        Reply::error("NOPERM User t1 has no permissions to run the 'acl|setuser' command")
+    );
+    let mut ops = login(&server, "ops", "opspw");
+    assert_eq!(ops.cmd(&["CONFIG", "SET", "timeout", "0"]), Reply::OK);
+    // CLIENT LIST: a tenant sees its own connections, an admin everyone's.
+    let lines = |conn: &mut Raw| match conn.cmd(&["CLIENT", "LIST"]) {
+        Reply::Bulk(text) => String::from_utf8_lossy(&text).lines().count(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(lines(&mut t1), 1);
+    assert!(lines(&mut ops) >= 2);
+    let Reply::Bulk(info) = ops.cmd(&["INFO", "tenants"]) else {
+        panic!()
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.starts_with("# Tenants\r\ndefault:"), "{info}");
+    assert!(
+        info.contains("\r\nt1:used_memory=0,keys=0,connected_clients=1,"),
+        "{info}"
+    );
+    let Reply::Bulk(info) = t1.cmd(&["INFO", "tenants"]) else {
+        panic!()
+    };
+    assert!(info.is_empty(), "tenants see no other tenant");
+    // An admin's FLUSHALL empties every tenant.
+    assert_eq!(t1.cmd(&["SET", "k", "v"]), Reply::OK);
+    assert_eq!(ops.cmd(&["FLUSHALL"]), Reply::OK);
+    assert_eq!(t1.cmd(&["EXISTS", "k"]), Reply::Integer(0));
+}
+
+#[test]
+fn acl_changes_apply_on_every_core_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &[("t1", "pw1", "")]);
+    let server = start(&config);
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "t3", "on", ">pw3", "maxkeys=3"]),
+        Reply::OK
+    );
+    // Every core's port accepts the new tenant at once.
+    for core in &server.core_addrs {
+        let mut conn = Raw::connect(*core);
+        assert_eq!(conn.cmd(&["AUTH", "t3", "pw3"]), Reply::OK);
+    }
+    let mut t3 = login(&server, "t3", "pw3");
+    let keys: Vec<String> = (0..3).map(|i| server.key_on_core(i % 2, "t3:")).collect();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(t3.cmd(&["SET", &format!("{key}{i}"), "v"]), Reply::OK);
+    }
+    assert_eq!(t3.cmd(&["SET", "one-more", "v"]), Reply::error(OOM));
+    let Reply::Array(user) = admin.cmd(&["ACL", "GETUSER", "t3"]) else {
+        panic!("GETUSER")
+    };
+    assert_eq!(user[0], bulk("flags"));
+    assert_eq!(
+        admin.cmd(&["ACL", "USERS"]),
+        Reply::Array(vec![bulk("default"), bulk("t1"), bulk("t3")])
+    );
+    assert_eq!(admin.cmd(&["ACL", "DELUSER", "t1"]), Reply::Integer(1));
+    drop(server);
+
+    let server = start(&config);
+    let mut t3 = login(&server, "t3", "pw3");
+    assert_eq!(t3.cmd(&["SET", "after-restart", "v"]), Reply::OK);
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd(&["AUTH", "t1", "pw1"]),
+        Reply::error("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    // Deleting a tenant closes its connections.
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    assert_eq!(admin.cmd(&["ACL", "DELUSER", "t3"]), Reply::Integer(1));
+    t3.send(&["PING"]);
+    assert!(
+        t3.read_reply().is_none(),
+        "a deleted tenant's connection closes"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        admin.cmd(&["ACL", "USERS"]) == Reply::Array(vec![bulk("default")])
+    }));
+}
+
+/// Tenant B runs every command of the table (and every subcommand), with
+/// tenant A's key names and keyspace-wide arguments, before and after A
+/// writes its keys. Each reply B gets must be the same either way; a reply
+/// that varies by itself (TIME, INFO...) must at least never carry A's
+/// values. A's keys must all survive B's sweep.
+#[test]
+fn tenant_b_cannot_observe_tenant_a_through_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut a = login(&server, "t1", "pw1");
+    let mut b = login(&server, "t2", "pw2");
+    let k0 = server.key_on_core(0, "secret:");
+    let k1 = server.key_on_core(1, "secret:");
+    let probes = probes(&k0, &k1);
+
+    let sweep = |b: &mut Raw| -> Vec<Reply> {
+        probes
+            .iter()
+            .map(|probe| {
+                assert_eq!(b.cmd(&["FLUSHDB"]), Reply::OK);
+                let args: Vec<&str> = probe.iter().map(String::as_str).collect();
+                without_clocks(b.cmd(&args))
+            })
+            .collect()
+    };
+    let before = sweep(&mut b);
+    let again = sweep(&mut b);
+    let marker = "value-of-tenant-a";
+    assert_eq!(a.cmd(&["SET", &k0, &format!("{marker}:0")]), Reply::OK);
+    assert_eq!(
+        a.cmd(&["SET", &k1, &format!("{marker}:1"), "EX", "1000"]),
+        Reply::OK
+    );
+    for i in 0..20 {
+        assert_eq!(
+            a.cmd(&["SET", &format!("secret-more:{i}"), marker]),
+            Reply::OK
+        );
+    }
+    let after = sweep(&mut b);
+
+    for (i, probe) in probes.iter().enumerate() {
+        if before[i] == again[i] {
+            assert_eq!(after[i], before[i], "{probe:?} saw tenant A's keys");
+        } else {
+            let text = format!("{:?}", after[i]);
+            assert!(!text.contains(marker), "{probe:?} leaked A's value: {text}");
+        }
+    }
+    let Reply::Bulk(keyspace) = b.cmd(&["INFO", "keyspace"]) else {
+        panic!()
+    };
+    assert_eq!(&keyspace[..], b"# Keyspace\r\n");
+    assert_eq!(a.cmd(&["DBSIZE"]), Reply::Integer(22));
+    assert_eq!(a.cmd(&["GET", &k0]), bulk(&format!("{marker}:0")));
+    let Reply::Integer(ttl) = a.cmd(&["TTL", &k1]) else {
+        panic!()
+    };
+    assert!(ttl > 900, "A's deadline survived B's sweep");
+}
+
+/// The reply with `CLIENT LIST` / `CLIENT INFO`'s `age=` and `idle=`
+/// fields dropped: they tick with the clock, not with anyone's keys.
+fn without_clocks(reply: Reply) -> Reply {
+    let Reply::Bulk(text) = &reply else {
+        return reply;
+    };
+    let text = String::from_utf8_lossy(text);
+    if !text.contains(" age=") {
+        return reply;
+    }
+    let kept: Vec<&str> = text
+        .split(' ')
+        .filter(|field| !field.starts_with("age=") && !field.starts_with("idle="))
+        .collect();
+    Reply::bulk_from(kept.join(" "))
+}
+
+/// Every command and subcommand in the table, each with argument lists
+/// that name A's keys (on both cores) or the whole keyspace. Commands that
+/// change the connection itself (QUIT, RESET, AUTH, HELLO) are left out:
+/// they touch no keyspace.
+fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
+    let tails: Vec<Vec<&str>> = vec![
+        vec![],
+        vec![k0],
+        vec![k1],
+        vec![k0, k1],
+        vec![k1, k0],
+        vec![k0, "v"],
+        vec![k0, "0"],
+        vec![k0, "0", "-1"],
+        vec![k0, k1, "0"],
+        vec![k0, "v", k1, "v"],
+        vec!["*"],
+        vec!["secret:*"],
+        vec!["0"],
+        vec!["0", "MATCH", "*", "COUNT", "1000"],
+    ];
+    let mut names: Vec<&str> = Vec::new();
+    for spec in kiln::commands::table() {
+        names.push(spec.name);
+        names.extend(spec.subcommands.iter().map(|s| s.name));
+    }
+    names
+        .into_iter()
+        .filter(|n| !matches!(*n, "quit" | "reset" | "auth" | "hello"))
+        .flat_map(|name| {
+            tails.iter().map(move |tail| {
+                name.split('|')
+                    .chain(tail.iter().copied())
+                    .map(String::from)
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// Storage functions run as the tenant that calls them: its libraries, its
+/// keyspace (also when the main port forwards the call to another core) and
+/// its memory quota.
+#[test]
+fn functions_run_as_the_calling_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut a = login(&server, "t1", "pw1");
+    let mut b = login(&server, "t2", "pw2");
+    let lib = "#!js name=tlib\n\
+        kiln.registerFunction('put', (keys, args) => { kiln.put(keys[0], args[0]); return 'OK'; });\n\
+        kiln.registerFunction('get', (keys) => kiln.getString(keys[0]), { flags: ['no-writes'] });";
+    assert_eq!(a.cmd(&["FUNCTION", "LOAD", lib]), bulk("tlib"));
+    assert_eq!(
+        b.cmd(&["FCALL", "get", "1", "k"]),
+        Reply::error("ERR Function not found")
+    );
+    assert_eq!(b.cmd(&["FUNCTION", "LIST"]), Reply::Array(Vec::new()));
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), bulk("tlib"));
+    for core in 0..2 {
+        let key = server.key_on_core(core, "fk:");
+        assert_eq!(a.cmd(&["FCALL", "put", "1", &key, "from-a"]), bulk("OK"));
+        assert_eq!(a.cmd(&["GET", &key]), bulk("from-a"));
+        assert_eq!(b.cmd(&["GET", &key]), Reply::Nil);
+        assert_eq!(b.cmd(&["FCALL_RO", "get", "1", &key]), Reply::Nil);
+        assert_eq!(a.cmd(&["FCALL_RO", "get", "1", &key]), bulk("from-a"));
+    }
+    let value = "x".repeat(1000);
+    let refused =
+        (0..100).find_map(
+            |i| match a.cmd(&["FCALL", "put", "1", &format!("q{i}"), &value]) {
+                Reply::Bulk(_) => None,
+                other => Some(other),
+            },
+        );
+    let Some(Reply::Error(text)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(text.starts_with("OOM command not allowed"), "{text}");
+    assert_eq!(b.cmd(&["FCALL", "put", "1", "b-key", &value]), bulk("OK"));
+    // A tenant deleted and created again under its name starts empty.
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    assert_eq!(admin.cmd(&["ACL", "DELUSER", "t2"]), Reply::Integer(1));
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "t2", "on", ">pw2"]),
+        Reply::OK
+    );
+    let mut b = login(&server, "t2", "pw2");
+    assert_eq!(b.cmd(&["FUNCTION", "LIST"]), Reply::Array(Vec::new()));
+    assert_eq!(b.cmd(&["GET", "b-key"]), Reply::Nil);
+}
