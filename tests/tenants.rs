@@ -443,3 +443,81 @@ fn functions_run_as_the_calling_tenant() {
     assert_eq!(b.cmd(&["FUNCTION", "LIST"]), Reply::Array(Vec::new()));
     assert_eq!(b.cmd(&["GET", "b-key"]), Reply::Nil);
 }
+
+/// One tenant's endless loop is stopped at that tenant's own CPU budget
+/// while another tenant, served by the other core, keeps getting replies;
+/// and no function can reach another tenant's keys, not even through
+/// `kiln.call`.
+#[test]
+fn a_tenants_runaway_function_stops_at_its_budget_and_cannot_reach_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&config(
+        dir.path(),
+        &[
+            ("t1", "pw1", "limits = { function-cpu-budget = 300 }"),
+            ("t2", "pw2", ""),
+        ],
+    ));
+    let mut a = login(&server, "t1", "pw1");
+    let lib = "#!js name=lib\n\
+        kiln.registerFunction('spin', () => { for (;;) {} });\n\
+        kiln.registerFunction('peek', (keys) => [kiln.getString(keys[0]), kiln.call('GET', keys[0]), kiln.exists(keys[0])]);";
+    assert_eq!(a.cmd(&["FUNCTION", "LOAD", lib]), bulk("lib"));
+    let mut b = login(&server, "t2", "pw2");
+    assert_eq!(b.cmd(&["FUNCTION", "LOAD", lib]), bulk("lib"));
+
+    let secret = server.key_on_core(1, "secret:");
+    assert_eq!(a.cmd(&["SET", &secret, "a-only"]), Reply::OK);
+    let seen_by_b = b.cmd(&["FCALL", "peek", "1", &secret]);
+    assert_eq!(
+        seen_by_b,
+        Reply::Array(vec![Reply::Nil, Reply::Nil, Reply::Nil])
+    );
+    let seen_by_a = a.cmd(&["FCALL", "peek", "1", &secret]);
+    assert_eq!(
+        seen_by_a,
+        Reply::Array(vec![bulk("a-only"), bulk("a-only"), Reply::Integer(1)])
+    );
+
+    let spin_key = server.key_on_core(0, "spin:");
+    let addr = server.addr;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let spinner = std::thread::spawn(move || {
+        let mut conn = Raw::connect(addr);
+        assert_eq!(conn.cmd(&["AUTH", "t1", "pw1"]), Reply::OK);
+        let reply = conn.cmd(&["FCALL", "spin", "1", &spin_key]);
+        done_tx.send(std::time::Instant::now()).unwrap();
+        reply
+    });
+    let mut other = Raw::connect(server.core_addrs[1]);
+    assert_eq!(other.cmd(&["AUTH", "t2", "pw2"]), Reply::OK);
+    let key = server.key_on_core(1, "live:");
+    let mut replies = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        if let Ok(done) = done_rx.try_recv() {
+            break done;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop was never stopped"
+        );
+        assert_eq!(other.cmd(&["SET", &key, "v"]), Reply::OK);
+        replies.push(std::time::Instant::now());
+    };
+    assert_eq!(
+        spinner.join().unwrap(),
+        Reply::error("ERR Function 'spin' was terminated: it ran past its 300 ms CPU budget")
+    );
+    let window = done - Duration::from_millis(200);
+    assert!(
+        replies.iter().any(|at| *at > window),
+        "tenant t2 waited on t1's loop"
+    );
+    // t2's budget is the server default, not t1's.
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    let Reply::Array(fields) = admin.cmd(&["ACL", "GETUSER", "t1"]) else {
+        panic!("getuser")
+    };
+    assert!(format!("{fields:?}").contains("function-cpu-budget"));
+}

@@ -81,6 +81,13 @@ const FUNCTION_HELP: &[&str] = &[
     "    Restore the libraries represented by the given payload.",
 ];
 
+/// The function limits of the calling tenant: its own budgets where its
+/// settings give them, the server's `function-*` settings elsewhere.
+fn function_limits(ctx: &Ctx<'_>) -> kiln_functions::Limits {
+    let defaults = ctx.shared.settings.functions.limits;
+    ctx.shared.tenants.limits(ctx.tenant).functions(defaults)
+}
+
 /// The name of the tenant a command acts as: the session's user, or for a
 /// command forwarded from another core, the tenant its job carries.
 fn tenant(ctx: &Ctx<'_>) -> String {
@@ -120,7 +127,7 @@ fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         replace = true;
         at += 1;
     }
-    let limits = ctx.shared.settings.functions.limits;
+    let limits = function_limits(ctx);
     let code = args.get(args.len() - 1);
     with_runtime(ctx, |runtime, tenant| {
         runtime.load(tenant, limits, code, replace)
@@ -187,7 +194,7 @@ fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
             );
         }
     };
-    let limits = ctx.shared.settings.functions.limits;
+    let limits = function_limits(ctx);
     let payload = args.get(2);
     with_runtime(ctx, |runtime, tenant| {
         runtime.restore(tenant, limits, payload, policy)
@@ -229,7 +236,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     };
     let parts: Vec<&[u8]> = args.iter().skip(3).collect();
     let (keys, rest) = parts.split_at(numkeys);
-    let limits = ctx.shared.settings.functions.limits;
+    let limits = function_limits(ctx);
     let Some(runtime) = ctx.functions.as_deref_mut() else {
         return Reply::error("ERR This command is not allowed from storage functions");
     };

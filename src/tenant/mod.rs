@@ -121,6 +121,8 @@ struct Slot {
     maxmemory: AtomicU64,
     maxkeys: AtomicU64,
     maxclients: AtomicU64,
+    function_cpu_budget: AtomicU64,
+    function_heap_limit: AtomicU64,
     connections: AtomicU64,
 }
 
@@ -132,6 +134,10 @@ impl Slot {
         self.maxkeys.store(user.limits.maxkeys, Ordering::Relaxed);
         self.maxclients
             .store(user.limits.maxclients, Ordering::Relaxed);
+        self.function_cpu_budget
+            .store(user.limits.function_cpu_budget, Ordering::Relaxed);
+        self.function_heap_limit
+            .store(user.limits.function_heap_limit, Ordering::Relaxed);
         self.live.store(true, Ordering::Release);
     }
 }
@@ -326,6 +332,8 @@ impl Tenants {
             maxmemory: slot.maxmemory.load(Ordering::Relaxed),
             maxkeys: slot.maxkeys.load(Ordering::Relaxed),
             maxclients: slot.maxclients.load(Ordering::Relaxed),
+            function_cpu_budget: slot.function_cpu_budget.load(Ordering::Relaxed),
+            function_heap_limit: slot.function_heap_limit.load(Ordering::Relaxed),
         }
     }
 

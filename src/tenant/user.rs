@@ -8,8 +8,9 @@ use subtle::ConstantTimeEq;
 
 use super::TenantError;
 
-/// A tenant's quotas and (later) function budgets. Every field is 0 for
-/// "no limit". Parsed from the config file's `limits = { ... }` and from
+/// A tenant's quotas and function budgets. Every quota is 0 for "no
+/// limit"; a function budget of 0 means the server's `function-*` setting.
+/// Parsed from the config file's `limits = { ... }` and from
 /// `ACL SETUSER name maxmemory=10mb ...`; a new limit is a new field plus a
 /// line in [`TenantLimits::set`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -28,6 +29,18 @@ pub struct TenantLimits {
     /// Simultaneous authenticated connections.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub maxclients: u64,
+    /// Milliseconds one storage-function call may run (0: the server's
+    /// `function-cpu-budget`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub function_cpu_budget: u64,
+    /// Heap cap of the tenant's isolates, bytes (0: the server's
+    /// `function-heap-limit`).
+    #[serde(
+        default,
+        deserialize_with = "crate::config::de_size_u64",
+        skip_serializing_if = "is_zero"
+    )]
+    pub function_heap_limit: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -44,6 +57,14 @@ impl TenantLimits {
             }
             "maxkeys" => self.maxkeys = number()?,
             "maxclients" => self.maxclients = number()?,
+            "function-cpu-budget" => self.function_cpu_budget = number()?,
+            "function-heap-limit" => {
+                let bytes = crate::config::parse_size(value).ok_or("not a size")?;
+                if bytes != 0 && bytes < kiln_functions::Limits::MIN_HEAP_BYTES as u64 {
+                    return Err("function-heap-limit must be 0 or at least 8mb".into());
+                }
+                self.function_heap_limit = bytes;
+            }
             _ => return Err("unknown limit".into()),
         }
         Ok(())
@@ -59,12 +80,30 @@ impl TenantLimits {
     }
 
     /// Every limit by name, set or not (`ACL GETUSER`, `INFO tenants`).
-    pub fn pairs(&self) -> [(&'static str, u64); 3] {
+    pub fn pairs(&self) -> [(&'static str, u64); 5] {
         [
             ("maxmemory", self.maxmemory),
             ("maxkeys", self.maxkeys),
             ("maxclients", self.maxclients),
+            ("function-cpu-budget", self.function_cpu_budget),
+            ("function-heap-limit", self.function_heap_limit),
         ]
+    }
+
+    /// The function limits this tenant runs under: its own budgets where
+    /// set, the server's `defaults` elsewhere.
+    pub fn functions(&self, defaults: kiln_functions::Limits) -> kiln_functions::Limits {
+        kiln_functions::Limits {
+            cpu_budget: match self.function_cpu_budget {
+                0 => defaults.cpu_budget,
+                ms => std::time::Duration::from_millis(ms),
+            },
+            heap_bytes: match self.function_heap_limit {
+                0 => defaults.heap_bytes,
+                bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
+            },
+            ..defaults
+        }
     }
 }
 
