@@ -31,6 +31,25 @@ impl Default for RuntimeLimits {
     }
 }
 
+/// One `FCALL`, as [`Runtime::call`] takes it.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    /// The calling tenant.
+    pub tenant: &'a str,
+    /// Its libraries now (`Registry::tenant`).
+    pub libraries: &'a TenantLibraries,
+    /// Its limits.
+    pub limits: Limits,
+    /// The function's name.
+    pub function: &'a str,
+    /// The declared keys.
+    pub keys: &'a [&'a [u8]],
+    /// The other arguments.
+    pub args: &'a [&'a [u8]],
+    /// `FCALL_RO` or not.
+    pub options: CallOptions,
+}
+
 /// How often (in calls) an isolate's heap is weighed again.
 const REWEIGH_EVERY: u64 = 64;
 
@@ -80,26 +99,22 @@ impl Runtime {
         (self.isolates.len(), self.weight, self.created, self.evicted)
     }
 
-    /// `FCALL` / `FCALL_RO` of `name` as `tenant`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn call(
-        &mut self,
-        tenant: &str,
-        limits: Limits,
-        name: &[u8],
-        keys: &[&[u8]],
-        args: &[&[u8]],
-        host: &mut dyn Host,
-        options: CallOptions,
-    ) -> Reply {
-        let libraries = self.registry.tenant(tenant);
-        let Some(name) = std::str::from_utf8(name)
-            .ok()
-            .filter(|n| libraries.functions.contains_key(*n))
-        else {
+    /// `FCALL` / `FCALL_RO`: runs `call.function` in the tenant's isolate
+    /// on this core, the store reached through `host`.
+    pub fn call(&mut self, call: Call<'_>, host: &mut dyn Host) -> Reply {
+        let Call {
+            tenant,
+            libraries,
+            limits,
+            function: name,
+            keys,
+            args,
+            options,
+        } = call;
+        if !libraries.functions.contains_key(name) {
             return Reply::error("ERR Function not found");
-        };
-        let slot = match self.ready(tenant, limits, &libraries) {
+        }
+        let slot = match self.ready(tenant, limits, libraries) {
             Ok(slot) => slot,
             Err(error) => return error.reply(),
         };
@@ -402,15 +417,17 @@ mod tests {
         "#!js name=lib\nlet calls = 0;\nkiln.registerFunction('calls', () => ++calls);";
 
     fn call(rt: &mut Runtime, tenant: &str, name: &str) -> Reply {
-        rt.call(
+        let libraries = rt.registry().tenant(tenant);
+        let call = Call {
             tenant,
-            Limits::default(),
-            name.as_bytes(),
-            &[],
-            &[],
-            &mut MemoryHost::default(),
-            CallOptions::default(),
-        )
+            libraries: &libraries,
+            limits: Limits::default(),
+            function: name,
+            keys: &[],
+            args: &[],
+            options: CallOptions::default(),
+        };
+        rt.call(call, &mut MemoryHost::default())
     }
 
     #[test]

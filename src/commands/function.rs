@@ -9,9 +9,10 @@
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
-use kiln_functions::{CallOptions, Host, HostError, RestorePolicy};
+use kiln_functions::{Call, CallOptions, Host, HostError, RestorePolicy};
 use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_store::{SetOptions, Shard, StoreError};
+use smallvec::SmallVec;
 
 use super::{
     CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Lookup, Route, errors, help_or_unknown, lookup,
@@ -221,10 +222,12 @@ fn fcall_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     let tenant = tenant(ctx);
     let libraries = ctx.shared.functions.tenant(&tenant);
-    let name = args.get(1);
-    if std::str::from_utf8(name).map_or(true, |n| !libraries.functions.contains_key(n)) {
+    let Some(name) = std::str::from_utf8(args.get(1))
+        .ok()
+        .filter(|n| libraries.functions.contains_key(*n))
+    else {
         return Reply::error("ERR Function not found");
-    }
+    };
     let Some(numkeys) = kiln_store::numeric::parse_i64(args.get(2)) else {
         return Reply::error("ERR Bad number of keys provided");
     };
@@ -234,7 +237,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     let Ok(numkeys) = usize::try_from(numkeys) else {
         return Reply::error("ERR Number of keys can't be negative");
     };
-    let parts: Vec<&[u8]> = args.iter().skip(3).collect();
+    let parts: SmallVec<[&[u8]; 8]> = args.iter().skip(3).collect();
     let (keys, rest) = parts.split_at(numkeys);
     let limits = function_limits(ctx);
     let Some(runtime) = ctx.functions.as_deref_mut() else {
@@ -249,15 +252,16 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         read_only,
     };
     // The engine publishes the memory this call changed (see `Engine::exec`).
-    runtime.call(
-        &tenant,
+    let call = Call {
+        tenant: &tenant,
+        libraries: &libraries,
         limits,
-        name,
+        function: name,
         keys,
-        rest,
-        &mut host,
-        CallOptions { read_only },
-    )
+        args: rest,
+        options: CallOptions { read_only },
+    };
+    runtime.call(call, &mut host)
 }
 
 /// The host API over this core's shard for one call.
