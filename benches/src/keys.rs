@@ -166,12 +166,12 @@ impl<'a> Key<'a> {
     }
 
     /// The decimal digits of the number.
-    pub fn digits(&mut self) -> &[u8] {
+    fn digits(&mut self) -> &[u8] {
         self.digits.format(self.number).as_bytes()
     }
 
     /// Length of the whole key.
-    pub fn len(&mut self) -> usize {
+    pub fn encoded_len(&mut self) -> usize {
         self.prefix.len() + self.digits().len()
     }
 
@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn key_is_prefix_then_digits() {
         let mut key = Key::new(b"memtier-", 1234);
-        assert_eq!(key.len(), 12);
+        assert_eq!(key.encoded_len(), 12);
         let mut out = Vec::new();
         key.write(&mut out);
         assert_eq!(out, b"memtier-1234");

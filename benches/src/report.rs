@@ -29,7 +29,7 @@ pub struct RunResult {
 
 impl RunResult {
     /// An empty result for `config`.
-    pub fn new(config: &Config, _nodes: usize) -> RunResult {
+    pub fn new(config: &Config) -> RunResult {
         RunResult {
             rows: config
                 .templates
@@ -285,13 +285,12 @@ pub struct Progress {
 
 impl Progress {
     /// Starts timing now.
-    pub fn new(config: &Arc<Config>, run: usize, nodes: usize) -> Progress {
+    pub fn new(config: &Config, run: usize) -> Progress {
         let now = Instant::now();
         let (total, test_time) = match config.limit {
             Limit::Requests(n) => (Some(n * (config.threads * config.clients) as u64), None),
             Limit::Time(d) => (None, Some(d)),
         };
-        let _ = nodes;
         Progress {
             enabled: config.progress,
             run,

@@ -69,7 +69,7 @@ pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> 
         .collect::<Result<_, _>>()?;
     drop(done_tx);
     barrier.wait();
-    let mut progress = Progress::new(config, run_number, topology.nodes.len());
+    let mut progress = Progress::new(config, run_number);
     let mut finished = 0;
     while finished < config.threads {
         match done_rx.recv_timeout(progress.until_next()) {
@@ -78,7 +78,7 @@ pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> 
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let mut result = RunResult::new(config, topology.nodes.len());
+    let mut result = RunResult::new(config);
     for handle in handles {
         let (stats, elapsed) = handle.join().map_err(|_| Error::Panicked)??;
         result.add_thread(&stats, elapsed);
@@ -292,7 +292,7 @@ impl Worker {
             let (t, number) = match client.held.take() {
                 Some(held) => held,
                 None => {
-                    let t = client.schedule.next();
+                    let t = client.schedule.pick();
                     (t, client.keys[t].next(&mut client.rng))
                 }
             };

@@ -160,7 +160,7 @@ impl Template {
                 .iter()
                 .map(|s| match s {
                     Segment::Literal(bytes) => bytes.len(),
-                    Segment::Key => key.len(),
+                    Segment::Key => key.encoded_len(),
                     Segment::Data => data.len(),
                     Segment::Expiry => expiry.len(),
                 })
@@ -196,7 +196,7 @@ fn segments(word: &str) -> Vec<Segment> {
         match next {
             Some((at, tag, seg)) => {
                 if at > 0 {
-                    out.push(Segment::Literal(rest[..at].as_bytes().to_vec()));
+                    out.push(Segment::Literal(rest.as_bytes()[..at].to_vec()));
                 }
                 out.push(seg);
                 rest = &rest[at + tag.len()..];
@@ -278,7 +278,7 @@ impl Schedule {
     }
 
     /// Index of the next command.
-    pub fn next(&mut self) -> usize {
+    pub fn pick(&mut self) -> usize {
         let index = self.bounds.partition_point(|&b| b <= self.pos);
         self.pos += 1;
         if self.pos == *self.bounds.last().unwrap_or(&1) {
@@ -308,14 +308,14 @@ mod tests {
     #[test]
     fn schedule_runs_each_ratio_in_turn() {
         let mut s = Schedule::new([1, 3]);
-        let picks: Vec<usize> = (0..8).map(|_| s.next()).collect();
+        let picks: Vec<usize> = (0..8).map(|_| s.pick()).collect();
         assert_eq!(picks, vec![0, 1, 1, 1, 0, 1, 1, 1]);
     }
 
     #[test]
     fn schedule_skips_zero_ratios() {
         let mut s = Schedule::new([0, 2, 0, 1]);
-        let picks: Vec<usize> = (0..6).map(|_| s.next()).collect();
+        let picks: Vec<usize> = (0..6).map(|_| s.pick()).collect();
         assert_eq!(picks, vec![1, 1, 3, 1, 1, 3]);
     }
 
@@ -324,7 +324,7 @@ mod tests {
         let mut s = Schedule::new([1, 10]);
         let mut counts = [0; 2];
         for _ in 0..1100 {
-            counts[s.next()] += 1;
+            counts[s.pick()] += 1;
         }
         assert_eq!(counts, [100, 1000]);
     }
