@@ -37,7 +37,7 @@ pub struct Args {
     /// Clients per thread.
     #[arg(short = 'c', long = "clients", default_value_t = 50)]
     pub clients: usize,
-    /// Requests per client, or `allkeys` (one pass over the key range).
+    /// Requests per client, or `allkeys` (one pass over the key range, shared by all clients).
     #[arg(short = 'n', long = "requests", default_value = "10000")]
     pub requests: String,
     /// Seconds to run, instead of a request count.
@@ -188,7 +188,11 @@ impl Args {
         }
         let limit = match self.test_time {
             Some(secs) => Limit::Time(Duration::from_secs(secs)),
-            None if self.requests == "allkeys" => Limit::Requests(keys.len()),
+            // One pass over the range shared by all clients (with `P`, each its own part).
+            None if self.requests == "allkeys" => Limit::Requests(
+                keys.len()
+                    .div_ceil((self.threads * self.clients).max(1) as u64),
+            ),
             None => Limit::Requests(parse_num(&self.requests, "requests")?),
         };
         let data_size = match &self.data_size_range {
@@ -397,9 +401,9 @@ mod tests {
 
     #[test]
     fn allkeys_is_one_pass() {
-        let c = args("-n allkeys --key-minimum=1 --key-maximum=100")
+        let c = args("-n allkeys -t 2 -c 3 --key-minimum=1 --key-maximum=100")
             .config()
             .unwrap();
-        assert_eq!(c.limit, Limit::Requests(100));
+        assert_eq!(c.limit, Limit::Requests(17));
     }
 }

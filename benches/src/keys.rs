@@ -104,14 +104,16 @@ impl KeyGen {
         let stddev = range.stddev.unwrap_or((span / 6.0).max(1.0));
         let (min, max) = match pattern {
             KeyPattern::Parallel => {
-                let part = (range.len() / clients.max(1)).max(1);
-                let lo = (range.min + part * client).min(range.max);
-                let hi = if client + 1 >= clients {
-                    range.max
-                } else {
-                    (lo + part - 1).min(range.max)
-                };
-                (lo, hi)
+                // Balanced parts: each holds len/clients numbers, rounded.
+                let (len, clients) = (range.len() as u128, clients.max(1) as u128);
+                let at = |i: u128| range.min + (len * i / clients) as u64;
+                let lo = at(client as u128).min(range.max);
+                (
+                    lo,
+                    at(client as u128 + 1)
+                        .saturating_sub(1)
+                        .clamp(lo, range.max),
+                )
             }
             _ => (range.min, range.max),
         };
@@ -255,6 +257,19 @@ mod tests {
         // With exponent 1, key 1 is ten times as likely as key 10.
         let ratio = first as f64 / tenth as f64;
         assert!(ratio > 7.0 && ratio < 13.0, "{ratio}");
+    }
+
+    #[test]
+    fn parallel_parts_are_balanced() {
+        let r = range(1, 100);
+        let sizes: Vec<u64> = (0..8)
+            .map(|c| {
+                let g = KeyGen::new(KeyPattern::Parallel, &r, c, 8);
+                g.max - g.min + 1
+            })
+            .collect();
+        assert_eq!(sizes.iter().sum::<u64>(), 100);
+        assert!(sizes.iter().all(|&s| s == 12 || s == 13), "{sizes:?}");
     }
 
     #[test]
