@@ -153,7 +153,7 @@ impl Conn {
                     let request = self
                         .in_flight
                         .pop_front()
-                        .ok_or(Error::Protocol("a reply nobody asked for".into()))?;
+                        .ok_or_else(|| Error::Protocol("a reply nobody asked for".into()))?;
                     on_reply(frame, request, now);
                 }
             }
