@@ -1,0 +1,16 @@
+//! `kiln-bench`: memtier_benchmark's command line, run by [`kiln_bench::run_all`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = kiln_bench::Args::parse();
+    match kiln_bench::run_all(&args, &mut std::io::stdout().lock()) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiln-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
