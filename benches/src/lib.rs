@@ -98,9 +98,15 @@ pub fn run_all(args: &Args, out: &mut impl Write) -> Result<Vec<RunResult>, Erro
         let body = serde_json::to_string_pretty(&json).map_err(|e| Error::Io(e.into()))?;
         std::fs::write(path, body).map_err(Error::Io)?;
     }
-    let errors: u64 = results.iter().map(|r| r.totals().errors).sum();
-    if errors > 0 {
-        eprintln!("warning: {errors} requests got error replies");
+    for (run, result) in results.iter().enumerate() {
+        let totals = result.totals();
+        if let Some(first) = &totals.first_error {
+            eprintln!(
+                "warning: run #{}: {} requests got error replies, the first: {first}",
+                run + 1,
+                totals.errors
+            );
+        }
     }
     Ok(results)
 }

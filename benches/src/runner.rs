@@ -267,7 +267,7 @@ impl Worker {
                     follow_moved(frame, nodes, clients_conns.len(), slots);
                 }
                 Outcome::Ask => s.ask += 1,
-                Outcome::Error => s.errors += 1,
+                Outcome::Error => s.error(frame),
             }
         })
     }

@@ -25,6 +25,8 @@ pub struct Stats {
     pub ask: u64,
     /// Other error replies.
     pub errors: u64,
+    /// The first of them, to tell the user what went wrong.
+    pub first_error: Option<String>,
     /// Request plus reply bytes.
     pub bytes: u64,
     /// Latency from write to complete reply, in microseconds.
@@ -40,6 +42,7 @@ impl Default for Stats {
             moved: 0,
             ask: 0,
             errors: 0,
+            first_error: None,
             bytes: 0,
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("static histogram bounds"),
@@ -62,10 +65,23 @@ impl Stats {
         self.moved += other.moved;
         self.ask += other.ask;
         self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
         self.bytes += other.bytes;
         self.latency
             .add(&other.latency)
             .expect("histograms share bounds");
+    }
+
+    /// Counts an error reply; only the first one's text is kept (the one
+    /// allocation an error costs).
+    pub fn error(&mut self, frame: &[u8]) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            let text = frame.get(1..).unwrap_or_default().trim_ascii_end();
+            self.first_error = Some(String::from_utf8_lossy(text).into_owned());
+        }
     }
 
     /// Mean latency in milliseconds (0 with no samples).
@@ -185,6 +201,20 @@ mod tests {
         s.record(Duration::from_secs(3600));
         s.record(Duration::ZERO);
         assert_eq!(s.latency.len(), 2);
+    }
+
+    #[test]
+    fn the_first_error_is_kept() {
+        let mut a = Stats::default();
+        let mut b = Stats::default();
+        b.error(b"-NOAUTH Authentication required.\r\n");
+        b.error(b"-ERR other\r\n");
+        a.merge(&b);
+        assert_eq!(a.errors, 2);
+        assert_eq!(
+            a.first_error.as_deref(),
+            Some("NOAUTH Authentication required.")
+        );
     }
 
     #[test]
