@@ -152,9 +152,10 @@ impl Engine {
         }
     }
 
-    /// Runs a command as `tenant` against this core's shard of the
-    /// tenant's keyspace. Writes that may grow memory are refused with
-    /// `-OOM` over the server's `maxmemory` or the tenant's quota.
+    /// Runs a client's command as `tenant` against this core's shard of the
+    /// tenant's keyspace, counting it in `total_commands_processed`. Writes
+    /// that may grow memory are refused with `-OOM` over the server's
+    /// `maxmemory` or the tenant's quota.
     pub fn exec(
         &mut self,
         spec: &'static CommandSpec,
@@ -162,6 +163,31 @@ impl Engine {
         tenant: TenantId,
         session: Option<&mut Session>,
         clients: Option<&Slab<Connection>>,
+    ) -> Reply {
+        self.run_command(spec, args, tenant, session, clients, true)
+    }
+
+    /// Runs one core's part of a request that arrived on another core (or
+    /// was split here): as [`Engine::exec`], but not counted again — the
+    /// receiving core counted the request once.
+    pub fn exec_part(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        tenant: TenantId,
+        clients: &Slab<Connection>,
+    ) -> Reply {
+        self.run_command(spec, args, tenant, None, Some(clients), false)
+    }
+
+    fn run_command(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        tenant: TenantId,
+        session: Option<&mut Session>,
+        clients: Option<&Slab<Connection>>,
+        count: bool,
     ) -> Reply {
         let tenants = &self.shared.tenants;
         if spec.flags.has(Flags::DENYOOM)
@@ -179,7 +205,9 @@ impl Engine {
             self.stats.error_replies += 1;
             return errors::USER_DELETED;
         };
-        self.stats.commands_processed += 1;
+        if count {
+            self.stats.commands_processed += 1;
+        }
         let memory_before = shard.used_memory();
         let mut ctx = Ctx {
             shard,
@@ -319,6 +347,8 @@ impl Engine {
                 if matches!(spec.route, Route::Keys(_)) {
                     self.stats.forwarded_requests += 1;
                 }
+                // Counted once here; its parts are not counted where they run.
+                self.stats.commands_processed += 1;
                 let (waiting, jobs) =
                     Waiting::start(plan, keep_args(&finish_kind, args), conn_session.protocol);
                 let seq = replies.push_waiting(waiting);

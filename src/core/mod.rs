@@ -278,7 +278,7 @@ impl Core {
                     Reply::error("ERR internal: connection command sent to another core"),
                 ),
                 Lookup::Found(spec) => {
-                    Output::Reply(engine.exec(spec, args.args(), tenant, None, Some(&self.conns)))
+                    Output::Reply(engine.exec_part(spec, args.args(), tenant, &self.conns))
                 }
                 Lookup::Unknown(reply) => Output::Reply(reply),
             };
