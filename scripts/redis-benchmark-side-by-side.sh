@@ -10,6 +10,11 @@
 # server over the rounds, the ratio, and median p50 latencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Without GitHub access, V8 comes from the prebuilt archive beside the repo.
+if [ -f ../shared/v8/env.sh ]; then
+  # shellcheck disable=SC1091
+  . ../shared/v8/env.sh
+fi
 rounds=${1:-3}
 kiln=./target/release/kiln-server
 [ -x "$kiln" ] || { echo "build first: cargo build --release" >&2; exit 1; }
