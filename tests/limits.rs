@@ -62,7 +62,7 @@ fn the_query_buffer_limit_closes_a_client_sending_an_oversized_request() {
     let mut other = server.connect();
     let mut greedy = server.connect();
     greedy.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
-    greedy.send_raw(&vec![b'x'; 1200 * 1024]);
+    greedy.send_raw_until_closed(&vec![b'x'; 1200 * 1024]);
     assert!(greedy.is_closed());
     assert_eq!(
         info_field(&mut other, "client_query_buffer_limit_disconnections"),

@@ -230,6 +230,20 @@ impl Raw {
         self.stream.write_all(&out).expect("write");
     }
 
+    /// Writes raw bytes to a server expected to close the connection part
+    /// way: a write refused because it did is not an error.
+    pub fn send_raw_until_closed(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.stream.write_all(bytes) {
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ),
+                "write: {e}"
+            );
+        }
+    }
+
     /// Writes raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
@@ -256,10 +270,19 @@ impl Raw {
         let _ = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
     }
 
-    /// True once the server has closed the connection.
+    /// True once the server has closed the connection: an orderly end of
+    /// stream, or a reset (a socket closed with our bytes still unread in
+    /// it is reset by the kernel instead of ended).
     pub fn is_closed(&mut self) -> bool {
         let mut byte = [0u8; 1];
-        matches!(self.stream.read(&mut byte), Ok(0))
+        match self.stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+        }
     }
 }
 
