@@ -18,6 +18,6 @@ mod runtime;
 
 pub use error::FunctionError;
 pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibraries};
-pub use runtime::{Call, Runtime, RuntimeLimits};
+pub use runtime::{Call, IsolateCounts, Runtime, RuntimeLimits};
 
 pub use kiln_isolates::{CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits};

@@ -31,6 +31,19 @@ impl Default for RuntimeLimits {
     }
 }
 
+/// A core's isolate figures ([`Runtime::isolate_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsolateCounts {
+    /// Isolates kept now.
+    pub kept: usize,
+    /// Their V8 heap, as last weighed.
+    pub heap_bytes: usize,
+    /// Isolates created, ever.
+    pub created: u64,
+    /// Isolates evicted to make room, ever.
+    pub evicted: u64,
+}
+
 /// One `FCALL`, as [`Runtime::call`] takes it.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
@@ -94,9 +107,15 @@ impl Runtime {
         &self.registry
     }
 
-    /// `(isolates kept, their heap bytes, isolates created, evicted)`.
-    pub fn isolate_stats(&self) -> (usize, usize, u64, u64) {
-        (self.isolates.len(), self.weight, self.created, self.evicted)
+    /// How many isolates this core keeps, what they weigh, and how many it
+    /// has created and evicted.
+    pub fn isolate_stats(&self) -> IsolateCounts {
+        IsolateCounts {
+            kept: self.isolates.len(),
+            heap_bytes: self.weight,
+            created: self.created,
+            evicted: self.evicted,
+        }
     }
 
     /// `FCALL` / `FCALL_RO`: runs `call.function` in the tenant's isolate
@@ -451,9 +470,9 @@ mod tests {
         assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(2));
         // A third tenant evicts the least recently used one, `b`.
         assert_eq!(call(&mut rt, "c", "calls"), Reply::Integer(1));
-        let (kept, _, created, evicted) = rt.isolate_stats();
-        assert_eq!(kept, 2);
-        assert!(evicted >= 1 && created >= 3);
+        let counts = rt.isolate_stats();
+        assert_eq!(counts.kept, 2);
+        assert!(counts.evicted >= 1 && counts.created >= 3);
         assert_eq!(
             call(&mut rt, "a", "calls"),
             Reply::Integer(3),

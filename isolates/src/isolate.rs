@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use kiln_net::Reply;
 
@@ -340,11 +339,6 @@ impl TenantIsolate {
         }
     }
 
-    /// The tenant it runs.
-    pub fn tenant(&self) -> &str {
-        &self.tenant
-    }
-
     /// The limits it runs under.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -657,16 +651,6 @@ impl TenantIsolate {
         }
     }
 
-    /// The function names currently callable.
-    pub fn function_names(&self) -> impl Iterator<Item = &str> {
-        self.functions.keys().map(String::as_str)
-    }
-
-    /// The isolate's thread-safe handle (tests use it to interrupt).
-    pub fn handle(&self) -> v8::IsolateHandle {
-        self.handle.clone()
-    }
-
     /// Total V8 heap the isolate holds: what an LRU weighs it by.
     pub fn heap_size(&mut self) -> usize {
         self.isolate.lock().get_heap_statistics().total_heap_size()
@@ -684,11 +668,6 @@ impl TenantIsolate {
         let value = context.global(scope).get(scope, key.into())?;
         let view: v8::Local<v8::ArrayBufferView> = value.try_into().ok()?;
         Some(view.data() as usize)
-    }
-
-    /// Elapsed-time budget for a call, for error messages.
-    pub fn cpu_budget(&self) -> Duration {
-        self.limits.cpu_budget
     }
 }
 
