@@ -479,3 +479,31 @@ fn redis_cli_loads_from_stdin_and_redis_rs_calls() {
         "{error}"
     );
 }
+
+#[test]
+fn info_reports_each_cores_isolates() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    load(&mut c, LIB);
+    for core in 0..2 {
+        let key = server.key_on_core(core, "i");
+        assert_eq!(c.cmd(&["FCALL", "set", "1", &key, "v"]), bulk("OK"));
+    }
+    let Reply::Bulk(info) = c.cmd(&["INFO", "functions"]) else {
+        panic!("info")
+    };
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.starts_with("# Functions\r\n"), "{info}");
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+    };
+    // FUNCTION LOAD made an isolate on the core that took it; the calls
+    // made sure each core has its own.
+    assert_eq!(field("functions_isolates"), 2);
+    assert_eq!(field("functions_isolates_created"), 2);
+    assert_eq!(field("functions_isolates_evicted"), 0);
+    assert!(field("functions_isolates_heap_bytes") > 0);
+}

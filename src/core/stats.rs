@@ -27,11 +27,19 @@ pub struct CoreStats {
     pub output_buffer_limit_disconnections: u64,
     /// Commands per second, averaged over the last [`OPS_SAMPLES`] cron ticks.
     pub instantaneous_ops_per_sec: u64,
+    /// Tenant isolates the core keeps (a gauge, filled in for INFO).
+    pub isolates: u64,
+    /// Their V8 heap, as last weighed (a gauge, filled in for INFO).
+    pub isolate_heap_bytes: u64,
+    /// Tenant isolates created.
+    pub isolates_created: u64,
+    /// Tenant isolates evicted to make room.
+    pub isolates_evicted: u64,
 }
 
 impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
-    pub fn to_fields(&self) -> [i64; 11] {
+    pub fn to_fields(&self) -> [i64; 15] {
         [
             self.connections_received as i64,
             self.rejected_connections as i64,
@@ -44,6 +52,10 @@ impl CoreStats {
             self.instantaneous_ops_per_sec as i64,
             self.query_buffer_limit_disconnections as i64,
             self.output_buffer_limit_disconnections as i64,
+            self.isolates as i64,
+            self.isolate_heap_bytes as i64,
+            self.isolates_created as i64,
+            self.isolates_evicted as i64,
         ]
     }
 
@@ -62,6 +74,10 @@ impl CoreStats {
             instantaneous_ops_per_sec: f(8),
             query_buffer_limit_disconnections: f(9),
             output_buffer_limit_disconnections: f(10),
+            isolates: f(11),
+            isolate_heap_bytes: f(12),
+            isolates_created: f(13),
+            isolates_evicted: f(14),
         }
     }
 
@@ -78,6 +94,10 @@ impl CoreStats {
         self.instantaneous_ops_per_sec += other.instantaneous_ops_per_sec;
         self.query_buffer_limit_disconnections += other.query_buffer_limit_disconnections;
         self.output_buffer_limit_disconnections += other.output_buffer_limit_disconnections;
+        self.isolates += other.isolates;
+        self.isolate_heap_bytes += other.isolate_heap_bytes;
+        self.isolates_created += other.isolates_created;
+        self.isolates_evicted += other.isolates_evicted;
     }
 }
 

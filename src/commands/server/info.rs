@@ -52,11 +52,15 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         sum(|s| s.stats().keyspace_misses),
         sum(|s| s.stats().expired_keys),
     ];
-    let fields = ctx
-        .stats
-        .to_fields()
-        .into_iter()
-        .chain(shard.map(|v| v as i64));
+    let mut stats = ctx.stats.clone();
+    if let Some(runtime) = ctx.functions.as_deref() {
+        let isolates = runtime.isolate_stats();
+        stats.isolates = isolates.kept as u64;
+        stats.isolate_heap_bytes = isolates.heap_bytes as u64;
+        stats.isolates_created = isolates.created;
+        stats.isolates_evicted = isolates.evicted;
+    }
+    let fields = stats.to_fields().into_iter().chain(shard.map(|v| v as i64));
     Reply::Array(fields.map(Reply::Integer).collect())
 }
 
@@ -176,7 +180,7 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// INFO's sections, in output order.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "clients",
     "memory",
@@ -184,6 +188,7 @@ const SECTIONS: [&str; 8] = [
     "replication",
     "cpu",
     "cluster",
+    "functions",
     "keyspace",
 ];
 
@@ -319,6 +324,21 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ]
             }
             "cluster" => vec![("cluster_enabled", "1".into())],
+            "functions" => vec![
+                ("functions_isolates", fig.stats.isolates.to_string()),
+                (
+                    "functions_isolates_heap_bytes",
+                    fig.stats.isolate_heap_bytes.to_string(),
+                ),
+                (
+                    "functions_isolates_created",
+                    fig.stats.isolates_created.to_string(),
+                ),
+                (
+                    "functions_isolates_evicted",
+                    fig.stats.isolates_evicted.to_string(),
+                ),
+            ],
             _ if fig.keys > 0 => {
                 let avg_ttl = fig.ttl_weight.checked_div(fig.volatile).unwrap_or(0);
                 let db = format!(
