@@ -2,9 +2,8 @@
 //! its limits.
 
 use std::collections::HashMap;
-use std::ffi::c_void;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kiln_net::Reply;
 
@@ -12,169 +11,12 @@ use crate::api::{self, CallState, Counters};
 use crate::convert;
 use crate::host::Host;
 use crate::limits::Limits;
+use crate::memory::{BufferBudget, HeapGuard};
+use crate::types::{
+    CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
+    LoadedLibrary,
+};
 use crate::watchdog::{Stop, Watch};
-
-/// A library as the function layer hands it over.
-#[derive(Debug, Clone, Copy)]
-pub struct LibrarySource<'a> {
-    /// Its name, from the `#!js name=` line.
-    pub name: &'a str,
-    /// The whole text, metadata line included.
-    pub code: &'a str,
-    /// V8 code cache from an earlier compile of the same text, if any.
-    pub code_cache: Option<&'a [u8]>,
-}
-
-/// Flags a function registers with (Redis's function flags).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FunctionFlags {
-    /// `no-writes`: callable by `FCALL_RO`; writes fail.
-    pub no_writes: bool,
-    /// `allow-oom`
-    pub allow_oom: bool,
-    /// `allow-stale`
-    pub allow_stale: bool,
-    /// `no-cluster`
-    pub no_cluster: bool,
-    /// `allow-cross-slot-keys`
-    pub allow_cross_slot_keys: bool,
-}
-
-impl FunctionFlags {
-    /// The flags' names, as `FUNCTION LIST` shows them.
-    pub fn names(&self) -> Vec<&'static str> {
-        [
-            (self.no_writes, "no-writes"),
-            (self.allow_oom, "allow-oom"),
-            (self.allow_stale, "allow-stale"),
-            (self.no_cluster, "no-cluster"),
-            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
-        ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect()
-    }
-
-    /// Flags from their names; unknown names are ignored.
-    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> FunctionFlags {
-        let mut flags = FunctionFlags::default();
-        for name in names {
-            flags.set(name);
-        }
-        flags
-    }
-
-    fn set(&mut self, name: &str) {
-        match name {
-            "no-writes" => self.no_writes = true,
-            "allow-oom" => self.allow_oom = true,
-            "allow-stale" => self.allow_stale = true,
-            "no-cluster" => self.no_cluster = true,
-            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
-            _ => {}
-        }
-    }
-}
-
-/// A registered function's metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionMeta {
-    /// Its name.
-    pub name: String,
-    /// Its flags.
-    pub flags: FunctionFlags,
-    /// Its description, if given.
-    pub description: Option<String>,
-}
-
-/// What running a library produced.
-#[derive(Debug, Clone)]
-pub struct LoadedLibrary {
-    /// The library's functions, in registration order.
-    pub functions: Vec<FunctionMeta>,
-    /// A code cache for the library's text (present when it was compiled
-    /// rather than read from a cache).
-    pub code_cache: Option<Vec<u8>>,
-}
-
-/// Why a library failed to load.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoadError {
-    /// A syntax error, with its position.
-    #[error("Error compiling library '{library}': {location}: {message}")]
-    Compile {
-        library: String,
-        location: String,
-        message: String,
-    },
-    /// Its top level threw.
-    #[error("Error registering functions: {location}: {message}")]
-    Run { location: String, message: String },
-    /// Its top level ran past the load budget.
-    #[error("FUNCTION LOAD timeout: library '{library}' ran longer than {budget_ms} ms")]
-    Timeout { library: String, budget_ms: u128 },
-    /// It exhausted the heap.
-    #[error("library '{library}' exceeded the {heap_mib} MiB heap limit while loading")]
-    Heap { library: String, heap_mib: usize },
-    /// It registered nothing.
-    #[error("No functions registered")]
-    NoFunctions,
-}
-
-/// Why a call failed (a thrown error is not a failure: it is a reply).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallError {
-    /// No function of that name is loaded.
-    #[error("ERR Function not found")]
-    NotFound,
-    /// The watchdog terminated it.
-    #[error("ERR Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
-    Timeout { function: String, budget_ms: u128 },
-    /// `FUNCTION KILL` stopped it.
-    #[error("ERR Script killed by user with FUNCTION KILL")]
-    Killed,
-    /// It exhausted the heap; the isolate is condemned.
-    #[error("ERR Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
-    Heap { function: String, heap_mib: usize },
-}
-
-/// Options of one call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallOptions {
-    /// `FCALL_RO`: a function without `no-writes` is refused.
-    pub read_only: bool,
-}
-
-/// Memory and usage figures of an isolate.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IsolateStats {
-    /// V8 heap in use.
-    pub used_heap: usize,
-    /// V8 heap reserved.
-    pub total_heap: usize,
-    /// `ArrayBuffer` bytes allocated by JavaScript.
-    pub array_buffers: usize,
-    /// Record bytes currently lent to JavaScript as views.
-    pub lent: usize,
-    /// `kiln.get` results given as zero-copy views, ever.
-    pub zero_copy_views: u64,
-    /// Host bindings entered through the fast API path, ever.
-    pub fast_calls: u64,
-    /// Host bindings entered through the generic callback path, ever.
-    pub slow_calls: u64,
-}
-
-/// Shared with V8's callbacks: set when the heap limit was hit.
-struct HeapGuard {
-    handle: v8::IsolateHandle,
-    hit: AtomicBool,
-}
-
-/// The `ArrayBuffer` allocator's budget.
-struct BufferBudget {
-    used: AtomicUsize,
-    cap: usize,
-}
 
 struct Registered {
     function: v8::Global<v8::Function>,
@@ -211,60 +53,6 @@ struct Hooks {
     end: v8::Global<v8::Function>,
 }
 
-/// Near the heap limit: stop the JavaScript, mark the isolate, and give V8
-/// room to unwind rather than abort the process.
-extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
-    // SAFETY: `data` is the `HeapGuard` boxed in the `TenantIsolate`, which
-    // outlives its isolate's callbacks.
-    let guard = unsafe { &*data.cast::<HeapGuard>() };
-    guard.hit.store(true, Ordering::Relaxed);
-    guard.handle.terminate_execution();
-    current.saturating_mul(2)
-}
-
-unsafe extern "C" fn buffer_alloc(budget: &BufferBudget, len: usize) -> *mut c_void {
-    if !reserve(budget, len) {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: plain calloc; freed by `buffer_free`.
-    unsafe { libc::calloc(len.max(1), 1) }
-}
-
-unsafe extern "C" fn buffer_alloc_uninit(budget: &BufferBudget, len: usize) -> *mut c_void {
-    if !reserve(budget, len) {
-        return std::ptr::null_mut();
-    }
-    // SAFETY: plain malloc; freed by `buffer_free`.
-    unsafe { libc::malloc(len.max(1)) }
-}
-
-unsafe extern "C" fn buffer_free(budget: &BufferBudget, data: *mut c_void, len: usize) {
-    budget.used.fetch_sub(len, Ordering::Relaxed);
-    // SAFETY: `data` came from `buffer_alloc`/`buffer_alloc_uninit`.
-    unsafe { libc::free(data) }
-}
-
-unsafe extern "C" fn buffer_drop(budget: *const BufferBudget) {
-    // SAFETY: the allocator holds one `Arc` reference, released here.
-    drop(unsafe { Arc::from_raw(budget) });
-}
-
-static BUFFER_VTABLE: v8::RustAllocatorVtable<BufferBudget> = v8::RustAllocatorVtable {
-    allocate: buffer_alloc,
-    allocate_uninitialized: buffer_alloc_uninit,
-    free: buffer_free,
-    drop: buffer_drop,
-};
-
-fn reserve(budget: &BufferBudget, len: usize) -> bool {
-    budget
-        .used
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-            used.checked_add(len).filter(|n| *n <= budget.cap)
-        })
-        .is_ok()
-}
-
 impl TenantIsolate {
     /// A fresh isolate for `tenant` from the startup snapshot, with its
     /// heap limit, allocator and callbacks set, watched by `watch`.
@@ -282,27 +70,13 @@ impl TenantIsolate {
     ) -> TenantIsolate {
         crate::platform::init();
         let heap = limits.heap_bytes.max(Limits::MIN_HEAP_BYTES);
-        let buffers = Arc::new(BufferBudget {
-            used: AtomicUsize::new(0),
-            cap: heap,
-        });
-        // SAFETY: the allocator owns one reference to `buffers`, released by
-        // `buffer_drop`; the vtable matches `BufferBudget`.
-        let allocator =
-            unsafe { v8::new_rust_allocator(Arc::into_raw(buffers.clone()), &BUFFER_VTABLE) };
+        let (buffers, allocator) = BufferBudget::allocator(heap);
         let params = v8::CreateParams::default()
             .snapshot_blob(crate::snapshot::blob().into())
             .heap_limits(0, heap)
             .array_buffer_allocator(allocator);
         let mut isolate = v8::Isolate::new(params);
-        let heap_guard = Box::new(HeapGuard {
-            handle: isolate.thread_safe_handle(),
-            hit: AtomicBool::new(false),
-        });
-        isolate.add_near_heap_limit_callback(
-            near_heap_limit,
-            &*heap_guard as *const HeapGuard as *mut c_void,
-        );
+        let heap_guard = HeapGuard::install(&mut isolate);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_capture_stack_trace_for_uncaught_exceptions(true, 16);
         let state = CallState::new();
@@ -361,7 +135,7 @@ impl TenantIsolate {
         IsolateStats {
             used_heap: heap.used_heap_size(),
             total_heap: heap.total_heap_size(),
-            array_buffers: self.buffers.used.load(Ordering::Relaxed),
+            array_buffers: self.buffers.used(),
             lent: self.lent.load(Ordering::Relaxed),
             zero_copy_views: self.counters.zero_copy_views.load(Ordering::Relaxed),
             fast_calls: self.counters.fast_calls.load(Ordering::Relaxed),
@@ -421,7 +195,7 @@ impl TenantIsolate {
     /// hit (the isolate must then be dropped).
     fn after_load(&self, isolate: &mut v8::Isolate) -> bool {
         isolate.cancel_terminate_execution();
-        self.heap_guard.hit.load(Ordering::Relaxed)
+        self.heap_guard.was_hit()
     }
 
     /// Compiles and runs one library in `context` under the load budget.
@@ -436,7 +210,7 @@ impl TenantIsolate {
         let heap_mib = self.limits.heap_bytes >> 20;
         let watch = self.watch.clone();
         let armed = watch.arm(self.handle.clone(), None, budget);
-        let heap_hit = &self.heap_guard.hit;
+        let heap_guard = &self.heap_guard;
         v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, context);
         let scope = &mut v8::ContextScope::new(scope, context);
@@ -513,7 +287,7 @@ impl TenantIsolate {
         });
         let stopped = armed.disarm();
         let Some(registered) = registered else {
-            if heap_hit.load(Ordering::Relaxed) {
+            if heap_guard.was_hit() {
                 return Err(LoadError::Heap {
                     library: library.name.to_owned(),
                     heap_mib,
@@ -579,9 +353,7 @@ impl TenantIsolate {
         locker.cancel_terminate_execution();
         drop(function);
         drop(locker);
-        if self.heap_guard.hit.load(Ordering::Relaxed)
-            || self.lent.load(Ordering::Relaxed) > self.limits.heap_bytes
-        {
+        if self.heap_guard.was_hit() || self.lent.load(Ordering::Relaxed) > self.limits.heap_bytes {
             self.condemned = true;
             return Err(CallError::Heap {
                 function: name.to_owned(),

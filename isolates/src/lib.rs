@@ -17,20 +17,23 @@ mod convert;
 mod host;
 mod isolate;
 mod limits;
+mod memory;
 mod memory_host;
 mod platform;
 pub mod snapshot;
+mod types;
 mod watchdog;
 
 pub use api::Counters;
 pub use host::{Host, HostError};
-pub use isolate::{
-    CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
-    LoadedLibrary, TenantIsolate,
-};
+pub use isolate::TenantIsolate;
 pub use limits::Limits;
 pub use memory_host::MemoryHost;
 pub use platform::init;
+pub use types::{
+    CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
+    LoadedLibrary,
+};
 pub use watchdog::{Stop, Watch, Watchdog};
 
 #[cfg(test)]

@@ -1,0 +1,153 @@
+//! The values the isolate API takes and returns: library sources and
+//! what loading them registered, call options, errors and figures.
+
+/// A library as the function layer hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct LibrarySource<'a> {
+    /// Its name, from the `#!js name=` line.
+    pub name: &'a str,
+    /// The whole text, metadata line included.
+    pub code: &'a str,
+    /// V8 code cache from an earlier compile of the same text, if any.
+    pub code_cache: Option<&'a [u8]>,
+}
+
+/// Flags a function registers with (Redis's function flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FunctionFlags {
+    /// `no-writes`: callable by `FCALL_RO`; writes fail.
+    pub no_writes: bool,
+    /// `allow-oom`
+    pub allow_oom: bool,
+    /// `allow-stale`
+    pub allow_stale: bool,
+    /// `no-cluster`
+    pub no_cluster: bool,
+    /// `allow-cross-slot-keys`
+    pub allow_cross_slot_keys: bool,
+}
+
+impl FunctionFlags {
+    /// The flags' names, as `FUNCTION LIST` shows them.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Flags from their names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> FunctionFlags {
+        let mut flags = FunctionFlags::default();
+        for name in names {
+            flags.set(name);
+        }
+        flags
+    }
+
+    /// Turns on the flag named `name`; unknown names are ignored.
+    pub(crate) fn set(&mut self, name: &str) {
+        match name {
+            "no-writes" => self.no_writes = true,
+            "allow-oom" => self.allow_oom = true,
+            "allow-stale" => self.allow_stale = true,
+            "no-cluster" => self.no_cluster = true,
+            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => {}
+        }
+    }
+}
+
+/// A registered function's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionMeta {
+    /// Its name.
+    pub name: String,
+    /// Its flags.
+    pub flags: FunctionFlags,
+    /// Its description, if given.
+    pub description: Option<String>,
+}
+
+/// What running a library produced.
+#[derive(Debug, Clone)]
+pub struct LoadedLibrary {
+    /// The library's functions, in registration order.
+    pub functions: Vec<FunctionMeta>,
+    /// A code cache for the library's text (present when it was compiled
+    /// rather than read from a cache).
+    pub code_cache: Option<Vec<u8>>,
+}
+
+/// Why a library failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// A syntax error, with its position.
+    #[error("Error compiling library '{library}': {location}: {message}")]
+    Compile {
+        library: String,
+        location: String,
+        message: String,
+    },
+    /// Its top level threw.
+    #[error("Error registering functions: {location}: {message}")]
+    Run { location: String, message: String },
+    /// Its top level ran past the load budget.
+    #[error("FUNCTION LOAD timeout: library '{library}' ran longer than {budget_ms} ms")]
+    Timeout { library: String, budget_ms: u128 },
+    /// It exhausted the heap.
+    #[error("library '{library}' exceeded the {heap_mib} MiB heap limit while loading")]
+    Heap { library: String, heap_mib: usize },
+    /// It registered nothing.
+    #[error("No functions registered")]
+    NoFunctions,
+}
+
+/// Why a call failed (a thrown error is not a failure: it is a reply).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No function of that name is loaded.
+    #[error("ERR Function not found")]
+    NotFound,
+    /// The watchdog terminated it.
+    #[error("ERR Function '{function}' was terminated: it ran past its {budget_ms} ms CPU budget")]
+    Timeout { function: String, budget_ms: u128 },
+    /// `FUNCTION KILL` stopped it.
+    #[error("ERR Script killed by user with FUNCTION KILL")]
+    Killed,
+    /// It exhausted the heap; the isolate is condemned.
+    #[error("ERR Function '{function}' was terminated: it exceeded the {heap_mib} MiB heap limit")]
+    Heap { function: String, heap_mib: usize },
+}
+
+/// Options of one call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallOptions {
+    /// `FCALL_RO`: a function without `no-writes` is refused.
+    pub read_only: bool,
+}
+
+/// Memory and usage figures of an isolate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IsolateStats {
+    /// V8 heap in use.
+    pub used_heap: usize,
+    /// V8 heap reserved.
+    pub total_heap: usize,
+    /// `ArrayBuffer` bytes allocated by JavaScript.
+    pub array_buffers: usize,
+    /// Record bytes currently lent to JavaScript as views.
+    pub lent: usize,
+    /// `kiln.get` results given as zero-copy views, ever.
+    pub zero_copy_views: u64,
+    /// Host bindings entered through the fast API path, ever.
+    pub fast_calls: u64,
+    /// Host bindings entered through the generic callback path, ever.
+    pub slow_calls: u64,
+}
