@@ -5,9 +5,8 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Raw, TestServer, bulk};
 use kiln_net::Reply;
@@ -263,28 +262,15 @@ fn an_endless_loop_is_stopped_while_the_other_core_keeps_serving() {
         "#!js name=spin\nkiln.registerFunction('spin', () => { for (;;) {} });",
     );
     let spinning_key = server.key_on_core(0, "spin");
-    let (done_tx, done_rx) = mpsc::channel();
-    let addr = server.addr;
-    let spinner = thread::spawn(move || {
-        let mut conn = Raw::connect(addr);
-        let reply = conn.cmd(&["FCALL", "spin", "1", &spinning_key]);
-        done_tx.send(Instant::now()).unwrap();
-        reply
-    });
     // Core 1 keeps answering until the spinning call on core 0 returns.
     let mut other = Raw::connect(server.core_addrs[1]);
     let key = server.key_on_core(1, "live");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut replies = Vec::new();
-    let done = loop {
-        if let Ok(done) = done_rx.try_recv() {
-            break done;
-        }
-        assert!(Instant::now() < deadline, "the loop was never stopped");
-        assert_eq!(other.cmd(&["SET", &key, "v"]), Reply::OK);
-        replies.push(Instant::now());
-    };
-    let reply = spinner.join().unwrap();
+    let (reply, done, replies) = common::served_during(
+        Raw::connect(server.addr),
+        &["FCALL", "spin", "1", &spinning_key],
+        &mut other,
+        &key,
+    );
     assert_eq!(
         reply,
         err("ERR Function 'spin' was terminated: it ran past its 400 ms CPU budget")

@@ -480,33 +480,18 @@ fn a_tenants_runaway_function_stops_at_its_budget_and_cannot_reach_others() {
     );
 
     let spin_key = server.key_on_core(0, "spin:");
-    let addr = server.addr;
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let spinner = std::thread::spawn(move || {
-        let mut conn = Raw::connect(addr);
-        assert_eq!(conn.cmd(&["AUTH", "t1", "pw1"]), Reply::OK);
-        let reply = conn.cmd(&["FCALL", "spin", "1", &spin_key]);
-        done_tx.send(std::time::Instant::now()).unwrap();
-        reply
-    });
     let mut other = Raw::connect(server.core_addrs[1]);
     assert_eq!(other.cmd(&["AUTH", "t2", "pw2"]), Reply::OK);
     let key = server.key_on_core(1, "live:");
-    let mut replies = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let done = loop {
-        if let Ok(done) = done_rx.try_recv() {
-            break done;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the loop was never stopped"
-        );
-        assert_eq!(other.cmd(&["SET", &key, "v"]), Reply::OK);
-        replies.push(std::time::Instant::now());
-    };
+    let spinner = login(&server, "t1", "pw1");
+    let (reply, done, replies) = common::served_during(
+        spinner,
+        &["FCALL", "spin", "1", &spin_key],
+        &mut other,
+        &key,
+    );
     assert_eq!(
-        spinner.join().unwrap(),
+        reply,
         Reply::error("ERR Function 'spin' was terminated: it ran past its 300 ms CPU budget")
     );
     let window = done - Duration::from_millis(200);

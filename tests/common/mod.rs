@@ -286,6 +286,37 @@ impl Raw {
     }
 }
 
+/// Sends `request` on its own connection from another thread (a request
+/// that holds its core, such as a long FCALL) while `other` keeps setting
+/// `key`. Returns the request's reply, when it arrived, and when each of
+/// `other`'s replies arrived meanwhile.
+pub fn served_during(
+    mut conn: Raw,
+    request: &[&str],
+    other: &mut Raw,
+    key: &str,
+) -> (Reply, Instant, Vec<Instant>) {
+    let request: Vec<String> = request.iter().map(|a| a.to_string()).collect();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let blocked = std::thread::spawn(move || {
+        let args: Vec<&str> = request.iter().map(String::as_str).collect();
+        let reply = conn.cmd(&args);
+        done_tx.send(Instant::now()).unwrap();
+        reply
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut replies = Vec::new();
+    let done = loop {
+        if let Ok(done) = done_rx.try_recv() {
+            break done;
+        }
+        assert!(Instant::now() < deadline, "the request never finished");
+        assert_eq!(other.cmd(&["SET", key, "v"]), Reply::OK);
+        replies.push(Instant::now());
+    };
+    (blocked.join().unwrap(), done, replies)
+}
+
 /// Polls `f` until it returns true or `limit` passes.
 pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
