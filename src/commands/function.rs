@@ -106,7 +106,7 @@ fn with_runtime(
     let tenant = tenant(ctx);
     match ctx.functions.as_deref_mut() {
         Some(runtime) => f(runtime, &tenant),
-        None => Reply::error("ERR This command is not allowed from storage functions"),
+        None => NOT_ALLOWED,
     }
 }
 
@@ -241,7 +241,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     let (keys, rest) = parts.split_at(numkeys);
     let limits = function_limits(ctx);
     let Some(runtime) = ctx.functions.as_deref_mut() else {
-        return Reply::error("ERR This command is not allowed from storage functions");
+        return NOT_ALLOWED;
     };
     let mut host = ShardHost {
         shard: &mut *ctx.shard,
@@ -275,28 +275,42 @@ pub struct ShardHost<'a> {
 }
 
 /// The error a function gets for a key another core owns.
-const NOT_LOCAL: &str = "CROSSSLOT Function accessed a key owned by another core; keep a function's keys together with a hash tag";
+const NOT_LOCAL: Reply = Reply::error(
+    "CROSSSLOT Function accessed a key owned by another core; keep a function's keys together with a hash tag",
+);
+/// A write from a function called with `FCALL_RO`.
+const READ_ONLY: Reply = Reply::error("ERR Write commands are not allowed from read-only scripts.");
+/// A command functions may not run (or, for FCALL and FUNCTION, nest).
+const NOT_ALLOWED: Reply = Reply::error("ERR This command is not allowed from storage functions");
 
 impl ShardHost<'_> {
-    fn local(&self, key: &[u8]) -> Result<(), HostError> {
+    /// Whether this core owns `key`.
+    fn local(&self, key: &[u8]) -> Result<(), Reply> {
         if self.shared.slots.owner_of(key) == self.core {
             Ok(())
         } else {
-            Err(HostError::new(NOT_LOCAL))
+            Err(NOT_LOCAL)
         }
     }
 
-    fn writable(&self, key: &[u8]) -> Result<(), HostError> {
-        self.local(key)?;
+    /// Whether the call may write; `grows`: a write that may grow memory,
+    /// refused over `maxmemory` or the tenant's quota (as `DENYOOM`).
+    fn may_write(&self, grows: bool) -> Result<(), Reply> {
         if self.read_only {
-            return Err(HostError::new(
-                "ERR Write commands are not allowed from read-only scripts.",
-            ));
+            return Err(READ_ONLY);
         }
-        if self.over_memory() {
-            return Err(HostError::new(error_text(&errors::OOM)));
+        if grows && (self.shared.over_maxmemory() || self.shared.tenants.over_quota(self.tenant)) {
+            return Err(errors::OOM);
         }
         Ok(())
+    }
+
+    /// [`ShardHost::local`] and [`ShardHost::may_write`] for one key of a
+    /// host call.
+    fn writable(&self, key: &[u8], grows: bool) -> Result<(), HostError> {
+        self.local(key)
+            .and_then(|()| self.may_write(grows))
+            .map_err(host_error)
     }
 
     /// Checks a `kiln.call` command against what functions may run.
@@ -306,38 +320,23 @@ impl ShardHost<'_> {
         }
         let keyed = matches!(spec.route, Route::Keys(_));
         if !keyed || spec.flags.has(Flags::NOSCRIPT) || spec.flags.has(Flags::ADMIN) {
-            return Err(Reply::error(
-                "ERR This command is not allowed from storage functions",
-            ));
+            return Err(NOT_ALLOWED);
         }
-        if spec
-            .keys
-            .positions_in(args)
-            .any(|k| self.shared.slots.owner_of(args.get(k)) != self.core)
-        {
-            return Err(Reply::error(NOT_LOCAL));
+        for key in spec.keys.positions_in(args) {
+            self.local(args.get(key))?;
         }
-        if spec.flags.has(Flags::WRITE) && self.read_only {
-            return Err(Reply::error(
-                "ERR Write commands are not allowed from read-only scripts.",
-            ));
-        }
-        if spec.flags.has(Flags::DENYOOM) && self.over_memory() {
-            return Err(errors::OOM);
+        if spec.flags.has(Flags::WRITE) {
+            self.may_write(spec.flags.has(Flags::DENYOOM))?;
         }
         Ok(())
     }
-
-    /// Whether the server is over `maxmemory` or the tenant over its quota.
-    fn over_memory(&self) -> bool {
-        self.shared.over_maxmemory() || self.shared.tenants.over_quota(self.tenant)
-    }
 }
 
-fn error_text(reply: &Reply) -> String {
+/// A host error carrying an error reply's text.
+fn host_error(reply: Reply) -> HostError {
     match reply {
-        Reply::Error(text) => text.to_string(),
-        _ => String::new(),
+        Reply::Error(text) => HostError::new(text),
+        other => HostError::new(format!("ERR unexpected reply {other:?}")),
     }
 }
 
@@ -347,12 +346,12 @@ fn store_error(error: StoreError) -> HostError {
 
 impl Host for ShardHost<'_> {
     fn get(&mut self, key: &[u8]) -> Result<Option<Bytes>, HostError> {
-        self.local(key)?;
+        self.local(key).map_err(host_error)?;
         self.shard.get_shared(key).map_err(store_error)
     }
 
     fn put(&mut self, key: &[u8], value: Bytes, ttl_ms: Option<u64>) -> Result<(), HostError> {
-        self.writable(key)?;
+        self.writable(key, true)?;
         let mut options = SetOptions::default();
         if let Some(ms) = ttl_ms {
             options.expire = kiln_store::SetExpire::At(self.shard.now().saturating_add(ms));
@@ -364,17 +363,18 @@ impl Host for ShardHost<'_> {
     }
 
     fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
-        self.writable(key)?;
+        // Deleting frees memory: allowed over the quota, as DEL is.
+        self.writable(key, false)?;
         Ok(self.shard.del(key))
     }
 
     fn exists(&mut self, key: &[u8]) -> Result<bool, HostError> {
-        self.local(key)?;
+        self.local(key).map_err(host_error)?;
         Ok(self.shard.exists(key))
     }
 
     fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
-        self.writable(key)?;
+        self.writable(key, true)?;
         self.shard.incr_by(key, delta).map_err(store_error)
     }
 
