@@ -28,13 +28,32 @@ pub(crate) struct CallState {
     /// escaped its call (a stored closure run later) throws instead of
     /// touching the store.
     host: Option<NonNull<dyn Host>>,
-    /// The running call's keys and arguments (`kiln.rawKeys()`/`rawArgs()`).
-    keys: Vec<Bytes>,
-    args: Vec<Bytes>,
+    /// The running call's keys and arguments (`kiln.rawKeys()`/`rawArgs()`),
+    /// borrowed for the call: copied only if a function asks for them.
+    keys: Vec<RawSlice>,
+    args: Vec<RawSlice>,
     /// Bytes of records currently lent to JavaScript as views.
     pub(crate) lent: Arc<AtomicUsize>,
     /// Counters for tests and benchmarks.
     pub(crate) counters: Arc<Counters>,
+}
+
+/// A byte slice borrowed for the length of one call (see
+/// [`CallState::begin`]).
+#[derive(Clone, Copy)]
+struct RawSlice(*const u8, usize);
+
+impl RawSlice {
+    fn of(bytes: &[u8]) -> RawSlice {
+        RawSlice(bytes.as_ptr(), bytes.len())
+    }
+
+    /// # Safety
+    /// The slice it was made from must still be alive.
+    unsafe fn get<'a>(self) -> &'a [u8] {
+        // SAFETY: per the caller, the original slice is alive.
+        unsafe { std::slice::from_raw_parts(self.0, self.1) }
+    }
 }
 
 /// How the host API has been used, for tests and benchmarks.
@@ -63,7 +82,8 @@ impl CallState {
     /// [`CallState::end`].
     ///
     /// # Safety
-    /// `host` must stay valid and unaliased until `end` is called.
+    /// `host` must stay valid and unaliased, and `keys` and `args` alive,
+    /// until `end` is called.
     pub(crate) unsafe fn begin(&mut self, host: &mut dyn Host, keys: &[&[u8]], args: &[&[u8]]) {
         // SAFETY: the lifetime is erased here and restored by the caller's
         // guarantee that `end` runs before `host` goes away.
@@ -71,11 +91,9 @@ impl CallState {
         self.host =
             Some(unsafe { std::mem::transmute::<NonNull<dyn Host + '_>, NonNull<dyn Host>>(host) });
         self.keys.clear();
-        self.keys
-            .extend(keys.iter().map(|k| Bytes::copy_from_slice(k)));
+        self.keys.extend(keys.iter().map(|k| RawSlice::of(k)));
         self.args.clear();
-        self.args
-            .extend(args.iter().map(|a| Bytes::copy_from_slice(a)));
+        self.args.extend(args.iter().map(|a| RawSlice::of(a)));
     }
 
     /// Ends the call: the bindings lose the host.
@@ -437,18 +455,27 @@ fn raw_args(
 /// kept).
 fn raw_list<'s>(
     scope: &mut v8::PinScope<'s, '_>,
-    pick: fn(&CallState) -> &Vec<Bytes>,
+    pick: fn(&CallState) -> &Vec<RawSlice>,
 ) -> v8::Local<'s, v8::Array> {
-    let items: Vec<Bytes> = scope
+    let items: Vec<Vec<u8>> = scope
         .get_slot::<CallState>()
-        .map(|s| pick(s).clone())
+        .filter(|state| state.host.is_some())
+        // SAFETY: a call is running (`host` is set), so `begin`'s contract
+        // keeps its keys and args alive.
+        .map(|state| {
+            pick(state)
+                .iter()
+                .map(|raw| unsafe { raw.get() }.to_vec())
+                .collect()
+        })
         .unwrap_or_default();
     let values: Vec<v8::Local<v8::Value>> = items
-        .iter()
+        .into_iter()
         .map(|item| {
-            let store = v8::ArrayBuffer::new_backing_store_from_vec(item.to_vec()).make_shared();
+            let len = item.len();
+            let store = v8::ArrayBuffer::new_backing_store_from_vec(item).make_shared();
             let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
-            v8::Uint8Array::new(scope, buffer, 0, item.len())
+            v8::Uint8Array::new(scope, buffer, 0, len)
                 .expect("a Uint8Array over a fresh buffer")
                 .into()
         })

@@ -340,7 +340,8 @@ impl TenantIsolate {
         let state = locker
             .get_slot_mut::<CallState>()
             .expect("the call state is set at creation");
-        // SAFETY: `end` runs below, before `host` goes out of scope.
+        // SAFETY: `end` runs below, before `host`, `keys` and `args` go out
+        // of scope.
         unsafe { state.begin(host, keys, args) };
         let armed = self
             .watch

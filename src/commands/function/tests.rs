@@ -144,9 +144,15 @@ fn stats_count_the_tenants_libraries() {
 fn over_maxmemory_functions_may_delete_but_not_grow() {
     let mut bed = loaded();
     let code = "#!js name=del\nkiln.registerFunction('del', (keys) => kiln.del(keys[0]));";
-    assert_eq!(bed.run(&["FUNCTION", "LOAD", code]), Reply::bulk_from("del"));
+    assert_eq!(
+        bed.run(&["FUNCTION", "LOAD", code]),
+        Reply::bulk_from("del")
+    );
     let (mine, _) = crate::shared::tests_support::keys_on_cores(&bed.shared);
-    assert_eq!(bed.run(&["FCALL", "put", "1", &mine, "v"]), Reply::bulk_from("v"));
+    assert_eq!(
+        bed.run(&["FCALL", "put", "1", &mine, "v"]),
+        Reply::bulk_from("v")
+    );
     assert_eq!(bed.run(&["CONFIG", "SET", "maxmemory", "1"]), Reply::OK);
     bed.shared.memory[0].store(1 << 20, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
