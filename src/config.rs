@@ -157,6 +157,10 @@ pub struct Options {
     #[arg(long, value_parser = parse_size_arg)]
     #[serde(default, deserialize_with = "de_size")]
     pub function_isolates_memory: Option<u64>,
+    /// Percent of each core a tenant's storage functions may use over time
+    /// (1–100; operators always get the whole core).
+    #[arg(long)]
+    pub function_cpu_share: Option<u32>,
 }
 
 /// The resolved settings the server runs with.
@@ -219,6 +223,8 @@ pub struct FunctionSettings {
     pub registry: kiln_functions::RegistryLimits,
     /// Per core, on the isolates it keeps.
     pub runtime: kiln_functions::RuntimeLimits,
+    /// Per tenant, on each core over time.
+    pub cpu_share: kiln_functions::CpuShare,
 }
 
 impl Default for Settings {
@@ -309,7 +315,8 @@ impl Options {
             function_max_library_size,
             function_max_functions,
             function_isolates_per_core,
-            function_isolates_memory
+            function_isolates_memory,
+            function_cpu_share
         )
     }
 
@@ -368,6 +375,7 @@ impl Options {
                 cpu_budget: self.function_cpu_budget.map_or(d.limits.cpu_budget, ms),
                 load_budget: self.function_load_timeout.map_or(d.limits.load_budget, ms),
                 heap_bytes: size(self.function_heap_limit, d.limits.heap_bytes),
+                ..d.limits
             },
             registry: kiln_functions::RegistryLimits {
                 max_library_bytes: size(
@@ -380,6 +388,9 @@ impl Options {
                 max_isolates: size(self.function_isolates_per_core, d.runtime.max_isolates),
                 max_isolate_bytes: size(self.function_isolates_memory, d.runtime.max_isolate_bytes),
             },
+            cpu_share: self
+                .function_cpu_share
+                .map_or(d.cpu_share, |percent| kiln_functions::CpuShare { percent }),
         }
     }
 }
@@ -439,6 +450,9 @@ impl Settings {
         }
         if f.limits.heap_bytes < kiln_functions::Limits::MIN_HEAP_BYTES {
             return invalid("function-heap-limit", "must be at least 8mb");
+        }
+        if !(1..=100).contains(&f.cpu_share.percent) {
+            return invalid("function-cpu-share", "must be between 1 and 100 (percent)");
         }
         if f.runtime.max_isolates == 0 {
             return invalid("function-isolates-per-core", "must be at least 1");

@@ -8,6 +8,9 @@
 //! - [`Runtime`]: one per core — that core's tenant isolates in an LRU
 //!   bounded by count and memory, FCALL dispatch, and the logic of the
 //!   `FUNCTION` subcommands, all scoped to the calling tenant.
+//! - [`CpuShare`]: how much of each core a tenant's functions may use over
+//!   time (a token bucket per tenant per core), so one tenant cannot take a
+//!   core from the others with calls that each stay within their budget.
 //! - [`dump`]: the `FUNCTION DUMP` / `RESTORE` payload.
 
 pub mod dump;
@@ -15,9 +18,11 @@ mod error;
 pub mod library;
 mod registry;
 mod runtime;
+mod share;
 
 pub use error::FunctionError;
 pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibraries};
 pub use runtime::{Call, IsolateCounts, Runtime, RuntimeLimits};
+pub use share::CpuShare;
 
 pub use kiln_isolates::{CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits};

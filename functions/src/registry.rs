@@ -38,6 +38,12 @@ pub struct Library {
     pub functions: Vec<FunctionMeta>,
     /// V8's code cache for `code`, filled by the first core that compiles it.
     pub code_cache: OnceLock<Arc<[u8]>>,
+    /// Why the library is out of service, when it passed `FUNCTION LOAD`
+    /// but failed later, installed on a core (a top level that throws or
+    /// runs past its budget only after a while). Its functions answer an
+    /// error instead of running it again; `FUNCTION LIST` shows the reason;
+    /// loading it anew (`REPLACE`) or deleting it clears it.
+    pub quarantined: Option<String>,
 }
 
 impl Library {
@@ -57,6 +63,18 @@ impl Library {
             code,
             functions,
             code_cache: cache,
+            quarantined: None,
+        }
+    }
+
+    /// This library, out of service for `reason`.
+    fn quarantine(&self, reason: String) -> Library {
+        Library {
+            name: self.name.clone(),
+            code: self.code.clone(),
+            functions: self.functions.clone(),
+            code_cache: self.code_cache.clone(),
+            quarantined: Some(reason),
         }
     }
 }
@@ -98,6 +116,11 @@ impl TenantLibraries {
     pub fn function(&self, name: &str) -> Option<&FunctionMeta> {
         let library = self.libraries.get(self.functions.get(name)?)?;
         library.functions.iter().find(|f| f.name == name)
+    }
+
+    /// The library that registered function `name`.
+    pub fn library_of(&self, name: &str) -> Option<&Arc<Library>> {
+        self.libraries.get(self.functions.get(name)?)
     }
 }
 
@@ -153,6 +176,8 @@ struct SavedLibrary {
     name: String,
     code: String,
     functions: Vec<SavedFunction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quarantined: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -208,10 +233,9 @@ impl Registry {
                             description: f.description,
                         })
                         .collect();
-                    (
-                        lib.name.clone(),
-                        Arc::new(Library::new(lib.name, Arc::from(lib.code), functions, None)),
-                    )
+                    let mut library = Library::new(lib.name, Arc::from(lib.code), functions, None);
+                    library.quarantined = lib.quarantined;
+                    (library.name.clone(), Arc::new(library))
                 })
                 .collect();
             let version = self.next_version();
@@ -292,6 +316,26 @@ impl Registry {
         })
     }
 
+    /// Puts `library` out of service for `reason`, if it is still the
+    /// tenant's library of that name (a `REPLACE` since then wins).
+    pub fn quarantine(
+        &self,
+        tenant: &str,
+        library: &Arc<Library>,
+        reason: String,
+    ) -> Result<(), FunctionError> {
+        self.change(tenant, |current| {
+            let mut libraries = current.libraries.clone();
+            if let Some(entry) = libraries.get_mut(&library.name)
+                && Arc::ptr_eq(entry, library)
+            {
+                tracing::warn!(tenant, library = %library.name, %reason, "library quarantined");
+                *entry = Arc::new(library.quarantine(reason));
+            }
+            Ok(libraries)
+        })
+    }
+
     /// Deletes all of a tenant's libraries.
     pub fn flush(&self, tenant: &str) -> Result<(), FunctionError> {
         self.change(tenant, |_| Ok(BTreeMap::new()))
@@ -330,6 +374,7 @@ impl Registry {
                     .map(|lib| SavedLibrary {
                         name: lib.name.clone(),
                         code: lib.code.to_string(),
+                        quarantined: lib.quarantined.clone(),
                         functions: lib
                             .functions
                             .iter()

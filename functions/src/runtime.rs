@@ -1,8 +1,9 @@
 //! One core's function runtime: its tenants' isolates and the `FCALL` /
 //! `FUNCTION` logic, scoped to the calling tenant.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use kiln_isolates::{CallOptions, Host, LibrarySource, Limits, TenantIsolate, Watch};
@@ -12,6 +13,7 @@ use crate::dump;
 use crate::error::FunctionError;
 use crate::library;
 use crate::registry::{Library, Registry, RestorePolicy, TenantLibraries};
+use crate::share::{CpuShare, ShareMeter};
 
 /// Bounds on the isolates one core keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct IsolateCounts {
     pub created: u64,
     /// Isolates evicted to make room, ever.
     pub evicted: u64,
+    /// Calls refused because their tenant had spent its CPU share, ever.
+    pub throttled: u64,
 }
 
 /// One `FCALL`, as [`Runtime::call`] takes it.
@@ -53,6 +57,8 @@ pub struct Call<'a> {
     pub libraries: &'a TenantLibraries,
     /// Its limits.
     pub limits: Limits,
+    /// The share of this core its functions may use over time.
+    pub share: CpuShare,
     /// The function's name.
     pub function: &'a str,
     /// The declared keys.
@@ -66,8 +72,12 @@ pub struct Call<'a> {
 /// How often (in calls) an isolate's heap is weighed again.
 const REWEIGH_EVERY: u64 = 64;
 
-struct Slot {
+/// One tenant's isolate on this core and the libraries it holds.
+struct Kept {
     isolate: TenantIsolate,
+    /// The libraries run in its live context, by name: compared by
+    /// identity with the registry's, so only what changed is run again.
+    installed: BTreeMap<String, Arc<Library>>,
     last_used: u64,
     weight: usize,
     calls: u64,
@@ -77,12 +87,14 @@ struct Slot {
 pub struct Runtime {
     registry: Arc<Registry>,
     watch: Arc<Watch>,
-    isolates: HashMap<String, Slot>,
+    isolates: HashMap<String, Kept>,
+    shares: HashMap<String, ShareMeter>,
     clock: u64,
     weight: usize,
     limits: RuntimeLimits,
     created: u64,
     evicted: u64,
+    throttled: u64,
 }
 
 impl Runtime {
@@ -94,11 +106,13 @@ impl Runtime {
             registry,
             watch,
             isolates: HashMap::new(),
+            shares: HashMap::new(),
             clock: 0,
             weight: 0,
             limits,
             created: 0,
             evicted: 0,
+            throttled: 0,
         }
     }
 
@@ -115,32 +129,65 @@ impl Runtime {
             heap_bytes: self.weight,
             created: self.created,
             evicted: self.evicted,
+            throttled: self.throttled,
         }
     }
 
     /// `FCALL` / `FCALL_RO`: runs `call.function` in the tenant's isolate
     /// on this core, the store reached through `host`.
+    ///
+    /// Everything the call costs this core — installing changed libraries
+    /// as well as running the function — is charged to the tenant's
+    /// [`CpuShare`]; a tenant that has spent it gets `TRYAGAIN` until its
+    /// share has refilled.
     pub fn call(&mut self, call: Call<'_>, host: &mut dyn Host) -> Reply {
         let Call {
             tenant,
             libraries,
             limits,
+            share,
             function: name,
             keys,
             args,
             options,
         } = call;
-        if !libraries.functions.contains_key(name) {
+        let Some(library) = libraries.library_of(name) else {
             return Reply::error("ERR Function not found");
+        };
+        if let Some(reason) = &library.quarantined {
+            return quarantined(name, &library.name, reason);
         }
-        let slot = match self.ready(tenant, limits, libraries) {
-            Ok(slot) => slot,
+        let started = Instant::now();
+        if !self.meter(tenant, share).admit(started) {
+            self.throttled += 1;
+            return share.refusal();
+        }
+        let reply = self.run(tenant, limits, libraries, name, keys, args, host, options);
+        let spent = started.elapsed();
+        self.meter(tenant, share).charge(spent);
+        reply
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        tenant: &str,
+        limits: Limits,
+        libraries: &TenantLibraries,
+        name: &str,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn Host,
+        options: CallOptions,
+    ) -> Reply {
+        let kept = match self.ready(tenant, limits, libraries) {
+            Ok(kept) => kept,
             Err(error) => return error.reply(),
         };
-        let result = slot.isolate.call(name, keys, args, host, options);
-        slot.calls += 1;
-        let reweigh = slot.calls.is_multiple_of(REWEIGH_EVERY);
-        let condemned = slot.isolate.is_condemned();
+        let result = kept.isolate.call(name, keys, args, host, options);
+        kept.calls += 1;
+        let reweigh = kept.calls.is_multiple_of(REWEIGH_EVERY);
+        let condemned = kept.isolate.is_condemned();
         if condemned {
             self.drop_isolate(tenant);
         } else if reweigh {
@@ -149,18 +196,25 @@ impl Runtime {
         result.unwrap_or_else(|error| Reply::error_owned(error.to_string()))
     }
 
-    /// The tenant's isolate, created or reinstalled as needed.
-    fn ready(
-        &mut self,
-        tenant: &str,
-        limits: Limits,
-        libraries: &TenantLibraries,
-    ) -> Result<&mut Slot, FunctionError> {
+    /// The tenant's CPU meter on this core.
+    fn meter(&mut self, tenant: &str, share: CpuShare) -> &mut ShareMeter {
+        if !self.shares.contains_key(tenant) {
+            self.shares
+                .insert(tenant.to_owned(), ShareMeter::full(share, Instant::now()));
+        }
+        let meter = self.shares.get_mut(tenant).expect("inserted above");
+        meter.share = share;
+        meter
+    }
+
+    /// The tenant's isolate (created if needed), without running any
+    /// library in it.
+    fn kept(&mut self, tenant: &str, limits: Limits) -> &mut Kept {
         self.clock += 1;
         let stale = self
             .isolates
             .get(tenant)
-            .is_some_and(|slot| slot.isolate.limits() != limits);
+            .is_some_and(|kept| kept.isolate.limits() != limits);
         if stale {
             self.drop_isolate(tenant);
         }
@@ -170,44 +224,88 @@ impl Runtime {
             self.created += 1;
             self.isolates.insert(
                 tenant.to_owned(),
-                Slot {
+                Kept {
                     isolate,
+                    installed: BTreeMap::new(),
                     last_used: 0,
                     weight: 0,
                     calls: 0,
                 },
             );
         }
-        let installed = self.isolates[tenant].isolate.version() == Some(libraries.version);
-        if !installed {
-            self.install(tenant, libraries)?;
-        }
-        let slot = self.isolates.get_mut(tenant).expect("inserted above");
-        slot.last_used = self.clock;
-        Ok(slot)
+        let kept = self.isolates.get_mut(tenant).expect("inserted above");
+        kept.last_used = self.clock;
+        kept
     }
 
-    /// Compiles the tenant's libraries into its isolate (from their code
-    /// caches where present) and weighs it.
-    fn install(&mut self, tenant: &str, libraries: &TenantLibraries) -> Result<(), FunctionError> {
-        let slot = self
+    /// The tenant's isolate, brought up to `libraries`.
+    fn ready(
+        &mut self,
+        tenant: &str,
+        limits: Limits,
+        libraries: &TenantLibraries,
+    ) -> Result<&mut Kept, FunctionError> {
+        let kept = self.kept(tenant, limits);
+        if kept.isolate.version() != Some(libraries.version) {
+            self.sync(tenant, libraries)?;
+        }
+        Ok(self.isolates.get_mut(tenant).expect("kept above"))
+    }
+
+    /// Runs in the tenant's live context only the libraries that changed
+    /// since it was last brought up to date (from their code caches where
+    /// present), under one load budget, and drops the functions of those
+    /// removed or replaced. A library that fails here passed `FUNCTION
+    /// LOAD` and fails only now: it is quarantined for the tenant, on every
+    /// core, so its top level never runs again.
+    fn sync(&mut self, tenant: &str, libraries: &TenantLibraries) -> Result<(), FunctionError> {
+        let kept = self
             .isolates
             .get_mut(tenant)
             .expect("created by the caller");
-        let sources: Vec<LibrarySource<'_>> = libraries
+        let wanted = |lib: &Arc<Library>| lib.quarantined.is_none();
+        let remove: Vec<&str> = kept
+            .installed
+            .iter()
+            .filter(|(name, lib)| {
+                libraries
+                    .libraries
+                    .get(*name)
+                    .is_none_or(|now| !Arc::ptr_eq(now, lib) || !wanted(now))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let add: Vec<&Arc<Library>> = libraries
             .libraries
             .values()
-            .map(|lib| LibrarySource {
-                name: &lib.name,
-                code: &lib.code,
-                code_cache: lib.code_cache.get().map(|c| &**c),
+            .filter(|lib| wanted(lib))
+            .filter(|lib| {
+                kept.installed
+                    .get(&lib.name)
+                    .is_none_or(|old| !Arc::ptr_eq(old, lib))
             })
             .collect();
-        let result = slot.isolate.install(&sources, libraries.version);
-        let condemned = slot.isolate.is_condemned();
+        let sources: Vec<LibrarySource<'_>> = add.iter().map(|lib| source(lib)).collect();
+        let result = kept.isolate.extend(&sources, &remove, libraries.version);
+        let removed: Vec<String> = remove.iter().map(|name| (*name).to_owned()).collect();
+        for name in &removed {
+            kept.installed.remove(name);
+        }
+        let failed = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.library())
+            .map(str::to_owned);
+        let ran = add
+            .iter()
+            .take_while(|lib| failed.as_deref() != Some(lib.name.as_str()));
+        for lib in ran {
+            kept.installed.insert(lib.name.clone(), Arc::clone(lib));
+        }
+        let condemned = kept.isolate.is_condemned();
         match result {
             Ok(loaded) => {
-                for (library, loaded) in libraries.libraries.values().zip(loaded) {
+                for (library, loaded) in add.iter().zip(loaded) {
                     if let Some(cache) = loaded.code_cache {
                         let _ = library.code_cache.set(Arc::from(cache));
                     }
@@ -216,8 +314,13 @@ impl Runtime {
                 Ok(())
             }
             Err(error) => {
-                if condemned {
+                if condemned || failed.is_none() {
                     self.drop_isolate(tenant);
+                }
+                let culprit = failed.and_then(|name| libraries.libraries.get(&name));
+                if let Some(library) = culprit {
+                    let reason = format!("{error} (when installed on a core)");
+                    self.registry.quarantine(tenant, library, reason)?;
                 }
                 Err(error.into())
             }
@@ -225,16 +328,16 @@ impl Runtime {
     }
 
     fn reweigh(&mut self, tenant: &str) {
-        if let Some(slot) = self.isolates.get_mut(tenant) {
-            let weight = slot.isolate.heap_size();
-            self.weight = self.weight - slot.weight + weight;
-            slot.weight = weight;
+        if let Some(kept) = self.isolates.get_mut(tenant) {
+            let weight = kept.isolate.heap_size();
+            self.weight = self.weight - kept.weight + weight;
+            kept.weight = weight;
         }
     }
 
     fn drop_isolate(&mut self, tenant: &str) {
-        if let Some(slot) = self.isolates.remove(tenant) {
-            self.weight -= slot.weight;
+        if let Some(kept) = self.isolates.remove(tenant) {
+            self.weight -= kept.weight;
         }
     }
 
@@ -247,7 +350,7 @@ impl Runtime {
             let oldest = self
                 .isolates
                 .iter()
-                .min_by_key(|(_, slot)| slot.last_used)
+                .min_by_key(|(_, kept)| kept.last_used)
                 .map(|(t, _)| t.clone());
             let Some(oldest) = oldest else { break };
             self.drop_isolate(&oldest);
@@ -255,50 +358,81 @@ impl Runtime {
         }
     }
 
-    /// Parses, size-checks and runs one library's source in the tenant's
-    /// isolate, returning the library to register.
+    /// Parses, size-checks and runs the given library sources, each in a
+    /// scratch context of the tenant's isolate and all of them within one
+    /// load budget; the libraries to register. The tenant's other
+    /// libraries do not run.
     fn prepare(
         &mut self,
         tenant: &str,
         limits: Limits,
-        code: &[u8],
-    ) -> Result<Library, FunctionError> {
+        codes: &[&[u8]],
+    ) -> Result<Vec<Library>, FunctionError> {
         let max = self.registry.limits().max_library_bytes;
-        if code.len() > max {
-            return Err(FunctionError::TooLarge {
-                size: code.len(),
-                limit: max,
-            });
+        let mut parsed = Vec::with_capacity(codes.len());
+        for code in codes {
+            if code.len() > max {
+                return Err(FunctionError::TooLarge {
+                    size: code.len(),
+                    limit: max,
+                });
+            }
+            let code = std::str::from_utf8(code)
+                .map_err(|_| FunctionError::Load("Library code is not valid UTF-8".into()))?;
+            parsed.push((library::parse(code)?, code));
         }
-        let code = std::str::from_utf8(code)
-            .map_err(|_| FunctionError::Load("Library code is not valid UTF-8".into()))?;
-        let metadata = library::parse(code)?;
-        let libraries = self.registry.tenant(tenant);
-        let slot = self.ready(tenant, limits, &libraries)?;
-        let source = LibrarySource {
-            name: &metadata.name,
-            code,
-            code_cache: None,
-        };
-        let result = slot.isolate.inspect(source);
-        if slot.isolate.is_condemned() {
+        let sources: Vec<LibrarySource<'_>> = parsed
+            .iter()
+            .map(|(metadata, code)| LibrarySource {
+                name: &metadata.name,
+                code,
+                code_cache: None,
+            })
+            .collect();
+        let kept = self.kept(tenant, limits);
+        let result = kept.isolate.inspect_all(&sources);
+        if kept.isolate.is_condemned() {
             self.drop_isolate(tenant);
         }
         let loaded = result?;
-        Ok(Library::new(
-            metadata.name,
-            Arc::from(code),
-            loaded.functions,
-            loaded.code_cache,
-        ))
+        Ok(parsed
+            .into_iter()
+            .zip(loaded)
+            .map(|((metadata, code), loaded)| {
+                Library::new(
+                    metadata.name,
+                    Arc::from(code),
+                    loaded.functions,
+                    loaded.code_cache,
+                )
+            })
+            .collect())
     }
 
-    /// `FUNCTION LOAD [REPLACE] code`: the library's name.
-    pub fn load(&mut self, tenant: &str, limits: Limits, code: &[u8], replace: bool) -> Reply {
-        let result = self.prepare(tenant, limits, code).and_then(|library| {
-            let name = library.name.clone();
-            self.registry.add(tenant, library, replace).map(|()| name)
-        });
+    /// `FUNCTION LOAD [REPLACE] code`: the library's name. Only the new
+    /// library runs, once, within the load budget; cores run it in their
+    /// live contexts on their next call.
+    pub fn load(
+        &mut self,
+        tenant: &str,
+        limits: Limits,
+        share: CpuShare,
+        code: &[u8],
+        replace: bool,
+    ) -> Reply {
+        let started = Instant::now();
+        if !self.meter(tenant, share).admit(started) {
+            self.throttled += 1;
+            return share.refusal();
+        }
+        let result = self
+            .prepare(tenant, limits, &[code])
+            .and_then(|mut prepared| {
+                let library = prepared.pop().expect("one library prepared");
+                let name = library.name.clone();
+                self.registry.add(tenant, library, replace).map(|()| name)
+            });
+        self.meter(tenant, share).charge(started.elapsed());
         match result {
             Ok(name) => Reply::Bulk(Bytes::from(name)),
             Err(error) => error.reply(),
@@ -351,6 +485,9 @@ impl Runtime {
                 if with_code {
                     fields.push((bulk("library_code"), bulk(&lib.code)));
                 }
+                if let Some(reason) = &lib.quarantined {
+                    fields.push((bulk("quarantined"), bulk(reason)));
+                }
                 Reply::Map(fields)
             })
             .collect();
@@ -363,25 +500,31 @@ impl Runtime {
         Reply::Bulk(dump::encode(libraries.libraries.values().map(|lib| &*lib.code)).into())
     }
 
-    /// `FUNCTION RESTORE payload [policy]`.
+    /// `FUNCTION RESTORE payload [policy]`: every library of the payload
+    /// runs once, all within one load budget.
     pub fn restore(
         &mut self,
         tenant: &str,
         limits: Limits,
+        share: CpuShare,
         payload: &[u8],
         policy: RestorePolicy,
     ) -> Reply {
         let Some(sources) = dump::decode(payload) else {
             return FunctionError::BadPayload.reply();
         };
-        let mut libraries = Vec::with_capacity(sources.len());
-        for source in sources {
-            match self.prepare(tenant, limits, source.as_bytes()) {
-                Ok(library) => libraries.push(library),
-                Err(error) => return error.reply(),
-            }
+        let codes: Vec<&[u8]> = sources.iter().map(|s| s.as_bytes()).collect();
+        let started = Instant::now();
+        if !self.meter(tenant, share).admit(started) {
+            self.throttled += 1;
+            return share.refusal();
         }
-        ok_or_error(self.registry.restore(tenant, libraries, policy))
+        let prepared = self.prepare(tenant, limits, &codes);
+        self.meter(tenant, share).charge(started.elapsed());
+        match prepared {
+            Ok(libraries) => ok_or_error(self.registry.restore(tenant, libraries, policy)),
+            Err(error) => error.reply(),
+        }
     }
 
     /// `FUNCTION STATS`: no call runs while this core answers, so
@@ -414,6 +557,22 @@ impl Runtime {
     }
 }
 
+/// What the isolate compiles for `library`.
+fn source(library: &Library) -> LibrarySource<'_> {
+    LibrarySource {
+        name: &library.name,
+        code: &library.code,
+        code_cache: library.code_cache.get().map(|c| &**c),
+    }
+}
+
+/// The reply for a function of a quarantined library.
+fn quarantined(function: &str, library: &str, reason: &str) -> Reply {
+    Reply::error_owned(format!(
+        "ERR Function '{function}' is unavailable: library '{library}' is quarantined: {reason}; load it again with FUNCTION LOAD REPLACE or delete it"
+    ))
+}
+
 fn ok_or_error(result: Result<(), FunctionError>) -> Reply {
     match result {
         Ok(()) => Reply::OK,
@@ -429,6 +588,8 @@ fn bulk(text: &str) -> Reply {
 mod tests {
     use kiln_isolates::MemoryHost;
 
+    use std::time::Duration;
+
     use super::*;
     use crate::registry::RegistryLimits;
 
@@ -441,6 +602,7 @@ mod tests {
             tenant,
             libraries: &libraries,
             limits: Limits::default(),
+            share: CpuShare::WHOLE_CORE,
             function: name,
             keys: &[],
             args: &[],
@@ -461,7 +623,13 @@ mod tests {
         );
         for tenant in ["a", "b", "c"] {
             assert_eq!(
-                rt.load(tenant, Limits::default(), LIB.as_bytes(), false),
+                rt.load(
+                    tenant,
+                    Limits::default(),
+                    CpuShare::WHOLE_CORE,
+                    LIB.as_bytes(),
+                    false
+                ),
                 Reply::Bulk(Bytes::from_static(b"lib"))
             );
         }
@@ -489,11 +657,23 @@ mod tests {
     fn a_replaced_library_is_reinstalled_on_next_call() {
         let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
         let mut rt = Runtime::new(registry.clone(), RuntimeLimits::default());
-        rt.load("a", Limits::default(), LIB.as_bytes(), false);
+        rt.load(
+            "a",
+            Limits::default(),
+            CpuShare::WHOLE_CORE,
+            LIB.as_bytes(),
+            false,
+        );
         assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(1));
         let v2 = "#!js name=lib\nkiln.registerFunction('calls', () => 'v2');";
         assert_eq!(
-            rt.load("a", Limits::default(), v2.as_bytes(), true),
+            rt.load(
+                "a",
+                Limits::default(),
+                CpuShare::WHOLE_CORE,
+                v2.as_bytes(),
+                true
+            ),
             Reply::Bulk(Bytes::from_static(b"lib"))
         );
         assert_eq!(
@@ -510,7 +690,157 @@ mod tests {
             "x".repeat(registry.limits().max_library_bytes)
         );
         assert!(
-            matches!(rt.load("a", Limits::default(), too_big.as_bytes(), false), Reply::Error(e) if e.contains("bytes allowed"))
+            matches!(rt.load("a", Limits::default(), CpuShare::WHOLE_CORE, too_big.as_bytes(), false), Reply::Error(e) if e.contains("bytes allowed"))
         );
+    }
+
+    fn load(rt: &mut Runtime, tenant: &str, code: &str) -> Reply {
+        rt.load(
+            tenant,
+            Limits::default(),
+            CpuShare::WHOLE_CORE,
+            code.as_bytes(),
+            true,
+        )
+    }
+
+    fn runtime() -> Runtime {
+        let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
+        Runtime::new(registry, RuntimeLimits::default())
+    }
+
+    #[test]
+    fn a_load_runs_only_the_library_it_loads_and_installs_only_what_changed() {
+        let mut rt = runtime();
+        // A library's state lives as long as the context that ran it: a
+        // count that carries on across a load shows nothing ran again.
+        let counter = |name: &str| {
+            format!(
+                "#!js name={name}\nlet calls = 0;\nkiln.registerFunction('{name}', () => ++calls);"
+            )
+        };
+        load(&mut rt, "a", &counter("one"));
+        assert_eq!(call(&mut rt, "a", "one"), Reply::Integer(1));
+        load(&mut rt, "a", &counter("two"));
+        assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(1));
+        assert_eq!(
+            call(&mut rt, "a", "one"),
+            Reply::Integer(2),
+            "`one` did not run again"
+        );
+        load(&mut rt, "a", &counter("one"));
+        assert_eq!(
+            call(&mut rt, "a", "one"),
+            Reply::Integer(1),
+            "a replaced library runs anew"
+        );
+        assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(2));
+        rt.delete("a", b"one");
+        assert_eq!(
+            call(&mut rt, "a", "one"),
+            Reply::error("ERR Function not found")
+        );
+        assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(3));
+    }
+
+    #[test]
+    fn a_library_that_fails_only_when_installed_is_quarantined_once() {
+        let mut rt = runtime();
+        let fuse_ms: u64 = 150;
+        let bomb = format!(
+            "#!js name=bomb\nif (Date.now() > {at}) throw new Error('boom');\nkiln.registerFunction('tick', () => 1);",
+            at = now_ms() + u128::from(fuse_ms),
+        );
+        assert_eq!(
+            load(&mut rt, "a", &bomb),
+            Reply::Bulk(Bytes::from_static(b"bomb"))
+        );
+        load(
+            &mut rt,
+            "a",
+            "#!js name=ok\nkiln.registerFunction('fine', () => 2);",
+        );
+        std::thread::sleep(Duration::from_millis(fuse_ms + 50));
+        // The install that trips the bomb fails, and quarantines it.
+        let first = call(&mut rt, "a", "fine");
+        assert!(
+            matches!(&first, Reply::Error(e) if e.contains("boom")),
+            "{first:?}"
+        );
+        assert_eq!(
+            call(&mut rt, "a", "fine"),
+            Reply::Integer(2),
+            "the rest installs"
+        );
+        let tick = call(&mut rt, "a", "tick");
+        assert!(
+            matches!(&tick, Reply::Error(e) if e.contains("quarantined") && e.contains("boom")),
+            "{tick:?}"
+        );
+        let listed = format!("{:?}", rt.list("a", Some(b"bomb"), false));
+        assert!(listed.contains("quarantined"), "{listed}");
+        // Another core (a fresh runtime over the same registry) never runs it.
+        let mut other = Runtime::new(rt.registry().clone(), RuntimeLimits::default());
+        assert_eq!(call(&mut other, "a", "fine"), Reply::Integer(2));
+        // Loading it anew clears the quarantine.
+        load(
+            &mut rt,
+            "a",
+            "#!js name=bomb\nkiln.registerFunction('tick', () => 1);",
+        );
+        assert_eq!(call(&mut rt, "a", "tick"), Reply::Integer(1));
+    }
+
+    #[test]
+    fn a_tenant_past_its_share_is_told_to_retry_and_others_are_not() {
+        let mut rt = runtime();
+        load(
+            &mut rt,
+            "a",
+            "#!js name=spin\nkiln.registerFunction('spin', () => { const end = Date.now() + 20; while (Date.now() < end) {} return 1; });",
+        );
+        load(
+            &mut rt,
+            "b",
+            "#!js name=quick\nkiln.registerFunction('quick', () => 1);",
+        );
+        let share = CpuShare { percent: 5 };
+        let call_as = |rt: &mut Runtime, tenant: &str, name: &str| {
+            let libraries = rt.registry().tenant(tenant);
+            rt.call(
+                Call {
+                    tenant,
+                    libraries: &libraries,
+                    limits: Limits::default(),
+                    share,
+                    function: name,
+                    keys: &[],
+                    args: &[],
+                    options: CallOptions::default(),
+                },
+                &mut MemoryHost::default(),
+            )
+        };
+        // 5% of a second is 50 ms: a few 20 ms calls spend it.
+        let replies: Vec<Reply> = (0..6).map(|_| call_as(&mut rt, "a", "spin")).collect();
+        assert!(replies[0] == Reply::Integer(1));
+        let refused = replies.last().unwrap();
+        assert!(
+            matches!(refused, Reply::Error(e) if e.starts_with("TRYAGAIN")),
+            "{refused:?}"
+        );
+        assert!(rt.isolate_stats().throttled >= 1);
+        assert_eq!(
+            call_as(&mut rt, "b", "quick"),
+            Reply::Integer(1),
+            "b has its own share"
+        );
+    }
+
+    fn now_ms() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
     }
 }

@@ -21,6 +21,8 @@ use crate::watchdog::{Stop, Watch};
 struct Registered {
     function: v8::Global<v8::Function>,
     flags: FunctionFlags,
+    /// The library that registered it.
+    library: String,
 }
 
 /// One tenant's isolate on one core.
@@ -146,13 +148,35 @@ impl TenantIsolate {
     /// Runs one library in a scratch context and reports what it
     /// registered; the live context is untouched (`FUNCTION LOAD`'s check).
     pub fn inspect(&mut self, library: LibrarySource<'_>) -> Result<LoadedLibrary, LoadError> {
+        self.inspect_all(&[library]).map(|mut loaded| loaded.remove(0))
+    }
+
+    /// Runs each library in a scratch context of its own, all within one
+    /// load budget, and reports what each registered; the live context is
+    /// untouched (`FUNCTION LOAD` and `FUNCTION RESTORE`'s check).
+    pub fn inspect_all(
+        &mut self,
+        libraries: &[LibrarySource<'_>],
+    ) -> Result<Vec<LoadedLibrary>, LoadError> {
         let mut locker = self.isolate.lock();
-        let (context, hooks) = new_context(&mut locker, self.fast_api);
-        let loaded = self
-            .run_library(&mut locker, &context, &hooks, library)
-            .map(|(meta, _)| meta);
+        let armed = self
+            .watch
+            .arm(self.handle.clone(), None, self.limits.load_budget);
+        let mut loaded = Vec::with_capacity(libraries.len());
+        let mut result = Ok(());
+        for library in libraries {
+            let (context, hooks) = new_context(&mut locker, self.fast_api);
+            match self.run_library(&mut locker, &context, &hooks, *library) {
+                Ok((meta, _)) => loaded.push(meta),
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            }
+        }
+        drop(armed);
         self.condemned |= self.after_load(&mut locker);
-        loaded
+        result.map(|()| loaded)
     }
 
     /// Replaces the live context with a fresh one holding `libraries`, and
@@ -163,32 +187,60 @@ impl TenantIsolate {
         version: u64,
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
         self.functions.clear();
-        let mut locker = self.isolate.lock();
-        let (context, hooks) = new_context(&mut locker, self.fast_api);
-        self.context = context;
-        self.hooks = hooks;
+        {
+            let mut locker = self.isolate.lock();
+            let (context, hooks) = new_context(&mut locker, self.fast_api);
+            self.context = context;
+            self.hooks = hooks;
+        }
+        let result = self.extend(libraries, &[], version);
+        if result.is_err() {
+            self.functions.clear();
+        }
+        result
+    }
+
+    /// Runs `add` in the live context, all within one load budget, after
+    /// dropping the functions the libraries named in `remove` registered;
+    /// records `version`. The context and what earlier libraries left in
+    /// it stay: only what changed runs. On error the libraries before the
+    /// failed one are registered, the failed one and those after it are
+    /// not.
+    pub fn extend(
+        &mut self,
+        add: &[LibrarySource<'_>],
+        remove: &[&str],
+        version: u64,
+    ) -> Result<Vec<LoadedLibrary>, LoadError> {
+        self.functions
+            .retain(|_, f| !remove.contains(&f.library.as_str()) && !add.iter().any(|l| l.name == f.library));
         self.version = Some(version);
+        let mut locker = self.isolate.lock();
         let context = self.context.clone();
         let hooks = Hooks {
             begin: self.hooks.begin.clone(),
             end: self.hooks.end.clone(),
         };
-        let mut loaded = Vec::with_capacity(libraries.len());
-        for library in libraries {
+        let armed = self
+            .watch
+            .arm(self.handle.clone(), None, self.limits.load_budget);
+        let mut loaded = Vec::with_capacity(add.len());
+        let mut result = Ok(());
+        for library in add {
             match self.run_library(&mut locker, &context, &hooks, *library) {
                 Ok((meta, functions)) => {
                     self.functions.extend(functions);
                     loaded.push(meta);
                 }
                 Err(error) => {
-                    self.functions.clear();
-                    self.condemned |= self.after_load(&mut locker);
-                    return Err(error);
+                    result = Err(error);
+                    break;
                 }
             }
         }
+        drop(armed);
         self.condemned |= self.after_load(&mut locker);
-        Ok(loaded)
+        result.map(|()| loaded)
     }
 
     /// Clears a termination left by the load; whether the heap limit was
@@ -206,10 +258,9 @@ impl TenantIsolate {
         hooks: &Hooks,
         library: LibrarySource<'_>,
     ) -> Result<(LoadedLibrary, Vec<(String, Registered)>), LoadError> {
+        // The caller armed the watch for the whole load.
         let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
-        let watch = self.watch.clone();
-        let armed = watch.arm(self.handle.clone(), None, budget);
         let heap_guard = &self.heap_guard;
         v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, context);
@@ -258,7 +309,7 @@ impl TenantIsolate {
             v8::script_compiler::NoCacheReason::NoReason,
         );
         let Some(script) = script else {
-            let stopped = armed.disarm();
+            let stopped = self.watch.stopped();
             let (exception, message) = (tc.exception(), tc.message());
             let (location, message) = describe(tc, library.name, exception, message);
             if stopped.is_some() {
@@ -285,7 +336,7 @@ impl TenantIsolate {
             body.call(tc, receiver, &[])?;
             end.call(tc, receiver, &[])
         });
-        let stopped = armed.disarm();
+        let stopped = self.watch.stopped();
         let Some(registered) = registered else {
             if heap_guard.was_hit() {
                 return Err(LoadError::Heap {
@@ -301,11 +352,17 @@ impl TenantIsolate {
             }
             let (exception, message) = (tc.exception(), tc.message());
             let (location, message) = describe(tc, library.name, exception, message);
-            return Err(LoadError::Run { location, message });
+            return Err(LoadError::Run {
+                library: library.name.to_owned(),
+                location,
+                message,
+            });
         };
-        let (functions, handles) = read_registrations(tc, registered);
+        let (functions, handles) = read_registrations(tc, library.name, registered);
         if functions.is_empty() {
-            return Err(LoadError::NoFunctions);
+            return Err(LoadError::NoFunctions {
+                library: library.name.to_owned(),
+            });
         }
         Ok((
             LoadedLibrary {
@@ -529,6 +586,7 @@ fn describe(
 /// The `[name, fn, flags, description]` entries `end()` returned.
 fn read_registrations(
     scope: &mut v8::PinScope<'_, '_>,
+    library: &str,
     registered: v8::Local<'_, v8::Value>,
 ) -> (Vec<FunctionMeta>, Vec<(String, Registered)>) {
     let mut metas = Vec::new();
@@ -569,6 +627,7 @@ fn read_registrations(
             Registered {
                 function: v8::Global::new(scope, function),
                 flags,
+                library: library.to_owned(),
             },
         ));
         metas.push(FunctionMeta {

@@ -97,7 +97,11 @@ pub enum LoadError {
     },
     /// Its top level threw.
     #[error("Error registering functions: {location}: {message}")]
-    Run { location: String, message: String },
+    Run {
+        library: String,
+        location: String,
+        message: String,
+    },
     /// Its top level ran past the load budget.
     #[error("FUNCTION LOAD timeout: library '{library}' ran longer than {budget_ms} ms")]
     Timeout { library: String, budget_ms: u128 },
@@ -106,7 +110,20 @@ pub enum LoadError {
     Heap { library: String, heap_mib: usize },
     /// It registered nothing.
     #[error("No functions registered")]
-    NoFunctions,
+    NoFunctions { library: String },
+}
+
+impl LoadError {
+    /// The library that failed.
+    pub fn library(&self) -> Option<&str> {
+        match self {
+            LoadError::Compile { library, .. }
+            | LoadError::Run { library, .. }
+            | LoadError::Timeout { library, .. }
+            | LoadError::Heap { library, .. }
+            | LoadError::NoFunctions { library } => Some(library),
+        }
+    }
 }
 
 /// Why a call failed (a thrown error is not a failure: it is a reply).

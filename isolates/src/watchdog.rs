@@ -84,6 +84,12 @@ impl Watch {
         }
     }
 
+    /// Why the call under watch was terminated, if it was (it stays
+    /// armed).
+    pub(crate) fn stopped(&self) -> Option<Stop> {
+        self.lock().as_ref().and_then(|call| call.stopped)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
         // A panic while holding this lock cannot leave `Running` half
         // written, so a poisoned lock is still sound to use.

@@ -89,6 +89,17 @@ fn function_limits(ctx: &Ctx<'_>) -> kiln_functions::Limits {
     ctx.shared.tenants.limits(ctx.tenant).functions(defaults)
 }
 
+/// The share of this core the calling tenant's functions may use:
+/// the `default` user (the operator) gets the whole core, tenants the
+/// `function-cpu-share` setting.
+fn cpu_share(ctx: &Ctx<'_>) -> kiln_functions::CpuShare {
+    if ctx.tenant == TenantId::DEFAULT {
+        kiln_functions::CpuShare::WHOLE_CORE
+    } else {
+        ctx.shared.settings.functions.cpu_share
+    }
+}
+
 /// The name of the tenant a command acts as: the session's user, or for a
 /// command forwarded from another core, the tenant its job carries.
 fn tenant(ctx: &Ctx<'_>) -> String {
@@ -128,10 +139,10 @@ fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         replace = true;
         at += 1;
     }
-    let limits = function_limits(ctx);
+    let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let code = args.get(args.len() - 1);
     with_runtime(ctx, |runtime, tenant| {
-        runtime.load(tenant, limits, code, replace)
+        runtime.load(tenant, limits, share, code, replace)
     })
 }
 
@@ -195,10 +206,10 @@ fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
             );
         }
     };
-    let limits = function_limits(ctx);
+    let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let payload = args.get(2);
     with_runtime(ctx, |runtime, tenant| {
-        runtime.restore(tenant, limits, payload, policy)
+        runtime.restore(tenant, limits, share, payload, policy)
     })
 }
 
@@ -239,7 +250,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     };
     let parts: SmallVec<[&[u8]; 8]> = args.iter().skip(3).collect();
     let (keys, rest) = parts.split_at(numkeys);
-    let limits = function_limits(ctx);
+    let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let Some(runtime) = ctx.functions.as_deref_mut() else {
         return NOT_ALLOWED;
     };
@@ -256,6 +267,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         tenant: &tenant,
         libraries: &libraries,
         limits,
+        share,
         function: name,
         keys,
         args: rest,

@@ -35,11 +35,13 @@ pub struct CoreStats {
     pub isolates_created: u64,
     /// Tenant isolates evicted to make room.
     pub isolates_evicted: u64,
+    /// Function calls refused because their tenant had spent its CPU share.
+    pub function_calls_throttled: u64,
 }
 
 impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
-    pub fn to_fields(&self) -> [i64; 15] {
+    pub fn to_fields(&self) -> [i64; 16] {
         [
             self.connections_received as i64,
             self.rejected_connections as i64,
@@ -56,6 +58,7 @@ impl CoreStats {
             self.isolate_heap_bytes as i64,
             self.isolates_created as i64,
             self.isolates_evicted as i64,
+            self.function_calls_throttled as i64,
         ]
     }
 
@@ -78,6 +81,7 @@ impl CoreStats {
             isolate_heap_bytes: f(12),
             isolates_created: f(13),
             isolates_evicted: f(14),
+            function_calls_throttled: f(15),
         }
     }
 
@@ -98,6 +102,7 @@ impl CoreStats {
         self.isolate_heap_bytes += other.isolate_heap_bytes;
         self.isolates_created += other.isolates_created;
         self.isolates_evicted += other.isolates_evicted;
+        self.function_calls_throttled += other.function_calls_throttled;
     }
 }
 

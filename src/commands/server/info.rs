@@ -59,6 +59,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         stats.isolate_heap_bytes = isolates.heap_bytes as u64;
         stats.isolates_created = isolates.created;
         stats.isolates_evicted = isolates.evicted;
+        stats.function_calls_throttled = isolates.throttled;
     }
     let fields = stats.to_fields().into_iter().chain(shard.map(|v| v as i64));
     Reply::Array(fields.map(Reply::Integer).collect())
@@ -337,6 +338,10 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 (
                     "functions_isolates_evicted",
                     fig.stats.isolates_evicted.to_string(),
+                ),
+                (
+                    "functions_calls_throttled",
+                    fig.stats.function_calls_throttled.to_string(),
                 ),
             ],
             _ if fig.keys > 0 => {
