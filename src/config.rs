@@ -93,10 +93,11 @@ pub struct Options {
     /// Most simultaneous clients.
     #[arg(long)]
     pub maxclients: Option<u64>,
-    /// Output buffer limits for normal clients: `normal <hard> <soft> <soft-seconds>`.
+    /// Output buffer limits per client class: `<class> <hard> <soft> <soft-seconds>`
+    /// repeated (`normal`, `replica`/`slave`, `pubsub`); classes not given keep their defaults.
     #[arg(long, value_parser = parse_output_limit_arg)]
     #[serde(default, deserialize_with = "de_output_limit")]
-    pub client_output_buffer_limit: Option<OutputBufferLimit>,
+    pub client_output_buffer_limit: Option<OutputBufferLimits>,
     /// Most requests of one client a core holds in flight before it stops reading that client.
     #[arg(long)]
     pub client_pipeline_limit: Option<u64>,
@@ -188,8 +189,8 @@ pub struct Settings {
     pub client_query_buffer_limit: u64,
     /// Most clients.
     pub maxclients: u64,
-    /// Output buffer limits for normal clients.
-    pub client_output_buffer_limit: OutputBufferLimit,
+    /// Output buffer limits per client class.
+    pub client_output_buffer_limit: OutputBufferLimits,
     /// Requests in flight per client before reading pauses.
     pub client_pipeline_limit: u64,
     /// Seconds a partial request may take to arrive (0 = no limit).
@@ -241,7 +242,7 @@ impl Default for Settings {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             maxclients: 10_000,
-            client_output_buffer_limit: OutputBufferLimit::DEFAULT,
+            client_output_buffer_limit: OutputBufferLimits::DEFAULT,
             client_pipeline_limit: 1024,
             partial_request_timeout: 30,
             timeout: 0,
@@ -468,10 +469,10 @@ pub const MAX_PIPELINE_LIMIT: u64 = 1_000_000;
 /// Highest `timeout` and `partial-request-timeout`, in seconds (Redis's bound).
 pub const MAX_TIMEOUT_SECS: u64 = i32::MAX as u64;
 
-/// Redis's `client-output-buffer-limit` for the `normal` class: a client
-/// whose unsent replies reach `hard` bytes is closed at once; one that stays
-/// at or over `soft` bytes for more than `soft_seconds` is closed then.
-/// 0 turns a limit off.
+/// One client class's `client-output-buffer-limit`, as Redis has it: a
+/// client whose unsent replies reach `hard` bytes is closed at once; one
+/// that stays at or over `soft` bytes for more than `soft_seconds` is closed
+/// then. 0 turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputBufferLimit {
     /// Close at once at this many unsent bytes (0 = no hard limit).
@@ -483,30 +484,113 @@ pub struct OutputBufferLimit {
 }
 
 impl OutputBufferLimit {
-    /// Kiln's default, `normal 1gb 4mb 60`. Redis's is `0 0 0` (no limit);
-    /// Kiln bounds what a client that never reads can leave behind, while
-    /// the hard limit stays above the largest value (`proto-max-bulk-len`).
+    /// Kiln's default for normal clients, `normal 1gb 4mb 60`. Redis's is
+    /// `0 0 0` (no limit); Kiln bounds what a client that never reads can
+    /// leave behind, while the hard limit stays above the largest value
+    /// (`proto-max-bulk-len`).
     pub const DEFAULT: OutputBufferLimit = OutputBufferLimit {
         hard: 1024 * 1024 * 1024,
         soft: 4 * 1024 * 1024,
         soft_seconds: 60,
     };
+}
 
-    /// Parses Redis's syntax, `<class> <hard> <soft> <soft-seconds>`
-    /// repeated. Sizes take units. Only `normal` applies to Kiln's clients;
-    /// `replica`/`slave` and `pubsub` are accepted (Redis config files set
-    /// them) and ignored. The error texts are Redis's.
-    pub fn parse(text: &str) -> Result<Option<OutputBufferLimit>, &'static str> {
+/// Redis's client classes, in the order `CONFIG GET` prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    /// Every client Kiln has.
+    Normal = 0,
+    /// Replicas (`slave` or `replica`; Kiln has none).
+    Replica = 1,
+    /// Pub/sub subscribers (Kiln has no pub/sub yet).
+    Pubsub = 2,
+}
+
+impl ClientClass {
+    /// Every class, in `CONFIG GET` order.
+    pub const ALL: [ClientClass; 3] = [
+        ClientClass::Normal,
+        ClientClass::Replica,
+        ClientClass::Pubsub,
+    ];
+
+    /// The class called `name` as Redis names them (`master` is no class
+    /// a limit can be set for).
+    fn named(name: &str) -> Option<ClientClass> {
+        match name.to_ascii_lowercase().as_str() {
+            "normal" => Some(ClientClass::Normal),
+            "replica" | "slave" => Some(ClientClass::Replica),
+            "pubsub" => Some(ClientClass::Pubsub),
+            _ => None,
+        }
+    }
+
+    /// The name `CONFIG GET` prints (Redis 7 still says `slave`).
+    fn name(self) -> &'static str {
+        match self {
+            ClientClass::Normal => "normal",
+            ClientClass::Replica => "slave",
+            ClientClass::Pubsub => "pubsub",
+        }
+    }
+}
+
+/// `client-output-buffer-limit` for every client class. Only `normal`
+/// applies to Kiln's clients; `replica` and `pubsub` are kept and shown so a
+/// Redis config line and `CONFIG GET` round-trip work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    classes: [OutputBufferLimit; 3],
+}
+
+impl OutputBufferLimits {
+    /// Kiln's `normal` default ([`OutputBufferLimit::DEFAULT`]) and Redis's
+    /// defaults for the others: `slave 256mb 64mb 60 pubsub 32mb 8mb 60`.
+    pub const DEFAULT: OutputBufferLimits = OutputBufferLimits {
+        classes: [
+            OutputBufferLimit::DEFAULT,
+            OutputBufferLimit {
+                hard: 256 * 1024 * 1024,
+                soft: 64 * 1024 * 1024,
+                soft_seconds: 60,
+            },
+            OutputBufferLimit {
+                hard: 32 * 1024 * 1024,
+                soft: 8 * 1024 * 1024,
+                soft_seconds: 60,
+            },
+        ],
+    };
+
+    /// One class's limit.
+    pub fn get(&self, class: ClientClass) -> OutputBufferLimit {
+        self.classes[class as usize]
+    }
+
+    /// One class's limit, to change.
+    pub fn get_mut(&mut self, class: ClientClass) -> &mut OutputBufferLimit {
+        &mut self.classes[class as usize]
+    }
+
+    /// The limit of normal clients (Kiln's only class).
+    pub fn normal(&self) -> OutputBufferLimit {
+        self.get(ClientClass::Normal)
+    }
+
+    /// Applies Redis's syntax, `<class> <hard> <soft> <soft-seconds>`
+    /// repeated, over `self`: the classes given change, the others stay
+    /// (as `CONFIG SET` does in Redis). Sizes take units. Nothing changes
+    /// unless every group is valid; the error texts are Redis's.
+    pub fn parse_over(self, text: &str) -> Result<OutputBufferLimits, &'static str> {
         let words: Vec<&str> = text.split_ascii_whitespace().collect();
-        if !words.len().is_multiple_of(4) {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.");
         }
-        let mut normal = None;
+        let mut limits = self;
         for group in words.chunks(4) {
-            let class = group[0].to_ascii_lowercase();
-            if !matches!(class.as_str(), "normal" | "replica" | "slave" | "pubsub") {
+            let Some(class) = ClientClass::named(group[0]) else {
                 return Err("Invalid client class specified in buffer limit configuration.");
-            }
+            };
             let (Some(hard), Some(soft), Ok(soft_seconds)) = (
                 parse_size(group[1]),
                 parse_size(group[2]),
@@ -516,40 +600,47 @@ impl OutputBufferLimit {
                     "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
                 );
             };
-            if class == "normal" {
-                normal = Some(OutputBufferLimit {
-                    hard,
-                    soft,
-                    soft_seconds,
-                });
-            }
+            *limits.get_mut(class) = OutputBufferLimit {
+                hard,
+                soft,
+                soft_seconds,
+            };
         }
-        Ok(normal)
+        Ok(limits)
     }
 }
 
-impl std::fmt::Display for OutputBufferLimit {
-    /// As `CONFIG GET` shows it: `normal <hard> <soft> <soft-seconds>`.
+impl std::fmt::Display for OutputBufferLimits {
+    /// As Redis's `CONFIG GET` shows it: every class, sizes in bytes,
+    /// `normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "normal {} {} {}",
-            self.hard, self.soft, self.soft_seconds
-        )
+        for (i, class) in ClientClass::ALL.into_iter().enumerate() {
+            let limit = self.get(class);
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(
+                f,
+                "{} {} {} {}",
+                class.name(),
+                limit.hard,
+                limit.soft,
+                limit.soft_seconds
+            )?;
+        }
+        Ok(())
     }
 }
 
-fn parse_output_limit_arg(text: &str) -> Result<OutputBufferLimit, String> {
-    match OutputBufferLimit::parse(text) {
-        Ok(Some(limit)) => Ok(limit),
-        Ok(None) => Err("no 'normal' class given (example: normal 1gb 4mb 60)".into()),
-        Err(why) => Err(why.into()),
-    }
+fn parse_output_limit_arg(text: &str) -> Result<OutputBufferLimits, String> {
+    OutputBufferLimits::DEFAULT
+        .parse_over(text)
+        .map_err(Into::into)
 }
 
 fn de_output_limit<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<Option<OutputBufferLimit>, D::Error> {
+) -> Result<Option<OutputBufferLimits>, D::Error> {
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
         Some(text) => parse_output_limit_arg(&text)
@@ -676,30 +767,40 @@ mod tests {
 
     #[test]
     fn output_buffer_limits_read_as_redis_writes_them() {
-        let parse = OutputBufferLimit::parse;
-        let limit = |hard, soft, soft_seconds| {
-            Ok(Some(OutputBufferLimit {
-                hard,
-                soft,
-                soft_seconds,
-            }))
+        let parse = |text| OutputBufferLimits::DEFAULT.parse_over(text);
+        let limit = |hard, soft, soft_seconds| OutputBufferLimit {
+            hard,
+            soft,
+            soft_seconds,
         };
-        assert_eq!(parse("normal 1mb 512kb 10"), limit(1 << 20, 512 << 10, 10));
+        let ok = parse("normal 1mb 512kb 10").unwrap();
+        assert_eq!(ok.normal(), limit(1 << 20, 512 << 10, 10));
         assert_eq!(
-            parse("normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"),
-            limit(0, 0, 0)
+            ok.get(ClientClass::Pubsub),
+            OutputBufferLimits::DEFAULT.get(ClientClass::Pubsub)
         );
-        assert_eq!(parse("pubsub 32mb 8mb 60"), Ok(None));
+        let all = parse("normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60").unwrap();
+        assert_eq!(all.normal(), limit(0, 0, 0));
         assert_eq!(
-            parse("normal 1 2"),
-            Err("Wrong number of arguments in buffer limit configuration.")
+            all.to_string(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
         );
+        let pubsub = parse("pubsub 1mb 2mb 3").unwrap();
+        assert_eq!(pubsub.normal(), OutputBufferLimit::DEFAULT);
+        assert_eq!(pubsub.get(ClientClass::Pubsub), limit(1 << 20, 2 << 20, 3));
+        assert_eq!(
+            parse("slave 1 2 3").unwrap().get(ClientClass::Replica),
+            limit(1, 2, 3)
+        );
+        let wrong_number = Err("Wrong number of arguments in buffer limit configuration.");
+        assert_eq!(parse("normal 1 2"), wrong_number);
+        assert_eq!(parse(""), wrong_number);
         assert_eq!(
             parse("master 1 2 3"),
             Err("Invalid client class specified in buffer limit configuration.")
         );
         assert_eq!(
-            parse("normal 1x 2 3"),
+            parse("normal 1 2 3 normal 1x 2 3"),
             Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.")
         );
         let file: Options = toml::from_str(
@@ -707,7 +808,7 @@ mod tests {
         )
         .unwrap();
         let s = file.into_settings().unwrap();
-        assert_eq!(s.client_output_buffer_limit.soft, 1 << 20);
+        assert_eq!(s.client_output_buffer_limit.normal().soft, 1 << 20);
         assert_eq!(s.partial_request_timeout, 0);
         assert_eq!(s.client_pipeline_limit, 1024);
         let flags = Options::parse_from([
@@ -718,7 +819,7 @@ mod tests {
             "16",
         ]);
         let s = flags.into_settings().unwrap();
-        assert_eq!(s.client_output_buffer_limit.hard, 0);
+        assert_eq!(s.client_output_buffer_limit.normal().hard, 0);
         assert_eq!(s.client_pipeline_limit, 16);
         let zero = Options {
             client_pipeline_limit: Some(0),

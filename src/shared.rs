@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use kiln_net::Mailbox;
 use kiln_net::slot::SLOT_COUNT;
 
-use crate::config::{OutputBufferLimit, Settings};
+use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
 use crate::core::message::Batch;
 use crate::tenant::Tenants;
 
@@ -30,12 +30,8 @@ pub struct Runtime {
     pub maxclients: AtomicU64,
     /// `timeout` in seconds; 0 = never close idle clients.
     pub timeout: AtomicU64,
-    /// `client-output-buffer-limit normal`: hard limit in bytes (0 = none).
-    pub output_hard_limit: AtomicU64,
-    /// `client-output-buffer-limit normal`: soft limit in bytes (0 = none).
-    pub output_soft_limit: AtomicU64,
-    /// `client-output-buffer-limit normal`: seconds allowed over the soft limit.
-    pub output_soft_seconds: AtomicU64,
+    /// `client-output-buffer-limit`, one per [`ClientClass`].
+    output_limits: [OutputLimitCell; 3],
     /// `client-pipeline-limit`: requests in flight per client before reading pauses.
     pub client_pipeline_limit: AtomicU64,
     /// `partial-request-timeout` in seconds; 0 = no limit.
@@ -52,9 +48,8 @@ impl Runtime {
             client_query_buffer_limit: AtomicU64::new(settings.client_query_buffer_limit),
             maxclients: AtomicU64::new(settings.maxclients),
             timeout: AtomicU64::new(settings.timeout),
-            output_hard_limit: AtomicU64::new(settings.client_output_buffer_limit.hard),
-            output_soft_limit: AtomicU64::new(settings.client_output_buffer_limit.soft),
-            output_soft_seconds: AtomicU64::new(settings.client_output_buffer_limit.soft_seconds),
+            output_limits: ClientClass::ALL
+                .map(|class| OutputLimitCell::new(settings.client_output_buffer_limit.get(class))),
             client_pipeline_limit: AtomicU64::new(settings.client_pipeline_limit),
             partial_request_timeout: AtomicU64::new(settings.partial_request_timeout),
             requirepass: RwLock::new(settings.requirepass.as_deref().map(Arc::from)),
@@ -69,27 +64,64 @@ impl Runtime {
             .clone()
     }
 
-    /// The `client-output-buffer-limit` in force.
+    /// The `client-output-buffer-limit` of normal clients in force.
     pub fn output_buffer_limit(&self) -> OutputBufferLimit {
-        OutputBufferLimit {
-            hard: Runtime::get(&self.output_hard_limit),
-            soft: Runtime::get(&self.output_soft_limit),
-            soft_seconds: Runtime::get(&self.output_soft_seconds),
+        self.output_limits[ClientClass::Normal as usize].get()
+    }
+
+    /// The `client-output-buffer-limit` of every class.
+    pub fn output_buffer_limits(&self) -> OutputBufferLimits {
+        let mut limits = OutputBufferLimits::DEFAULT;
+        for class in ClientClass::ALL {
+            *limits.get_mut(class) = self.output_limits[class as usize].get();
         }
+        limits
     }
 
     /// Sets the `client-output-buffer-limit` (each part is read on its
     /// own; a client checked mid-change sees old and new parts, harmlessly).
-    pub fn set_output_buffer_limit(&self, limit: OutputBufferLimit) {
-        self.output_hard_limit.store(limit.hard, Ordering::Relaxed);
-        self.output_soft_limit.store(limit.soft, Ordering::Relaxed);
-        self.output_soft_seconds
-            .store(limit.soft_seconds, Ordering::Relaxed);
+    pub fn set_output_buffer_limits(&self, limits: OutputBufferLimits) {
+        for class in ClientClass::ALL {
+            self.output_limits[class as usize].set(limits.get(class));
+        }
     }
 
     /// Reads an atomic setting.
     pub fn get(value: &AtomicU64) -> u64 {
         value.load(Ordering::Relaxed)
+    }
+}
+
+/// One class's `client-output-buffer-limit`, as atomics every core reads.
+#[derive(Debug)]
+struct OutputLimitCell {
+    hard: AtomicU64,
+    soft: AtomicU64,
+    soft_seconds: AtomicU64,
+}
+
+impl OutputLimitCell {
+    fn new(limit: OutputBufferLimit) -> OutputLimitCell {
+        OutputLimitCell {
+            hard: AtomicU64::new(limit.hard),
+            soft: AtomicU64::new(limit.soft),
+            soft_seconds: AtomicU64::new(limit.soft_seconds),
+        }
+    }
+
+    fn get(&self) -> OutputBufferLimit {
+        OutputBufferLimit {
+            hard: Runtime::get(&self.hard),
+            soft: Runtime::get(&self.soft),
+            soft_seconds: Runtime::get(&self.soft_seconds),
+        }
+    }
+
+    fn set(&self, limit: OutputBufferLimit) {
+        self.hard.store(limit.hard, Ordering::Relaxed);
+        self.soft.store(limit.soft, Ordering::Relaxed);
+        self.soft_seconds
+            .store(limit.soft_seconds, Ordering::Relaxed);
     }
 }
 

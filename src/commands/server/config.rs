@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kiln_net::{Args, Reply};
 
 use crate::commands::Ctx;
-use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimit};
+use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimits};
 use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
 
@@ -125,7 +125,7 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "client-output-buffer-limit",
-        get: |s| s.runtime.output_buffer_limit().to_string(),
+        get: |s| s.runtime.output_buffer_limits().to_string(),
         kind: Kind::OutputBuffer,
     },
     Param {
@@ -183,7 +183,7 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 enum Change {
     Number(fn(&Runtime) -> &AtomicU64, u64),
     Password(Option<String>),
-    OutputBuffer(OutputBufferLimit),
+    OutputBuffer(OutputBufferLimits),
     Nothing,
 }
 
@@ -195,7 +195,12 @@ fn set_failed(name: &str, why: &str) -> Reply {
 
 /// Validates every `name value` pair before anything is applied, so a
 /// `CONFIG SET` changes all its parameters or none (as Redis 7 does).
-fn parse_config_set(args: Args<'_>, cores: usize) -> Result<Vec<Change>, Reply> {
+/// `output`: the output buffer limits now (a class not named keeps its own).
+fn parse_config_set(
+    args: Args<'_>,
+    cores: usize,
+    output: OutputBufferLimits,
+) -> Result<Vec<Change>, Reply> {
     // Names and values come in pairs after `CONFIG SET`.
     if args.len() & 1 == 1 {
         return Err(Reply::error(
@@ -264,9 +269,8 @@ fn parse_config_set(args: Args<'_>, cores: usize) -> Result<Vec<Change>, Reply> 
                 }
                 change
             }
-            Kind::OutputBuffer => match OutputBufferLimit::parse(&value) {
-                Ok(Some(limit)) => Change::OutputBuffer(limit),
-                Ok(None) => Change::Nothing,
+            Kind::OutputBuffer => match output.parse_over(&value) {
+                Ok(limits) => Change::OutputBuffer(limits),
                 Err(why) => return Err(set_failed(param.name, why)),
             },
             Kind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
@@ -285,7 +289,8 @@ fn parse_config_set(args: Args<'_>, cores: usize) -> Result<Vec<Change>, Reply> 
 
 /// `CONFIG SET name value [name value ...]`
 pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let changes = match parse_config_set(args, ctx.shared.cores()) {
+    let output = ctx.shared.runtime.output_buffer_limits();
+    let changes = match parse_config_set(args, ctx.shared.cores(), output) {
         Ok(changes) => changes,
         Err(reply) => return reply,
     };
@@ -299,7 +304,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                     .write()
                     .unwrap_or_else(|e| e.into_inner()) = pass.map(Into::into);
             }
-            Change::OutputBuffer(limit) => runtime.set_output_buffer_limit(limit),
+            Change::OutputBuffer(limits) => runtime.set_output_buffer_limits(limits),
             Change::Nothing => {}
         }
     }
@@ -475,7 +480,10 @@ mod tests {
             ("timeout", "0"),
             ("client-query-buffer-limit", "1073741824"),
             ("proto-max-bulk-len", "536870912"),
-            ("client-output-buffer-limit", "normal 1073741824 4194304 60"),
+            (
+                "client-output-buffer-limit",
+                "normal 1073741824 4194304 60 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
             ("client-pipeline-limit", "1024"),
             ("partial-request-timeout", "30"),
         ] {
@@ -486,7 +494,7 @@ mod tests {
                 "CONFIG",
                 "SET",
                 "client-output-buffer-limit",
-                "normal 2mb 1mb 5 pubsub 32mb 8mb 60",
+                "normal 2mb 1mb 5 pubsub 16mb 4mb 30",
                 "client-pipeline-limit",
                 "64",
                 "partial-request-timeout",
@@ -496,7 +504,25 @@ mod tests {
         );
         assert_eq!(
             get(&mut bed, "client-output-buffer-limit"),
-            TestBed::bulk("normal 2097152 1048576 5")
+            TestBed::bulk(
+                "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 16777216 4194304 30"
+            )
+        );
+        // A class not named keeps its limit, as in Redis.
+        assert_eq!(
+            bed.run(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "pubsub 32mb 8mb 60"
+            ]),
+            Reply::OK
+        );
+        assert_eq!(
+            get(&mut bed, "client-output-buffer-limit"),
+            TestBed::bulk(
+                "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+            )
         );
         assert_eq!(Runtime::get(&bed.shared.runtime.client_pipeline_limit), 64);
         assert_eq!(Runtime::get(&bed.shared.runtime.partial_request_timeout), 3);
