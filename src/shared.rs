@@ -1,5 +1,6 @@
 //! What every core reads and (rarely) changes: runtime configuration, the
-//! slot map, the cores' mailboxes and memory gauges.
+//! slot map, the cores' mailboxes and memory gauges (keys and values, and
+//! client output buffers, per core).
 //!
 //! Nothing here is on a lock-protected data path: numbers are atomics read
 //! with relaxed loads, the slot map never changes after start, and the one
@@ -15,7 +16,7 @@ use kiln_net::slot::SLOT_COUNT;
 
 use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
 use crate::core::message::Batch;
-use crate::tenant::Tenants;
+use crate::tenant::{Growth, ServerMemory, TenantId, Tenants};
 
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
@@ -222,8 +223,12 @@ pub struct Shared {
     pub slots: SlotMap,
     /// Each core's inbox, by core index.
     pub mailboxes: Vec<Arc<Mailbox<Batch>>>,
-    /// Each core's accounted memory, published after every batch.
+    /// Each core's accounted memory of keys and values, published after
+    /// every batch (and after each host write of a storage function).
     pub memory: Vec<AtomicU64>,
+    /// Each core's unsent replies, over all its connections (INFO
+    /// `mem_clients_normal`), updated as replies are queued and written.
+    pub clients: Vec<AtomicU64>,
     /// Each core's connection count (for `maxclients`).
     pub connections: Vec<AtomicU64>,
     /// Source of client ids (unique across cores).
@@ -273,6 +278,7 @@ impl Shared {
             slots,
             mailboxes,
             memory: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            clients: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             connections: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             next_client_id: AtomicU64::new(1),
             shutdown: AtomicBool::new(false),
@@ -285,15 +291,22 @@ impl Shared {
         }
     }
 
-    /// Memory used by all cores' shards.
+    /// Memory used on every core, as INFO `used_memory` counts it: keys and
+    /// values plus client output buffers.
     pub fn used_memory(&self) -> u64 {
-        self.memory.iter().map(|m| m.load(Ordering::Relaxed)).sum()
+        let sum = |gauges: &[AtomicU64]| -> u64 {
+            gauges.iter().map(|m| m.load(Ordering::Relaxed)).sum()
+        };
+        sum(&self.memory) + sum(&self.clients)
     }
 
-    /// Whether writes that may grow memory must be refused.
-    pub fn over_maxmemory(&self) -> bool {
+    /// Whether a write by `tenant` that adds `growth` fits the tenant's
+    /// quotas and the server's `maxmemory` (see [`Tenants::admits`]).
+    pub fn admits(&self, tenant: TenantId, growth: Growth) -> bool {
         let max = Runtime::get(&self.runtime.maxmemory);
-        max != 0 && self.used_memory() > max
+        let used = if max == 0 { 0 } else { self.used_memory() };
+        let server = ServerMemory { used, max };
+        self.tenants.admits(tenant, growth, server)
     }
 
     /// Connected clients across cores.

@@ -4,14 +4,17 @@
 //! The logic lives in `kiln-functions`; this file parses arguments and
 //! implements the host API over this core's shard ([`ShardHost`]): a
 //! function reaches only keys this core owns, writes only when its flags
-//! allow, and through `kiln.call` runs only keyed data commands.
+//! allow, and through `kiln.call` runs only keyed data commands. Each write
+//! that may grow memory is checked before it happens against the tenant's
+//! quotas and `maxmemory`, counting what it would add, and published after
+//! it, so one call cannot write past a quota.
 
 use std::panic::AssertUnwindSafe;
 
 use bytes::Bytes;
 use kiln_functions::{Call, CallOptions, Host, HostError, RestorePolicy};
 use kiln_net::{Args, OwnedArgs, Reply};
-use kiln_store::{SetOptions, Shard, StoreError};
+use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
 use smallvec::SmallVec;
 
 use super::{
@@ -21,7 +24,7 @@ use super::{
 use crate::command;
 use crate::core::stats::CoreStats;
 use crate::shared::Shared;
-use crate::tenant::TenantId;
+use crate::tenant::{Growth, TenantId, Usage};
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
 const WRITE_NOSCRIPT: Flags = Flags::WRITE.with(Flags::NOSCRIPT);
@@ -255,6 +258,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         return NOT_ALLOWED;
     };
     let mut host = ShardHost {
+        published: ctx.shard.used_memory(),
         shard: &mut *ctx.shard,
         shared: ctx.shared,
         stats: &mut *ctx.stats,
@@ -284,7 +288,12 @@ pub struct ShardHost<'a> {
     core: usize,
     tenant: TenantId,
     read_only: bool,
+    /// The shard's memory as last published (see [`ShardHost::publish`]).
+    published: usize,
 }
+
+/// Accounted bytes of the longest integer `kiln.incr` can store.
+const INTEGER_BYTES: usize = 20;
 
 /// The error a function gets for a key another core owns.
 const NOT_LOCAL: Reply = Reply::error(
@@ -305,28 +314,67 @@ impl ShardHost<'_> {
         }
     }
 
-    /// Whether the call may write; `grows`: a write that may grow memory,
-    /// refused over `maxmemory` or the tenant's quota (as `DENYOOM`).
-    fn may_write(&self, grows: bool) -> Result<(), Reply> {
+    /// Whether the call may write. `growth`: what a write that may grow
+    /// memory would add (`None` for one that cannot, such as a delete); it
+    /// is refused with `-OOM` unless it fits the tenant's quotas and the
+    /// server's `maxmemory` ([`Shared::admits`]).
+    fn may_write(&self, growth: Option<Growth>) -> Result<(), Reply> {
         if self.read_only {
             return Err(READ_ONLY);
         }
-        if grows && (self.shared.over_maxmemory() || self.shared.tenants.over_quota(self.tenant)) {
+        if let Some(growth) = growth
+            && !self.shared.admits(self.tenant, growth)
+        {
+            let usage = self.shared.tenants.usage(self.core, self.tenant);
+            Usage::bump(&usage.rejected);
             return Err(errors::OOM);
         }
         Ok(())
     }
 
-    /// [`ShardHost::local`] and [`ShardHost::may_write`] for one key of a
-    /// host call.
-    fn writable(&self, key: &[u8], grows: bool) -> Result<(), HostError> {
-        self.local(key)
-            .and_then(|()| self.may_write(grows))
-            .map_err(host_error)
+    /// [`ShardHost::local`] and [`ShardHost::may_write`] for a host call
+    /// writing `key`; `value_bytes`: the bytes it stores there (`None`: it
+    /// frees memory). A write that may grow memory counts the key and
+    /// value bytes, and one key (with its entry) if the key is absent.
+    fn writable(&mut self, key: &[u8], value_bytes: Option<usize>) -> Result<(), HostError> {
+        self.local(key).map_err(host_error)?;
+        let growth = value_bytes.map(|bytes| self.key_growth(key, bytes));
+        self.may_write(growth).map_err(host_error)
     }
 
-    /// Checks a `kiln.call` command against what functions may run.
-    fn admit(&self, spec: &CommandSpec, args: Args<'_>) -> Result<(), Reply> {
+    /// What storing `value_bytes` under `key` may add.
+    fn key_growth(&mut self, key: &[u8], value_bytes: usize) -> Growth {
+        let growth = Growth::default().bytes(key.len() + value_bytes);
+        if self.shard.peek_record(key).is_some() {
+            growth
+        } else {
+            growth.new_key(ENTRY_OVERHEAD)
+        }
+    }
+
+    /// Makes the call's writes so far visible to the next check, in this
+    /// call and on the other cores: this core's figures for the tenant and
+    /// its memory gauge. (The engine publishes the exact figures again when
+    /// the call returns.)
+    fn publish(&mut self) {
+        let memory = self.shard.used_memory();
+        if memory == self.published {
+            return;
+        }
+        let usage = self.shared.tenants.usage(self.core, self.tenant);
+        usage.publish(memory, self.shard.len());
+        Usage::shift(
+            &self.shared.memory[self.core],
+            self.published as u64,
+            memory as u64,
+        );
+        self.published = memory;
+    }
+
+    /// Checks a `kiln.call` command against what functions may run. A
+    /// `DENYOOM` command may add the bytes of its arguments, and one key
+    /// for each of its keys that does not exist yet.
+    fn admit(&mut self, spec: &CommandSpec, args: Args<'_>) -> Result<(), Reply> {
         if !spec.arity_ok(args.len()) {
             return Err(wrong_arity(spec));
         }
@@ -337,10 +385,19 @@ impl ShardHost<'_> {
         for key in spec.keys.positions_in(args) {
             self.local(args.get(key))?;
         }
-        if spec.flags.has(Flags::WRITE) {
-            self.may_write(spec.flags.has(Flags::DENYOOM))?;
+        if !spec.flags.has(Flags::WRITE) {
+            return Ok(());
         }
-        Ok(())
+        let growth = spec.flags.has(Flags::DENYOOM).then(|| {
+            let bytes = args.iter().skip(1).map(<[u8]>::len).sum();
+            spec.keys
+                .positions_in(args)
+                .filter(|&at| self.shard.peek_record(args.get(at)).is_none())
+                .fold(Growth::default().bytes(bytes), |g, _| {
+                    g.new_key(ENTRY_OVERHEAD)
+                })
+        });
+        self.may_write(growth)
     }
 }
 
@@ -363,21 +420,22 @@ impl Host for ShardHost<'_> {
     }
 
     fn put(&mut self, key: &[u8], value: Bytes, ttl_ms: Option<u64>) -> Result<(), HostError> {
-        self.writable(key, true)?;
+        self.writable(key, Some(value.len()))?;
         let mut options = SetOptions::default();
         if let Some(ms) = ttl_ms {
             options.expire = kiln_store::SetExpire::At(self.shard.now().saturating_add(ms));
         }
-        self.shard
-            .set(key, value, options)
-            .map(drop)
-            .map_err(store_error)
+        let result = self.shard.set(key, value, options);
+        self.publish();
+        result.map(drop).map_err(store_error)
     }
 
     fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
         // Deleting frees memory: allowed over the quota, as DEL is.
-        self.writable(key, false)?;
-        Ok(self.shard.del(key))
+        self.writable(key, None)?;
+        let deleted = self.shard.del(key);
+        self.publish();
+        Ok(deleted)
     }
 
     fn exists(&mut self, key: &[u8]) -> Result<bool, HostError> {
@@ -386,8 +444,10 @@ impl Host for ShardHost<'_> {
     }
 
     fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
-        self.writable(key, true)?;
-        self.shard.incr_by(key, delta).map_err(store_error)
+        self.writable(key, Some(INTEGER_BYTES))?;
+        let result = self.shard.incr_by(key, delta);
+        self.publish();
+        result.map_err(store_error)
     }
 
     fn call(&mut self, parts: &[Bytes]) -> Reply {
@@ -412,15 +472,16 @@ impl Host for ShardHost<'_> {
             functions: None,
         };
         // A panic must not unwind into V8's frames: answer an error instead.
-        std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args))).unwrap_or_else(
-            |_| {
+        let reply = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args)))
+            .unwrap_or_else(|_| {
                 tracing::error!(
                     command = spec.name,
                     "command panicked inside a storage function"
                 );
                 Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
-            },
-        )
+            });
+        self.publish();
+        reply
     }
 }
 

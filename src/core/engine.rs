@@ -26,7 +26,7 @@ use super::stats::CoreStats;
 use crate::commands::{self, CommandSpec, Ctx, Flags, KeyRouting, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::Shared;
-use crate::tenant::{TenantId, Usage};
+use crate::tenant::{Growth, TenantId, Usage};
 
 /// Everything a core owns except its connections, so a connection can be
 /// borrowed while commands run against the shard.
@@ -155,7 +155,8 @@ impl Engine {
     /// Runs a client's command as `tenant` against this core's shard of the
     /// tenant's keyspace, counting it in `total_commands_processed`. Writes
     /// that may grow memory are refused with `-OOM` over the server's
-    /// `maxmemory` or the tenant's quota.
+    /// `maxmemory` or the tenant's quota, checked as Redis checks a client's
+    /// command: against the figures before it ([`Growth::UNKNOWN`]).
     pub fn exec(
         &mut self,
         spec: &'static CommandSpec,
@@ -190,9 +191,7 @@ impl Engine {
         count: bool,
     ) -> Reply {
         let tenants = &self.shared.tenants;
-        if spec.flags.has(Flags::DENYOOM)
-            && (self.shared.over_maxmemory() || tenants.over_quota(tenant))
-        {
+        if spec.flags.has(Flags::DENYOOM) && !self.shared.admits(tenant, Growth::UNKNOWN) {
             self.stats.error_replies += 1;
             Usage::bump(&tenants.usage(self.id, tenant).rejected);
             return errors::OOM;
@@ -270,8 +269,7 @@ impl Engine {
             .keyspaces
             .get(tenant.index(), tenant.generation())
             .map_or((0, 0), |s| (s.used_memory(), s.len()));
-        usage.memory.store(memory as u64, Ordering::Relaxed);
-        usage.keys.store(keys as u64, Ordering::Relaxed);
+        usage.publish(memory, keys);
     }
 
     /// Sends a plan part to its core (or queues it here).

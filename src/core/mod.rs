@@ -45,7 +45,7 @@ use slab::Slab;
 use crate::commands::{self, Lookup, Route, errors};
 use crate::session::{PortKind, Session};
 use crate::shared::{Runtime, Shared, unix_ms};
-use crate::tenant::TenantId;
+use crate::tenant::{Growth, TenantId};
 use conn::{Connection, Filled};
 use engine::Engine;
 use fanout::{Finish, Finishing, Job, Output};
@@ -216,9 +216,9 @@ impl Core {
             .keyspaces
             .retain(|index, generation| tenants.is_current(TenantId::new(index, generation)));
         for index in dropped {
-            let usage = tenants.usage(engine.id, TenantId::new(index, 0));
-            usage.memory.store(0, Ordering::Relaxed);
-            usage.keys.store(0, Ordering::Relaxed);
+            tenants
+                .usage(engine.id, TenantId::new(index, 0))
+                .publish(0, 0);
         }
         let live: Vec<TenantId> = engine
             .keyspaces
@@ -283,7 +283,7 @@ impl Core {
                 Lookup::Unknown(reply) => Output::Reply(reply),
             };
         }
-        let over = engine.shared.over_maxmemory() || engine.shared.tenants.over_quota(tenant);
+        let over = !engine.shared.admits(tenant, Growth::UNKNOWN);
         let Some(shard) = engine.shard_of(tenant) else {
             return Output::Reply(errors::USER_DELETED);
         };

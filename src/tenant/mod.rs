@@ -8,8 +8,9 @@
 //!   ├─ slots: [Slot]                      per tenant index: generation, admin,
 //!   │                                     limits, connections — atomics read on
 //!   │                                     the request path, never locked
-//!   └─ usage: [core][index] → Usage       memory, keys, commands, rejected:
-//!                                         each row written by its own core only
+//!   └─ usage: [core][index] → Usage       memory, output, keys, commands,
+//!                                         rejected: each row written by its
+//!                                         own core only
 //! ```
 //!
 //! A [`TenantId`] is a slot index plus the slot's generation: deleting a
@@ -22,7 +23,8 @@
 //! tenant file atomically (temporary file, fsync, rename).
 //!
 //! [`user`] holds one tenant's settings: [`TenantLimits`], [`TenantConfig`],
-//! [`User`] and the `ACL SETUSER` [`Rule`]s.
+//! [`User`] and the `ACL SETUSER` [`Rule`]s; [`quota`] the memory rule every
+//! write that may grow memory is checked against ([`Tenants::admits`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,8 +34,10 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod quota;
 mod user;
 
+pub use quota::{Growth, ServerMemory};
 pub use user::{Digest32, Rule, TenantConfig, TenantLimits, User, digest, hex, parse_rules};
 
 /// Who a request runs as: a tenant's slot index and that slot's generation.
@@ -147,6 +151,9 @@ impl Slot {
 pub struct Usage {
     /// Accounted memory of the tenant's keyspace on the core.
     pub memory: AtomicU64,
+    /// Unsent replies buffered for the tenant's connections on the core
+    /// (counted against its memory quota, and in the server's used memory).
+    pub output: AtomicU64,
     /// Keys in it.
     pub keys: AtomicU64,
     /// Commands the tenant's connections on this core sent.
@@ -161,13 +168,32 @@ impl Usage {
     pub fn bump(counter: &AtomicU64) {
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
+
+    /// Publishes the tenant's keyspace figures on this core.
+    pub fn publish(&self, memory: usize, keys: usize) {
+        self.memory.store(memory as u64, Ordering::Relaxed);
+        self.keys.store(keys as u64, Ordering::Relaxed);
+    }
+
+    /// Replaces `old` of a gauge only this core writes with `new` (the
+    /// gauge may hold other contributions: a core's total of its
+    /// connections' output, say).
+    pub fn shift(gauge: &AtomicU64, old: u64, new: u64) {
+        let now = gauge.load(Ordering::Relaxed);
+        gauge.store(
+            now.saturating_sub(old).saturating_add(new),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// A tenant's figures summed over cores (`INFO`, `INFO tenants`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Figures {
-    /// Accounted memory.
+    /// Accounted memory of keys and values.
     pub memory: u64,
+    /// Unsent replies buffered for its connections.
+    pub output: u64,
     /// Keys.
     pub keys: u64,
     /// Authenticated connections.
@@ -337,21 +363,6 @@ impl Tenants {
         }
     }
 
-    /// Whether `id` is at its memory or key quota, counting every core's
-    /// last published figures: its writes that may grow memory are refused.
-    pub fn over_quota(&self, id: TenantId) -> bool {
-        let slot = self.slot(id);
-        let (maxmemory, maxkeys) = (
-            slot.maxmemory.load(Ordering::Relaxed),
-            slot.maxkeys.load(Ordering::Relaxed),
-        );
-        if maxmemory == 0 && maxkeys == 0 {
-            return false;
-        }
-        let f = self.figures(id);
-        (maxmemory != 0 && f.memory > maxmemory) || (maxkeys != 0 && f.keys >= maxkeys)
-    }
-
     /// Core `core`'s figures row for tenant `id`.
     pub fn usage(&self, core: usize, id: TenantId) -> &Usage {
         &self.usage[core][id.index().min(self.slots.len() - 1)]
@@ -367,11 +378,21 @@ impl Tenants {
         };
         Figures {
             memory: sum(|u| &u.memory),
+            output: sum(|u| &u.output),
             keys: sum(|u| &u.keys),
             commands: sum(|u| &u.commands),
             rejected: sum(|u| &u.rejected),
             connections: self.slot(id).connections.load(Ordering::Relaxed),
         }
+    }
+
+    /// Unsent replies of `id`'s connections, summed over cores.
+    pub fn output(&self, id: TenantId) -> u64 {
+        let index = id.index().min(self.slots.len() - 1);
+        self.usage
+            .iter()
+            .map(|row| row[index].output.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The name `id` authenticates as.
@@ -503,7 +524,7 @@ fn read_file(path: &Path) -> Result<Vec<TenantConfig>, TenantError> {
 mod tests {
     use super::*;
 
-    fn tenant(name: &str, password: &str) -> TenantConfig {
+    pub(super) fn tenant(name: &str, password: &str) -> TenantConfig {
         TenantConfig {
             name: name.into(),
             passwords: vec![hex(&digest(password.as_bytes()))],
@@ -547,19 +568,6 @@ mod tests {
         assert_eq!(t.authenticate(b"t", b"p"), Err(Denied::MaxClients));
         t.disconnect(id);
         assert!(t.authenticate(b"t", b"p").is_ok());
-    }
-
-    #[test]
-    fn quotas_sum_every_core() {
-        let mut c = tenant("t", "p");
-        c.limits.maxmemory = 100;
-        let t = Tenants::new(&[c], None, 4, 2).unwrap();
-        let id = t.authenticate(b"t", b"p").unwrap();
-        t.usage(0, id).memory.store(60, Ordering::Relaxed);
-        assert!(!t.over_quota(id));
-        t.usage(1, id).memory.store(60, Ordering::Relaxed);
-        assert!(t.over_quota(id));
-        assert!(!t.over_quota(TenantId::DEFAULT));
     }
 
     #[test]
