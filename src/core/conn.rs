@@ -15,7 +15,9 @@ use mio::net::TcpStream;
 use smallvec::SmallVec;
 
 use super::fanout::{Finish, Output, Plan};
+use super::limits::Breach;
 use crate::session::Session;
+use crate::tenant::TenantId;
 
 /// Bytes read from the socket per `read` call (and the buffer's base size).
 const READ_CHUNK: usize = 16 * 1024;
@@ -231,8 +233,12 @@ pub struct Replies {
     /// The hard output buffer limit (0 = none): a reply that would reach it
     /// is not encoded, and the connection is marked for closing.
     hard_limit: usize,
-    /// A reply was refused for the hard limit; the connection must close.
-    overflowed: bool,
+    /// What the connection's tenant may still hold in unsent replies here
+    /// (its memory quota less its other connections' output; `usize::MAX`
+    /// = no quota): a reply that would pass it is refused the same way.
+    tenant_room: usize,
+    /// Which limit refused a reply; the connection must close.
+    overflowed: Option<Breach>,
 }
 
 impl Replies {
@@ -244,7 +250,8 @@ impl Replies {
             base_seq: 0,
             queued_bytes: 0,
             hard_limit: 0,
-            overflowed: false,
+            tenant_room: usize::MAX,
+            overflowed: None,
         }
     }
 
@@ -263,26 +270,33 @@ impl Replies {
         }
     }
 
-    /// Whether `reply` would take the output buffer to the hard limit; if
-    /// so the connection is marked overflowed and the reply is dropped
-    /// before it is encoded (an MGET of one big value a thousand times
-    /// never materialises).
+    /// Whether `reply` would take the output buffer to the hard limit, or
+    /// past the tenant's room; if so the connection is marked overflowed
+    /// and the reply is dropped before it is encoded (an MGET of one big
+    /// value a thousand times never materialises).
     fn refuses(&mut self, reply: &Reply) -> bool {
-        if self.hard_limit > 0
-            && (self.overflowed || self.output_len() + reply.payload_len() >= self.hard_limit)
-        {
-            self.overflowed = true;
+        if self.overflowed.is_none() {
+            let after = self.output_len().saturating_add(reply.payload_len());
+            if self.hard_limit > 0 && after >= self.hard_limit {
+                self.overflowed = Some(Breach::OutputHard);
+            } else if after > self.tenant_room {
+                self.overflowed = Some(Breach::TenantOutput);
+            }
         }
-        self.overflowed
+        self.overflowed.is_some()
     }
 
-    /// Sets the hard output buffer limit (0 = none).
-    pub fn set_hard_limit(&mut self, bytes: usize) {
-        self.hard_limit = bytes;
+    /// Sets the limits replies are checked against as they are queued: the
+    /// hard output buffer limit (0 = none) and the tenant's room
+    /// (`usize::MAX` = none).
+    pub fn set_limits(&mut self, hard: usize, tenant_room: usize) {
+        self.hard_limit = hard;
+        self.tenant_room = tenant_room;
     }
 
-    /// Whether a reply was refused for the hard limit.
-    pub fn overflowed(&self) -> bool {
+    /// The limit a reply was refused for, if one was: the connection must
+    /// close.
+    pub fn overflowed(&self) -> Option<Breach> {
         self.overflowed
     }
 
@@ -402,6 +416,9 @@ pub struct Connection {
     /// Since when the request now arriving has been incomplete (reset by
     /// every complete request and while reading is paused).
     pub partial_since: Option<Instant>,
+    /// The unsent output last charged to a tenant's figures, and to whom
+    /// (see `Engine::charge_output`).
+    pub charged: (TenantId, usize),
 }
 
 impl Connection {
@@ -417,6 +434,7 @@ impl Connection {
             peer_closed: false,
             over_soft_since: None,
             partial_since: None,
+            charged: (TenantId::DEFAULT, 0),
         }
     }
 
@@ -458,6 +476,27 @@ mod tests {
         r.resolve(seq, &Reply::Integer(2));
         assert_eq!(r.buf, b":1\r\n:2\r\n:3\r\n");
         assert_eq!(r.queued(), 0);
+    }
+
+    #[test]
+    fn a_reply_past_a_limit_is_refused_unencoded() {
+        let big = Reply::bulk_from("x".repeat(100));
+        let mut r = Replies::new();
+        r.set_limits(0, 150);
+        r.push(&big, Protocol::Resp2);
+        assert_eq!((r.overflowed(), r.output_len()), (None, 108));
+        r.push(&big, Protocol::Resp2);
+        assert_eq!(
+            (r.overflowed(), r.output_len()),
+            (Some(Breach::TenantOutput), 108)
+        );
+        let mut r = Replies::new();
+        r.set_limits(100, usize::MAX);
+        r.push(&big, Protocol::Resp2);
+        assert_eq!(
+            (r.overflowed(), r.output_len()),
+            (Some(Breach::OutputHard), 0)
+        );
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! tenant T, against this core's shard of T's keyspace", with T's quotas
 //! enforced and its usage published. Sessions, forwarded jobs and (later)
 //! storage functions all go through it.
+//!
+//! The engine also keeps the books on connections' unsent replies
+//! ([`Engine::charge_output`]): each is charged to its tenant's `output`
+//! figure and to this core's client memory, which `used_memory`, the
+//! quotas and `maxmemory` count.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -272,6 +277,57 @@ impl Engine {
         usage.publish(memory, keys);
     }
 
+    /// Charges `conn`'s unsent replies (its output buffer now) to its
+    /// tenant's figures and to this core's client memory, replacing what
+    /// was charged for it before (to the same tenant, or to the one it was
+    /// logged in as).
+    pub(super) fn charge_output(&self, conn: &mut Connection) {
+        self.charge(conn, conn.session.tenant, conn.replies.output_len());
+    }
+
+    /// Takes back everything charged for a connection that is closing.
+    pub(super) fn discharge_output(&self, conn: &mut Connection) {
+        self.charge(conn, conn.session.tenant, 0);
+    }
+
+    fn charge(&self, conn: &mut Connection, tenant: TenantId, bytes: usize) {
+        let (was_tenant, was) = conn.charged;
+        if (was_tenant, was) == (tenant, bytes) {
+            return;
+        }
+        let tenants = &self.shared.tenants;
+        if was_tenant.index() == tenant.index() {
+            Usage::shift(
+                &tenants.usage(self.id, tenant).output,
+                was as u64,
+                bytes as u64,
+            );
+        } else {
+            Usage::shift(&tenants.usage(self.id, was_tenant).output, was as u64, 0);
+            Usage::shift(&tenants.usage(self.id, tenant).output, 0, bytes as u64);
+        }
+        Usage::shift(&self.shared.clients[self.id], was as u64, bytes as u64);
+        conn.charged = (tenant, bytes);
+    }
+
+    /// Sets the limits `conn`'s next replies are checked against as they
+    /// are queued: the hard output buffer limit, and for a tenant with a
+    /// memory quota what is left of it after its other connections' unsent
+    /// replies (on every core).
+    pub(super) fn arm_output_limits(&self, conn: &mut Connection, hard: u64) {
+        let tenant = conn.session.tenant;
+        let (charged_to, held) = conn.charged;
+        let held = if charged_to.index() == tenant.index() {
+            held as u64
+        } else {
+            0
+        };
+        let room = self.shared.tenants.output_room(tenant, held);
+        let room = room.map_or(usize::MAX, |r| usize::try_from(r).unwrap_or(usize::MAX));
+        conn.replies
+            .set_limits(usize::try_from(hard).unwrap_or(usize::MAX), room);
+    }
+
     /// Sends a plan part to its core (or queues it here).
     pub(super) fn send_job(&mut self, core: usize, job: Job, origin: Origin) {
         if core == self.id {
@@ -366,15 +422,23 @@ impl Engine {
     }
 
     /// Parses and handles every complete request buffered on `conn`, until
-    /// the input runs out or backpressure pauses reading. `Err` when the
-    /// connection must close now (a limit in [`ClientLimits`] was hit).
+    /// the input runs out or backpressure pauses reading, then charges the
+    /// replies it queued. `Err` when the connection must close now (a limit
+    /// in [`ClientLimits`] was hit).
     pub(super) fn process_input(
         &mut self,
         key: usize,
         conn: &mut Connection,
     ) -> Result<(), Breach> {
+        let result = self.handle_input(key, conn);
+        self.charge_output(conn);
+        result
+    }
+
+    fn handle_input(&mut self, key: usize, conn: &mut Connection) -> Result<(), Breach> {
         let limits = ClientLimits::load(&self.shared.runtime);
-        conn.replies.set_hard_limit(limits.output.hard as usize);
+        self.arm_output_limits(conn, limits.output.hard);
+        let tenant = conn.session.tenant;
         let parse_limits = ParseLimits {
             max_bulk_len: limits.max_bulk_len,
             authenticated: conn.session.authenticated,
@@ -404,9 +468,12 @@ impl Engine {
                     }
                     input.consume(consumed);
                     conn.partial_since = None;
-                    // AUTH may have lifted the unauthenticated limits.
-                    if conn.session.authenticated != parse_limits.authenticated {
-                        return self.process_input(key, conn);
+                    // AUTH may have lifted the unauthenticated limits, and
+                    // changed the tenant whose room replies are checked against.
+                    if conn.session.authenticated != parse_limits.authenticated
+                        || conn.session.tenant != tenant
+                    {
+                        return self.handle_input(key, conn);
                     }
                 }
                 Ok(None) => {

@@ -6,6 +6,7 @@
 //! | unsent replies ≥ [`ClientLimits::pause_mark`] | reading pauses until the socket drains |
 //! | `client-output-buffer-limit` hard | closed at once (the reply is never encoded) |
 //! | `client-output-buffer-limit` soft, for soft-seconds | closed |
+//! | the tenant's unsent replies, all its connections, past its `maxmemory` | closed at once (the reply is never encoded) |
 //! | `client-query-buffer-limit` | closed |
 //! | `partial-request-timeout` | closed (slowloris: a request trickled in) |
 //! | `timeout` | idle client closed |
@@ -16,6 +17,13 @@
 //! soft limit then closes a client that stays stuck; the hard limit catches
 //! one reply too big to buffer at all. Limits are read from the runtime
 //! settings at each check, so `CONFIG SET` applies to connected clients.
+//!
+//! Unsent replies are memory the server holds for a client: they are
+//! charged to the connection's tenant and counted in `used_memory` (see
+//! `Engine::charge_output`), so writes are refused while they are large. A
+//! tenant with a memory quota may hold at most that quota again in unsent
+//! replies over all its connections and cores: the reply that would pass it
+//! closes its connection, as the hard limit does.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +44,9 @@ pub enum Breach {
     OutputHard,
     /// Unsent replies over the soft output buffer limit for too long.
     OutputSoft,
+    /// The tenant's unsent replies, over all its connections, past its
+    /// memory quota.
+    TenantOutput,
     /// A request that kept arriving for longer than `partial-request-timeout`.
     PartialRequest,
     /// No command for `timeout` seconds.
@@ -56,6 +67,11 @@ impl Breach {
                 %peer,
                 soft = self == Breach::OutputSoft,
                 "client closed for overcoming of output buffer limits"
+            ),
+            Breach::TenantOutput => tracing::warn!(
+                client,
+                %peer,
+                "client closed: its tenant's unsent replies would pass the tenant's maxmemory"
             ),
             Breach::PartialRequest => tracing::info!(
                 client,
@@ -126,7 +142,10 @@ impl ClientLimits {
             soft,
             soft_seconds,
         } = self.output;
-        if conn.replies.overflowed() || (hard > 0 && used >= hard) {
+        if let Some(breach) = conn.replies.overflowed() {
+            return Err(breach);
+        }
+        if hard > 0 && used >= hard {
             return Err(Breach::OutputHard);
         }
         if soft > 0 && used >= soft {
@@ -143,7 +162,6 @@ impl ClientLimits {
     /// The periodic check of every limit that a client can breach by doing
     /// nothing: output limits, a stalled partial request, idleness.
     pub fn police(&self, conn: &mut Connection, now: Instant) -> Result<(), Breach> {
-        conn.replies.set_hard_limit(self.output.hard as usize);
         self.check_output(conn, now)?;
         // A paused client's unparsed bytes wait on us, not on the client.
         let stalled = |limit: Duration| {

@@ -329,9 +329,12 @@ impl Core {
         match next {
             Err(reply) => {
                 self.engine.stats.error_replies += u64::from(reply.is_error());
+                let hard = self.engine.shared.runtime.output_buffer_limit().hard;
+                self.engine.arm_output_limits(conn, hard);
                 conn.replies.resolve(origin.seq, &reply);
-                if conn.replies.overflowed() {
-                    return self.drop_client(origin.conn, Breach::OutputHard);
+                self.engine.charge_output(conn);
+                if let Some(breach) = conn.replies.overflowed() {
+                    return self.drop_client(origin.conn, breach);
                 }
                 self.dirty.push(origin.conn);
             }
@@ -445,8 +448,12 @@ impl Core {
             Ok(n) => self.engine.stats.net_output_bytes += n as u64,
             Err(_) => return self.close(key),
         }
+        self.engine.charge_output(conn);
         let unsent = conn.replies.unsent() > 0;
-        if conn.replies.output_len() == 0 {
+        // The soft limit needs the buffer over it continuously: a drain
+        // below it restarts the clock even between two checks.
+        let soft = self.engine.shared.runtime.output_buffer_limit().soft;
+        if (conn.replies.output_len() as u64) < soft.max(1) {
             conn.over_soft_since = None;
         }
         if unsent != conn.wants_write {
@@ -489,7 +496,7 @@ impl Core {
         let stats = &mut self.engine.stats;
         match breach {
             Breach::QueryBuffer => stats.query_buffer_limit_disconnections += 1,
-            Breach::OutputHard | Breach::OutputSoft => {
+            Breach::OutputHard | Breach::OutputSoft | Breach::TenantOutput => {
                 stats.output_buffer_limit_disconnections += 1
             }
             Breach::PartialRequest | Breach::Idle => {}
@@ -499,6 +506,7 @@ impl Core {
 
     fn close(&mut self, key: usize) {
         if let Some(mut conn) = self.conns.try_remove(key) {
+            self.engine.discharge_output(&mut conn);
             let _ = self.poll.registry().deregister(&mut conn.socket);
             self.engine.shared.tenants.disconnect(conn.session.tenant);
             self.engine.shared.connections[self.engine.id].fetch_sub(1, Ordering::Relaxed);

@@ -25,24 +25,34 @@ struct Figures {
     volatile: u64,
     /// Sum of each core's `avg_ttl × volatile`, to weight the average.
     ttl_weight: u64,
+    /// Keys and values.
     used_memory: u64,
+    /// Unsent replies buffered for clients.
+    clients_memory: u64,
     hits: u64,
     misses: u64,
     expired: u64,
 }
 
 /// Number of shard figures after the [`CoreStats`] fields.
-const SHARD_FIELDS: usize = 7;
+const SHARD_FIELDS: usize = 8;
 
-/// One core's part: its counters, then the caller's shard's figures. An
-/// admin's memory and hit/miss/expiry counters cover every tenant's
-/// keyspace; its key counts, like its DBSIZE, its own.
+/// One core's part: its counters, then the caller's shard's figures and
+/// the client output buffers it counts. An admin's memory, client buffers
+/// and hit/miss/expiry counters cover every tenant; its key counts, like
+/// its DBSIZE, its own. A tenant's client buffers are its connections'.
 pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     let mine = std::iter::once(&*ctx.shard);
     let counted: Vec<&Shard> = mine
         .chain(ctx.others.iter().flat_map(|o| o.iter()))
         .collect();
     let sum = |f: fn(&Shard) -> u64| counted.iter().map(|s| f(s)).sum::<u64>();
+    let clients = if ctx.shared.tenants.is_admin(ctx.tenant) {
+        ctx.shared.clients[ctx.core].load(std::sync::atomic::Ordering::Relaxed)
+    } else {
+        let usage = ctx.shared.tenants.usage(ctx.core, ctx.tenant);
+        usage.output.load(std::sync::atomic::Ordering::Relaxed)
+    };
     let shard = [
         ctx.shard.len() as u64,
         ctx.shard.volatile_len() as u64,
@@ -51,6 +61,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         sum(|s| s.stats().keyspace_hits),
         sum(|s| s.stats().keyspace_misses),
         sum(|s| s.stats().expired_keys),
+        clients,
     ];
     let mut stats = ctx.stats.clone();
     if let Some(runtime) = ctx.functions.as_deref() {
@@ -78,6 +89,7 @@ impl Figures {
         self.hits += f(4);
         self.misses += f(5);
         self.expired += f(6);
+        self.clients_memory += f(7);
     }
 }
 
@@ -250,15 +262,20 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ("tracking_clients", "0".into()),
             ],
             "memory" => {
+                // As in Redis, used memory includes client buffers.
+                let used = fig.used_memory + fig.clients_memory;
                 let mut lines = vec![
-                    ("used_memory", fig.used_memory.to_string()),
-                    ("used_memory_human", human_bytes(fig.used_memory)),
+                    ("used_memory", used.to_string()),
+                    ("used_memory_human", human_bytes(used)),
                 ];
                 if let Some(rss) = env.rss {
                     lines.push(("used_memory_rss", rss.to_string()));
                     lines.push(("used_memory_rss_human", human_bytes(rss)));
                 }
                 lines.extend([
+                    ("used_memory_dataset", fig.used_memory.to_string()),
+                    ("mem_clients_slaves", "0".into()),
+                    ("mem_clients_normal", fig.clients_memory.to_string()),
                     ("maxmemory", env.maxmemory.to_string()),
                     ("maxmemory_human", human_bytes(env.maxmemory)),
                     ("maxmemory_policy", "noeviction".into()),
@@ -435,11 +452,12 @@ fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
     let describe = |id: TenantId| {
         let f = tenants.figures(id);
         let mut fields = vec![
-            ("used_memory", f.memory),
+            ("used_memory", f.memory + f.output),
             ("keys", f.keys),
             ("connected_clients", f.connections),
             ("commands_processed", f.commands),
             ("rejected_commands", f.rejected),
+            ("mem_clients_normal", f.output),
         ];
         fields.extend(tenants.limits(id).pairs());
         fields
@@ -501,10 +519,15 @@ mod tests {
         let stats = |n: i64| CoreStats::from_fields(&[n; 9]).to_fields();
         let part =
             |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
-        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7]));
-        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1]));
+        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7, 100]));
+        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20]));
         assert_eq!(fig.stats.commands_processed, 3);
         assert_eq!((fig.keys, fig.volatile, fig.used_memory), (14, 4, 1024));
+        assert_eq!(fig.clients_memory, 120);
+        let memory = format_info(&["memory"], &fig, &env());
+        assert!(memory.contains("used_memory:1144\r\n"), "{memory}");
+        assert!(memory.contains("used_memory_dataset:1024\r\n"), "{memory}");
+        assert!(memory.contains("mem_clients_normal:120\r\n"), "{memory}");
         assert_eq!((fig.hits, fig.misses, fig.expired), (6, 7, 8));
         let text = format_info(&["keyspace"], &fig, &env());
         assert_eq!(text, "# Keyspace\r\ndb0:keys=14,expires=4,avg_ttl=200\r\n");
