@@ -121,7 +121,13 @@ fn a_library_that_turns_bad_after_load_is_quarantined_on_every_core_and_after_re
 
 #[test]
 fn function_restore_has_one_load_budget_for_the_whole_payload() {
-    let server = TestServer::start_with(&["--function-load-timeout", "400"]);
+    // Loads spend the tenant's CPU share too: give it the whole core here.
+    let server = TestServer::start_with(&[
+        "--function-load-timeout",
+        "400",
+        "--function-cpu-share",
+        "100",
+    ]);
     let mut t = tenant(&server, server.addr, "t1");
     // Each library's top level spins 150 ms: each loads on its own, five
     // together do not fit one 400 ms budget.

@@ -811,7 +811,10 @@ mod tests {
                 Call {
                     tenant,
                     libraries: &libraries,
-                    limits: Limits::default(),
+                    limits: Limits {
+                        cpu_budget: Duration::from_millis(100),
+                        ..Limits::default()
+                    },
                     share,
                     function: name,
                     keys: &[],
