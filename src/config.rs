@@ -129,7 +129,7 @@ pub struct Options {
     #[arg(skip)]
     #[serde(default)]
     pub tenant: Vec<TenantConfig>,
-    /// Directory for data files (the function registry, `kiln-functions.json`).
+    /// Directory for data files (the function registry, `functions/`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Longest one storage-function call may run, in milliseconds, before it

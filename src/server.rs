@@ -186,11 +186,13 @@ impl Handle {
         self.wait();
     }
 
-    /// Waits until the cores stop (after SHUTDOWN or a trigger).
+    /// Waits until the cores stop (after SHUTDOWN or a trigger), then
+    /// until every function library change is on disk.
     pub fn wait(self) {
         for thread in self.threads {
             let _ = thread.join();
         }
+        self.shared.functions.sync();
     }
 }
 

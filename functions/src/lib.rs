@@ -4,7 +4,8 @@
 //! - [`Registry`]: the source of truth — per tenant, libraries and their
 //!   functions; shared read-mostly by every core (a `DashMap` of immutable
 //!   per-tenant snapshots, each stamped with a version), persisted under the
-//!   data directory and reloaded at startup.
+//!   data directory (one file per tenant, written by a thread of its own,
+//!   [`persist`]) and reloaded at startup.
 //! - [`Runtime`]: one per core — that core's tenant isolates in an LRU
 //!   bounded by count and memory, FCALL dispatch, and the logic of the
 //!   `FUNCTION` subcommands, all scoped to the calling tenant.
@@ -16,6 +17,7 @@
 pub mod dump;
 mod error;
 pub mod library;
+pub mod persist;
 mod registry;
 mod runtime;
 mod share;

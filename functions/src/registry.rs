@@ -7,25 +7,20 @@
 //! change. Cores compare the version with the one their isolate compiled
 //! and reinstall lazily when it moved.
 //!
-//! Every change is written to `<dir>/kiln-functions.json` (temporary file,
-//! fsync, rename, fsync of the directory) and the file is read back at
-//! startup, so functions survive a restart.
+//! Every change is written to the tenant's own file under
+//! `<dir>/functions/` by a writer thread ([`crate::persist`]), and the files
+//! are read back at startup, so functions survive a restart.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use dashmap::DashMap;
-use kiln_isolates::{FunctionFlags, FunctionMeta, Watch};
-use serde::{Deserialize, Serialize};
+use kiln_isolates::{FunctionMeta, Watch};
 
 use crate::error::FunctionError;
-
-/// The registry file's name under the data directory.
-pub const FILE_NAME: &str = "kiln-functions.json";
+use crate::persist::{self, Writer};
 
 /// One loaded library.
 #[derive(Debug)]
@@ -156,93 +151,54 @@ pub enum RestorePolicy {
 
 /// All tenants' libraries.
 pub struct Registry {
-    tenants: DashMap<String, Arc<TenantLibraries>>,
+    tenants: persist::Tenants,
     version: AtomicU64,
-    file: Option<PathBuf>,
-    save_lock: Mutex<()>,
+    writer: Option<Writer>,
     limits: RegistryLimits,
     watches: Mutex<Vec<Arc<Watch>>>,
-}
-
-/// The file's form.
-#[derive(Serialize, Deserialize)]
-struct Saved {
-    version: u32,
-    tenants: BTreeMap<String, Vec<SavedLibrary>>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SavedLibrary {
-    name: String,
-    code: String,
-    functions: Vec<SavedFunction>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    quarantined: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SavedFunction {
-    name: String,
-    #[serde(default)]
-    flags: Vec<String>,
-    #[serde(default)]
-    description: Option<String>,
 }
 
 impl Registry {
     /// An empty registry kept only in memory.
     pub fn in_memory(limits: RegistryLimits) -> Registry {
         Registry {
-            tenants: DashMap::new(),
+            tenants: Arc::new(DashMap::new()),
             version: AtomicU64::new(1),
-            file: None,
-            save_lock: Mutex::new(()),
+            writer: None,
             limits,
             watches: Mutex::new(Vec::new()),
         }
     }
 
-    /// The registry persisted under `dir`, loaded from its file if there is
-    /// one.
+    /// The registry persisted under `dir`, loaded from its files.
     pub fn open(dir: &Path, limits: RegistryLimits) -> Result<Registry, FunctionError> {
         let mut registry = Registry::in_memory(limits);
-        let file = dir.join(FILE_NAME);
-        match fs::read(&file) {
-            Ok(bytes) => registry
-                .restore_saved(&bytes)
-                .map_err(|e| FunctionError::Persist(format!("{}: {e}", file.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(FunctionError::Persist(format!("{}: {e}", file.display()))),
-        }
-        registry.file = Some(file);
-        Ok(registry)
-    }
-
-    fn restore_saved(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let saved: Saved = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        for (tenant, libraries) in saved.tenants {
+        let saved = persist::read_all(dir).map_err(FunctionError::Persist)?;
+        for (tenant, libraries) in saved {
             let libraries = libraries
                 .into_iter()
-                .map(|lib| {
-                    let functions = lib
-                        .functions
-                        .into_iter()
-                        .map(|f| FunctionMeta {
-                            name: f.name,
-                            flags: FunctionFlags::from_names(f.flags.iter().map(String::as_str)),
-                            description: f.description,
-                        })
-                        .collect();
-                    let mut library = Library::new(lib.name, Arc::from(lib.code), functions, None);
-                    library.quarantined = lib.quarantined;
+                .map(|saved| {
+                    let library = saved.into_library();
                     (library.name.clone(), Arc::new(library))
                 })
                 .collect();
-            let version = self.next_version();
-            self.tenants
+            let version = registry.next_version();
+            registry
+                .tenants
                 .insert(tenant, Arc::new(TenantLibraries::with(libraries, version)));
         }
-        Ok(())
+        persist::migrate(dir, &registry.tenants).map_err(FunctionError::Persist)?;
+        let writer = Writer::start(dir, Arc::clone(&registry.tenants))
+            .map_err(|e| FunctionError::Persist(format!("{}: {e}", dir.display())))?;
+        registry.writer = Some(writer);
+        Ok(registry)
+    }
+
+    /// Waits until every change so far is on disk (a no-op in memory).
+    pub fn sync(&self) {
+        if let Some(writer) = &self.writer {
+            writer.sync();
+        }
     }
 
     /// The caps it enforces.
@@ -277,7 +233,10 @@ impl Registry {
             }
             *entry = Arc::new(next);
         }
-        self.save()
+        if let Some(writer) = &self.writer {
+            writer.mark(tenant);
+        }
+        Ok(())
     }
 
     /// Adds `library` (replacing one of the same name when `replace`).
@@ -356,49 +315,6 @@ impl Registry {
             .iter()
             .fold(false, |killed, watch| watch.kill(tenant) | killed)
     }
-
-    /// Writes every tenant's libraries to the file.
-    fn save(&self) -> Result<(), FunctionError> {
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let _guard = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let tenants = self
-            .tenants
-            .iter()
-            .filter(|t| !t.libraries.is_empty())
-            .map(|t| {
-                let libraries = t
-                    .libraries
-                    .values()
-                    .map(|lib| SavedLibrary {
-                        name: lib.name.clone(),
-                        code: lib.code.to_string(),
-                        quarantined: lib.quarantined.clone(),
-                        functions: lib
-                            .functions
-                            .iter()
-                            .map(|f| SavedFunction {
-                                name: f.name.clone(),
-                                flags: f.flags.names().into_iter().map(String::from).collect(),
-                                description: f.description.clone(),
-                            })
-                            .collect(),
-                    })
-                    .collect();
-                (t.key().clone(), libraries)
-            })
-            .collect();
-        let json = serde_json::to_vec_pretty(&Saved {
-            version: 1,
-            tenants,
-        })
-        .map_err(|e| FunctionError::Persist(e.to_string()))?;
-        write_atomically(file, &json).map_err(|e| {
-            tracing::error!(file = %file.display(), error = %e, "could not save functions");
-            FunctionError::Persist(format!("{}: {e}", file.display()))
-        })
-    }
 }
 
 /// `current` with `incoming` added under `policy`, checking names.
@@ -431,25 +347,10 @@ fn merge(
     Ok(libraries)
 }
 
-/// Replaces `file` with `bytes` so that a crash leaves the old or the new
-/// contents, never a mix.
-fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = file.with_extension("json.tmp");
-    {
-        let mut out = fs::File::create(&tmp)?;
-        out.write_all(bytes)?;
-        out.sync_all()?;
-    }
-    fs::rename(&tmp, file)?;
-    fs::File::open(dir)?.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
+    use kiln_isolates::FunctionFlags;
+
     use super::*;
 
     fn lib(name: &str, functions: &[&str]) -> Library {
@@ -562,10 +463,49 @@ mod tests {
     #[test]
     fn a_corrupt_file_is_an_error_not_an_empty_registry() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
+        std::fs::write(dir.path().join(persist::LEGACY_FILE), b"{not json").unwrap();
         assert!(matches!(
             Registry::open(dir.path(), RegistryLimits::default()),
             Err(FunctionError::Persist(_))
         ));
+    }
+
+    #[test]
+    fn each_tenant_has_its_own_file_and_the_old_single_file_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = r##"{"version":1,"tenants":{"old":[{"name":"l0","code":"#!js name=l0","functions":[{"name":"f0"}]}]}}"##;
+        std::fs::write(dir.path().join(persist::LEGACY_FILE), legacy).unwrap();
+        let files = || {
+            let mut names: Vec<String> = std::fs::read_dir(dir.path().join(persist::DIR_NAME))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        {
+            let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+            assert!(!dir.path().join(persist::LEGACY_FILE).exists(), "migrated");
+            assert_eq!(r.tenant("old").function_count(), 1);
+            r.add("a/../b", lib("l1", &["f"]), false).unwrap();
+            r.sync();
+            // "old", hex-encoded.
+            let old = dir
+                .path()
+                .join(persist::DIR_NAME)
+                .join("tenant-6f6c64.json");
+            let before = std::fs::read(&old).unwrap();
+            r.add("c", lib("l2", &["g"]), false).unwrap();
+            r.sync();
+            assert_eq!(files().len(), 3, "{:?}", files());
+            let after = std::fs::read(&old).unwrap();
+            assert_eq!(before, after, "a change writes only its tenant's file");
+            r.flush("c").unwrap();
+        }
+        assert_eq!(files().len(), 2, "an emptied tenant's file is removed");
+        let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+        assert_eq!(r.tenant("old").function_count(), 1);
+        assert_eq!(r.tenant("a/../b").function_count(), 1);
+        assert!(r.tenant("c").libraries.is_empty());
     }
 }
