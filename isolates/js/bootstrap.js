@@ -2,80 +2,107 @@
 // The `kiln` API scaffolding. This script runs once, when the startup
 // snapshot is built; every tenant context starts with its result already on
 // the heap. The native half of the API is bound per context by the host,
-// which calls `__kilnInstall(native)` once and keeps the hooks it returns.
+// which calls `__kilnInstall(native)` once, before any tenant code runs.
+//
+// Tenant code runs in the same realm and may replace any global or
+// prototype method (`ArrayBuffer.prototype.transferToImmutable`,
+// `Array.prototype[Symbol.iterator]`, `Array.from`...). So everything this
+// script needs later is captured now, while the snapshot is made (Node's
+// `primordials`), and nothing here looks a built-in up, spreads, or
+// iterates at call time. Most of the API is the native bindings
+// themselves; only `get` and `put` need JavaScript.
 (function () {
-  const FLAGS = new Set([
-    'no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys',
-  ]);
-  const NAME = /^[A-Za-z0-9_]+$/;
-  let native = null;
-  let registering = null;
+  const uncurryThis = Function.prototype.bind.bind(Function.prototype.call);
+  // V8 installs flag-gated built-ins such as `transferToImmutable` in each
+  // context made from the snapshot, not in the snapshot itself: it is
+  // captured in `__kilnInstall`, which also runs before any tenant code.
+  let transferToImmutable = null;
+  const arrayFill = uncurryThis(Array.prototype.fill);
+  const Uint8ArrayCtor = Uint8Array;
+  const ObjectCtor = Object;
+  const TypeErrorCtor = TypeError;
+  const ObjectDefineProperty = Object.defineProperty;
+  const ObjectFreeze = Object.freeze;
+  const MathMin = Math.min;
+  const MathMax = Math.max;
+  const MathTrunc = Math.trunc;
 
-  function registerFunction(name, fn, options) {
-    if (registering === null) {
-      throw new Error('kiln.registerFunction can only be called on FUNCTION LOAD command');
-    }
-    if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new Error('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long');
-    }
-    if (typeof fn !== 'function') {
-      throw new Error('kiln.registerFunction: the second argument must be a function');
-    }
-    if (registering.has(name)) {
-      throw new Error('Function already exists in the library');
-    }
-    const flags = [];
-    let description = null;
-    if (options !== undefined && options !== null) {
-      if (typeof options !== 'object') {
-        throw new Error('kiln.registerFunction: options must be an object');
-      }
-      for (const flag of options.flags ?? []) {
-        if (!FLAGS.has(flag)) throw new Error('Unknown flag given: ' + flag);
-        flags.push(flag);
-      }
-      if (options.description !== undefined && options.description !== null) {
-        description = String(options.description);
-      }
-    }
-    registering.set(name, [name, fn, flags, description]);
+  // Array.prototype.fill walks its range in C++ without ever checking for
+  // termination: `new Array(1.5e8).fill(0)` ran for seconds past its CPU
+  // budget and grew the heap to 1.2 GB after the call had been terminated.
+  // This version hands the built-in at most FILL_CHUNK elements at a time;
+  // the loop between chunks is JavaScript, where a termination lands.
+  const FILL_CHUNK = 1 << 16;
+  const MAX_SAFE_LENGTH = 2 ** 53 - 1;
+  function toIntegerOrInfinity(value) {
+    return MathTrunc(+value) || 0;
   }
+  function relativeIndex(value, length, fallback) {
+    if (value === undefined) return fallback;
+    const n = toIntegerOrInfinity(value);
+    return n < 0 ? MathMax(length + n, 0) : MathMin(n, length);
+  }
+  const fill = {
+    fill(value, start, end) {
+      if (this === null || this === undefined) {
+        throw new TypeErrorCtor('Array.prototype.fill called on null or undefined');
+      }
+      const object = ObjectCtor(this);
+      const length = MathMin(MathMax(toIntegerOrInfinity(object.length), 0), MAX_SAFE_LENGTH);
+      let k = relativeIndex(start, length, 0);
+      const final = relativeIndex(end, length, length);
+      while (k < final) {
+        const next = MathMin(k + FILL_CHUNK, final);
+        arrayFill(object, value, k, next);
+        k = next;
+      }
+      return object;
+    },
+  }.fill;
+  ObjectDefineProperty(fill, 'length', { value: 1 });
+  ObjectDefineProperty(Array.prototype, 'fill', {
+    value: fill, writable: true, enumerable: false, configurable: true,
+  });
+
+  let native = null;
 
   const kiln = {
-    registerFunction,
+    registerFunction: null,
     get(key) {
       const buffer = native.get(key);
-      return buffer === null ? null : new Uint8Array(buffer.transferToImmutable());
+      return buffer === null ? null : new Uint8ArrayCtor(transferToImmutable(buffer));
     },
-    getString(key) { return native.getString(key); },
+    getString: null,
     put(key, value, options) {
       const ttlMs = options?.ttlMs;
       return ttlMs === undefined ? native.put(key, value) : native.putTtl(key, value, ttlMs);
     },
-    del(key) { return native.del(key); },
-    exists(key) { return native.exists(key); },
-    incr(key, by) { return native.incr(key, by ?? 1); },
-    mget(...keys) { return native.mget(keys.length === 1 && Array.isArray(keys[0]) ? keys[0] : keys); },
-    call(command, ...args) { return native.call(command, ...args); },
-    rawKeys() { return native.rawKeys(); },
-    rawArgs() { return native.rawArgs(); },
+    del: null,
+    exists: null,
+    incr: null,
+    mget: null,
+    call: null,
+    rawKeys: null,
+    rawArgs: null,
   };
 
-  Object.defineProperty(globalThis, 'kiln', { value: kiln, enumerable: true });
-  Object.defineProperty(globalThis, '__kilnInstall', {
+  ObjectDefineProperty(globalThis, 'kiln', { value: kiln, enumerable: true });
+  ObjectDefineProperty(globalThis, '__kilnInstall', {
     configurable: true,
     value(bindings) {
-      native = bindings;
-      Object.freeze(kiln);
+      transferToImmutable = uncurryThis(ArrayBuffer.prototype.transferToImmutable);
+      native = ObjectFreeze(bindings);
+      kiln.registerFunction = bindings.registerFunction;
+      kiln.getString = bindings.getString;
+      kiln.del = bindings.del;
+      kiln.exists = bindings.exists;
+      kiln.incr = bindings.incr;
+      kiln.mget = bindings.mget;
+      kiln.call = bindings.call;
+      kiln.rawKeys = bindings.rawKeys;
+      kiln.rawArgs = bindings.rawArgs;
+      ObjectFreeze(kiln);
       delete globalThis.__kilnInstall;
-      return {
-        begin() { registering = new Map(); },
-        end() {
-          const registered = registering;
-          registering = null;
-          return Array.from(registered.values());
-        },
-      };
     },
   });
 })();

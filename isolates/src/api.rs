@@ -19,8 +19,25 @@ use bytes::Bytes;
 use v8::MapFnTo;
 use v8::fast_api::{CFunction, CFunctionInfo, FastApiCallbackOptions, Int64Representation, Type};
 
-use crate::convert;
+use crate::convert::{self, BytesError};
 use crate::host::{Host, HostError};
+use crate::limits::{Limits, show_size};
+use crate::types::FunctionFlags;
+use crate::watchdog::Watch;
+
+/// Most keys one `kiln.mget` reads.
+const MAX_MGET_KEYS: u32 = 1 << 20;
+/// Most arguments one `kiln.call` passes (command name included).
+const MAX_CALL_ARGS: i32 = 1 << 20;
+/// Most functions one library registers (the registry's per-tenant cap is
+/// usually far lower; this bounds what a load can pile up before that).
+const MAX_LIBRARY_FUNCTIONS: usize = 1 << 16;
+/// Longest function name, in characters.
+const MAX_NAME_CHARS: usize = 256;
+/// Longest function description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 64 << 10;
+/// Most entries in a registration's `flags` (there are five flags).
+const MAX_FLAGS: u32 = 16;
 
 /// Per-isolate state every binding reaches through the isolate slot.
 pub(crate) struct CallState {
@@ -32,10 +49,29 @@ pub(crate) struct CallState {
     /// borrowed for the call: copied only if a function asks for them.
     keys: Vec<RawSlice>,
     args: Vec<RawSlice>,
-    /// Bytes of records currently lent to JavaScript as views.
+    /// The functions the library being loaded has registered so far; `None`
+    /// outside a load, when `kiln.registerFunction` throws.
+    registering: Option<Vec<Registration>>,
+    /// The isolate's limits: what bindings accept from JavaScript.
+    limits: Limits,
+    /// The core's watch: a binding does no host work once the call it runs
+    /// in is past its budget.
+    watch: Arc<Watch>,
+    /// Bytes of records currently lent to JavaScript as views, and of the
+    /// copies `rawKeys()`/`rawArgs()` handed out (memory outside the V8
+    /// heap, held to the heap cap).
     pub(crate) lent: Arc<AtomicUsize>,
     /// Counters for tests and benchmarks.
     pub(crate) counters: Arc<Counters>,
+}
+
+/// One function a library registered, as `kiln.registerFunction` checked
+/// and recorded it: host-owned, so reading it runs no JavaScript.
+pub(crate) struct Registration {
+    pub(crate) name: String,
+    pub(crate) function: v8::Global<v8::Function>,
+    pub(crate) flags: FunctionFlags,
+    pub(crate) description: Option<String>,
 }
 
 /// A byte slice borrowed for the length of one call (see
@@ -68,11 +104,14 @@ pub struct Counters {
 }
 
 impl CallState {
-    pub(crate) fn new() -> CallState {
+    pub(crate) fn new(limits: Limits, watch: Arc<Watch>) -> CallState {
         CallState {
             host: None,
             keys: Vec::new(),
             args: Vec::new(),
+            registering: None,
+            limits,
+            watch,
             lent: Arc::default(),
             counters: Arc::default(),
         }
@@ -102,18 +141,43 @@ impl CallState {
         self.keys.clear();
         self.args.clear();
     }
+
+    /// Lets `kiln.registerFunction` record functions until
+    /// [`CallState::end_load`].
+    pub(crate) fn begin_load(&mut self) {
+        self.registering = Some(Vec::new());
+    }
+
+    /// What was registered since [`CallState::begin_load`], in order.
+    pub(crate) fn end_load(&mut self) -> Vec<Registration> {
+        self.registering.take().unwrap_or_default()
+    }
 }
 
 /// The running call's host, or the error a binding throws outside a call.
+///
+/// A call past its budget (or stopped by `FUNCTION KILL`) gets no host:
+/// [`Watch::expired`] has requested its termination, and the binding
+/// returns without doing the work.
 fn host(isolate: &mut v8::Isolate) -> Result<&mut dyn Host, HostError> {
     let state = isolate
         .get_slot_mut::<CallState>()
         .ok_or_else(not_in_call)?;
-    match state.host {
-        // SAFETY: `begin`'s contract keeps the host valid while it is set.
-        Some(mut host) => Ok(unsafe { host.as_mut() }),
-        None => Err(not_in_call()),
+    let Some(mut host) = state.host else {
+        return Err(not_in_call());
+    };
+    if state.watch.expired() {
+        return Err(HostError::new("ERR the function ran past its budget"));
     }
+    // SAFETY: `begin`'s contract keeps the host valid while it is set.
+    Ok(unsafe { host.as_mut() })
+}
+
+/// The isolate's limits.
+fn limits(isolate: &v8::Isolate) -> Limits {
+    isolate
+        .get_slot::<CallState>()
+        .map_or_else(Limits::default, |state| state.limits)
 }
 
 fn not_in_call() -> HostError {
@@ -127,8 +191,12 @@ fn count(isolate: &v8::Isolate, pick: fn(&Counters) -> &AtomicU64) {
     }
 }
 
-/// Throws `message` as an `Error` into the running JavaScript.
+/// Throws `message` as an `Error` into the running JavaScript (unless it
+/// is being terminated: nothing may catch that).
 pub(crate) fn throw(scope: &mut v8::PinScope<'_, '_>, message: &str) {
+    if scope.is_execution_terminating() {
+        return;
+    }
     let text = convert::v8_string(scope, message.as_bytes());
     let error = v8::Exception::error(scope, text);
     scope.throw_exception(error);
@@ -142,7 +210,8 @@ pub(crate) fn bindings<'s>(
     fast_api: bool,
 ) -> v8::Local<'s, v8::Object> {
     let object = v8::Object::new(scope);
-    let slow: [(&str, v8::FunctionCallback); 8] = [
+    let slow: [(&str, v8::FunctionCallback); 9] = [
+        ("registerFunction", register_function.map_fn_to()),
         ("get", get.map_fn_to()),
         ("getString", get_string.map_fn_to()),
         ("putTtl", put_ttl.map_fn_to()),
@@ -192,18 +261,28 @@ fn with_key<'s, T>(
     key: v8::Local<'_, v8::Value>,
     op: impl FnOnce(&mut dyn Host, &[u8]) -> Result<T, HostError>,
 ) -> Option<T> {
+    let cap = limits(scope).max_arg_bytes;
     let mut buf = [MaybeUninit::<u8>::uninit(); KEY_BUF];
     let key = if key.is_string() {
+        let text = key.cast::<v8::String>();
+        // Measured before it is copied (a UTF-16 unit is at least a byte).
+        if text.length() > cap || (text.length() > KEY_BUF / 3 && text.utf8_length(scope) > cap) {
+            throw(scope, &too_long("a key", cap));
+            return None;
+        }
         // Keys are short: read them into a stack buffer, not the heap.
-        let text = key.cast::<v8::String>().to_rust_cow_lossy(scope, &mut buf);
-        match text {
+        match text.to_rust_cow_lossy(scope, &mut buf) {
             Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
             Cow::Owned(text) => Cow::Owned(text.into_bytes()),
         }
     } else {
-        match convert::value_bytes(scope, key) {
-            Some(bytes) => Cow::Owned(bytes),
-            None => {
+        match convert::value_bytes(scope, key, cap) {
+            Ok(bytes) => Cow::Owned(bytes),
+            Err(BytesError::TooLong) => {
+                throw(scope, &too_long("a key", cap));
+                return None;
+            }
+            Err(BytesError::NotBytes) => {
                 throw(scope, "ERR keys must be strings, numbers or Uint8Arrays");
                 return None;
             }
@@ -217,6 +296,11 @@ fn with_key<'s, T>(
             None
         }
     }
+}
+
+/// The error for a key, value or argument over `cap` bytes.
+fn too_long(what: &str, cap: usize) -> String {
+    format!("ERR {what} exceeds the {} argument limit", show_size(cap))
 }
 
 /// Keys up to this many UTF-8 bytes are read without allocating.
@@ -236,6 +320,158 @@ fn count_slow(scope: &v8::PinScope<'_, '_>) {
     count(scope, |c| &c.slow_calls);
 }
 
+// ---- registerFunction ---------------------------------------------------------
+
+/// `kiln.registerFunction(name, fn[, { flags, description }])`, checked
+/// here rather than in JavaScript: the tenant's code runs before and around
+/// it and may have replaced any built-in a script would use. The function
+/// is recorded in the isolate's slot, which the loader reads without
+/// running any JavaScript. Error texts are Redis's where Redis has one.
+fn register_function(
+    scope: &mut v8::PinScope<'_, '_>,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let loading = scope
+        .get_slot::<CallState>()
+        .and_then(|state| state.registering.as_ref())
+        .map(Vec::len);
+    let Some(registered) = loading else {
+        return throw(
+            scope,
+            "kiln.registerFunction can only be called on FUNCTION LOAD command",
+        );
+    };
+    let Some(name) = function_name(scope, args.get(0)) else {
+        return throw(
+            scope,
+            "Function names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        );
+    };
+    let function = args.get(1);
+    if !function.is_function() {
+        return throw(
+            scope,
+            "kiln.registerFunction: the second argument must be a function",
+        );
+    }
+    let duplicate = scope
+        .get_slot::<CallState>()
+        .and_then(|state| state.registering.as_ref())
+        .is_some_and(|list| list.iter().any(|r| r.name == name));
+    if duplicate {
+        return throw(scope, "Function already exists in the library");
+    }
+    if registered >= MAX_LIBRARY_FUNCTIONS {
+        return throw(
+            scope,
+            &format!(
+                "kiln.registerFunction: a library may register at most {MAX_LIBRARY_FUNCTIONS} functions"
+            ),
+        );
+    }
+    let Some((flags, description)) = registration_options(scope, args.get(2)) else {
+        return;
+    };
+    let function = v8::Global::new(scope, function.cast::<v8::Function>());
+    if let Some(list) = scope
+        .get_slot_mut::<CallState>()
+        .and_then(|state| state.registering.as_mut())
+    {
+        list.push(Registration {
+            name,
+            function,
+            flags,
+            description,
+        });
+    }
+}
+
+/// A valid function name: a string primitive of ASCII letters, digits and
+/// `_`, of 1 to [`MAX_NAME_CHARS`] characters.
+fn function_name(
+    scope: &mut v8::PinScope<'_, '_>,
+    name: v8::Local<'_, v8::Value>,
+) -> Option<String> {
+    if !name.is_string() {
+        return None;
+    }
+    let name: v8::Local<v8::String> = name.cast();
+    if name.length() == 0 || name.length() > MAX_NAME_CHARS {
+        return None;
+    }
+    let name = name.to_rust_string_lossy(scope);
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        .then_some(name)
+}
+
+/// The flags and description of a registration's options object; `None`
+/// after throwing (or when a getter threw).
+fn registration_options(
+    scope: &mut v8::PinScope<'_, '_>,
+    options: v8::Local<'_, v8::Value>,
+) -> Option<(FunctionFlags, Option<String>)> {
+    let mut flags = FunctionFlags::default();
+    if options.is_null_or_undefined() {
+        return Some((flags, None));
+    }
+    if !options.is_object() || options.is_function() {
+        throw(scope, "kiln.registerFunction: options must be an object");
+        return None;
+    }
+    let options: v8::Local<v8::Object> = options.cast();
+    // Reading the tenant's own object may run its getters: that is its code,
+    // under the load budget, and the values are checked below.
+    let key = convert::v8_string(scope, b"flags");
+    let list = options.get(scope, key.into())?;
+    if !list.is_null_or_undefined() {
+        if !list.is_array() {
+            throw(
+                scope,
+                "kiln.registerFunction: flags must be an array of strings",
+            );
+            return None;
+        }
+        let list: v8::Local<v8::Array> = list.cast();
+        if list.length() > MAX_FLAGS {
+            throw(
+                scope,
+                &format!("kiln.registerFunction: at most {MAX_FLAGS} flags may be given"),
+            );
+            return None;
+        }
+        for i in 0..list.length() {
+            let flag = list.get_index(scope, i)?;
+            let name = flag.is_string().then(|| flag.to_rust_string_lossy(scope));
+            match name.as_deref().and_then(FunctionFlags::named) {
+                Some(set) => set(&mut flags),
+                None => {
+                    let shown = convert::describe_value(scope, flag);
+                    throw(scope, &format!("Unknown flag given: {shown}"));
+                    return None;
+                }
+            }
+        }
+    }
+    let key = convert::v8_string(scope, b"description");
+    let description = options.get(scope, key.into())?;
+    if description.is_null_or_undefined() {
+        return Some((flags, None));
+    }
+    if !description.is_string() || description.cast::<v8::String>().length() > MAX_DESCRIPTION_CHARS
+    {
+        throw(
+            scope,
+            &format!(
+                "kiln.registerFunction: description must be a string of at most {MAX_DESCRIPTION_CHARS} characters"
+            ),
+        );
+        return None;
+    }
+    Some((flags, Some(description.to_rust_string_lossy(scope))))
+}
+
 // ---- get / getString / mget -------------------------------------------------
 
 /// The deleter of a view's backing store: gives back the record's bytes.
@@ -245,38 +481,53 @@ unsafe extern "C" fn drop_lent(_data: *mut c_void, len: usize, owner: *mut c_voi
     lent.counter.fetch_sub(len, Ordering::Relaxed);
 }
 
-/// A record's bytes kept alive while JavaScript holds a view of them.
+/// Bytes outside the V8 heap kept alive while JavaScript holds a buffer of
+/// them, counted in [`CallState::lent`].
 struct Lent {
-    _bytes: Bytes,
+    _bytes: LentBytes,
     counter: Arc<AtomicUsize>,
 }
 
+enum LentBytes {
+    /// A record's own bytes, shared with the store: JavaScript only sees
+    /// them through `transferToImmutable()`, so they are never written.
+    Record(Bytes),
+    /// A copy that belongs to JavaScript alone, which may write it.
+    Copy(Vec<u8>),
+}
+
 /// An `ArrayBuffer` over `bytes` without copying them.
-fn lend<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: Bytes) -> v8::Local<'s, v8::ArrayBuffer> {
+fn lend<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: LentBytes) -> v8::Local<'s, v8::ArrayBuffer> {
     let Some(state) = scope.get_slot::<CallState>() else {
         return v8::ArrayBuffer::new(scope, 0);
     };
     let counter = state.lent.clone();
-    state
-        .counters
-        .zero_copy_views
-        .fetch_add(1, Ordering::Relaxed);
-    counter.fetch_add(bytes.len(), Ordering::Relaxed);
-    let (ptr, len) = (bytes.as_ptr(), bytes.len());
+    let mut bytes = bytes;
+    let (ptr, len) = match &mut bytes {
+        LentBytes::Record(record) => {
+            state
+                .counters
+                .zero_copy_views
+                .fetch_add(1, Ordering::Relaxed);
+            (record.as_ptr() as *mut u8, record.len())
+        }
+        LentBytes::Copy(copy) => (copy.as_mut_ptr(), copy.len()),
+    };
+    if len == 0 {
+        return v8::ArrayBuffer::new(scope, 0);
+    }
+    counter.fetch_add(len, Ordering::Relaxed);
     let owner = Box::into_raw(Box::new(Lent {
         _bytes: bytes,
         counter,
     }));
-    // SAFETY: `ptr..ptr+len` is owned by the `Bytes` inside `owner`, which
-    // lives until V8 calls `drop_lent`. JavaScript only sees it through
-    // `transferToImmutable()`, so it is never written.
+    // SAFETY: `ptr..ptr+len` is owned by the bytes inside `owner` (moving a
+    // `Bytes` or `Vec` does not move its buffer), which live until V8 calls
+    // `drop_lent`. A record's bytes are only written if JavaScript gets the
+    // buffer itself, and `kiln.get` hands it only a `transferToImmutable()`
+    // of it.
     let store = unsafe {
-        v8::ArrayBuffer::new_backing_store_from_ptr(
-            ptr as *mut c_void,
-            len,
-            drop_lent,
-            owner.cast(),
-        )
+        v8::ArrayBuffer::new_backing_store_from_ptr(ptr.cast(), len, drop_lent, owner.cast())
     };
     v8::ArrayBuffer::with_backing_store(scope, &store.make_shared())
 }
@@ -286,7 +537,9 @@ fn get(
     args: v8::FunctionCallbackArguments,
     rv: v8::ReturnValue<v8::Value>,
 ) {
-    read_value(scope, args, rv, |scope, bytes| lend(scope, bytes).into());
+    read_value(scope, args, rv, |scope, bytes| {
+        lend(scope, LentBytes::Record(bytes)).into()
+    });
 }
 
 fn get_string(
@@ -315,22 +568,42 @@ fn read_value(
     }
 }
 
+/// `kiln.mget(k1, k2...)` or `kiln.mget([k1, k2...])`: strings or `null`s.
+///
+/// An array is walked one element at a time (its `length` is whatever the
+/// tenant set, `2**32 - 1` for an empty array), and only up to
+/// [`MAX_MGET_KEYS`].
 fn mget(
     scope: &mut v8::PinScope<'_, '_>,
     args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     count_slow(scope);
-    let keys = args.get(0);
-    if !keys.is_array() {
-        return throw(scope, "ERR kiln.mget takes keys");
+    let first = args.get(0);
+    let list = (args.length() == 1 && first.is_array()).then(|| first.cast::<v8::Array>());
+    let count = match list {
+        Some(list) => list.length(),
+        None => args.length().max(0) as u32,
+    };
+    if count > MAX_MGET_KEYS {
+        return throw(
+            scope,
+            &format!("ERR kiln.mget takes at most {MAX_MGET_KEYS} keys"),
+        );
     }
-    let keys: v8::Local<v8::Array> = keys.cast();
-    let mut values = Vec::with_capacity(keys.length() as usize);
-    for i in 0..keys.length() {
-        let key = keys
-            .get_index(scope, i)
-            .unwrap_or_else(|| v8::undefined(scope).into());
+    let mut values = Vec::new();
+    for i in 0..count {
+        if scope.is_execution_terminating() {
+            return;
+        }
+        let key = match list {
+            // `None`: a getter threw, or execution is terminating.
+            Some(list) => match list.get_index(scope, i) {
+                Some(key) => key,
+                None => return,
+            },
+            None => args.get(i as i32),
+        };
         let Some(value) = with_key(scope, key, |host, key| host.get(key)) else {
             return;
         };
@@ -350,10 +623,15 @@ fn put_value(
     value: v8::Local<'_, v8::Value>,
     ttl_ms: Option<u64>,
 ) {
-    let Some(value) = convert::value_bytes(scope, value) else {
-        return throw(scope, "ERR values must be strings, numbers or Uint8Arrays");
+    let limits = limits(scope);
+    let cap = limits.max_arg_bytes.min(limits.host_call_bytes());
+    let value = match convert::value_bytes(scope, value, cap) {
+        Ok(value) => Bytes::from(value),
+        Err(BytesError::TooLong) => return throw(scope, &too_long("a value", cap)),
+        Err(BytesError::NotBytes) => {
+            return throw(scope, "ERR values must be strings, numbers or Uint8Arrays");
+        }
     };
-    let value = Bytes::from(value);
     with_key(scope, key, |host, key| host.put(key, value, ttl_ms));
 }
 
@@ -386,7 +664,9 @@ fn incr(
 ) {
     count_slow(scope);
     let by = args.get(1);
-    let delta = if by.is_big_int() {
+    let delta = if by.is_null_or_undefined() {
+        Some(1)
+    } else if by.is_big_int() {
         Some(by.cast::<v8::BigInt>().i64_value())
             .filter(|(_, exact)| *exact)
             .map(|(n, _)| n)
@@ -403,21 +683,53 @@ fn incr(
     }
 }
 
+/// `kiln.call(command, ...args)`: at most [`MAX_CALL_ARGS`] arguments, each
+/// at most `max_arg_bytes` and together at most
+/// [`Limits::host_call_bytes`], each measured before it is copied.
 fn call(
     scope: &mut v8::PinScope<'_, '_>,
     args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     count_slow(scope);
-    let mut command = Vec::with_capacity(args.length() as usize);
+    if args.length() > MAX_CALL_ARGS {
+        return throw(
+            scope,
+            &format!("ERR kiln.call takes at most {MAX_CALL_ARGS} arguments"),
+        );
+    }
+    let limits = limits(scope);
+    let mut left = limits.host_call_bytes();
+    let mut command = Vec::new();
     for i in 0..args.length() {
-        let Some(arg) = convert::value_bytes(scope, args.get(i)) else {
-            return throw(
-                scope,
-                "ERR Command arguments must be strings, numbers or Uint8Arrays",
-            );
-        };
-        command.push(Bytes::from(arg));
+        if scope.is_execution_terminating() {
+            return;
+        }
+        let cap = limits.max_arg_bytes.min(left);
+        match convert::value_bytes(scope, args.get(i), cap) {
+            Ok(arg) => {
+                left -= arg.len();
+                command.push(Bytes::from(arg));
+            }
+            Err(BytesError::TooLong) if cap < limits.max_arg_bytes => {
+                return throw(
+                    scope,
+                    &format!(
+                        "ERR kiln.call arguments exceed the {} limit of one call",
+                        show_size(limits.host_call_bytes())
+                    ),
+                );
+            }
+            Err(BytesError::TooLong) => {
+                return throw(scope, &too_long("a kiln.call argument", cap));
+            }
+            Err(BytesError::NotBytes) => {
+                return throw(
+                    scope,
+                    "ERR Command arguments must be strings, numbers or Uint8Arrays",
+                );
+            }
+        }
     }
     if command.is_empty() {
         return throw(
@@ -440,7 +752,9 @@ fn raw_keys(
     _args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
-    rv.set(raw_list(scope, |state| &state.keys).into());
+    if let Some(list) = raw_list(scope, |state| &state.keys) {
+        rv.set(list.into());
+    }
 }
 
 fn raw_args(
@@ -448,39 +762,52 @@ fn raw_args(
     _args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
-    rv.set(raw_list(scope, |state| &state.args).into());
+    if let Some(list) = raw_list(scope, |state| &state.args) {
+        rv.set(list.into());
+    }
 }
 
 /// The running call's keys or args as `Uint8Array`s (copies: they may be
-/// kept).
+/// kept). The copies live outside the V8 heap, so they are counted with
+/// lent views and refused once they would take those past the heap cap.
 fn raw_list<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     pick: fn(&CallState) -> &Vec<RawSlice>,
-) -> v8::Local<'s, v8::Array> {
-    let items: Vec<Vec<u8>> = scope
-        .get_slot::<CallState>()
-        .filter(|state| state.host.is_some())
-        // SAFETY: a call is running (`host` is set), so `begin`'s contract
-        // keeps its keys and args alive.
-        .map(|state| {
-            pick(state)
-                .iter()
-                .map(|raw| unsafe { raw.get() }.to_vec())
-                .collect()
-        })
-        .unwrap_or_default();
-    let values: Vec<v8::Local<v8::Value>> = items
-        .into_iter()
-        .map(|item| {
-            let len = item.len();
-            let store = v8::ArrayBuffer::new_backing_store_from_vec(item).make_shared();
-            let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
-            v8::Uint8Array::new(scope, buffer, 0, len)
-                .expect("a Uint8Array over a fresh buffer")
-                .into()
-        })
-        .collect();
-    v8::Array::new_with_elements(scope, &values)
+) -> Option<v8::Local<'s, v8::Array>> {
+    let state = scope.get_slot::<CallState>()?;
+    if state.host.is_none() {
+        return Some(v8::Array::new(scope, 0));
+    }
+    if state.watch.expired() {
+        return None;
+    }
+    let raws = pick(state).clone();
+    // SAFETY (for each `get` below): a call is running (`host` is set), so
+    // `begin`'s contract keeps its keys and args alive.
+    let total = raws
+        .iter()
+        .map(|raw| raw.1)
+        .fold(0usize, usize::saturating_add);
+    let cap = state.limits.heap_bytes;
+    if state.lent.load(Ordering::Relaxed).saturating_add(total) > cap {
+        throw(
+            scope,
+            &format!(
+                "ERR kiln.rawKeys()/rawArgs() copies would exceed the {} heap limit",
+                show_size(cap)
+            ),
+        );
+        return None;
+    }
+    let mut values = Vec::with_capacity(raws.len());
+    for raw in raws {
+        let copy = unsafe { raw.get() }.to_vec();
+        let len = copy.len();
+        let buffer = lend(scope, LentBytes::Copy(copy));
+        let view = v8::Uint8Array::new(scope, buffer, 0, len)?;
+        values.push(view.into());
+    }
+    Some(v8::Array::new_with_elements(scope, &values))
 }
 
 // ---- exists / del: slow and fast ---------------------------------------------

@@ -1,20 +1,105 @@
 //! Values across the boundary: JavaScript results to RESP replies (as Redis
 //! converts Lua's), RESP replies of `kiln.call` to JavaScript, and keys and
 //! arguments from JavaScript to bytes.
+//!
+//! Every value here comes from tenant code and is hostile: an array's
+//! `length` says nothing about its memory (`a.length = 2**32 - 1` is one
+//! store), a getter or Proxy trap runs tenant code, and a string may be a
+//! rope of a GiB. So nothing is pre-sized from a JavaScript length, sizes are
+//! checked before bytes are copied, every loop stops as soon as execution is
+//! terminating, and thrown values are turned into text without calling any
+//! tenant code (`toString`, getters).
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 use kiln_net::Reply;
+
+use crate::limits::show_size;
 
 /// Deepest nesting of arrays and objects a function may return (a cyclic
 /// structure would otherwise recurse forever).
 const MAX_DEPTH: usize = 64;
 
+/// Most elements (scalars and containers) in one reply, whatever the byte
+/// cap allows.
+const MAX_REPLY_ELEMENTS: usize = 1 << 24;
+
+/// Longest error text taken from a thrown value, in UTF-8 bytes.
+const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// BigInts longer than this many 64-bit words are not turned into decimal
+/// text: V8 does that in C++ without checking for termination.
+const MAX_BIGINT_WORDS: usize = 1024;
+
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
-/// The reply for a function's return value.
-pub fn to_reply(scope: &mut v8::PinScope<'_, '_>, value: v8::Local<'_, v8::Value>) -> Reply {
-    to_reply_at(scope, value, 0).unwrap_or_else(Reply::error)
+/// Why a conversion stopped.
+enum Stop {
+    /// The whole reply becomes this error.
+    Error(Cow<'static, str>),
+    /// JavaScript threw (a getter, a Proxy trap) or execution is
+    /// terminating: the exception is pending in the caller's `TryCatch`.
+    Exception,
+}
+
+/// What is left of one reply's caps.
+struct ReplyBudget {
+    bytes: usize,
+    elements: usize,
+    cap: usize,
+}
+
+impl ReplyBudget {
+    /// Counts one reply node carrying `payload` bytes.
+    fn take(&mut self, payload: usize) -> Result<(), Stop> {
+        let cost = payload.saturating_add(size_of::<Reply>());
+        if cost > self.bytes {
+            return Err(self.exceeded());
+        }
+        if self.elements == 0 {
+            return Err(Stop::Error(Cow::Owned(format!(
+                "ERR Function reply has more than {MAX_REPLY_ELEMENTS} elements"
+            ))));
+        }
+        self.bytes -= cost;
+        self.elements -= 1;
+        Ok(())
+    }
+
+    /// Whether a payload of at least `len` bytes would still fit.
+    fn fits(&self, len: usize) -> bool {
+        len.saturating_add(size_of::<Reply>()) <= self.bytes
+    }
+
+    fn exceeded(&self) -> Stop {
+        Stop::Error(Cow::Owned(format!(
+            "ERR Function reply exceeds the {} reply limit",
+            show_size(self.cap)
+        )))
+    }
+}
+
+/// The reply for a function's return value, of at most `cap_bytes`
+/// (counting each element as at least `size_of::<Reply>()`). `None` when
+/// JavaScript threw while it was read (a getter) or execution is
+/// terminating; the exception is then pending in the caller's `TryCatch`.
+pub fn to_reply(
+    scope: &mut v8::PinScope<'_, '_>,
+    value: v8::Local<'_, v8::Value>,
+    cap_bytes: usize,
+) -> Option<Reply> {
+    let mut budget = ReplyBudget {
+        bytes: cap_bytes,
+        elements: MAX_REPLY_ELEMENTS,
+        cap: cap_bytes,
+    };
+    match to_reply_at(scope, value, 0, &mut budget) {
+        Ok(reply) => Some(reply),
+        Err(Stop::Error(message)) => Some(Reply::error_owned(message.into_owned())),
+        Err(Stop::Exception) => None,
+    }
 }
 
 /// A value's reply; `Err` for a value with no reply form anywhere inside it.
@@ -22,13 +107,19 @@ fn to_reply_at(
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
     depth: usize,
-) -> Result<Reply, &'static str> {
+    budget: &mut ReplyBudget,
+) -> Result<Reply, Stop> {
     if depth > MAX_DEPTH {
-        return Err("ERR reply nesting is deeper than 64 levels");
+        return Err(Stop::Error(Cow::Borrowed(
+            "ERR reply nesting is deeper than 64 levels",
+        )));
     }
-    match scalar_reply(scope, value) {
+    if scope.is_execution_terminating() {
+        return Err(Stop::Exception);
+    }
+    match scalar_reply(scope, value, budget)? {
         Some(reply) => Ok(reply),
-        None => compound_reply(scope, value, depth),
+        None => compound_reply(scope, value, depth, budget),
     }
 }
 
@@ -36,34 +127,48 @@ fn to_reply_at(
 fn scalar_reply(
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
-) -> Option<Reply> {
+    budget: &mut ReplyBudget,
+) -> Result<Option<Reply>, Stop> {
     let reply = if value.is_null_or_undefined() || value.is_false() {
+        budget.take(0)?;
         Reply::Nil
     } else if value.is_true() {
+        budget.take(0)?;
         Reply::Integer(1)
     } else if value.is_string() {
-        Reply::Bulk(string_bytes(scope, value.cast()).into())
+        let string: v8::Local<v8::String> = value.cast();
+        // A string holds at least one UTF-8 byte per UTF-16 unit: refuse a
+        // long one before V8 flattens it to count its bytes.
+        if !budget.fits(string.length()) {
+            return Err(budget.exceeded());
+        }
+        budget.take(string.utf8_length(scope))?;
+        Reply::Bulk(string_bytes(scope, string).into())
     } else if value.is_number() {
+        budget.take(0)?;
         number_reply(value.number_value(scope).unwrap_or(f64::NAN))
     } else if value.is_big_int() {
+        budget.take(0)?;
         match value.cast::<v8::BigInt>().i64_value() {
             (n, true) => Reply::Integer(n),
             _ => Reply::error("ERR BigInt result does not fit in a 64-bit integer"),
         }
     } else if value.is_array_buffer_view() {
-        Reply::Bulk(Bytes::copy_from_slice(view_bytes(
-            &value.cast::<v8::ArrayBufferView>(),
-        )))
+        let view: v8::Local<v8::ArrayBufferView> = value.cast();
+        budget.take(view.byte_length())?;
+        Reply::Bulk(Bytes::copy_from_slice(view_bytes(&view)))
     } else if value.is_array_buffer() {
-        Reply::Bulk(Bytes::copy_from_slice(buffer_bytes(
-            &value.cast::<v8::ArrayBuffer>(),
-        )))
+        let buffer: v8::Local<v8::ArrayBuffer> = value.cast();
+        budget.take(buffer.byte_length())?;
+        Reply::Bulk(Bytes::copy_from_slice(buffer_bytes(&buffer)))
     } else if value.is_native_error() {
-        error_reply(&error_message(scope, value))
+        let message = error_message(scope, value);
+        budget.take(message.len())?;
+        error_reply(&message)
     } else {
-        return None;
+        return Ok(None);
     };
-    Some(reply)
+    Ok(Some(reply))
 }
 
 /// The reply for an array, map or plain object.
@@ -71,39 +176,60 @@ fn compound_reply(
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
     depth: usize,
-) -> Result<Reply, &'static str> {
+    budget: &mut ReplyBudget,
+) -> Result<Reply, Stop> {
     if value.is_array() {
+        budget.take(0)?;
         let array: v8::Local<v8::Array> = value.cast();
-        let mut items = Vec::with_capacity(array.length() as usize);
-        for i in 0..array.length() {
-            let item = array
-                .get_index(scope, i)
-                .unwrap_or_else(|| v8::undefined(scope).into());
-            items.push(to_reply_at(scope, item, depth + 1)?);
-        }
-        return Ok(Reply::Array(items));
+        return array_items(scope, array, 0, array.length(), depth, budget).map(Reply::Array);
     }
     if value.is_map() {
+        budget.take(0)?;
         let flat = value.cast::<v8::Map>().as_array(scope);
-        let mut pairs = Vec::with_capacity(flat.length() as usize / 2);
+        let mut pairs = Vec::new();
         for i in 0..flat.length() / 2 {
-            let k = flat
-                .get_index(scope, 2 * i)
-                .unwrap_or_else(|| v8::undefined(scope).into());
-            let v = flat
-                .get_index(scope, 2 * i + 1)
-                .unwrap_or_else(|| v8::undefined(scope).into());
-            pairs.push((
-                to_reply_at(scope, k, depth + 1)?,
-                to_reply_at(scope, v, depth + 1)?,
-            ));
+            let mut pair = array_items(scope, flat, 2 * i, 2 * i + 2, depth, budget)?;
+            let (Some(v), Some(k)) = (pair.pop(), pair.pop()) else {
+                return Err(Stop::Exception);
+            };
+            pairs.push((k, v));
         }
         return Ok(Reply::Map(pairs));
     }
     if value.is_function() || value.is_symbol() || !value.is_object() {
-        return Err("ERR a function returned a value that has no reply form (function or symbol)");
+        return Err(Stop::Error(Cow::Borrowed(
+            "ERR a function returned a value that has no reply form (function or symbol)",
+        )));
     }
-    object_reply(scope, value.cast(), depth)
+    budget.take(0)?;
+    object_reply(scope, value.cast(), depth, budget)
+}
+
+/// The replies of `array[from..to]`, read one element at a time (a length
+/// says nothing about how many elements exist: holes read as `undefined`
+/// and count against the budget like any element).
+fn array_items(
+    scope: &mut v8::PinScope<'_, '_>,
+    array: v8::Local<'_, v8::Array>,
+    from: u32,
+    to: u32,
+    depth: usize,
+    budget: &mut ReplyBudget,
+) -> Result<Vec<Reply>, Stop> {
+    let mut items = Vec::new();
+    for i in from..to {
+        // Each element's handles die with its own scope: a long array must
+        // not pile up millions of them in the caller's.
+        v8::scope!(let scope, scope);
+        if scope.is_execution_terminating() {
+            return Err(Stop::Exception);
+        }
+        let Some(item) = array.get_index(scope, i) else {
+            return Err(Stop::Exception);
+        };
+        items.push(to_reply_at(scope, item, depth + 1, budget)?);
+    }
+    Ok(items)
 }
 
 /// A plain object's own enumerable string-keyed properties, as a map (RESP3)
@@ -112,23 +238,37 @@ fn object_reply(
     scope: &mut v8::PinScope<'_, '_>,
     object: v8::Local<'_, v8::Object>,
     depth: usize,
-) -> Result<Reply, &'static str> {
+    budget: &mut ReplyBudget,
+) -> Result<Reply, Stop> {
     let Some(names) = object.get_own_property_names(scope, Default::default()) else {
-        return Err("ERR could not read the returned object's properties");
+        return Err(Stop::Exception);
     };
-    let mut pairs = Vec::with_capacity(names.length() as usize);
+    let mut pairs = Vec::new();
     for i in 0..names.length() {
+        v8::scope!(let scope, scope);
+        if scope.is_execution_terminating() {
+            return Err(Stop::Exception);
+        }
         let Some(name) = names.get_index(scope, i) else {
+            return Err(Stop::Exception);
+        };
+        // Names come back as strings or index numbers; a Proxy's `ownKeys`
+        // cannot smuggle in an object whose `toString` would run here.
+        let key = if name.is_string() {
+            name.cast::<v8::String>()
+        } else if name.is_number() {
+            match name.to_string(scope) {
+                Some(text) => text,
+                None => return Err(Stop::Exception),
+            }
+        } else {
             continue;
         };
-        let value = object
-            .get(scope, name)
-            .unwrap_or_else(|| v8::undefined(scope).into());
-        let name = name
-            .to_string(scope)
-            .unwrap_or_else(|| v8::String::empty(scope));
-        let key = Reply::Bulk(string_bytes(scope, name).into());
-        pairs.push((key, to_reply_at(scope, value, depth + 1)?));
+        let Some(value) = object.get(scope, key.into()) else {
+            return Err(Stop::Exception);
+        };
+        let key = to_reply_at(scope, key.into(), depth + 1, budget)?;
+        pairs.push((key, to_reply_at(scope, value, depth + 1, budget)?));
     }
     Ok(Reply::Map(pairs))
 }
@@ -161,23 +301,96 @@ pub fn error_reply(message: &str) -> Reply {
     }
 }
 
-/// The message of a thrown value: an `Error`'s `message`, or the value as a
-/// string.
+/// The message of a thrown value, without running any of its code: a
+/// string as itself, an `Error`'s `message` data property, anything else
+/// as V8's side-effect-free description (`#<Object>`, `Symbol(x)`...).
+/// At most [`MAX_MESSAGE_BYTES`].
 pub fn error_message(scope: &mut v8::PinScope<'_, '_>, thrown: v8::Local<'_, v8::Value>) -> String {
     if thrown.is_native_error() {
-        let object: v8::Local<v8::Object> = thrown.cast();
-        let key = v8::String::new(scope, "message").expect("short string");
-        if let Some(message) = object.get(scope, key.into())
+        let object = v8::Local::new(scope, thrown.cast::<v8::Object>());
+        if let Some(message) = data_property(scope, object, "message")
             && message.is_string()
         {
-            return message.to_rust_string_lossy(scope);
+            return bounded_text(scope, message.cast());
         }
     }
-    thrown.to_rust_string_lossy(scope)
+    describe_value(scope, thrown)
+}
+
+/// A value as text without running its code: a string as itself, anything
+/// else as V8's `NoSideEffectsToString` (an `Error` as `Name: message`,
+/// read from data properties only). At most [`MAX_MESSAGE_BYTES`].
+pub fn describe_value(scope: &mut v8::PinScope<'_, '_>, value: v8::Local<'_, v8::Value>) -> String {
+    let text = if value.is_string() {
+        Some(value.cast::<v8::String>())
+    } else {
+        value.to_detail_string(scope)
+    };
+    match text {
+        Some(text) => bounded_text(scope, text),
+        None => "unknown error".to_owned(),
+    }
+}
+
+/// `key` as found on `object` or its prototypes as a data property,
+/// without calling getters or Proxy traps (`None` where one would run, or
+/// when absent), like V8's internal `GetDataProperty`.
+fn data_property<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    object: v8::Local<'s, v8::Object>,
+    key: &str,
+) -> Option<v8::Local<'s, v8::Value>> {
+    let key: v8::Local<v8::Name> = v8_string(scope, key.as_bytes()).into();
+    let value_key: v8::Local<v8::Name> = v8_string(scope, b"value").into();
+    let mut current = object;
+    // Prototype chains are short; a bound keeps a hostile one from mattering.
+    for _ in 0..32 {
+        if current.is_proxy() {
+            return None;
+        }
+        let descriptor = current.get_own_property_descriptor(scope, key)?;
+        if descriptor.is_object() {
+            // A fresh ordinary object V8 made: `value` is its own data
+            // property for a data descriptor and absent for an accessor
+            // (then a lookup would reach Object.prototype, so do not look).
+            let descriptor: v8::Local<v8::Object> = descriptor.cast();
+            if !descriptor.has_own_property(scope, value_key)? {
+                return None;
+            }
+            return descriptor.get(scope, value_key.into());
+        }
+        let prototype = current.get_prototype(scope)?;
+        if !prototype.is_object() {
+            return None;
+        }
+        current = prototype.cast();
+    }
+    None
+}
+
+/// At most [`MAX_MESSAGE_BYTES`] of a string, as UTF-8, `...` marking a cut.
+fn bounded_text(scope: &mut v8::PinScope<'_, '_>, text: v8::Local<'_, v8::String>) -> String {
+    let mut buffer = vec![0u8; MAX_MESSAGE_BYTES];
+    let mut read = 0;
+    let written = text.write_utf8_v2(
+        scope,
+        &mut buffer,
+        v8::WriteFlags::kReplaceInvalidUtf8,
+        Some(&mut read),
+    );
+    buffer.truncate(written);
+    let mut text_out = String::from_utf8(buffer)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    if read < text.length() {
+        text_out.push_str("...");
+    }
+    text_out
 }
 
 /// A JavaScript value for a command's reply inside a function (what
 /// `kiln.call` returns). Error replies are returned as `Err` to be thrown.
+/// The reply comes from the host, so its size is the store's, not the
+/// tenant's.
 pub fn from_reply<'s>(
     scope: &v8::PinScope<'s, '_>,
     reply: &Reply,
@@ -200,7 +413,17 @@ pub fn from_reply<'s>(
             for (k, v) in pairs {
                 let key = from_reply(scope, k)?;
                 let value = from_reply(scope, v)?;
-                object.set(scope, key, value);
+                // Define, not assign: a setter on Object.prototype (or a
+                // `__proto__` field) must not see the reply.
+                let key: v8::Local<v8::Name> = if key.is_name() {
+                    key.cast()
+                } else {
+                    match key.to_string(scope) {
+                        Some(key) => key.into(),
+                        None => continue,
+                    }
+                };
+                object.create_data_property(scope, key, value);
             }
             object.into()
         }
@@ -227,7 +450,8 @@ pub fn v8_string<'s>(scope: &v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s
         .unwrap_or_else(|| v8::String::empty(scope))
 }
 
-/// A string's UTF-8 bytes.
+/// A string's UTF-8 bytes. Callers bound its size first
+/// ([`v8::String::length`], then [`v8::String::utf8_length`]).
 pub fn string_bytes(
     scope: &mut v8::PinScope<'_, '_>,
     string: v8::Local<'_, v8::String>,
@@ -237,27 +461,57 @@ pub fn string_bytes(
     text.into_bytes()
 }
 
+/// Why a value gave no bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BytesError {
+    /// An object with no byte form.
+    NotBytes,
+    /// More than the cap: refused before it was copied.
+    TooLong,
+}
+
 /// The bytes a key, argument or value names: a string as UTF-8, a typed
 /// array or `ArrayBuffer` as its bytes, a number or other primitive as its
-/// string form. `None` for objects that have no byte form.
+/// string form; at most `cap` bytes, measured before anything is copied.
 pub fn value_bytes(
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
-) -> Option<Vec<u8>> {
+    cap: usize,
+) -> Result<Vec<u8>, BytesError> {
     if value.is_string() {
-        return Some(string_bytes(scope, value.cast()));
+        let string: v8::Local<v8::String> = value.cast();
+        // At least one UTF-8 byte per UTF-16 unit: a longer string is
+        // refused before V8 flattens it to count its bytes.
+        if string.length() > cap || string.utf8_length(scope) > cap {
+            return Err(BytesError::TooLong);
+        }
+        return Ok(string_bytes(scope, string));
     }
     if value.is_array_buffer_view() {
-        return Some(view_bytes(&value.cast::<v8::ArrayBufferView>()).to_vec());
+        let view: v8::Local<v8::ArrayBufferView> = value.cast();
+        if view.byte_length() > cap {
+            return Err(BytesError::TooLong);
+        }
+        return Ok(view_bytes(&view).to_vec());
     }
     if value.is_array_buffer() {
-        return Some(buffer_bytes(&value.cast::<v8::ArrayBuffer>()).to_vec());
+        let buffer: v8::Local<v8::ArrayBuffer> = value.cast();
+        if buffer.byte_length() > cap {
+            return Err(BytesError::TooLong);
+        }
+        return Ok(buffer_bytes(&buffer).to_vec());
+    }
+    if value.is_big_int() && value.cast::<v8::BigInt>().word_count() > MAX_BIGINT_WORDS {
+        return Err(BytesError::TooLong);
     }
     if value.is_number() || value.is_big_int() || value.is_boolean() {
-        let text = value.to_string(scope)?;
-        return Some(string_bytes(scope, text));
+        let text = value.to_string(scope).ok_or(BytesError::NotBytes)?;
+        if text.length() > cap {
+            return Err(BytesError::TooLong);
+        }
+        return Ok(string_bytes(scope, text));
     }
-    None
+    Err(BytesError::NotBytes)
 }
 
 /// The bytes a typed array or `DataView` covers.

@@ -1,13 +1,13 @@
 //! One tenant's isolate on one core: its context, its libraries' functions,
 //! its limits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kiln_net::Reply;
 
-use crate::api::{self, CallState, Counters};
+use crate::api::{self, CallState, Counters, Registration};
 use crate::convert;
 use crate::host::Host;
 use crate::limits::Limits;
@@ -21,8 +21,9 @@ use crate::watchdog::{Stop, Watch};
 struct Registered {
     function: v8::Global<v8::Function>,
     flags: FunctionFlags,
-    /// The library that registered it.
-    library: String,
+    /// The library that registered it ([`TenantIsolate::extend`] drops a
+    /// library's functions by this name).
+    library: Arc<str>,
 }
 
 /// One tenant's isolate on one core.
@@ -31,7 +32,6 @@ struct Registered {
 pub struct TenantIsolate {
     functions: HashMap<String, Registered>,
     context: v8::Global<v8::Context>,
-    hooks: Hooks,
     version: Option<u64>,
     condemned: bool,
     fast_api: bool,
@@ -49,10 +49,24 @@ pub struct TenantIsolate {
     isolate: v8::SharedIsolate,
 }
 
-/// The registration hooks `__kilnInstall` returned for the live context.
-struct Hooks {
-    begin: v8::Global<v8::Function>,
-    end: v8::Global<v8::Function>,
+/// What running a batch of libraries gave.
+struct Batch {
+    /// The libraries that loaded, in order, with what each registered.
+    loaded: Vec<(LoadedLibrary, Vec<Registration>)>,
+    /// Why the next one failed, if one did (the rest did not run).
+    error: Option<LoadError>,
+    /// Whether the heap limit was hit (the isolate must be dropped).
+    heap_hit: bool,
+}
+
+/// Refuses WebAssembly compilation: wasm memories and code live outside
+/// the heap and `ArrayBuffer` caps (a `WebAssembly.Memory` grew to 2.6 GB
+/// while the isolate reported 1.5 MB).
+unsafe extern "C" fn no_wasm(
+    _context: v8::Local<v8::Context>,
+    _source: v8::Local<v8::String>,
+) -> bool {
+    false
 }
 
 impl TenantIsolate {
@@ -78,13 +92,17 @@ impl TenantIsolate {
             .heap_limits(0, heap)
             .array_buffer_allocator(allocator);
         let mut isolate = v8::Isolate::new(params);
-        let heap_guard = HeapGuard::install(&mut isolate);
+        let heap_guard = HeapGuard::install(&mut isolate, heap);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_capture_stack_trace_for_uncaught_exceptions(true, 16);
-        let state = CallState::new();
+        // `Atomics.wait` would block the core's thread (on a
+        // SharedArrayBuffer nothing else can notify): make it throw.
+        isolate.set_allow_atomics_wait(false);
+        isolate.set_allow_wasm_code_generation_callback(no_wasm);
+        let state = CallState::new(limits, watch.clone());
         let (lent, counters) = (state.lent.clone(), state.counters.clone());
         isolate.set_slot(state);
-        let (context, hooks) = new_context(&mut isolate, fast_api);
+        let context = new_context(&mut isolate, fast_api);
         let handle = isolate.thread_safe_handle();
         // SAFETY: no `Global::open` reference is live, the isolate is still
         // on the thread that created it, and its slot state is only ever
@@ -99,7 +117,6 @@ impl TenantIsolate {
         TenantIsolate {
             functions: HashMap::new(),
             context,
-            hooks,
             version: None,
             condemned: false,
             fast_api,
@@ -121,7 +138,7 @@ impl TenantIsolate {
     }
 
     /// The registry version its functions come from (`None` before the
-    /// first [`TenantIsolate::install`]).
+    /// first [`TenantIsolate::install`] or [`TenantIsolate::extend`]).
     pub fn version(&self) -> Option<u64> {
         self.version
     }
@@ -148,130 +165,163 @@ impl TenantIsolate {
     /// Runs one library in a scratch context and reports what it
     /// registered; the live context is untouched (`FUNCTION LOAD`'s check).
     pub fn inspect(&mut self, library: LibrarySource<'_>) -> Result<LoadedLibrary, LoadError> {
-        self.inspect_all(&[library]).map(|mut loaded| loaded.remove(0))
+        let mut loaded = self.inspect_all(&[library])?;
+        Ok(loaded.remove(0))
     }
 
-    /// Runs each library in a scratch context of its own, all within one
-    /// load budget, and reports what each registered; the live context is
-    /// untouched (`FUNCTION LOAD` and `FUNCTION RESTORE`'s check).
+    /// Runs each library in a scratch context of its own and reports what
+    /// each registered; the live context is untouched. All of them run
+    /// under one load budget (`FUNCTION LOAD` and `RESTORE` have one budget
+    /// per command); the first failure is the error.
     pub fn inspect_all(
         &mut self,
         libraries: &[LibrarySource<'_>],
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
-        let mut locker = self.isolate.lock();
-        let armed = self
-            .watch
-            .arm(self.handle.clone(), None, self.limits.load_budget);
-        let mut loaded = Vec::with_capacity(libraries.len());
-        let mut result = Ok(());
-        for library in libraries {
-            let (context, hooks) = new_context(&mut locker, self.fast_api);
-            match self.run_library(&mut locker, &context, &hooks, *library) {
-                Ok((meta, _)) => loaded.push(meta),
-                Err(error) => {
-                    result = Err(error);
-                    break;
-                }
-            }
+        let batch = self.run_libraries(false, libraries);
+        self.condemned |= batch.heap_hit;
+        match batch.error {
+            Some(error) => Err(error),
+            None => Ok(batch.loaded.into_iter().map(|(meta, _)| meta).collect()),
         }
-        drop(armed);
-        self.condemned |= self.after_load(&mut locker);
-        result.map(|()| loaded)
     }
 
     /// Replaces the live context with a fresh one holding `libraries`, and
-    /// records `version`. On error the isolate has no functions.
+    /// records `version`. All of them run under one load budget. On error
+    /// the isolate has no functions.
     pub fn install(
         &mut self,
         libraries: &[LibrarySource<'_>],
         version: u64,
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
         self.functions.clear();
-        {
-            let mut locker = self.isolate.lock();
-            let (context, hooks) = new_context(&mut locker, self.fast_api);
-            self.context = context;
-            self.hooks = hooks;
-        }
-        let result = self.extend(libraries, &[], version);
+        self.context = new_context(&mut self.isolate.lock(), self.fast_api);
+        self.version = Some(version);
+        let result = self.add_libraries(libraries);
         if result.is_err() {
             self.functions.clear();
         }
         result
     }
 
-    /// Runs `add` in the live context, all within one load budget, after
-    /// dropping the functions the libraries named in `remove` registered;
-    /// records `version`. The context and what earlier libraries left in
-    /// it stay: only what changed runs. On error the libraries before the
-    /// failed one are registered, the failed one and those after it are
-    /// not.
+    /// Keeps the live context and its state: drops the functions of the
+    /// libraries named in `remove` (and of those in `add`, which replace
+    /// them), runs `add` in the live context under one load budget, and
+    /// records `version`: only what changed runs. On error the failed library
+    /// (named by [`LoadError::library`]) registers nothing; the libraries
+    /// of `add` before it stay added.
     pub fn extend(
         &mut self,
         add: &[LibrarySource<'_>],
         remove: &[&str],
         version: u64,
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
+        // A library added again replaces its old functions too.
+        let mut drop: HashSet<&str> = remove.iter().copied().collect();
+        drop.extend(add.iter().map(|library| library.name));
         self.functions
-            .retain(|_, f| !remove.contains(&f.library.as_str()) && !add.iter().any(|l| l.name == f.library));
+            .retain(|_, registered| !drop.contains(&*registered.library));
         self.version = Some(version);
+        self.add_libraries(add)
+    }
+
+    /// Runs `libraries` in the live context and registers the functions of
+    /// each one that loaded.
+    fn add_libraries(
+        &mut self,
+        libraries: &[LibrarySource<'_>],
+    ) -> Result<Vec<LoadedLibrary>, LoadError> {
+        let batch = self.run_libraries(true, libraries);
+        self.condemned |= batch.heap_hit;
+        let mut loaded = Vec::with_capacity(batch.loaded.len());
+        for ((meta, functions), library) in batch.loaded.into_iter().zip(libraries) {
+            let name: Arc<str> = Arc::from(library.name);
+            self.functions.extend(functions.into_iter().map(|r| {
+                let registered = Registered {
+                    function: r.function,
+                    flags: r.flags,
+                    library: name.clone(),
+                };
+                (r.name, registered)
+            }));
+            loaded.push(meta);
+        }
+        match batch.error {
+            Some(error) => Err(error),
+            None => Ok(loaded),
+        }
+    }
+
+    /// Runs `libraries` in order, in the live context or each in a scratch
+    /// context of its own, under one arm of the load budget, until one
+    /// fails.
+    fn run_libraries(&self, live: bool, libraries: &[LibrarySource<'_>]) -> Batch {
         let mut locker = self.isolate.lock();
-        let context = self.context.clone();
-        let hooks = Hooks {
-            begin: self.hooks.begin.clone(),
-            end: self.hooks.end.clone(),
-        };
         let armed = self
             .watch
             .arm(self.handle.clone(), None, self.limits.load_budget);
-        let mut loaded = Vec::with_capacity(add.len());
-        let mut result = Ok(());
-        for library in add {
-            match self.run_library(&mut locker, &context, &hooks, *library) {
-                Ok((meta, functions)) => {
-                    self.functions.extend(functions);
-                    loaded.push(meta);
-                }
+        let mut batch = Batch {
+            loaded: Vec::with_capacity(libraries.len()),
+            error: None,
+            heap_hit: false,
+        };
+        for library in libraries {
+            let context = match live {
+                true => self.context.clone(),
+                false => new_context(&mut locker, self.fast_api),
+            };
+            match self.run_library(&mut locker, &context, *library) {
+                Ok(loaded) => batch.loaded.push(loaded),
                 Err(error) => {
-                    result = Err(error);
+                    batch.error = Some(error);
                     break;
                 }
             }
         }
+        // Disarmed only now: reading what a library threw may run into its
+        // side effects too.
         drop(armed);
-        self.condemned |= self.after_load(&mut locker);
-        result.map(|()| loaded)
+        batch.heap_hit = self.after_load(&mut locker);
+        batch
     }
 
     /// Clears a termination left by the load; whether the heap limit was
     /// hit (the isolate must then be dropped).
     fn after_load(&self, isolate: &mut v8::Isolate) -> bool {
         isolate.cancel_terminate_execution();
+        if let Some(state) = isolate.get_slot_mut::<CallState>() {
+            state.end_load();
+        }
         self.heap_guard.was_hit()
     }
 
-    /// Compiles and runs one library in `context` under the load budget.
+    /// Compiles and runs one library in `context`. The caller has armed the
+    /// watch and keeps it armed until after this returns: every step here
+    /// may run tenant code or its side effects (compiling, the top level,
+    /// reading what it threw).
     fn run_library(
         &self,
         isolate: &mut v8::Isolate,
         context: &v8::Global<v8::Context>,
-        hooks: &Hooks,
         library: LibrarySource<'_>,
-    ) -> Result<(LoadedLibrary, Vec<(String, Registered)>), LoadError> {
-        // The caller armed the watch for the whole load.
+    ) -> Result<(LoadedLibrary, Vec<Registration>), LoadError> {
         let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
         let heap_guard = &self.heap_guard;
+        let timeout = || LoadError::Timeout {
+            library: library.name.to_owned(),
+            budget_ms: budget.as_millis(),
+        };
+        if self.watch.stopped().is_some() {
+            return Err(timeout());
+        }
         v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, context);
         let scope = &mut v8::ContextScope::new(scope, context);
         v8::tc_scope!(let tc, scope);
 
-        let begin = v8::Local::new(tc, &hooks.begin);
-        let end = v8::Local::new(tc, &hooks.end);
-        let receiver = v8::undefined(tc).into();
-        begin.call(tc, receiver, &[]);
-
+        if let Some(state) = tc.get_slot_mut::<CallState>() {
+            state.begin_load();
+        }
         let wrapped = wrap(library.code);
         let source_text = convert::v8_string(tc, wrapped.as_bytes());
         let name = convert::v8_string(tc, library.name.as_bytes());
@@ -309,15 +359,11 @@ impl TenantIsolate {
             v8::script_compiler::NoCacheReason::NoReason,
         );
         let Some(script) = script else {
-            let stopped = self.watch.stopped();
+            if self.watch.stopped().is_some() || tc.has_terminated() {
+                return Err(timeout());
+            }
             let (exception, message) = (tc.exception(), tc.message());
             let (location, message) = describe(tc, library.name, exception, message);
-            if stopped.is_some() {
-                return Err(LoadError::Timeout {
-                    library: library.name.to_owned(),
-                    budget_ms: budget.as_millis(),
-                });
-            }
             return Err(LoadError::Compile {
                 library: library.name.to_owned(),
                 location,
@@ -330,25 +376,22 @@ impl TenantIsolate {
             .flatten()
             .map(|cache| cache.to_vec());
 
+        let receiver = v8::undefined(tc).into();
         let body = script.run(tc).filter(|f| f.is_function());
-        let registered = body.and_then(|body| {
-            let body: v8::Local<v8::Function> = body.cast();
-            body.call(tc, receiver, &[])?;
-            end.call(tc, receiver, &[])
-        });
-        let stopped = self.watch.stopped();
-        let Some(registered) = registered else {
+        let ran = body.and_then(|body| body.cast::<v8::Function>().call(tc, receiver, &[]));
+        let registrations = tc
+            .get_slot_mut::<CallState>()
+            .map(CallState::end_load)
+            .unwrap_or_default();
+        if ran.is_none() {
             if heap_guard.was_hit() {
                 return Err(LoadError::Heap {
                     library: library.name.to_owned(),
                     heap_mib,
                 });
             }
-            if stopped.is_some() || tc.has_terminated() {
-                return Err(LoadError::Timeout {
-                    library: library.name.to_owned(),
-                    budget_ms: budget.as_millis(),
-                });
+            if self.watch.stopped().is_some() || tc.has_terminated() {
+                return Err(timeout());
             }
             let (exception, message) = (tc.exception(), tc.message());
             let (location, message) = describe(tc, library.name, exception, message);
@@ -357,19 +400,26 @@ impl TenantIsolate {
                 location,
                 message,
             });
-        };
-        let (functions, handles) = read_registrations(tc, library.name, registered);
-        if functions.is_empty() {
+        }
+        if registrations.is_empty() {
             return Err(LoadError::NoFunctions {
                 library: library.name.to_owned(),
             });
         }
+        let functions = registrations
+            .iter()
+            .map(|r| FunctionMeta {
+                name: r.name.clone(),
+                flags: r.flags,
+                description: r.description.clone(),
+            })
+            .collect();
         Ok((
             LoadedLibrary {
                 functions,
                 code_cache,
             },
-            handles,
+            registrations,
         ))
     }
 
@@ -473,11 +523,18 @@ impl TenantIsolate {
                 }
             }
         }
-        let reply = convert::to_reply(tc, result);
-        if tc.has_terminated() {
-            None
-        } else {
-            Some(reply)
+        let reply = convert::to_reply(tc, result, self.limits.reply_bytes);
+        if tc.has_terminated() || tc.is_execution_terminating() {
+            return None;
+        }
+        match reply {
+            Some(reply) => Some(reply),
+            // A getter threw while the value was read.
+            None => {
+                let exception = tc.exception().unwrap_or_else(|| v8::undefined(tc).into());
+                let message = convert::error_message(tc, exception);
+                Some(convert::error_reply(&message))
+            }
         }
     }
 
@@ -501,13 +558,17 @@ impl TenantIsolate {
     }
 }
 
-/// A new context from the snapshot with the native bindings attached; the
-/// registration hooks.
-fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> (v8::Global<v8::Context>, Hooks) {
+/// A new context from the snapshot with the native bindings attached and
+/// `WebAssembly` removed.
+fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> v8::Global<v8::Context> {
     v8::scope!(let scope, isolate);
     let context = v8::Context::new(scope, Default::default());
     let scope = &mut v8::ContextScope::new(scope, context);
     let global = context.global(scope);
+    // No tenant code has run in this context yet: looking globals up and
+    // calling the bootstrap is safe here.
+    let wasm = convert::v8_string(scope, b"WebAssembly");
+    global.delete(scope, wasm.into());
     let key = convert::v8_string(scope, b"__kilnInstall");
     let install: v8::Local<v8::Function> = global
         .get(scope, key.into())
@@ -516,19 +577,10 @@ fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> (v8::Global<v8::Con
         .cast();
     let bindings = api::bindings(scope, fast_api);
     let receiver = v8::undefined(scope).into();
-    let hooks: v8::Local<v8::Object> = install
+    install
         .call(scope, receiver, &[bindings.into()])
-        .filter(|h| h.is_object())
-        .expect("__kilnInstall returns its hooks")
-        .cast();
-    let hook = |scope: &mut v8::PinScope<'_, '_>, name: &str| {
-        let key = convert::v8_string(scope, name.as_bytes());
-        let f: v8::Local<v8::Function> = hooks.get(scope, key.into()).expect("hook present").cast();
-        v8::Global::new(scope, f)
-    };
-    let begin = hook(scope, "begin");
-    let end = hook(scope, "end");
-    (v8::Global::new(scope, context), Hooks { begin, end })
+        .expect("__kilnInstall runs");
+    v8::Global::new(scope, context)
 }
 
 /// Wraps a library so its top-level declarations are its own: the metadata
@@ -552,8 +604,10 @@ fn describe(
     exception: Option<v8::Local<'_, v8::Value>>,
     message: Option<v8::Local<'_, v8::Message>>,
 ) -> (String, String) {
+    // Never `toString` the exception: `throw { toString() { for (;;) {} } }`
+    // would run tenant code (V8's detail string runs none).
     let text = match exception {
-        Some(exception) => exception.to_rust_string_lossy(scope),
+        Some(exception) => convert::describe_value(scope, exception),
         None => "unknown error".to_owned(),
     };
     let text = text
@@ -581,62 +635,6 @@ fn describe(
         ),
     };
     (format!("{library}:{line}:{column}"), text)
-}
-
-/// The `[name, fn, flags, description]` entries `end()` returned.
-fn read_registrations(
-    scope: &mut v8::PinScope<'_, '_>,
-    library: &str,
-    registered: v8::Local<'_, v8::Value>,
-) -> (Vec<FunctionMeta>, Vec<(String, Registered)>) {
-    let mut metas = Vec::new();
-    let mut handles = Vec::new();
-    if !registered.is_array() {
-        return (metas, handles);
-    }
-    let entries: v8::Local<v8::Array> = registered.cast();
-    for i in 0..entries.length() {
-        let Some(entry) = entries.get_index(scope, i).filter(|e| e.is_array()) else {
-            continue;
-        };
-        let entry: v8::Local<v8::Array> = entry.cast();
-        let (Some(name), Some(function)) = (entry.get_index(scope, 0), entry.get_index(scope, 1))
-        else {
-            continue;
-        };
-        if !function.is_function() {
-            continue;
-        }
-        let name = name.to_rust_string_lossy(scope);
-        let mut flags = FunctionFlags::default();
-        if let Some(list) = entry.get_index(scope, 2).filter(|l| l.is_array()) {
-            let list: v8::Local<v8::Array> = list.cast();
-            for j in 0..list.length() {
-                if let Some(flag) = list.get_index(scope, j) {
-                    flags.set(&flag.to_rust_string_lossy(scope));
-                }
-            }
-        }
-        let description = entry
-            .get_index(scope, 3)
-            .filter(|d| d.is_string())
-            .map(|d| d.to_rust_string_lossy(scope));
-        let function: v8::Local<v8::Function> = function.cast();
-        handles.push((
-            name.clone(),
-            Registered {
-                function: v8::Global::new(scope, function),
-                flags,
-                library: library.to_owned(),
-            },
-        ));
-        metas.push(FunctionMeta {
-            name,
-            flags,
-            description,
-        });
-    }
-    (metas, handles)
 }
 
 /// A JavaScript array of strings.

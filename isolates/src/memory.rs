@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub(crate) struct HeapGuard {
     handle: v8::IsolateHandle,
     hit: AtomicBool,
+    /// What each time V8 reaches the limit adds to it; see
+    /// [`near_heap_limit`].
+    grant: usize,
 }
 
 /// The `ArrayBuffer` allocator's budget.
@@ -18,15 +21,34 @@ pub(crate) struct BufferBudget {
     cap: usize,
 }
 
-/// Near the heap limit: stop the JavaScript, mark the isolate, and give V8
-/// room to unwind rather than abort the process.
+/// The largest single object V8 allocates: a string of `String::kMaxLength`
+/// (2^29 - 24) two-byte characters, a `FixedArray` or dictionary of its
+/// maximum length. V8 calls [`near_heap_limit`] once for an allocation that
+/// failed and then retries it once; if the new limit still cannot hold it,
+/// V8 aborts the process (`CALL_AND_RETRY_LAST`). So every grant must be
+/// able to hold this.
+const LARGEST_V8_OBJECT: usize = 1 << 30;
+
+/// Near the heap limit: mark the isolate (it is dropped after the call),
+/// stop the JavaScript, and raise the limit by a fixed grant so V8 can
+/// unwind, or finish an allocation already under way, instead of aborting
+/// the process.
+///
+/// The grant is a limit, not memory: a plain JavaScript loop stops at its
+/// next interrupt check, so its heap stays near the cap. Only C++ builtins
+/// that never check for termination keep allocating, and each further hit
+/// adds the same grant again (linear, never doubling). A smaller grant
+/// (32 MiB was tried) made V8 abort the process on `Array.from({length:
+/// 3e7})`, `toReversed`, `with`, spreading `keys()` and dictionary-backed
+/// `fill`, each of which asks for one object of hundreds of MiB right after
+/// the first hit.
 extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
     // SAFETY: `data` is the `HeapGuard` boxed in the `TenantIsolate`, which
     // outlives its isolate's callbacks.
     let guard = unsafe { &*data.cast::<HeapGuard>() };
     guard.hit.store(true, Ordering::Relaxed);
     guard.handle.terminate_execution();
-    current.saturating_mul(2)
+    current.saturating_add(guard.grant)
 }
 
 unsafe extern "C" fn buffer_alloc(budget: &BufferBudget, len: usize) -> *mut c_void {
@@ -73,12 +95,16 @@ fn reserve(budget: &BufferBudget, len: usize) -> bool {
 }
 
 impl HeapGuard {
-    /// A guard registered as `isolate`'s near-heap-limit callback. The box
-    /// must outlive the isolate's callbacks (the isolate's owner keeps it).
-    pub(crate) fn install(isolate: &mut v8::OwnedIsolate) -> Box<HeapGuard> {
+    /// A guard registered as `isolate`'s near-heap-limit callback, for a
+    /// heap capped at `cap` bytes. The box must outlive the isolate's
+    /// callbacks (the isolate's owner keeps it).
+    pub(crate) fn install(isolate: &mut v8::OwnedIsolate, cap: usize) -> Box<HeapGuard> {
+        // Room to unwind on top of the largest single allocation.
+        let unwind = (cap / 2).max(16 << 20);
         let guard = Box::new(HeapGuard {
             handle: isolate.thread_safe_handle(),
             hit: AtomicBool::new(false),
+            grant: LARGEST_V8_OBJECT + unwind,
         });
         isolate.add_near_heap_limit_callback(
             near_heap_limit,

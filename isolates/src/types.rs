@@ -53,14 +53,21 @@ impl FunctionFlags {
 
     /// Turns on the flag named `name`; unknown names are ignored.
     pub(crate) fn set(&mut self, name: &str) {
-        match name {
-            "no-writes" => self.no_writes = true,
-            "allow-oom" => self.allow_oom = true,
-            "allow-stale" => self.allow_stale = true,
-            "no-cluster" => self.no_cluster = true,
-            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
-            _ => {}
+        if let Some(set) = FunctionFlags::named(name) {
+            set(self);
         }
+    }
+
+    /// What turns on the flag named `name`, if it is one.
+    pub(crate) fn named(name: &str) -> Option<fn(&mut FunctionFlags)> {
+        Some(match name {
+            "no-writes" => |f: &mut FunctionFlags| f.no_writes = true,
+            "allow-oom" => |f: &mut FunctionFlags| f.allow_oom = true,
+            "allow-stale" => |f: &mut FunctionFlags| f.allow_stale = true,
+            "no-cluster" => |f: &mut FunctionFlags| f.no_cluster = true,
+            "allow-cross-slot-keys" => |f: &mut FunctionFlags| f.allow_cross_slot_keys = true,
+            _ => return None,
+        })
     }
 }
 

@@ -90,6 +90,27 @@ impl Watch {
         self.lock().as_ref().and_then(|call| call.stopped)
     }
 
+    /// Whether the call running here may no longer do host work: it was
+    /// stopped, or its deadline has passed (then it is stopped now, without
+    /// waiting for the watchdog's next look). Host bindings ask before each
+    /// store operation, so a call cannot outlive its budget by making host
+    /// calls that never return to JavaScript. `false` when nothing is armed.
+    pub fn expired(&self) -> bool {
+        let mut running = self.lock();
+        let Some(call) = running.as_mut() else {
+            return false;
+        };
+        if call.stopped.is_some() {
+            return true;
+        }
+        if Instant::now() >= call.deadline {
+            call.stopped = Some(Stop::Budget);
+            call.handle.terminate_execution();
+            return true;
+        }
+        false
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
         // A panic while holding this lock cannot leave `Running` half
         // written, so a poisoned lock is still sound to use.
