@@ -261,7 +261,8 @@ fn with_key<'s, T>(
     key: v8::Local<'_, v8::Value>,
     op: impl FnOnce(&mut dyn Host, &[u8]) -> Result<T, HostError>,
 ) -> Option<T> {
-    let cap = limits(scope).max_arg_bytes;
+    let limits = limits(scope);
+    let cap = limits.max_arg_bytes.min(limits.host_call_bytes());
     let mut buf = [MaybeUninit::<u8>::uninit(); KEY_BUF];
     let key = if key.is_string() {
         let text = key.cast::<v8::String>();

@@ -468,10 +468,13 @@ impl TenantIsolate {
                 heap_mib: self.limits.heap_bytes >> 20,
             });
         }
+        // A call the watchdog stopped answers as stopped even if it returned
+        // something: a host binding that refused work past the deadline
+        // throws before V8 gets to deliver the termination.
         match (outcome, stopped) {
-            (Some(reply), _) => Ok(reply),
-            (None, Some(Stop::Killed)) => Err(CallError::Killed),
-            (None, _) => Err(CallError::Timeout {
+            (_, Some(Stop::Killed)) => Err(CallError::Killed),
+            (Some(reply), None) => Ok(reply),
+            (_, _) => Err(CallError::Timeout {
                 function: name.to_owned(),
                 budget_ms: budget.as_millis(),
             }),

@@ -657,3 +657,5 @@ fn heap_bomb_one() {
         iso.is_condemned(),
     );
 }
+
+mod hardening;
