@@ -20,6 +20,17 @@
  * function's keys in one slot with a `{hash tag}`. A call that fails throws
  * an `Error` whose message starts with the Redis error code (`ERR ...`,
  * `WRONGTYPE ...`, `OOM ...`).
+ *
+ * Limits (see `Limits` in isolates/src/limits.rs): a key, value or `call`
+ * argument is at most `max_arg_bytes` (512 MiB) and the arguments of one
+ * call together at most the isolate's heap cap (64 MiB); a reply is at most
+ * `reply_bytes` (64 MiB, each element counting at least a few dozen bytes)
+ * and 64 levels deep. An over-size argument is refused before it is copied;
+ * an over-size reply becomes `ERR Function reply exceeds the 64 MiB reply
+ * limit`. `WebAssembly` is not defined, and `Atomics.wait` throws. A thrown
+ * value becomes its message without running its code: a string as itself,
+ * an `Error`'s `message` data property, anything else as V8 describes it
+ * (`[object Object]`), never through `toString` or getters.
  */
 declare namespace kiln {
   /** A key: a string (UTF-8), its bytes, or a number (as its decimal text). */
@@ -46,9 +57,10 @@ declare namespace kiln {
 
   /** Options of {@link registerFunction}. */
   interface FunctionOptions {
-    /** What the function may do; none means it may write. */
+    /** What the function may do; none means it may write. An array (of at
+     * most 16 flag strings), not any other iterable. */
     flags?: Flag[];
-    /** Shown by FUNCTION LIST. */
+    /** Shown by FUNCTION LIST: a string of at most 65536 characters. */
     description?: string;
   }
 
@@ -110,8 +122,11 @@ declare namespace kiln {
 
   /**
    * Registers a function. Only while the library loads (FUNCTION LOAD), at
-   * its top level. Names are letters, digits and `_`; a name already used
-   * by this library or another of the tenant's fails the load.
+   * its top level. Names are string primitives of 1 to 256 ASCII letters,
+   * digits and `_`; a name already used by this library or another of the
+   * tenant's fails the load. The host checks the arguments itself, so a
+   * library that replaced built-ins (`Array.from`, iterators...) registers
+   * the same way.
    */
   function registerFunction(name: string, fn: Handler, options?: FunctionOptions): void;
 
@@ -142,7 +157,11 @@ declare namespace kiln {
    */
   function incr(key: Key, by?: number | bigint): number | bigint;
 
-  /** The values of several keys (UTF-8), `null` for each missing one. */
+  /**
+   * The values of several keys (UTF-8), `null` for each missing one. At
+   * most 2^20 keys; an array is read element by element, whatever its
+   * `length` claims.
+   */
   function mget(...keys: Key[]): (string | null)[];
   function mget(keys: Key[]): (string | null)[];
 
@@ -152,7 +171,10 @@ declare namespace kiln {
    */
   function call(command: string, ...args: Value[]): CallReply;
 
-  /** The call's keys as bytes (binary-safe; copies the function may keep). */
+  /**
+   * The call's keys as bytes (binary-safe; copies the function may keep).
+   * The copies count against the heap cap: throws once they would pass it.
+   */
   function rawKeys(): Uint8Array[];
 
   /** The call's arguments as bytes (binary-safe; copies). */
