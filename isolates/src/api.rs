@@ -444,7 +444,10 @@ fn registration_options(
         }
         for i in 0..list.length() {
             let flag = list.get_index(scope, i)?;
-            let name = flag.is_string().then(|| flag.to_rust_string_lossy(scope));
+            // Flag names are short: a long string is unknown without being
+            // copied.
+            let name = (flag.is_string() && flag.cast::<v8::String>().length() <= 32)
+                .then(|| flag.to_rust_string_lossy(scope));
             match name.as_deref().and_then(FunctionFlags::named) {
                 Some(set) => set(&mut flags),
                 None => {
