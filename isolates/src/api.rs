@@ -266,8 +266,10 @@ fn with_key<'s, T>(
     let mut buf = [MaybeUninit::<u8>::uninit(); KEY_BUF];
     let key = if key.is_string() {
         let text = key.cast::<v8::String>();
-        // Measured before it is copied (a UTF-16 unit is at least a byte).
-        if text.length() > cap || (text.length() > KEY_BUF / 3 && text.utf8_length(scope) > cap) {
+        // Measured before it is copied: a UTF-16 unit is one to three UTF-8
+        // bytes, so only a string near the cap needs counting.
+        let units = text.length();
+        if units > cap || (units.saturating_mul(3) > cap && text.utf8_length(scope) > cap) {
             throw(scope, &too_long("a key", cap));
             return None;
         }

@@ -139,11 +139,20 @@ fn scalar_reply(
         let string: v8::Local<v8::String> = value.cast();
         // A string holds at least one UTF-8 byte per UTF-16 unit: refuse a
         // long one before V8 flattens it to count its bytes.
-        if !budget.fits(string.length()) {
+        let units = string.length();
+        if !budget.fits(units) {
             return Err(budget.exceeded());
         }
-        budget.take(string.utf8_length(scope))?;
-        Reply::Bulk(string_bytes(scope, string).into())
+        // Counted before the copy only when it could be over (a UTF-16
+        // unit is at most three UTF-8 bytes).
+        if !budget.fits(units.saturating_mul(3)) {
+            budget.take(string.utf8_length(scope))?;
+            Reply::Bulk(string_bytes(scope, string).into())
+        } else {
+            let bytes = string_bytes(scope, string);
+            budget.take(bytes.len())?;
+            Reply::Bulk(bytes.into())
+        }
     } else if value.is_number() {
         budget.take(0)?;
         number_reply(value.number_value(scope).unwrap_or(f64::NAN))
@@ -480,9 +489,11 @@ pub fn value_bytes(
 ) -> Result<Vec<u8>, BytesError> {
     if value.is_string() {
         let string: v8::Local<v8::String> = value.cast();
-        // At least one UTF-8 byte per UTF-16 unit: a longer string is
-        // refused before V8 flattens it to count its bytes.
-        if string.length() > cap || string.utf8_length(scope) > cap {
+        // A UTF-16 unit is one to three UTF-8 bytes: a longer string is
+        // refused before V8 flattens it to count its bytes, and only one
+        // near the cap is counted.
+        let units = string.length();
+        if units > cap || (units.saturating_mul(3) > cap && string.utf8_length(scope) > cap) {
             return Err(BytesError::TooLong);
         }
         return Ok(string_bytes(scope, string));
