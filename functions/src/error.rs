@@ -38,6 +38,12 @@ pub enum FunctionError {
     /// Over the per-tenant function count cap.
     #[error("Too many functions: the limit is {0} per tenant")]
     TooManyFunctions(usize),
+    /// The tenant's libraries would take longer to install on a core than
+    /// the load budget allows.
+    #[error(
+        "the tenant's libraries would take {expected_ms} ms to run when a core installs them, more than the {budget_ms} ms load budget"
+    )]
+    InstallTooLong { expected_ms: u128, budget_ms: u128 },
     /// DELETE of an unknown library.
     #[error("Library not found")]
     LibraryNotFound,

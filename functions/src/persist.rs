@@ -55,6 +55,9 @@ pub(crate) struct SavedLibrary {
     functions: Vec<SavedFunction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     quarantined: Option<String>,
+    /// [`Library::run_time`], in microseconds.
+    #[serde(default)]
+    run_time_us: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,6 +75,7 @@ impl SavedLibrary {
             name: library.name.clone(),
             code: library.code.to_string(),
             quarantined: library.quarantined.clone(),
+            run_time_us: u64::try_from(library.run_time.as_micros()).unwrap_or(u64::MAX),
             functions: library
                 .functions
                 .iter()
@@ -97,6 +101,7 @@ impl SavedLibrary {
             .collect();
         let mut library = Library::new(self.name, Arc::from(self.code), functions, None);
         library.quarantined = self.quarantined;
+        library.run_time = std::time::Duration::from_micros(self.run_time_us);
         library
     }
 }

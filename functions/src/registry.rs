@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use kiln_isolates::{FunctionMeta, Watch};
@@ -39,6 +40,9 @@ pub struct Library {
     /// error instead of running it again; `FUNCTION LIST` shows the reason;
     /// loading it anew (`REPLACE`) or deleting it clears it.
     pub quarantined: Option<String>,
+    /// How long its top level (compile included) ran when it was loaded:
+    /// what installing it on a core is expected to cost.
+    pub run_time: Duration,
 }
 
 impl Library {
@@ -59,6 +63,7 @@ impl Library {
             functions,
             code_cache: cache,
             quarantined: None,
+            run_time: Duration::ZERO,
         }
     }
 
@@ -70,6 +75,7 @@ impl Library {
             functions: self.functions.clone(),
             code_cache: self.code_cache.clone(),
             quarantined: Some(reason),
+            run_time: self.run_time,
         }
     }
 }
@@ -241,27 +247,43 @@ impl Registry {
 
     /// Adds `library` (replacing one of the same name when `replace`).
     pub fn add(&self, tenant: &str, library: Library, replace: bool) -> Result<(), FunctionError> {
-        self.change(tenant, |current| {
-            merge(
-                current,
-                vec![library],
-                if replace {
-                    RestorePolicy::Replace
-                } else {
-                    RestorePolicy::Append
-                },
-            )
-        })
+        let policy = if replace {
+            RestorePolicy::Replace
+        } else {
+            RestorePolicy::Append
+        };
+        self.restore(tenant, vec![library], policy, Duration::MAX)
     }
 
-    /// Adds several libraries under one policy (`FUNCTION RESTORE`).
+    /// Adds several libraries under one policy (`FUNCTION RESTORE`), if
+    /// installing all of the tenant's libraries afterwards is expected to
+    /// fit `install_budget` (their top levels run again, one after another,
+    /// whenever a core builds the tenant's isolate afresh).
     pub fn restore(
         &self,
         tenant: &str,
         libraries: Vec<Library>,
         policy: RestorePolicy,
+        install_budget: Duration,
     ) -> Result<(), FunctionError> {
-        self.change(tenant, |current| merge(current, libraries, policy))
+        self.change(tenant, |current| {
+            let merged = merge(current, libraries, policy)?;
+            let expected: Duration = merged
+                .values()
+                .filter(|lib| lib.quarantined.is_none())
+                .map(|lib| lib.run_time)
+                .sum();
+            // The check admits no more than the budget; an install gets
+            // twice the budget (`Runtime`), so a busy machine does not
+            // turn a library that fit into a quarantined one.
+            if expected > install_budget {
+                return Err(FunctionError::InstallTooLong {
+                    expected_ms: expected.as_millis(),
+                    budget_ms: install_budget.as_millis(),
+                });
+            }
+            Ok(merged)
+        })
     }
 
     /// Deletes a library.
@@ -421,18 +443,29 @@ mod tests {
         let r = Registry::in_memory(RegistryLimits::default());
         r.add("a", lib("l1", &["f"]), false).unwrap();
         assert_eq!(
-            r.restore("a", vec![lib("l1", &["g"])], RestorePolicy::Append),
+            r.restore(
+                "a",
+                vec![lib("l1", &["g"])],
+                RestorePolicy::Append,
+                Duration::MAX
+            ),
             Err(FunctionError::LibraryExists("l1".into()))
         );
         r.restore(
             "a",
             vec![lib("l1", &["g"]), lib("l2", &["h"])],
             RestorePolicy::Replace,
+            Duration::MAX,
         )
         .unwrap();
         assert_eq!(r.tenant("a").libraries.len(), 2);
-        r.restore("a", vec![lib("l3", &["f"])], RestorePolicy::Flush)
-            .unwrap();
+        r.restore(
+            "a",
+            vec![lib("l3", &["f"])],
+            RestorePolicy::Flush,
+            Duration::MAX,
+        )
+        .unwrap();
         assert_eq!(
             r.tenant("a").libraries.keys().collect::<Vec<_>>(),
             vec!["l3"]

@@ -390,7 +390,10 @@ impl Runtime {
             })
             .collect();
         let kept = self.kept(tenant, limits);
+        let started = Instant::now();
         let result = kept.isolate.inspect_all(&sources);
+        // Libraries loaded together share their run time evenly.
+        let run_time = started.elapsed() / sources.len().max(1) as u32;
         if kept.isolate.is_condemned() {
             self.drop_isolate(tenant);
         }
@@ -399,12 +402,14 @@ impl Runtime {
             .into_iter()
             .zip(loaded)
             .map(|((metadata, code), loaded)| {
-                Library::new(
+                let mut library = Library::new(
                     metadata.name,
                     Arc::from(code),
                     loaded.functions,
                     loaded.code_cache,
-                )
+                );
+                library.run_time = run_time;
+                library
             })
             .collect())
     }
@@ -430,7 +435,14 @@ impl Runtime {
             .and_then(|mut prepared| {
                 let library = prepared.pop().expect("one library prepared");
                 let name = library.name.clone();
-                self.registry.add(tenant, library, replace).map(|()| name)
+                let policy = if replace {
+                    RestorePolicy::Replace
+                } else {
+                    RestorePolicy::Append
+                };
+                self.registry
+                    .restore(tenant, vec![library], policy, limits.load_budget)
+                    .map(|()| name)
             });
         self.meter(tenant, share).charge(started.elapsed());
         match result {
@@ -522,7 +534,12 @@ impl Runtime {
         let prepared = self.prepare(tenant, limits, &codes);
         self.meter(tenant, share).charge(started.elapsed());
         match prepared {
-            Ok(libraries) => ok_or_error(self.registry.restore(tenant, libraries, policy)),
+            Ok(libraries) => {
+                ok_or_error(
+                    self.registry
+                        .restore(tenant, libraries, policy, limits.load_budget),
+                )
+            }
             Err(error) => error.reply(),
         }
     }
@@ -838,6 +855,33 @@ mod tests {
             Reply::Integer(1),
             "b has its own share"
         );
+    }
+
+    #[test]
+    fn a_load_is_refused_when_the_tenants_libraries_would_not_fit_one_install() {
+        let mut rt = runtime();
+        let limits = Limits {
+            load_budget: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let slow = |name: &str| {
+            format!(
+                "#!js name={name}\nconst end = Date.now() + 120; while (Date.now() < end) {{}}\nkiln.registerFunction('{name}', () => 1);"
+            )
+        };
+        let load = |rt: &mut Runtime, code: &str| {
+            rt.load("a", limits, CpuShare::WHOLE_CORE, code.as_bytes(), false)
+        };
+        assert_eq!(load(&mut rt, &slow("one")), Reply::bulk_from("one"));
+        assert_eq!(load(&mut rt, &slow("two")), Reply::bulk_from("two"));
+        // Each fits on its own; three would make a fresh core run 360 ms
+        // of top levels, past the 300 ms budget.
+        let third = load(&mut rt, &slow("three"));
+        assert!(
+            matches!(&third, Reply::Error(e) if e.contains("more than the 300 ms load budget")),
+            "{third:?}"
+        );
+        assert_eq!(rt.registry().tenant("a").libraries.len(), 2);
     }
 
     fn now_ms() -> u128 {

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use kiln_net::Reply;
 
@@ -177,7 +178,7 @@ impl TenantIsolate {
         &mut self,
         libraries: &[LibrarySource<'_>],
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
-        let batch = self.run_libraries(false, libraries);
+        let batch = self.run_libraries(false, libraries, self.limits.load_budget);
         self.condemned |= batch.heap_hit;
         match batch.error {
             Some(error) => Err(error),
@@ -225,12 +226,15 @@ impl TenantIsolate {
     }
 
     /// Runs `libraries` in the live context and registers the functions of
-    /// each one that loaded.
+    /// each one that loaded. They passed `FUNCTION LOAD` within the load
+    /// budget together, so they get twice that here: a busy machine does
+    /// not make a library that fits fail (and be quarantined), while one
+    /// that turned bad since its load is still stopped.
     fn add_libraries(
         &mut self,
         libraries: &[LibrarySource<'_>],
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
-        let batch = self.run_libraries(true, libraries);
+        let batch = self.run_libraries(true, libraries, self.limits.load_budget * 2);
         self.condemned |= batch.heap_hit;
         let mut loaded = Vec::with_capacity(batch.loaded.len());
         for ((meta, functions), library) in batch.loaded.into_iter().zip(libraries) {
@@ -252,13 +256,15 @@ impl TenantIsolate {
     }
 
     /// Runs `libraries` in order, in the live context or each in a scratch
-    /// context of its own, under one arm of the load budget, until one
-    /// fails.
-    fn run_libraries(&self, live: bool, libraries: &[LibrarySource<'_>]) -> Batch {
+    /// context of its own, under one arm of `budget`, until one fails.
+    fn run_libraries(
+        &self,
+        live: bool,
+        libraries: &[LibrarySource<'_>],
+        budget: Duration,
+    ) -> Batch {
         let mut locker = self.isolate.lock();
-        let armed = self
-            .watch
-            .arm(self.handle.clone(), None, self.limits.load_budget);
+        let armed = self.watch.arm(self.handle.clone(), None, budget);
         let mut batch = Batch {
             loaded: Vec::with_capacity(libraries.len()),
             error: None,
@@ -269,7 +275,7 @@ impl TenantIsolate {
                 true => self.context.clone(),
                 false => new_context(&mut locker, self.fast_api),
             };
-            match self.run_library(&mut locker, &context, *library) {
+            match self.run_library(&mut locker, &context, *library, budget) {
                 Ok(loaded) => batch.loaded.push(loaded),
                 Err(error) => {
                     batch.error = Some(error);
@@ -303,8 +309,8 @@ impl TenantIsolate {
         isolate: &mut v8::Isolate,
         context: &v8::Global<v8::Context>,
         library: LibrarySource<'_>,
+        budget: Duration,
     ) -> Result<(LoadedLibrary, Vec<Registration>), LoadError> {
-        let budget = self.limits.load_budget;
         let heap_mib = self.limits.heap_bytes >> 20;
         let heap_guard = &self.heap_guard;
         let timeout = || LoadError::Timeout {
