@@ -553,7 +553,7 @@ fn optimized_code_reaches_the_fast_api_path() {
 /// The heap bombs [`heap_bomb_figures`] measures, by name: the three of the
 /// review first, then C++ built-ins that allocate without ever checking for
 /// termination (measured to show what the heap grant must cover).
-const HEAP_BOMBS: [(&str, &str); 10] = [
+const HEAP_BOMBS: [(&str, &str); 12] = [
     ("array_fill", "new Array(1.5e8).fill(0); return 'survived';"),
     ("repeat", "return 'x'.repeat(2 ** 29 - 100).length;"),
     ("push_loop", "const a = []; for (;;) a.push({});"),
@@ -562,6 +562,14 @@ const HEAP_BOMBS: [(&str, &str); 10] = [
         "return '\\u4e00'.repeat(2 ** 29 - 24).charCodeAt(7);",
     ),
     ("array_from", "return Array.from({ length: 3e7 }).length;"),
+    (
+        "array_from_huge",
+        "return Array.from({ length: 2 ** 32 - 1 }).length;",
+    ),
+    (
+        "to_reversed_huge",
+        "const a = []; a.length = 2 ** 32 - 1; return a.toReversed().length;",
+    ),
     (
         "to_reversed",
         "const a = []; a.length = 3e7; return a.toReversed().length;",

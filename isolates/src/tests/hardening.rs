@@ -581,6 +581,75 @@ fn fill_keeps_its_meaning() {
     );
 }
 
+#[test]
+fn long_copies_by_built_ins_stop_at_the_heap_cap() {
+    let limits = Limits {
+        cpu_budget: Duration::from_secs(10),
+        ..test_limits()
+    };
+    let cases = [
+        ("from", "Array.from({ length: 2 ** 32 - 1 })"),
+        ("reversed", "huge().toReversed()"),
+        ("with", "huge().with(0, 1)"),
+    ];
+    for (name, expression) in cases {
+        // A fresh isolate each: hitting the cap condemns it.
+        let code = format!(
+            "#!js name=lib\nconst huge = () => {{ const a = []; a.length = 2 ** 32 - 1; return a; }};\n\
+             kiln.registerFunction('{name}', () => {expression}.length);"
+        );
+        let mut iso = isolate_with(&code, limits);
+        let started = Instant::now();
+        let error = call(&mut iso, &mut host(), name, &[], &[]).unwrap_err();
+        assert!(matches!(error, CallError::Heap { .. }), "{name}: {error:?}");
+        assert!(iso.is_condemned());
+        // Each held its core for 12-13 s (release) before.
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn from_to_reversed_and_with_keep_their_meaning() {
+    let mut iso = isolate(
+        "#!js name=lib\n\
+         kiln.registerFunction('f', () => {\n\
+           const like = { length: 100000, 5: 'five' };\n\
+           const big = Array.from(like, (v, k) => v ?? k);\n\
+           const rev = Array.from({ length: 70000 }, (_, k) => k).toReversed();\n\
+           const w = Array.from({ length: 70000 }, (_, k) => k).with(-1, 'last');\n\
+           let range; try { [1, 2].with(5, 0); } catch (e) { range = e.constructor.name; }\n\
+           let bigRange; try { Array.from({ length: 70000 }).with(70000, 0); } catch (e) { bigRange = e.constructor.name; }\n\
+           return [big.length, big[5], big[6], rev[0], rev[69999], w[69999], w[0], range, bigRange,\n\
+                   Array.from('ab').join(), Array.from(new Set([1, 2])).length, Array.from.length, [].with.length,\n\
+                   Array.from([1, 2, 3]).toReversed().join(), Object.getOwnPropertyNames(big).length];\n\
+         });",
+    );
+    assert_eq!(
+        call(&mut iso, &mut host(), "f", &[], &[]).unwrap(),
+        Reply::Array(vec![
+            Reply::Integer(100000),
+            bulk("five"),
+            Reply::Integer(6),
+            Reply::Integer(69999),
+            Reply::Integer(0),
+            bulk("last"),
+            Reply::Integer(0),
+            bulk("RangeError"),
+            bulk("RangeError"),
+            bulk("a,b"),
+            Reply::Integer(2),
+            Reply::Integer(1),
+            Reply::Integer(2),
+            bulk("3,2,1"),
+            Reply::Integer(100001),
+        ])
+    );
+}
+
 // ---- 5. memory and blocking outside the caps ----------------------------------
 
 #[test]
