@@ -1,22 +1,29 @@
 //! `ACL`: the subset of Redis's ACL commands that manages tenants —
-//! `SETUSER`, `DELUSER`, `LIST`, `USERS`, `GETUSER` (admins only) and
-//! `WHOAMI`, `CAT`, `HELP` (anyone).
+//! `SETUSER`, `DELUSER`, `LIST`, `USERS`, `GETUSER` (operators only) and
+//! `WHOAMI`, `CAT`, `HELP`.
 //!
 //! All run on the receiving core against the shared registry
 //! ([`crate::tenant::Tenants`]), whose changes every core sees at once and
-//! which writes them to the tenant file. Besides Redis's rules, `SETUSER`
-//! reads `+@all` / `-@admin` as the tenant's admin flag and
-//! `maxmemory=<size>`, `maxkeys=<n>`, `maxclients=<n>` as its quotas.
-
-use std::collections::BTreeSet;
+//! which writes them to the tenant file. `SETUSER` takes Redis's password,
+//! on/off and command rules ([`crate::tenant::rules`]), Kiln's
+//! `+@operator` / `-@operator` (the operator power) and `maxmemory=<size>`,
+//! `maxkeys=<n>`, `maxclients=<n>`, `function-*=<n>` as quotas.
+//!
+//! Tenants manage nobody, themselves included: an `ACL SETUSER` by a
+//! tenant answers `NOPERM` whatever its rules, as do `LIST`, `USERS`,
+//! `GETUSER` and `DELUSER`.
 
 use kiln_net::{Args, Reply};
 
-use super::{CommandSpec, Ctx, Flags, KeySpec, Route, table};
+use super::{ACL_CATEGORIES, CommandSpec, Ctx, Flags, KeySpec, Route, catalog};
 use crate::command;
-use crate::tenant::{DEFAULT_USER, TenantError, User, digest, hex, parse_rules};
+use crate::tenant::{
+    CommandRules, DEFAULT_USER, Rule, TenantError, User, digest, hex, parse_rules,
+};
 
-const ADMIN: Flags = Flags::ADMIN
+/// Reaches other users: operators only.
+const OPERATOR: Flags = Flags::ADMIN
+    .with(Flags::OPERATOR)
     .with(Flags::NOSCRIPT)
     .with(Flags::LOADING)
     .with(Flags::STALE);
@@ -35,15 +42,15 @@ pub const COMMANDS: &[CommandSpec] = &[
 // One line per command reads as a table; rustfmt would spread each over ten.
 #[rustfmt::skip]
 const SUBCOMMANDS: &[CommandSpec] = &[
-    command!("acl|setuser", -3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, setuser,
+    command!("acl|setuser", -3, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, setuser,
         "server", "6.0.0", "Creates and modifies an ACL user and its rules."),
-    command!("acl|deluser", -3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, deluser,
+    command!("acl|deluser", -3, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, deluser,
         "server", "6.0.0", "Deletes ACL users, and terminates their connections."),
-    command!("acl|list", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, list,
+    command!("acl|list", 2, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, list,
         "server", "6.0.0", "Dumps the effective rules in ACL file format."),
-    command!("acl|users", 2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, users,
+    command!("acl|users", 2, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, users,
         "server", "6.0.0", "Lists all ACL users."),
-    command!("acl|getuser", 3, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, getuser,
+    command!("acl|getuser", 3, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, getuser,
         "server", "6.0.0", "Lists the ACL rules of a user."),
     command!("acl|whoami", 2, ANYONE, SLOW, KeySpec::NONE, Route::Local, whoami,
         "server", "6.0.0", "Returns the authenticated username of the current connection."),
@@ -63,11 +70,12 @@ const HELP: &[&str] = &[
     "    Get the user's details.",
     "LIST",
     "    Show users details in config file format.",
-    "USERS",
-    "    List all the registered usernames.",
     "SETUSER <username> <attribute> [<attribute> ...]",
     "    Create or modify a user with the specified attributes.",
-    "    Kiln also reads maxmemory=<size>, maxkeys=<n>, maxclients=<n>.",
+    "    Kiln also reads +@operator / -@operator (the operator power) and",
+    "    maxmemory=<size>, maxkeys=<n>, maxclients=<n>.",
+    "USERS",
+    "    List all the registered usernames.",
     "WHOAMI",
     "    Return the current connection username.",
 ];
@@ -77,7 +85,8 @@ fn acl(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     super::help_or_unknown(args, "ACL", HELP)
 }
 
-/// The `default` user as Redis shows it: configured by `requirepass`.
+/// The `default` user as Redis shows it: configured by `requirepass`, every
+/// command, and (Kiln) the operator power, which its rules do not show.
 fn default_user(ctx: &Ctx<'_>) -> User {
     let password = ctx.shared.runtime.requirepass();
     User {
@@ -86,7 +95,7 @@ fn default_user(ctx: &Ctx<'_>) -> User {
             .map(|p| vec![digest(p.as_bytes())])
             .unwrap_or_default(),
         enabled: true,
-        admin: true,
+        commands: CommandRules::all(),
         ..User::new(DEFAULT_USER)
     }
 }
@@ -109,7 +118,10 @@ fn registry_error(err: TenantError) -> Reply {
     Reply::error_owned(format!("ERR {err}"))
 }
 
-/// `ACL SETUSER username [rule ...]`: rules apply all or none.
+/// `ACL SETUSER username [rule ...]`: rules apply left to right, all or
+/// none. A user it creates starts as Redis's do (off, no password,
+/// `-@all`) — except that a line without any command rule gives the new
+/// user `+@all`, so `ACL SETUSER t1 on >pw` still makes a working tenant.
 fn setuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let name = String::from_utf8_lossy(args.get(2)).into_owned();
     let raw: Vec<&[u8]> = args.iter().skip(3).collect();
@@ -129,10 +141,13 @@ fn setuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     if name.contains(char::is_whitespace) || name.is_empty() {
         return Reply::error("ERR Usernames can't contain spaces or null characters");
     }
-    let applied = ctx
-        .shared
-        .tenants
-        .set_user(&name, |user| rules.iter().for_each(|r| user.apply(r)));
+    let names_commands = rules.iter().any(|r| matches!(r, Rule::Commands(_)));
+    let applied = ctx.shared.tenants.set_user(&name, |user, created| {
+        if created && !names_commands {
+            user.commands = CommandRules::all();
+        }
+        rules.iter().for_each(|r| user.apply(r));
+    });
     match applied {
         Ok(()) => Reply::OK,
         Err(err) => registry_error(err),
@@ -212,7 +227,7 @@ fn getuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
             bulk("passwords"),
             Reply::Array(user.passwords.iter().map(|d| bulk(&hex(d))).collect()),
         ),
-        (bulk("commands"), bulk(user.commands())),
+        (bulk("commands"), bulk(&user.command_rules())),
         (bulk("keys"), bulk("~*")),
         (bulk("channels"), bulk("&*")),
         (bulk("selectors"), Reply::Array(Vec::new())),
@@ -225,31 +240,25 @@ fn whoami(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     Reply::bulk_from(ctx.session().user.clone())
 }
 
-/// `ACL CAT [category]`: every category the table uses, or the commands in
-/// one.
+/// `ACL CAT [category]`: Redis's categories in Redis's order, or the
+/// commands (and subcommands) of the table in one.
 fn cat(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let specs = || {
-        table()
-            .iter()
-            .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
-    };
     match args.len() {
-        2 => {
-            let all: BTreeSet<&str> = specs()
-                .flat_map(|s| s.acl.iter().map(|c| c.trim_start_matches('@')))
-                .collect();
-            Reply::Array(all.into_iter().map(Reply::bulk_from).collect())
-        }
+        2 => Reply::Array(ACL_CATEGORIES.iter().map(Reply::bulk_from).collect()),
         3 => {
-            let wanted = String::from_utf8_lossy(args.get(2)).to_ascii_lowercase();
-            let names: Vec<Reply> = specs()
-                .filter(|s| s.acl.iter().any(|c| c.trim_start_matches('@') == wanted))
-                .map(|s| Reply::bulk_from(s.name))
-                .collect();
-            if names.is_empty() {
-                return Reply::error_owned(format!("ERR Unknown category '{wanted}'"));
+            let given = args.get(2);
+            let wanted = String::from_utf8_lossy(given).to_ascii_lowercase();
+            if !ACL_CATEGORIES.contains(&wanted.as_str()) {
+                let shown = String::from_utf8_lossy(&given[..given.len().min(128)]);
+                return Reply::error_owned(format!("ERR Unknown category '{shown}'"));
             }
-            Reply::Array(names)
+            Reply::Array(
+                catalog()
+                    .iter()
+                    .filter(|e| e.spec.in_category(&wanted))
+                    .map(|e| Reply::bulk_from(e.spec.name))
+                    .collect(),
+            )
         }
         _ => super::errors::SYNTAX,
     }
@@ -291,7 +300,11 @@ mod tests {
         );
         assert_eq!(strings(bed.run(&["ACL", "USERS"])), ["default", "t1", "t2"]);
         let t2 = bed.shared.tenants.get("t2").unwrap();
-        assert!(t2.enabled && t2.accepts(b"secret") && !t2.admin);
+        assert!(t2.enabled && t2.accepts(b"secret") && !t2.operator);
+        assert!(
+            t2.commands.unrestricted(),
+            "a line without command rules: +@all"
+        );
         assert_eq!(t2.limits.maxkeys, 5);
         assert_eq!(
             bed.run(&["ACL", "SETUSER", "t2", "off", "bogus"]),
@@ -306,7 +319,7 @@ mod tests {
         assert_eq!(
             list[2],
             format!(
-                "user t2 on #{} ~* &* +@all -@admin maxkeys=5",
+                "user t2 on #{} ~* &* +@all maxkeys=5",
                 hex(&digest(b"secret"))
             )
         );

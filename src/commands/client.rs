@@ -3,7 +3,9 @@
 //!
 //! Everything but `LIST` runs on the receiving core against the caller's
 //! session. `CLIENT LIST` runs once per core: each core describes its own
-//! connections and the origin concatenates the parts. `KILL`, `PAUSE`,
+//! connections and the origin concatenates the parts: a tenant's own, or
+//! for an operator everyone's. `NO-EVICT` takes the operator power (a
+//! connection exempt from eviction weighs on everyone). `KILL`, `PAUSE`,
 //! `REPLY` and tracking are not implemented.
 
 use std::time::Instant;
@@ -41,7 +43,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "connection", "6.2.0", "Returns information about the connection."),
     command!("client|list", -2, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(concat_client_lists), list,
         "connection", "2.4.0", "Lists open connections."),
-    command!("client|no-evict", 3, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Local, on_off,
+    command!("client|no-evict", 3, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Local, on_off,
         "connection", "7.0.0", "Sets the client eviction mode of the connection."),
     command!("client|no-touch", 3, FLAGS, ACL, KeySpec::NONE, Route::Local, on_off,
         "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
@@ -222,8 +224,8 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     };
     let now = Instant::now();
     let mut text = String::new();
-    // A tenant sees its own connections; an admin sees everyone's.
-    let everyone = ctx.is_admin();
+    // A tenant sees its own connections; an operator sees everyone's.
+    let everyone = ctx.is_operator();
     for (_, conn) in ctx.clients.into_iter().flatten() {
         if filter.admits(conn.session.id) && (everyone || conn.session.tenant == ctx.tenant) {
             text.push_str(

@@ -62,7 +62,7 @@ pub struct Ctx<'a> {
     /// Who the command runs as.
     pub tenant: TenantId,
     /// The other tenants' keyspaces on this core, present only when the
-    /// caller is an admin (whose `FLUSHALL` empties them all).
+    /// caller holds the operator power (whose `FLUSHALL` empties them all).
     pub others: Option<Others<'a>>,
     /// State shared by all cores (configuration, slot map).
     pub shared: &'a Shared,
@@ -83,9 +83,10 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Whether the caller may act beyond its own tenant.
-    pub fn is_admin(&self) -> bool {
-        self.shared.tenants.is_admin(self.tenant)
+    /// Whether the caller holds the operator power: it may act beyond its
+    /// own tenant (see [`crate::tenant`]). Command rules never grant it.
+    pub fn is_operator(&self) -> bool {
+        self.shared.tenants.is_operator(self.tenant)
     }
 
     /// The session of a [`Route::Local`] command, which always has one.
@@ -119,6 +120,10 @@ impl Flags {
     pub const STALE: Flags = Flags(1 << 7);
     /// Not allowed from scripts (reported only).
     pub const NOSCRIPT: Flags = Flags(1 << 8);
+    /// Kiln's own: acts on other tenants or on the server itself, so only a
+    /// caller holding the operator power may run it, whatever its command
+    /// rules allow. Not reported by `COMMAND INFO` (Redis has no such flag).
+    pub const OPERATOR: Flags = Flags(1 << 9);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -284,10 +289,16 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// Whether only admins may run it: `admin`-flagged commands, except
-    /// `CLIENT LIST`, which shows a tenant its own connections instead.
-    pub fn admin_only(&self) -> bool {
-        self.flags.has(Flags::ADMIN) && self.name != "client|list"
+    /// Whether running it takes the operator power ([`Flags::OPERATOR`]).
+    pub fn needs_operator(&self) -> bool {
+        self.flags.has(Flags::OPERATOR)
+    }
+
+    /// Whether it has the ACL category `category` (`"read"`, no `@`).
+    pub fn in_category(&self, category: &str) -> bool {
+        self.acl
+            .iter()
+            .any(|c| c.strip_prefix('@') == Some(category))
     }
 
     /// Whether `argc` arguments satisfy the arity.
@@ -342,6 +353,88 @@ fn by_name() -> &'static NameMap {
     static MAP: LazyLock<NameMap> =
         LazyLock::new(|| table().iter().map(|c| (c.name, *c)).collect());
     &MAP
+}
+
+/// The ACL categories Redis 7 defines, in `ACL CAT`'s order. A rule may
+/// name any of them (`+@list` is valid and, in Kiln, allows nothing); the
+/// table's `acl` lists only use these.
+pub const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// One spec of the table with its place in it: what ACL command rules
+/// address. Its index in [`catalog`] is its command id.
+#[derive(Debug)]
+pub struct CatalogEntry {
+    /// The spec.
+    pub spec: &'static CommandSpec,
+    /// The container's id, for a subcommand.
+    pub parent: Option<usize>,
+    /// The ids of its subcommands (empty for a plain command).
+    pub subcommands: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Every command and subcommand of the table, each container followed by
+/// its subcommands, in table order.
+pub fn catalog() -> &'static [CatalogEntry] {
+    static CATALOG: LazyLock<Vec<CatalogEntry>> = LazyLock::new(|| {
+        let mut all = Vec::new();
+        for spec in table() {
+            let id = all.len();
+            let subs = id + 1..id + 1 + spec.subcommands.len();
+            all.push(CatalogEntry {
+                spec,
+                parent: None,
+                subcommands: subs.clone(),
+            });
+            all.extend(spec.subcommands.iter().map(|sub| CatalogEntry {
+                spec: sub,
+                parent: Some(id),
+                subcommands: 0..0,
+            }));
+        }
+        all
+    });
+    &CATALOG
+}
+
+/// The command id of a full lower-case name (`get`, `config|get`).
+pub fn catalog_id(name: &str) -> Option<usize> {
+    type IdMap = HashMap<&'static str, usize, BuildHasherDefault<Fnv1a>>;
+    static IDS: LazyLock<IdMap> = LazyLock::new(|| {
+        catalog()
+            .iter()
+            .enumerate()
+            .map(|(id, e)| (e.spec.name, id))
+            .collect()
+    });
+    IDS.get(name).copied()
 }
 
 /// FNV-1a, for short trusted keys.
@@ -546,6 +639,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn categories_are_redis_ones_and_powers_are_the_servers() {
+        for entry in catalog() {
+            for category in entry.spec.acl {
+                let name = category.strip_prefix('@').unwrap_or(category);
+                assert!(
+                    ACL_CATEGORIES.contains(&name),
+                    "{}: {category}",
+                    entry.spec.name
+                );
+            }
+            assert_eq!(
+                catalog_id(entry.spec.name).map(|id| catalog()[id].spec.name),
+                Some(entry.spec.name)
+            );
+        }
+        let mut powers: Vec<&str> = catalog()
+            .iter()
+            .filter(|e| e.spec.needs_operator())
+            .map(|e| e.spec.name)
+            .collect();
+        powers.sort_unstable();
+        assert_eq!(
+            powers,
+            [
+                "acl|deluser",
+                "acl|getuser",
+                "acl|list",
+                "acl|setuser",
+                "acl|users",
+                "client|no-evict",
+                "config|get",
+                "config|resetstat",
+                "config|rewrite",
+                "config|set",
+                "debug",
+                "shutdown",
+            ]
+        );
     }
 
     proptest::proptest! {

@@ -8,6 +8,11 @@
 //! `CONFIG SET` writes [`crate::shared::Runtime`], which every core reads,
 //! so a change made through any core applies everywhere.
 //!
+//! `CONFIG GET/SET/RESETSTAT/REWRITE`, `SHUTDOWN` and `DEBUG` act on the
+//! server, so they take the operator power ([`Flags::OPERATOR`]): `CONFIG
+//! GET` too, since it shows `requirepass`. A tenant's `FLUSHALL` and
+//! `INFO` cover its own keyspace; an operator's, every tenant's.
+//!
 //! `INFO` lives in [`info`] and `CONFIG` in [`config`]; this file holds the
 //! table and the small commands.
 
@@ -25,7 +30,9 @@ use crate::command;
 use crate::core::fanout;
 
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
+/// Server powers: only an operator may use them, whatever its rules.
 const ADMIN: Flags = Flags::ADMIN
+    .with(Flags::OPERATOR)
     .with(Flags::NOSCRIPT)
     .with(Flags::LOADING)
     .with(Flags::STALE);
@@ -84,7 +91,8 @@ fn flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         _ => return errors::SYNTAX,
     }
     ctx.shard.flush();
-    // An admin's FLUSHALL empties every tenant; anyone else's, its own.
+    // An operator's FLUSHALL empties every tenant; a tenant's, whatever its
+    // rules, its own (the engine gives `others` to operators only).
     if args.get(0).eq_ignore_ascii_case(b"FLUSHALL")
         && let Some(others) = ctx.others.as_mut()
     {

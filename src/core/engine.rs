@@ -201,7 +201,7 @@ impl Engine {
             Usage::bump(&tenants.usage(self.id, tenant).rejected);
             return errors::OOM;
         }
-        let admin = tenants.is_admin(tenant);
+        let operator = tenants.is_operator(tenant);
         let Some((shard, others)) = self
             .keyspaces
             .split_mut(tenant.index(), tenant.generation())
@@ -216,7 +216,7 @@ impl Engine {
         let mut ctx = Ctx {
             shard,
             tenant,
-            others: admin.then_some(others),
+            others: operator.then_some(others),
             shared: &self.shared,
             core: self.id,
             session,
@@ -375,7 +375,7 @@ impl Engine {
             Some(commands::wrong_arity(spec))
         } else if !conn_session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
             Some(errors::NOAUTH)
-        } else if spec.admin_only() && !tenants.is_admin(tenant) {
+        } else if !tenants.may_run(tenant, spec, args) {
             Some(commands::no_permission(&conn_session.user, spec))
         } else {
             None

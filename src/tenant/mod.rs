@@ -1,13 +1,14 @@
 //! Tenants: authenticated users, each with its own keyspace, quotas and
-//! (later) functions.
+//! functions.
 //!
 //! ```text
 //!  Tenants (one, shared by every core)
-//!   ├─ users: RwLock<Vec<Option<User>>>   names, password digests, limits:
-//!   │                                     read at AUTH / ACL / INFO only
-//!   ├─ slots: [Slot]                      per tenant index: generation, admin,
-//!   │                                     limits, connections — atomics read on
-//!   │                                     the request path, never locked
+//!   ├─ users: RwLock<Vec<Option<User>>>   names, password digests, rules,
+//!   │                                     limits: read at AUTH / ACL / INFO
+//!   ├─ slots: [Slot]                      per tenant index: generation,
+//!   │                                     operator power, allowed commands,
+//!   │                                     limits, connections — atomics read
+//!   │                                     on the request path, never locked
 //!   └─ usage: [core][index] → Usage       memory, output, keys, commands,
 //!                                         rejected: each row written by its
 //!                                         own core only
@@ -16,15 +17,26 @@
 //! A [`TenantId`] is a slot index plus the slot's generation: deleting a
 //! tenant bumps the generation, so its sessions and in-flight jobs are
 //! recognised as stale when the slot is reused. Index 0 is the `default`
-//! user (password: `requirepass`), the admin of a server without tenants.
+//! user (password: `requirepass`), an operator with every command.
+//!
+//! **Two separate things decide what a request may do.** Its user's
+//! command rules ([`rules`]: `+@all`, `-@write`, `+get`...) choose which
+//! commands of the table it may run — always inside its own keyspace and
+//! limits. The **operator power** ([`User::operator`]) is what lets a
+//! request reach beyond its tenant: other users (ACL), the server (CONFIG,
+//! SHUTDOWN, DEBUG), everyone's FLUSHALL, CLIENT LIST, INFO and ACL LOG.
+//! `default` has it, as do tenants the config file marks `operator = true`
+//! and users an operator gives `+@operator`; no command rule grants it.
+//! [`Tenants::may_run`] is the one check of both.
 //!
 //! Runtime changes (`ACL SETUSER` / `DELUSER`) take the users lock, update
 //! the slot atomics — so every core sees them at once — and rewrite the
 //! tenant file atomically (temporary file, fsync, rename).
 //!
 //! [`user`] holds one tenant's settings: [`TenantLimits`], [`TenantConfig`],
-//! [`User`] and the `ACL SETUSER` [`Rule`]s; [`quota`] the memory rule every
-//! write that may grow memory is checked against ([`Tenants::admits`]).
+//! [`User`] and the `ACL SETUSER` [`Rule`]s; [`rules`] its command rules;
+//! [`quota`] the memory rule every write that may grow memory is checked
+//! against ([`Tenants::admits`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,10 +47,15 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod quota;
+pub mod rules;
 mod user;
 
 pub use quota::{Growth, ServerMemory};
+pub use rules::{CommandRule, CommandRules};
 pub use user::{Digest32, Rule, TenantConfig, TenantLimits, User, digest, hex, parse_rules};
+
+use crate::commands::{self, CommandSpec, Flags};
+use kiln_net::Args;
 
 /// Who a request runs as: a tenant's slot index and that slot's generation.
 /// Small and `Copy`, so sessions, cross-core jobs and (later) function calls
@@ -106,6 +123,16 @@ pub enum TenantError {
     /// More tenants than slots.
     #[error("too many tenants (max-tenants is {0})")]
     Full(usize),
+    /// A tenant table's `commands` holds a rule that cannot be used.
+    #[error("tenant '{tenant}': bad command rule '{rule}': {why}")]
+    Rule {
+        /// The tenant.
+        tenant: String,
+        /// The rule.
+        rule: String,
+        /// Why.
+        why: String,
+    },
     /// The tenant file could not be read or written.
     #[error("tenant file {path}: {reason}")]
     File {
@@ -121,7 +148,17 @@ pub enum TenantError {
 struct Slot {
     generation: AtomicU32,
     live: AtomicBool,
-    admin: AtomicBool,
+    operator: AtomicBool,
+    /// Every command of the table is allowed (the common case: one load).
+    unrestricted: AtomicBool,
+    /// The allowed commands, one bit per [`commands::catalog`] id. A
+    /// reader racing an `ACL SETUSER` may see some bits old and some new:
+    /// each command is then checked as just before or just after the
+    /// change, as if the request had been ordered so.
+    allowed: Box<[AtomicU64]>,
+    /// Some `+cmd|arg` rule is in force: a command whose bit is clear is
+    /// checked against the user's rules, under the users lock.
+    first_args: AtomicBool,
     maxmemory: AtomicU64,
     maxkeys: AtomicU64,
     maxclients: AtomicU64,
@@ -131,8 +168,28 @@ struct Slot {
 }
 
 impl Slot {
+    fn new() -> Slot {
+        let words = commands::catalog().len().div_ceil(64);
+        Slot {
+            allowed: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            ..Slot::default()
+        }
+    }
+
     fn publish(&self, user: &User) {
-        self.admin.store(user.admin, Ordering::Relaxed);
+        self.operator.store(user.operator, Ordering::Relaxed);
+        // Narrow first, widen last: a reader never sees the fast path open
+        // over bits still being cleared.
+        let unrestricted = user.commands.unrestricted();
+        if !unrestricted {
+            self.unrestricted.store(false, Ordering::Release);
+        }
+        for (word, bits) in self.allowed.iter().zip(user.commands.bits()) {
+            word.store(*bits, Ordering::Release);
+        }
+        self.first_args
+            .store(user.commands.has_first_args(), Ordering::Release);
+        self.unrestricted.store(unrestricted, Ordering::Release);
         self.maxmemory
             .store(user.limits.maxmemory, Ordering::Relaxed);
         self.maxkeys.store(user.limits.maxkeys, Ordering::Relaxed);
@@ -242,14 +299,16 @@ impl Tenants {
         cores: usize,
     ) -> Result<Tenants, TenantError> {
         let from_file = match file {
-            Some(path) if path.exists() => Some(read_file(path)?),
+            Some(path) if path.exists() => Some(trust_legacy_admins(read_file(path)?, configured)),
             _ => None,
         };
         let configs = from_file.as_deref().unwrap_or(configured);
-        let slots: Box<[Slot]> = (0..=capacity).map(|_| Slot::default()).collect();
+        let slots: Box<[Slot]> = (0..=capacity).map(|_| Slot::new()).collect();
         let mut users: Vec<Option<User>> = vec![None];
-        slots[0].admin.store(true, Ordering::Relaxed);
-        slots[0].live.store(true, Ordering::Relaxed);
+        let mut default = User::new(DEFAULT_USER);
+        default.operator = true;
+        default.commands = CommandRules::all();
+        slots[0].publish(&default);
         for config in configs {
             let user = User::from_config(config)?;
             let taken = users.iter().flatten().any(|u| u.name == user.name);
@@ -346,9 +405,45 @@ impl Tenants {
             && slot.generation.load(Ordering::Acquire) == id.generation
     }
 
-    /// Whether `id` may run admin commands.
-    pub fn is_admin(&self, id: TenantId) -> bool {
-        self.is_current(id) && self.slot(id).admin.load(Ordering::Relaxed)
+    /// Whether `id` holds the operator power (acting on other tenants and
+    /// on the server).
+    pub fn is_operator(&self, id: TenantId) -> bool {
+        self.is_current(id) && self.slot(id).operator.load(Ordering::Relaxed)
+    }
+
+    /// Whether `id` may run `spec` with `args` (the whole request, name
+    /// first): its command rules allow the command, and if the command
+    /// acts beyond the tenant ([`Flags::OPERATOR`]), `id` holds the
+    /// operator power. Commands every connection needs before it is logged
+    /// in (AUTH, HELLO, QUIT, RESET: Redis's `no-auth` flag) are always
+    /// allowed, as in Redis; PING is not.
+    pub fn may_run(&self, id: TenantId, spec: &CommandSpec, args: Args<'_>) -> bool {
+        if spec.flags.has(Flags::NO_AUTH) {
+            return true;
+        }
+        if spec.needs_operator() && !self.is_operator(id) {
+            return false;
+        }
+        let slot = self.slot(id);
+        if slot.unrestricted.load(Ordering::Acquire) {
+            return true;
+        }
+        let Some(command) = commands::catalog_id(spec.name) else {
+            return false;
+        };
+        let (word, bit) = (command / 64, 1u64 << (command % 64));
+        if slot.allowed[word].load(Ordering::Acquire) & bit != 0 {
+            return true;
+        }
+        if !slot.first_args.load(Ordering::Acquire) {
+            return false;
+        }
+        let first = if spec.name.contains('|') { 2 } else { 1 };
+        let arg = (first < args.len()).then(|| args.get(first));
+        self.read()
+            .get(id.index())
+            .and_then(Option::as_ref)
+            .is_some_and(|u| u.commands.allows(command, arg))
     }
 
     /// `id`'s limits as every core sees them now.
@@ -425,9 +520,14 @@ impl Tenants {
     }
 
     /// Creates or changes a tenant (`ACL SETUSER`): `change` sees the
-    /// current user (or a new, disabled one). The change is visible to every
-    /// core when this returns, and written to the tenant file.
-    pub fn set_user(&self, name: &str, change: impl FnOnce(&mut User)) -> Result<(), TenantError> {
+    /// current user, or a new one as Redis creates it (disabled, `-@all`)
+    /// and `true`. The change is visible to every core when this returns,
+    /// and written to the tenant file.
+    pub fn set_user(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut User, bool),
+    ) -> Result<(), TenantError> {
         if name == DEFAULT_USER || name.is_empty() {
             return Err(TenantError::Name(name.into()));
         }
@@ -447,8 +547,9 @@ impl Tenants {
                 i
             }
         };
+        let created = users[index].is_none();
         let mut user = users[index].clone().unwrap_or_else(|| User::new(name));
-        change(&mut user);
+        change(&mut user, created);
         self.slots[index].publish(&user);
         users[index] = Some(user);
         self.save(&users)
@@ -510,6 +611,33 @@ impl Tenants {
     }
 }
 
+/// Tenant-file tables as older Kiln wrote them carry `admin = true` for
+/// any user given `+@all` — not only for the operators it was meant for.
+/// Such a flag is kept only for a tenant the config file itself makes an
+/// operator; the others load without the power (and a warning says how to
+/// grant it). Tables written since carry `operator`, which only an operator
+/// can set.
+fn trust_legacy_admins(
+    mut file: Vec<TenantConfig>,
+    configured: &[TenantConfig],
+) -> Vec<TenantConfig> {
+    for table in file.iter_mut().filter(|t| t.admin && !t.operator) {
+        let trusted = configured
+            .iter()
+            .any(|c| c.name == table.name && (c.operator || c.admin));
+        if !trusted {
+            tracing::warn!(
+                tenant = %table.name,
+                "the tenant file's `admin = true` (written by older Kiln for `+@all`) no longer makes an operator; give the power with `ACL SETUSER {} +@operator` or `operator = true` in the config file",
+                table.name
+            );
+        }
+        table.admin = false;
+        table.operator = trusted;
+    }
+    file
+}
+
 fn read_file(path: &Path) -> Result<Vec<TenantConfig>, TenantError> {
     let fail = |reason: String| TenantError::File {
         path: path.to_owned(),
@@ -541,8 +669,8 @@ mod tests {
         assert_eq!(t.authenticate(b"t1", b"p2"), Err(Denied::WrongPass));
         assert_eq!(t.authenticate(b"nobody", b"p1"), Err(Denied::WrongPass));
         assert_eq!(t.name(id), "t1");
-        assert!(!t.is_admin(id));
-        assert!(t.is_admin(TenantId::DEFAULT));
+        assert!(!t.is_operator(id));
+        assert!(t.is_operator(TenantId::DEFAULT));
     }
 
     #[test]
@@ -575,7 +703,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tenants.toml");
         let t = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
-        t.set_user("b", |u| {
+        t.set_user("b", |u, _| {
             u.enabled = true;
             u.passwords.push(digest(b"y"));
             u.limits.maxkeys = 5;
@@ -595,7 +723,7 @@ mod tests {
         let t = Tenants::new(&[tenant("a", "x")], None, 4, 1).unwrap();
         let old = t.authenticate(b"a", b"x").unwrap();
         t.delete(&["a"]).unwrap();
-        t.set_user("c", |u| {
+        t.set_user("c", |u, _| {
             u.enabled = true;
             u.nopass = true;
         })

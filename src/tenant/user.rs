@@ -1,12 +1,13 @@
 //! One tenant's settings: its limits, its config-file table, its user
-//! record (password digests, flags) and the `ACL SETUSER` rules that change
-//! it.
+//! record (password digests, flags, command rules, operator power) and the
+//! `ACL SETUSER` rules that change it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::TenantError;
+use super::rules::{CommandRule, CommandRules};
 
 /// A tenant's quotas and function budgets. Every quota is 0 for "no
 /// limit"; a function budget of 0 means the server's `function-*` setting.
@@ -123,9 +124,21 @@ pub struct TenantConfig {
     /// Disabled tenants cannot authenticate.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// May run admin commands (ACL changes, CONFIG, SHUTDOWN, DEBUG...).
+    /// Holds the operator power: may act on other tenants and on the
+    /// server (ACL changes, CONFIG, SHUTDOWN, DEBUG, everyone's FLUSHALL,
+    /// CLIENT LIST, INFO and ACL LOG).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub operator: bool,
+    /// The name older Kiln gave the operator power. In the config file it
+    /// is an alias of `operator`; in the tenant file it is trusted only for
+    /// a tenant the config file also makes an operator (older Kiln wrote it
+    /// for any `+@all`). Read, never written.
+    #[serde(default, skip_serializing)]
     pub admin: bool,
+    /// Command rules, as `ACL SETUSER` takes them (`"-@all +@read"`),
+    /// applied from `-@all`; absent: every command (`+@all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<String>,
     /// Quotas.
     #[serde(default, skip_serializing_if = "is_default_limits")]
     pub limits: TenantLimits,
@@ -175,27 +188,37 @@ pub struct User {
     pub nopass: bool,
     /// Accepted password digests.
     pub passwords: Vec<Digest32>,
-    /// May run admin commands.
-    pub admin: bool,
+    /// The operator power: acting on other tenants and on the server. Only
+    /// `operator = true` in the config file or `+@operator` (which only an
+    /// operator can give, since only operators run `ACL SETUSER`) grants
+    /// it; no command rule does.
+    pub operator: bool,
+    /// Which commands it may run in its own keyspace.
+    pub commands: CommandRules,
     /// Quotas.
     pub limits: TenantLimits,
 }
 
 impl User {
-    /// A new user as `ACL SETUSER` creates it: disabled, no password.
+    /// A new user as Redis creates one: disabled, no password, no commands
+    /// (`-@all`), no power.
     pub fn new(name: &str) -> User {
         User {
             name: name.into(),
             enabled: false,
             nopass: false,
             passwords: Vec::new(),
-            admin: false,
+            operator: false,
+            commands: CommandRules::none(),
             limits: TenantLimits::default(),
         }
     }
 
+    /// The user a config or tenant-file table declares. `admin` counts as
+    /// `operator` here: the tenant registry clears it first where it is not
+    /// to be trusted.
     pub(super) fn from_config(c: &TenantConfig) -> Result<User, TenantError> {
-        Ok(User {
+        let mut user = User {
             name: c.name.clone(),
             enabled: c.enabled,
             nopass: c.nopass,
@@ -204,9 +227,28 @@ impl User {
                 .iter()
                 .map(|p| parse_digest(p))
                 .collect::<Result<_, _>>()?,
-            admin: c.admin,
+            operator: c.operator || c.admin,
+            commands: CommandRules::all(),
             limits: c.limits,
-        })
+        };
+        if let Some(text) = &c.commands {
+            user.commands = CommandRules::none();
+            for word in text.split_whitespace() {
+                let bad = |why: String| TenantError::Rule {
+                    tenant: c.name.clone(),
+                    rule: word.to_string(),
+                    why,
+                };
+                let rules = parse_rules(&[word.as_bytes()]).map_err(|(_, why)| bad(why))?;
+                for rule in rules {
+                    if !matches!(rule, Rule::Commands(_) | Rule::Operator(_)) {
+                        return Err(bad("not a command rule".into()));
+                    }
+                    user.apply(&rule);
+                }
+            }
+        }
+        Ok(user)
     }
 
     pub(super) fn to_config(&self) -> TenantConfig {
@@ -215,7 +257,9 @@ impl User {
             passwords: self.passwords.iter().map(hex).collect(),
             nopass: self.nopass,
             enabled: self.enabled,
-            admin: self.admin,
+            operator: self.operator,
+            admin: false,
+            commands: Some(self.commands.describe()),
             limits: self.limits,
         }
     }
@@ -255,7 +299,8 @@ impl User {
                 self.passwords.clear();
             }
             Rule::Reset => *self = User::new(&self.name),
-            Rule::Admin(admin) => self.admin = *admin,
+            Rule::Operator(power) => self.operator = *power,
+            Rule::Commands(rule) => self.commands.apply(rule),
             Rule::Limit { name, value } => {
                 // Validated by `parse_rules`.
                 let _ = self.limits.set(name, value);
@@ -264,7 +309,7 @@ impl User {
         }
     }
 
-    /// The rule list `ACL LIST` prints: `user t1 on #<hash> ~* &* +@all`.
+    /// The rule list `ACL LIST` prints: `user t1 on #<hash> ~* &* -@all +@read`.
     pub fn describe(&self) -> String {
         let mut parts = vec![
             format!("user {}", self.name),
@@ -274,19 +319,24 @@ impl User {
             parts.push("nopass".into());
         }
         parts.extend(self.passwords.iter().map(|d| format!("#{}", hex(d))));
-        parts.extend(["~*".to_string(), "&*".to_string(), self.commands().into()]);
+        parts.extend(["~*".to_string(), "&*".to_string(), self.command_rules()]);
         parts.extend(self.limits.rules());
         parts.join(" ")
     }
 
-    /// The command rule Redis would show for this user's permissions.
-    pub fn commands(&self) -> &'static str {
-        if self.admin { "+@all" } else { "+@all -@admin" }
+    /// The command rules as `ACL GETUSER` shows them (`-@all +@read`), with
+    /// `+@operator` last for a user holding the power.
+    pub fn command_rules(&self) -> String {
+        let mut text = self.commands.describe();
+        if self.operator {
+            text.push_str(" +@operator");
+        }
+        text
     }
 }
 
-/// One `ACL SETUSER` rule. Besides Redis's password and on/off rules, Kiln
-/// reads `+@all`/`-@admin` as the admin flag and `name=value` as a limit.
+/// One `ACL SETUSER` rule. Besides Redis's rules, Kiln reads `+@operator`
+/// / `-@operator` as the operator power and `name=value` as a limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     /// `on`
@@ -303,9 +353,10 @@ pub enum Rule {
     ResetPass,
     /// `reset`
     Reset,
-    /// `+@all` / `allcommands` / `+@admin` (true); `-@admin` / `-@all` /
-    /// `nocommands` (false).
-    Admin(bool),
+    /// `+@operator` (true) / `-@operator` (false): the operator power.
+    Operator(bool),
+    /// A command rule: `+@all`, `-@write`, `+get`, `-config|set`...
+    Commands(CommandRule),
     /// `maxmemory=10mb`, `maxkeys=1000`, `maxclients=5`.
     Limit {
         /// The limit's name.
@@ -334,6 +385,10 @@ pub fn parse_rules(rules: &[&[u8]]) -> Result<Vec<Rule>, (String, String)> {
                 Rule::AddPassword(parse_digest(h).map_err(|e| bad(&e.to_string()))?)
             } else if let Some(h) = text.strip_prefix('!') {
                 Rule::RemovePassword(parse_digest(h).map_err(|e| bad(&e.to_string()))?)
+            } else if lower == "+@operator" || lower == "-@operator" {
+                Rule::Operator(lower.starts_with('+'))
+            } else if let Some(rule) = CommandRule::parse(&text) {
+                Rule::Commands(rule.map_err(bad)?)
             } else if let Some((name, value)) = lower.split_once('=') {
                 TenantLimits::default()
                     .set(name, value)
@@ -349,8 +404,6 @@ pub fn parse_rules(rules: &[&[u8]]) -> Result<Vec<Rule>, (String, String)> {
                     "nopass" => Rule::NoPass,
                     "resetpass" => Rule::ResetPass,
                     "reset" => Rule::Reset,
-                    "+@all" | "allcommands" | "+@admin" => Rule::Admin(true),
-                    "-@all" | "nocommands" | "-@admin" => Rule::Admin(false),
                     "~*" | "allkeys" | "&*" | "allchannels" | "resetchannels" | "%rw~*" => {
                         Rule::Ignored
                     }
@@ -383,7 +436,18 @@ mod tests {
         rules.iter().for_each(|r| user.apply(r));
         assert!(user.accepts(b"secret") && !user.accepts(b"other"));
         assert_eq!(user.limits.maxkeys, 10);
-        assert!(user.admin);
+        assert!(!user.operator, "no command rule grants the operator power");
+        assert!(user.commands.unrestricted());
+        user.apply(&parse_rules(&[b"+@operator"]).unwrap()[0]);
+        assert!(user.operator);
+        assert_eq!(user.command_rules(), "+@all +@operator");
+        assert_eq!(
+            parse_rules(&[b"+nosuch"]),
+            Err((
+                "+nosuch".into(),
+                "Unknown command or category name in ACL".into()
+            ))
+        );
         assert_eq!(
             parse_rules(&[b"bogus"]),
             Err(("bogus".into(), "Syntax error".into()))

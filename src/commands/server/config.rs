@@ -316,7 +316,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 pub(super) fn config_resetstat(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     *ctx.stats = CoreStats::default();
     ctx.shard.reset_stats();
-    // An admin's counters cover every tenant's keyspace.
+    // An operator's counters cover every tenant's keyspace.
     if let Some(others) = ctx.others.as_mut() {
         others.iter_mut().for_each(kiln_store::Shard::reset_stats);
     }

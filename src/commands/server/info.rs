@@ -38,7 +38,7 @@ struct Figures {
 const SHARD_FIELDS: usize = 8;
 
 /// One core's part: its counters, then the caller's shard's figures and
-/// the client output buffers it counts. An admin's memory, client buffers
+/// the client output buffers it counts. An operator's memory, client buffers
 /// and hit/miss/expiry counters cover every tenant; its key counts, like
 /// its DBSIZE, its own. A tenant's client buffers are its connections'.
 pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
@@ -47,7 +47,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         .chain(ctx.others.iter().flat_map(|o| o.iter()))
         .collect();
     let sum = |f: fn(&Shard) -> u64| counted.iter().map(|s| f(s)).sum::<u64>();
-    let clients = if ctx.shared.tenants.is_admin(ctx.tenant) {
+    let clients = if ctx.shared.tenants.is_operator(ctx.tenant) {
         ctx.shared.clients[ctx.core].load(std::sync::atomic::Ordering::Relaxed)
     } else {
         let usage = ctx.shared.tenants.usage(ctx.core, ctx.tenant);
@@ -402,8 +402,8 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
         .sum();
     let mut env = Environment::read(f.shared);
     let tenants = &f.shared.tenants;
-    let admin = tenants.is_admin(f.tenant);
-    if !admin {
+    let operator = tenants.is_operator(f.tenant);
+    if !operator {
         // A tenant sees its own clients, commands and quota, not the server's.
         let own = tenants.figures(f.tenant);
         figures.connected_clients = own.connections;
@@ -413,7 +413,7 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
     let args = f.args.args();
     let sections = selected_sections(args.iter().skip(1));
     let mut text = format_info(&sections, &figures, &env);
-    for section in tenant_sections(args.iter().skip(1), f.tenant, admin) {
+    for section in tenant_sections(args.iter().skip(1), f.tenant, operator) {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
@@ -424,11 +424,11 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
 
 /// Which of Kiln's tenant sections `INFO [section ...]` asks for: `tenant`
 /// (the caller's own figures; by default for tenants) and `tenants` (every
-/// tenant, admins only; with `all` / `everything`).
+/// tenant, operators only; with `all` / `everything`).
 fn tenant_sections<'a>(
     requested: impl Iterator<Item = &'a [u8]>,
     tenant: TenantId,
-    admin: bool,
+    operator: bool,
 ) -> Vec<&'static str> {
     let requested: Vec<String> = requested
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
@@ -440,7 +440,7 @@ fn tenant_sections<'a>(
     if asked("tenant") || ((default || all) && !tenant.is_default()) {
         out.push("tenant");
     }
-    if admin && (asked("tenants") || all) {
+    if operator && (asked("tenants") || all) {
         out.push("tenants");
     }
     out
