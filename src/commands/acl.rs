@@ -1,6 +1,6 @@
 //! `ACL`: the subset of Redis's ACL commands that manages tenants —
-//! `SETUSER`, `DELUSER`, `LIST`, `USERS`, `GETUSER` (operators only) and
-//! `WHOAMI`, `CAT`, `HELP`.
+//! `SETUSER`, `DELUSER`, `LIST`, `USERS`, `GETUSER` (operators only),
+//! `LOG`, `DRYRUN` (scoped to the caller) and `WHOAMI`, `CAT`, `HELP`.
 //!
 //! All run on the receiving core against the shared registry
 //! ([`crate::tenant::Tenants`]), whose changes every core sees at once and
@@ -11,12 +11,15 @@
 //!
 //! Tenants manage nobody, themselves included: an `ACL SETUSER` by a
 //! tenant answers `NOPERM` whatever its rules, as do `LIST`, `USERS`,
-//! `GETUSER` and `DELUSER`.
+//! `GETUSER` and `DELUSER`. A tenant's `ACL LOG` shows (and `RESET`
+//! clears) its own entries only, and it may `ACL DRYRUN` only itself; an
+//! operator sees every entry and may dry-run anyone.
 
-use kiln_net::{Args, Reply};
+use kiln_net::{Args, OwnedArgs, Reply};
 
-use super::{ACL_CATEGORIES, CommandSpec, Ctx, Flags, KeySpec, Route, catalog};
+use super::{ACL_CATEGORIES, CommandSpec, Ctx, Flags, KeySpec, Lookup, Route, catalog};
 use crate::command;
+use crate::tenant::log::{Event, Reason, Scope};
 use crate::tenant::{
     CommandRules, DEFAULT_USER, Rule, TenantError, User, digest, hex, parse_rules,
 };
@@ -24,6 +27,12 @@ use crate::tenant::{
 /// Reaches other users: operators only.
 const OPERATOR: Flags = Flags::ADMIN
     .with(Flags::OPERATOR)
+    .with(Flags::NOSCRIPT)
+    .with(Flags::LOADING)
+    .with(Flags::STALE);
+/// Redis's flags for `LOG` and `DRYRUN`, which Kiln scopes to the caller
+/// instead of refusing tenants.
+const SCOPED: Flags = Flags::ADMIN
     .with(Flags::NOSCRIPT)
     .with(Flags::LOADING)
     .with(Flags::STALE);
@@ -52,6 +61,10 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "server", "6.0.0", "Lists all ACL users."),
     command!("acl|getuser", 3, OPERATOR, ADMIN_ACL, KeySpec::NONE, Route::Local, getuser,
         "server", "6.0.0", "Lists the ACL rules of a user."),
+    command!("acl|log", -2, SCOPED, ADMIN_ACL, KeySpec::NONE, Route::Local, log,
+        "server", "6.0.0", "Lists recent security events generated due to ACL rules."),
+    command!("acl|dryrun", -4, SCOPED, ADMIN_ACL, KeySpec::NONE, Route::Local, dryrun,
+        "server", "7.0.0", "Simulates the execution of a command by a user, without executing the command."),
     command!("acl|whoami", 2, ANYONE, SLOW, KeySpec::NONE, Route::Local, whoami,
         "server", "6.0.0", "Returns the authenticated username of the current connection."),
     command!("acl|cat", -2, ANYONE, SLOW, KeySpec::NONE, Route::Local, cat,
@@ -66,10 +79,14 @@ const HELP: &[&str] = &[
     "    when no category is specified.",
     "DELUSER <username> [<username> ...]",
     "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
     "GETUSER <username>",
     "    Get the user's details.",
     "LIST",
     "    Show users details in config file format.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
     "SETUSER <username> <attribute> [<attribute> ...]",
     "    Create or modify a user with the specified attributes.",
     "    Kiln also reads +@operator / -@operator (the operator power) and",
@@ -233,6 +250,115 @@ fn getuser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         (bulk("selectors"), Reply::Array(Vec::new())),
         (bulk("limits"), Reply::Map(limits)),
     ])
+}
+
+/// Whose ACL log entries the caller sees.
+fn log_scope(ctx: &Ctx<'_>) -> Scope {
+    if ctx.is_operator() {
+        Scope::All
+    } else {
+        Scope::Own(ctx.tenant)
+    }
+}
+
+/// `ACL LOG [count | RESET]`: the caller's entries (an operator's: every
+/// entry), most recent first, with Redis 7.2's fields.
+fn log(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let mut count = 10;
+    match args.len() {
+        2 => {}
+        3 if args.get(2).eq_ignore_ascii_case(b"RESET") => {
+            ctx.shared.tenants.log().reset(log_scope(ctx));
+            return Reply::OK;
+        }
+        3 => match super::int_arg(args.get(2)) {
+            Ok(n) => count = usize::try_from(n).unwrap_or(0),
+            Err(reply) => return reply,
+        },
+        _ => {
+            return Reply::error(
+                "ERR unknown subcommand or wrong number of arguments for 'log'. Try ACL HELP.",
+            );
+        }
+    }
+    let bulk = |s: &str| Reply::bulk_from(s);
+    let entries = ctx.shared.tenants.log().entries(log_scope(ctx), count);
+    Reply::Array(
+        entries
+            .into_iter()
+            .map(|e| {
+                Reply::Map(vec![
+                    (bulk("count"), Reply::Integer(e.count as i64)),
+                    (bulk("reason"), bulk(e.reason)),
+                    (bulk("context"), bulk(e.context)),
+                    (bulk("object"), bulk(&e.object)),
+                    (bulk("username"), bulk(&e.username)),
+                    (bulk("age-seconds"), Reply::Double(e.age_seconds)),
+                    (bulk("client-info"), bulk(&e.client_info)),
+                    (bulk("entry-id"), Reply::Integer(e.entry_id as i64)),
+                    (
+                        bulk("timestamp-created"),
+                        Reply::Integer(e.created_ms as i64),
+                    ),
+                    (
+                        bulk("timestamp-last-updated"),
+                        Reply::Integer(e.updated_ms as i64),
+                    ),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// `ACL DRYRUN username command [arg ...]`: `+OK`, or as a bulk string the
+/// reason Redis 7.2 gives (`User ro has no permissions to run the 'set'
+/// command`). A tenant may dry-run only itself: for anyone else it gets
+/// `NOPERM`, logged, before learning whether that user exists.
+fn dryrun(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let name = String::from_utf8_lossy(args.get(2)).into_owned();
+    let me = ctx.session().user.clone();
+    if name != me && !ctx.is_operator() {
+        let spec = catalog()
+            .iter()
+            .find(|e| e.spec.name == "acl|dryrun")
+            .map(|e| e.spec)
+            .expect("acl|dryrun is in the table");
+        let session = ctx.session();
+        let event = Event {
+            reason: Reason::Command,
+            object: spec.name.into(),
+            username: me.clone(),
+            client_info: session.info_line(std::time::Instant::now(), 0, 0),
+        };
+        ctx.shared.tenants.log().add(ctx.tenant, event);
+        return super::no_permission(&me, spec);
+    }
+    let tenants = &ctx.shared.tenants;
+    if name != DEFAULT_USER && tenants.get(&name).is_none() {
+        return Reply::error_owned(format!("ERR User '{name}' not found"));
+    }
+    let request = OwnedArgs::new(args.iter().skip(3));
+    let request = request.args();
+    let spec = match super::lookup(request) {
+        Lookup::Found(spec) if spec.subcommands.is_empty() || request.len() < 2 => spec,
+        _ => {
+            return Reply::error_owned(format!(
+                "ERR Command '{}' not found",
+                String::from_utf8_lossy(request.get(0))
+            ));
+        }
+    };
+    if !spec.arity_ok(request.len()) {
+        return super::wrong_arity(spec);
+    }
+    match tenants.user_may_run(&name, spec, request) {
+        Some(true) => Reply::OK,
+        Some(false) => Reply::bulk_from(format!(
+            "User {name} has no permissions to run the '{}' command",
+            spec.name
+        )),
+        None => Reply::error_owned(format!("ERR User '{name}' not found")),
+    }
 }
 
 /// `ACL WHOAMI`

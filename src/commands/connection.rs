@@ -127,7 +127,7 @@ fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         Err(reply) => return reply,
     };
     if let Some((user, pass)) = req.auth
-        && let Err(reply) = authenticate(ctx, user, pass)
+        && let Err(reply) = authenticate(ctx, args.get(0), user, pass)
     {
         return reply;
     }
@@ -180,7 +180,7 @@ fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         3 => (args.get(1), args.get(2)),
         _ => return errors::SYNTAX,
     };
-    match authenticate(ctx, user, pass) {
+    match authenticate(ctx, args.get(0), user, pass) {
         Ok(()) => Reply::OK,
         Err(reply) => reply,
     }
@@ -189,21 +189,39 @@ fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 /// Checks `user`/`pass` — the `default` user against `requirepass`, any
 /// other name against the tenant registry — and switches the session to
 /// that user. As in Redis, with no password configured the default user
-/// accepts any password; a failed attempt leaves the session as it was.
-fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+/// accepts any password; a failed attempt leaves the session as it was and
+/// is logged (`ACL LOG`, reason `auth`, object `command` as typed) for the
+/// tenant the connection is logged in as.
+fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     let tenants = &ctx.shared.tenants;
-    let tenant = if user == DEFAULT_USER.as_bytes() {
+    let found = if user == DEFAULT_USER.as_bytes() {
         default_password_ok(ctx.shared, pass)
             .then_some(TenantId::DEFAULT)
-            .ok_or(errors::WRONGPASS)?
+            .ok_or(Denied::WrongPass)
     } else {
-        tenants
-            .authenticate(user, pass)
-            .map_err(|denied| match denied {
-                Denied::WrongPass => errors::WRONGPASS,
-                Denied::MaxClients => Reply::error("ERR max number of clients reached"),
-            })?
+        tenants.authenticate(user, pass)
     };
+    let tenant = match found {
+        Ok(tenant) => tenant,
+        Err(Denied::MaxClients) => return Err(Reply::error("ERR max number of clients reached")),
+        Err(Denied::WrongPass) => {
+            let session = ctx.session();
+            let event = crate::tenant::log::Event {
+                reason: crate::tenant::log::Reason::Auth,
+                object: String::from_utf8_lossy(command).into_owned(),
+                username: String::from_utf8_lossy(user).into_owned(),
+                client_info: session.info_line(std::time::Instant::now(), 0, 0),
+            };
+            let owner = if session.authenticated {
+                session.tenant
+            } else {
+                TenantId::DEFAULT
+            };
+            ctx.shared.tenants.log().add(owner, event);
+            return Err(errors::WRONGPASS);
+        }
+    };
+    let tenants = &ctx.shared.tenants;
     let name = tenants.name(tenant);
     let session = ctx.session();
     if session.authenticated {

@@ -376,6 +376,16 @@ impl Engine {
         } else if !conn_session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
             Some(errors::NOAUTH)
         } else if !tenants.may_run(tenant, spec, args) {
+            // As Redis does: the refused command shows in the client's
+            // info, and the refusal in its tenant's ACL LOG.
+            conn_session.last_command = spec.name;
+            let event = crate::tenant::log::Event {
+                reason: crate::tenant::log::Reason::Command,
+                object: spec.name.into(),
+                username: conn_session.user.clone(),
+                client_info: conn_session.info_line(self.now, 0, 0),
+            };
+            tenants.log().add(tenant, event);
             Some(commands::no_permission(&conn_session.user, spec))
         } else {
             None

@@ -9,9 +9,11 @@
 //!   │                                     operator power, allowed commands,
 //!   │                                     limits, connections — atomics read
 //!   │                                     on the request path, never locked
-//!   └─ usage: [core][index] → Usage       memory, output, keys, commands,
-//!                                         rejected: each row written by its
-//!                                         own core only
+//!   ├─ usage: [core][index] → Usage       memory, output, keys, commands,
+//!   │                                     rejected: each row written by its
+//!   │                                     own core only
+//!   └─ log: AclLog                        ACL LOG, per tenant (locked; only
+//!                                         denials and ACL LOG touch it)
 //! ```
 //!
 //! A [`TenantId`] is a slot index plus the slot's generation: deleting a
@@ -35,8 +37,8 @@
 //!
 //! [`user`] holds one tenant's settings: [`TenantLimits`], [`TenantConfig`],
 //! [`User`] and the `ACL SETUSER` [`Rule`]s; [`rules`] its command rules;
-//! [`quota`] the memory rule every write that may grow memory is checked
-//! against ([`Tenants::admits`]).
+//! [`log`] the ACL log; [`quota`] the memory rule every write that may grow
+//! memory is checked against ([`Tenants::admits`]).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,10 +48,12 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub mod log;
 mod quota;
 pub mod rules;
 mod user;
 
+pub use log::AclLog;
 pub use quota::{Growth, ServerMemory};
 pub use rules::{CommandRule, CommandRules};
 pub use user::{Digest32, Rule, TenantConfig, TenantLimits, User, digest, hex, parse_rules};
@@ -276,6 +280,7 @@ pub struct Tenants {
     slots: Box<[Slot]>,
     usage: Box<[Box<[Usage]>]>,
     file: Option<PathBuf>,
+    log: AclLog,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -329,6 +334,7 @@ impl Tenants {
             slots,
             usage,
             file: file.map(Path::to_owned),
+            log: AclLog::default(),
         })
     }
 
@@ -444,6 +450,33 @@ impl Tenants {
             .get(id.index())
             .and_then(Option::as_ref)
             .is_some_and(|u| u.commands.allows(command, arg))
+    }
+
+    /// What `user` may run, as [`Tenants::may_run`] decides it for a
+    /// connection of that user (`ACL DRYRUN`): `None` for no such user.
+    pub fn user_may_run(&self, user: &str, spec: &CommandSpec, args: Args<'_>) -> Option<bool> {
+        if user == DEFAULT_USER {
+            return Some(true);
+        }
+        let users = self.read();
+        let user = users.iter().flatten().find(|u| u.name == user)?;
+        if spec.flags.has(Flags::NO_AUTH) {
+            return Some(true);
+        }
+        if spec.needs_operator() && !user.operator {
+            return Some(false);
+        }
+        let Some(command) = commands::catalog_id(spec.name) else {
+            return Some(false);
+        };
+        let first = if spec.name.contains('|') { 2 } else { 1 };
+        let arg = (first < args.len()).then(|| args.get(first));
+        Some(user.commands.allows(command, arg))
+    }
+
+    /// The ACL log.
+    pub fn log(&self) -> &AclLog {
+        &self.log
     }
 
     /// `id`'s limits as every core sees them now.
@@ -567,6 +600,7 @@ impl Tenants {
                 .is_some_and(|u| names.contains(&u.name.as_str()))
             {
                 *user = None;
+                self.log.forget(self.id_at(i));
                 let slot = &self.slots[i];
                 slot.live.store(false, Ordering::Release);
                 slot.generation.fetch_add(1, Ordering::AcqRel);
