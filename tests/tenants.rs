@@ -1,7 +1,8 @@
 //! Tenants end to end: authentication (raw RESP and the real `redis-cli`),
-//! isolation of keyspaces through every command in the table, per-tenant
-//! quotas, admin-only commands, and ACL changes that apply on every core
-//! and survive a restart.
+//! isolation of keyspaces through every command in the table (also for a
+//! tenant given `+@all`), per-tenant quotas, operator-only commands, and
+//! ACL changes that apply on every core and survive a restart. The command
+//! rules and powers in detail are in `tenant_powers.rs`.
 
 mod common;
 
@@ -275,16 +276,44 @@ fn acl_changes_apply_on_every_core_and_survive_a_restart() {
 }
 
 /// Tenant B runs every command of the table (and every subcommand), with
-/// tenant A's key names and keyspace-wide arguments, before and after A
-/// writes its keys. Each reply B gets must be the same either way; a reply
-/// that varies by itself (TIME, INFO...) must at least never carry A's
-/// values. A's keys must all survive B's sweep.
+/// tenant A's key names, A's user name and keyspace-wide arguments, before
+/// and after A writes its keys. Each reply B gets must be the same either
+/// way; a reply that varies by itself (TIME, INFO...) must at least never
+/// carry A's values. A's keys must all survive B's sweep.
 #[test]
 fn tenant_b_cannot_observe_tenant_a_through_any_command() {
     let dir = tempfile::tempdir().unwrap();
     let server = two_tenants(dir.path());
-    let mut a = login(&server, "t1", "pw1");
-    let mut b = login(&server, "t2", "pw2");
+    let b = login(&server, "t2", "pw2");
+    b_sweeps_every_command_past_a(&server, b);
+}
+
+/// The same sweep by a tenant made with the line every Redis tutorial
+/// shows, `ACL SETUSER b on >pw ~* +@all`: all of the table's commands
+/// are its to run, and still none of them reaches tenant A — not A's keys,
+/// nor A's password and rules, nor A's functions — nor the server.
+#[test]
+fn a_plus_all_tenant_cannot_observe_or_change_tenant_a_through_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = two_tenants(dir.path());
+    let mut admin = login(&server, "default", ADMIN_PASSWORD);
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "b", "on", ">pw", "~*", "+@all"]),
+        Reply::OK
+    );
+    let b = login(&server, "b", "pw");
+    b_sweeps_every_command_past_a(&server, b);
+}
+
+/// The sweep of [`tenant_b_cannot_observe_tenant_a_through_any_command`]:
+/// B is logged in, A is `t1`.
+fn b_sweeps_every_command_past_a(server: &TestServer, mut b: Raw) {
+    let mut a = login(server, "t1", "pw1");
+    let mut admin = login(server, "default", ADMIN_PASSWORD);
+    let lib = "#!js name=alib\nkiln.registerFunction('f', () => 'a');";
+    assert_eq!(a.cmd(&["FUNCTION", "LOAD", lib]), bulk("alib"));
+    let a_functions = a.cmd(&["FUNCTION", "LIST", "WITHCODE"]);
+    let a_user = admin.cmd(&["ACL", "GETUSER", "t1"]);
     let k0 = server.key_on_core(0, "secret:");
     let k1 = server.key_on_core(1, "secret:");
     let probes = probes(&k0, &k1);
@@ -333,6 +362,11 @@ fn tenant_b_cannot_observe_tenant_a_through_any_command() {
         panic!()
     };
     assert!(ttl > 900, "A's deadline survived B's sweep");
+    assert_eq!(a.cmd(&["FUNCTION", "LIST", "WITHCODE"]), a_functions);
+    assert_eq!(admin.cmd(&["ACL", "GETUSER", "t1"]), a_user);
+    let mut again = server.connect();
+    assert_eq!(again.cmd(&["AUTH", "t1", "pw1"]), Reply::OK, "A's password");
+    assert_eq!(admin.cmd(&["PING"]), Reply::status("PONG"), "the server");
 }
 
 /// The reply with `CLIENT LIST` / `CLIENT INFO`'s `age=` and `idle=`
@@ -353,7 +387,8 @@ fn without_clocks(reply: Reply) -> Reply {
 }
 
 /// Every command and subcommand in the table, each with argument lists
-/// that name A's keys (on both cores) or the whole keyspace. Commands that
+/// that name A's keys (on both cores), A's user name (`t1`: ACL SETUSER,
+/// DELUSER, GETUSER, DRYRUN...) or the whole keyspace. Commands that
 /// change the connection itself (QUIT, RESET, AUTH, HELLO) are left out:
 /// they touch no keyspace.
 fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
@@ -372,6 +407,9 @@ fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
         vec!["secret:*"],
         vec!["0"],
         vec!["0", "MATCH", "*", "COUNT", "1000"],
+        vec!["t1"],
+        vec!["t1", "on", "nopass", "resetpass", ">mine"],
+        vec!["t1", "get", k0],
     ];
     let mut names: Vec<&str> = Vec::new();
     for spec in kiln::commands::table() {
