@@ -132,6 +132,8 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("acl|list", ""),
     ("acl|users", ""),
     ("acl|getuser", "username"),
+    ("acl|log", "[count | RESET]"),
+    ("acl|dryrun", "username command [arg [arg ...]]"),
     ("acl|whoami", ""),
     ("acl|cat", "[category]"),
     ("acl|help", ""),
