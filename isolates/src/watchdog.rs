@@ -6,6 +6,7 @@
 //! at least every [`TICK`], and sleeps until the earliest deadline it has
 //! seen, so a call is stopped within one tick of its budget.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,6 +18,10 @@ const TICK: Duration = Duration::from_millis(5);
 #[derive(Default)]
 pub struct Watch {
     running: Mutex<Option<Running>>,
+    /// Set whenever the armed call is stopped (budget or `FUNCTION KILL`):
+    /// what host bindings read before each store operation, without the
+    /// lock.
+    stopped: AtomicBool,
 }
 
 struct Running {
@@ -61,6 +66,7 @@ impl Watch {
         budget: Duration,
     ) -> Armed<'_> {
         let deadline = Instant::now() + budget;
+        self.stopped.store(false, Ordering::Relaxed);
         *self.lock() = Some(Running {
             handle,
             tenant,
@@ -76,8 +82,7 @@ impl Watch {
         let mut running = self.lock();
         match running.as_mut() {
             Some(call) if call.tenant.as_deref() == Some(tenant) && call.stopped.is_none() => {
-                call.stopped = Some(Stop::Killed);
-                call.handle.terminate_execution();
+                self.stop(call, Stop::Killed);
                 true
             }
             _ => false,
@@ -91,24 +96,21 @@ impl Watch {
     }
 
     /// Whether the call running here may no longer do host work: it was
-    /// stopped, or its deadline has passed (then it is stopped now, without
-    /// waiting for the watchdog's next look). Host bindings ask before each
-    /// store operation, so a call cannot outlive its budget by making host
-    /// calls that never return to JavaScript. `false` when nothing is armed.
+    /// stopped, by `FUNCTION KILL` or by the watchdog at its deadline (the
+    /// watchdog sleeps until the earliest deadline, so within its tick).
+    /// Host bindings ask before each store operation, so a stopped call
+    /// touches the store no more, even from a loop of host calls; one
+    /// relaxed load, no lock, on the hot path. Cleared when the next call
+    /// is armed.
     pub fn expired(&self) -> bool {
-        let mut running = self.lock();
-        let Some(call) = running.as_mut() else {
-            return false;
-        };
-        if call.stopped.is_some() {
-            return true;
-        }
-        if Instant::now() >= call.deadline {
-            call.stopped = Some(Stop::Budget);
-            call.handle.terminate_execution();
-            return true;
-        }
-        false
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// Marks `call` stopped for `why` and terminates its JavaScript.
+    fn stop(&self, call: &mut Running, why: Stop) {
+        call.stopped = Some(why);
+        self.stopped.store(true, Ordering::Relaxed);
+        call.handle.terminate_execution();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
@@ -128,8 +130,7 @@ impl Watch {
             return None;
         }
         if now >= call.deadline {
-            call.stopped = Some(Stop::Budget);
-            call.handle.terminate_execution();
+            self.stop(call, Stop::Budget);
             return None;
         }
         Some(call.deadline)
