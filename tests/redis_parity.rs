@@ -375,10 +375,7 @@ fn acl_command_rules_match_redis_7() {
         }
         for entry in kiln::commands::catalog() {
             let spec = entry.spec;
-            if spec.needs_operator()
-                || !spec.subcommands.is_empty()
-                || CATEGORIES_TO_FIX.contains(&spec.name)
-            {
+            if spec.needs_operator() || !spec.subcommands.is_empty() {
                 continue;
             }
             let mut request: Vec<&str> = vec!["ACL", "DRYRUN", &user];
@@ -459,12 +456,6 @@ fn acl_command_rules_match_redis_7() {
 /// puts FUNCTION LOAD, DELETE, FLUSH and RESTORE in `@write` too (so
 /// `-@write` refuses them); `src/commands/function.rs` lists only `@slow
 /// @scripting`.
-const CATEGORIES_TO_FIX: &[&str] = &[
-    "function|load",
-    "function|delete",
-    "function|flush",
-    "function|restore",
-];
 
 /// `ACL LOG` entries have Redis's fields and values: a denied command
 /// (twice: one entry, count 2) and a failed AUTH. Redis 7.0 lacks the

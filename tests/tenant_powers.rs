@@ -647,3 +647,26 @@ fn acl_cat_lists_redis_categories_and_the_tables_commands() {
         Reply::error("ERR Unknown category 'Operator'")
     );
 }
+
+#[test]
+fn a_read_only_users_functions_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut admin) = server_with_t1(dir.path());
+    setuser(
+        &mut admin,
+        "ro",
+        &["~*", "-@all", "+@read", "+fcall", "+function|load"],
+    );
+    let mut ro = login(&server, "ro", "pw");
+    let library = "#!js name=sneaky\n\
+        kiln.registerFunction('write', (keys) => kiln.call('SET', keys[0], 'x'));\n\
+        kiln.registerFunction('read', (keys) => kiln.call('GET', keys[0]));";
+    assert_eq!(ro.cmd(&["FUNCTION", "LOAD", library]), bulk("sneaky"));
+    assert_eq!(
+        ro.cmd(&["FCALL", "write", "1", "k"]),
+        noperm("ro", "set"),
+        "kiln.call runs under the caller's command rules"
+    );
+    assert_eq!(ro.cmd(&["FCALL", "read", "1", "k"]), Reply::Nil);
+    assert_eq!(ro.cmd(&["EXISTS", "k"]), Reply::Integer(0));
+}

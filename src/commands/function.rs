@@ -27,23 +27,25 @@ use crate::shared::Shared;
 use crate::tenant::{Growth, TenantId, Usage};
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
+/// Redis puts the `FUNCTION` subcommands that change libraries in `@write`.
+const SCRIPTING_WRITE: &[&str] = &["@write", "@slow", "@scripting"];
 const WRITE_NOSCRIPT: Flags = Flags::WRITE.with(Flags::NOSCRIPT);
 
 /// `FUNCTION`'s subcommands.
 // One line per command reads as a table; rustfmt would spread each over ten.
 #[rustfmt::skip]
 static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    command!("function|load", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING, KeySpec::NONE, Route::Local,
+    command!("function|load", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING_WRITE, KeySpec::NONE, Route::Local,
         function_load, "scripting", "7.0.0", "Creates a library."),
-    command!("function|delete", 3, WRITE_NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+    command!("function|delete", 3, WRITE_NOSCRIPT, SCRIPTING_WRITE, KeySpec::NONE, Route::Local,
         function_delete, "scripting", "7.0.0", "Deletes a library and its functions."),
-    command!("function|flush", -2, WRITE_NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
+    command!("function|flush", -2, WRITE_NOSCRIPT, SCRIPTING_WRITE, KeySpec::NONE, Route::Local,
         function_flush, "scripting", "7.0.0", "Deletes all libraries and functions."),
     command!("function|list", -2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
         function_list, "scripting", "7.0.0", "Returns information about all libraries."),
     command!("function|dump", 2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
         function_dump, "scripting", "7.0.0", "Dumps all libraries into a serialized binary payload."),
-    command!("function|restore", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING, KeySpec::NONE, Route::Local,
+    command!("function|restore", -3, WRITE_NOSCRIPT.with(Flags::DENYOOM), SCRIPTING_WRITE, KeySpec::NONE, Route::Local,
         function_restore, "scripting", "7.0.0", "Restores all libraries from a payload."),
     command!("function|stats", 2, Flags::NOSCRIPT, SCRIPTING, KeySpec::NONE, Route::Local,
         function_stats, "scripting", "7.0.0", "Returns information about a function during execution."),
@@ -93,10 +95,10 @@ fn function_limits(ctx: &Ctx<'_>) -> kiln_functions::Limits {
 }
 
 /// The share of this core the calling tenant's functions may use:
-/// the `default` user (the operator) gets the whole core, tenants the
-/// `function-cpu-share` setting.
+/// operators get the whole core, tenants the `function-cpu-share`
+/// setting.
 fn cpu_share(ctx: &Ctx<'_>) -> kiln_functions::CpuShare {
-    if ctx.tenant == TenantId::DEFAULT {
+    if ctx.is_operator() {
         kiln_functions::CpuShare::WHOLE_CORE
     } else {
         ctx.shared.settings.functions.cpu_share
@@ -381,6 +383,13 @@ impl ShardHost<'_> {
         let keyed = matches!(spec.route, Route::Keys(_));
         if !keyed || spec.flags.has(Flags::NOSCRIPT) || spec.flags.has(Flags::ADMIN) {
             return Err(NOT_ALLOWED);
+        }
+        // The tenant's command rules hold inside its functions too (as
+        // Redis checks ACLs inside scripts): a read-only user's function
+        // cannot write.
+        let tenants = &self.shared.tenants;
+        if !tenants.may_run(self.tenant, spec, args) {
+            return Err(super::no_permission(&tenants.name(self.tenant), spec));
         }
         for key in spec.keys.positions_in(args) {
             self.local(args.get(key))?;
