@@ -18,6 +18,12 @@
 //! in order. Core ports act as Redis Cluster nodes (MOVED, CROSSSLOT), so
 //! cluster-aware clients go straight to the owning core.
 //!
+//! Threads: one per core (`kiln-core-<k>`), the main thread (signals and
+//! shutdown), and two from the function layer: the CPU watchdog
+//! (`kiln-watchdog`, which terminates storage functions past their budget)
+//! and the registry's writer (`kiln-functions-writer`, which puts changed
+//! tenants' libraries on disk). Neither touches a core's data.
+//!
 //! Modules:
 //! - [`config`]: settings from defaults, TOML file and flags.
 //! - [`server`]: binds listeners, spawns cores; [`server::Handle`].
