@@ -18,8 +18,9 @@
 //! in order. Core ports act as Redis Cluster nodes (MOVED, CROSSSLOT), so
 //! cluster-aware clients go straight to the owning core.
 //!
-//! Threads: one per core (`kiln-core-<k>`), the main thread (signals and
-//! shutdown), and two from the function layer: the CPU watchdog
+//! Threads: one per core (`kiln-core-<k>`), the main thread (it waits for
+//! the cores to stop), a signal thread (SIGINT/SIGTERM start the shutdown),
+//! and two from the function layer: the CPU watchdog
 //! (`kiln-watchdog`, which terminates storage functions past their budget)
 //! and the registry's writer (`kiln-functions-writer`, which puts changed
 //! tenants' libraries on disk). Neither touches a core's data.
