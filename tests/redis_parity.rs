@@ -451,12 +451,6 @@ fn acl_command_rules_match_redis_7() {
     );
 }
 
-/// Commands whose categories in Kiln's table are not yet Redis's, left out
-/// of the dry-run comparison until their family's table is fixed: Redis
-/// puts FUNCTION LOAD, DELETE, FLUSH and RESTORE in `@write` too (so
-/// `-@write` refuses them); `src/commands/function.rs` lists only `@slow
-/// @scripting`.
-
 /// `ACL LOG` entries have Redis's fields and values: a denied command
 /// (twice: one entry, count 2) and a failed AUTH. Redis 7.0 lacks the
 /// three fields 7.2 added at the end (`entry-id`, `timestamp-created`,
