@@ -31,6 +31,18 @@
  * value becomes its message without running its code: a string as itself,
  * an `Error`'s `message` data property, anything else as V8 describes it
  * (`[object Object]`), never through `toString` or getters.
+ *
+ * Long walks: V8's built-ins that loop up to a `length` (Array.prototype's
+ * indexOf, forEach, join, sort, splice, shift... on `{ length: 2 ** 40 }` or
+ * a sparse array) never check for termination, so Kiln replaces them (see
+ * isolates/js/bootstrap.js): V8 walks at most 2^22 indices of an Array and
+ * 2^16 of anything else, and a longer walk runs as JavaScript that the CPU
+ * budget stops, with the spec's result when the budget allows (a length
+ * over 2^32 - 1 where an array must be made throws `RangeError: Invalid
+ * array length` at once, as before). flat, flatMap, sort and toSorted
+ * always run so (sort copies the elements present into a list V8 sorts), as
+ * do toLocaleString past 64 elements and split or match of a string over
+ * 2^20 characters. A `length` getter or `valueOf` runs once a call.
  */
 declare namespace kiln {
   /** A key: a string (UTF-8), its bytes, or a number (as its decimal text). */
