@@ -382,10 +382,14 @@ pub mod tests_support {
             .collect();
         let ports: Vec<u16> = (0..cores as u16).map(|k| 17380 + k).collect();
         let run_id = random_hex_id();
-        let settings = Settings {
+        let mut settings = Settings {
             cores,
             ..Settings::default()
         };
+        // The default 5 ms call budget is wall-clock time; a debug build on
+        // a machine busy with the rest of the test suite can spend that on
+        // a function's first call. Tests of the budget set their own.
+        settings.functions.limits.cpu_budget = std::time::Duration::from_secs(1);
         Shared::new(
             settings,
             SlotMap::new(&ports, None, &run_id),

@@ -32,6 +32,14 @@ impl TestServer {
     /// core ports are chosen by the OS and learned from CLUSTER SLOTS.
     pub fn start_with(extra: &[&str]) -> TestServer {
         let own_dir = !extra.contains(&"--dir");
+        // The default 5 ms function budget is wall-clock time; a debug
+        // server on a machine busy with the rest of the suite can spend it
+        // on a function's first call. Tests of the budget pass their own.
+        let budget: &[&str] = if extra.contains(&"--function-cpu-budget") {
+            &[]
+        } else {
+            &["--function-cpu-budget", "1000"]
+        };
         let mut dir = own_dir.then(|| tempfile::tempdir().expect("temporary data directory"));
         let dir_flag: Vec<String> = match &dir {
             Some(dir) => vec!["--dir".into(), dir.path().display().to_string()],
@@ -51,6 +59,7 @@ impl TestServer {
                 ])
                 .args(["--loglevel", "warn"])
                 .args(&dir_flag)
+                .args(budget)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
