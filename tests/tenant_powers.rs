@@ -14,31 +14,14 @@ use common::{Raw, TestServer, bulk};
 use kiln::tenant::{digest, hex};
 use kiln_net::Reply;
 
-const ADMIN_PASSWORD: &str = "admin-pw";
+use common::{ADMIN_PASSWORD, login};
 
-/// Writes a config declaring `tenants` (`name`, password, extra TOML
-/// lines) with the tenant file beside it.
 fn config(dir: &Path, tenants: &[(&str, &str, &str)]) -> String {
-    let mut text = format!("tenant-file = \"{}\"\n", dir.join("tenants.toml").display());
-    for (name, password, extra) in tenants {
-        text.push_str(&format!(
-            "[[tenant]]\nname = \"{name}\"\npasswords = [\"#{}\"]\n{extra}\n",
-            hex(&digest(password.as_bytes()))
-        ));
-    }
-    let path = dir.join("kiln.toml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    common::tenant_config(dir, tenants)
 }
 
 fn start(config: &str) -> TestServer {
-    TestServer::start_with(&["--config", config, "--requirepass", ADMIN_PASSWORD])
-}
-
-fn login(server: &TestServer, user: &str, password: &str) -> Raw {
-    let mut conn = server.connect();
-    assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK, "{user}");
-    conn
+    common::start_with_config(config)
 }
 
 /// A server with tenant `t1` (password `pw1`) from the config file, and the

@@ -11,35 +11,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Raw, TestServer, bulk, eventually};
-use kiln::tenant::{digest, hex};
 use kiln_net::Reply;
 
-const ADMIN_PASSWORD: &str = "admin-pw";
+use common::{ADMIN_PASSWORD, login};
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-/// Writes a config declaring `tenants` (`name`, password, extra TOML
-/// lines) with the tenant file beside it.
 fn config(dir: &Path, tenants: &[(&str, &str, &str)]) -> String {
-    let mut text = format!("tenant-file = \"{}\"\n", dir.join("tenants.toml").display());
-    for (name, password, extra) in tenants {
-        text.push_str(&format!(
-            "[[tenant]]\nname = \"{name}\"\npasswords = [\"#{}\"]\n{extra}\n",
-            hex(&digest(password.as_bytes()))
-        ));
-    }
-    let path = dir.join("kiln.toml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+    common::tenant_config(dir, tenants)
 }
 
 fn start(config: &str) -> TestServer {
-    TestServer::start_with(&["--config", config, "--requirepass", ADMIN_PASSWORD])
-}
-
-fn login(server: &TestServer, user: &str, password: &str) -> Raw {
-    let mut conn = server.connect();
-    assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK);
-    conn
+    common::start_with_config(config)
 }
 
 fn two_tenants(dir: &Path) -> TestServer {

@@ -365,3 +365,33 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .expect("VmRSS")
         * 1024
 }
+
+/// The `default` user's password in servers started by [`start_with_config`].
+pub const ADMIN_PASSWORD: &str = "admin-pw";
+
+/// Writes a config declaring `tenants` (`name`, password, extra TOML
+/// lines) with the tenant file beside it; the config's path.
+pub fn tenant_config(dir: &std::path::Path, tenants: &[(&str, &str, &str)]) -> String {
+    let mut text = format!("tenant-file = \"{}\"\n", dir.join("tenants.toml").display());
+    for (name, password, extra) in tenants {
+        text.push_str(&format!(
+            "[[tenant]]\nname = \"{name}\"\npasswords = [\"#{}\"]\n{extra}\n",
+            kiln::tenant::hex(&kiln::tenant::digest(password.as_bytes()))
+        ));
+    }
+    let path = dir.join("kiln.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A server from `config`, its `default` user's password [`ADMIN_PASSWORD`].
+pub fn start_with_config(config: &str) -> TestServer {
+    TestServer::start_with(&["--config", config, "--requirepass", ADMIN_PASSWORD])
+}
+
+/// A connection to the main port logged in as `user`.
+pub fn login(server: &TestServer, user: &str, password: &str) -> Raw {
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK, "{user}");
+    conn
+}
