@@ -469,31 +469,7 @@ pub const MAX_PIPELINE_LIMIT: u64 = 1_000_000;
 /// Highest `timeout` and `partial-request-timeout`, in seconds (Redis's bound).
 pub const MAX_TIMEOUT_SECS: u64 = i32::MAX as u64;
 
-/// One client class's `client-output-buffer-limit`, as Redis has it: a
-/// client whose unsent replies reach `hard` bytes is closed at once; one
-/// that stays at or over `soft` bytes for more than `soft_seconds` is closed
-/// then. 0 turns a limit off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputBufferLimit {
-    /// Close at once at this many unsent bytes (0 = no hard limit).
-    pub hard: u64,
-    /// Close after `soft_seconds` at or over this many (0 = no soft limit).
-    pub soft: u64,
-    /// How long a client may stay over the soft limit.
-    pub soft_seconds: u64,
-}
-
-impl OutputBufferLimit {
-    /// Kiln's default for normal clients, `normal 1gb 4mb 60`. Redis's is
-    /// `0 0 0` (no limit); Kiln bounds what a client that never reads can
-    /// leave behind, while the hard limit stays above the largest value
-    /// (`proto-max-bulk-len`).
-    pub const DEFAULT: OutputBufferLimit = OutputBufferLimit {
-        hard: 1024 * 1024 * 1024,
-        soft: 4 * 1024 * 1024,
-        soft_seconds: 60,
-    };
-}
+pub use kiln_net::transport::OutputBufferLimit;
 
 /// Redis's client classes, in the order `CONFIG GET` prints them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

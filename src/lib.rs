@@ -39,11 +39,12 @@
 
 pub mod commands;
 pub mod config;
-pub mod core;
+pub mod engine;
 pub mod fdlimit;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod stats;
 pub mod tenant;
 
 pub use config::{Options, Settings};

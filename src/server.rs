@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use kiln_net::Mailbox;
 use mio::net::TcpListener;
 use mio::{Poll, Token, Waker};
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 
 use crate::config::Settings;
-use crate::core::{Core, CoreParts};
+use crate::engine::{Engine, Msg};
 use crate::shared::{Shared, SlotMap, random_hex_id};
 use crate::tenant::Tenants;
+use kiln_net::transport::{Exchange, Worker, WorkerParts};
 
 /// Pending connections the kernel queues per listener (Redis's tcp-backlog).
 const BACKLOG: i32 = 511;
@@ -73,21 +73,29 @@ impl Server {
             .collect::<io::Result<_>>()?;
 
         let mut polls = Vec::with_capacity(cores);
-        let mut mailboxes = Vec::with_capacity(cores);
+        let mut wakers = Vec::with_capacity(cores);
         for _ in 0..cores {
             let poll = Poll::new()?;
-            let waker = Waker::new(poll.registry(), Token(0))?;
-            mailboxes.push(Arc::new(Mailbox::new(waker)));
+            wakers.push(Waker::new(poll.registry(), Token(0))?);
             polls.push(poll);
         }
+        let exchange = Arc::new(Exchange::<Msg>::new(wakers));
         let run_id = random_hex_id();
         let slots = SlotMap::new(&ports, settings.cluster_announce_ip, &run_id);
         let pin = settings.pin_threads;
         let registry = kiln_functions::Registry::open(&settings.dir, settings.functions.registry)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let shared = Arc::new(
-            Shared::new(settings, slots, mailboxes, main_addr, run_id, tenants)
-                .with_registry(registry),
+            Shared::new(
+                settings,
+                slots,
+                Arc::clone(&exchange) as Arc<dyn kiln_net::transport::Bell>,
+                cores,
+                main_addr,
+                run_id,
+                tenants,
+            )
+            .with_registry(registry),
         );
 
         let cpu_ids = if pin {
@@ -105,11 +113,14 @@ impl Server {
         // never move between threads) and reports back before we say ready.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         for (id, ((poll, main_listener), core_listener)) in parts {
-            let parts = CoreParts {
-                id,
+            let parts = WorkerParts {
+                core: id,
                 poll,
                 main_listener,
                 core_listener,
+                exchange: Arc::clone(&exchange),
+                next_client_id: Arc::clone(&shared.next_client_id),
+                hz: shared.settings.hz,
             };
             let shared = Arc::clone(&shared);
             let ready = ready_tx.clone();
@@ -120,7 +131,8 @@ impl Server {
                     if let Some(cpu) = cpu {
                         core_affinity::set_for_current(cpu);
                     }
-                    let core = match Core::new(parts, Arc::clone(&shared)) {
+                    let engine = Engine::new(id, Arc::clone(&shared));
+                    let core = match Worker::new(parts, engine) {
                         Ok(core) => core,
                         Err(e) => {
                             let _ = ready.send(Err(e));

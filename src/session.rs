@@ -6,17 +6,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use kiln_net::Protocol;
+use kiln_net::transport::{Accepted, ConnFacts};
+
+pub use kiln_net::transport::PortKind;
 
 use crate::tenant::{DEFAULT_USER, TenantId};
-
-/// Which listener a connection arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortKind {
-    /// The main port: any key, forwarded between cores as needed.
-    Main,
-    /// A core's own port: a cluster node serving its slots.
-    Core,
-}
 
 /// One client's session.
 #[derive(Debug)]
@@ -46,17 +40,39 @@ pub struct Session {
     pub port_kind: PortKind,
     /// When it connected.
     pub created: Instant,
-    /// When it last sent a command.
-    pub last_active: Instant,
     /// The last command's name (`CLIENT LIST cmd=`).
     pub last_command: &'static str,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
     /// The core serving it.
     pub core: usize,
+    /// The unsent output last charged to a tenant's figures, and to whom
+    /// (the engine's books; see `Engine::charge_output`).
+    pub(crate) charged: (TenantId, usize),
+}
+
+/// One client of a core as a command listing clients sees it.
+pub struct ClientView<'a> {
+    /// Its session.
+    pub session: &'a Session,
+    /// Its buffers and idle time.
+    pub facts: ConnFacts,
 }
 
 impl Session {
+    /// The session of a connection core `core` accepted; `needs_auth`
+    /// when a password is configured.
+    pub fn accepted(accepted: &Accepted, core: usize, needs_auth: bool) -> Session {
+        Session::new(
+            accepted.id,
+            accepted.peer,
+            accepted.local,
+            accepted.port,
+            core,
+            needs_auth,
+        )
+    }
+
     /// A new session; `needs_auth` when a password is configured.
     pub fn new(
         id: u64,
@@ -66,7 +82,6 @@ impl Session {
         core: usize,
         needs_auth: bool,
     ) -> Session {
-        let now = Instant::now();
         Session {
             id,
             name: None,
@@ -79,11 +94,11 @@ impl Session {
             peer,
             local,
             port_kind,
-            created: now,
-            last_active: now,
+            created: Instant::now(),
             last_command: "NULL",
             close_after_reply: false,
             core,
+            charged: (TenantId::DEFAULT, 0),
         }
     }
 
@@ -96,8 +111,11 @@ impl Session {
         self.tenant = TenantId::DEFAULT;
     }
 
-    /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order.
-    pub fn info_line(&self, now: Instant, query_buf: usize, out_buf: usize) -> String {
+    /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order;
+    /// `facts`: its connection's figures where known (0 and idle 0 if not).
+    pub fn info_line(&self, now: Instant, facts: Option<ConnFacts>) -> String {
+        let (query_buf, out_buf) = facts.map_or((0, 0), |f| (f.query_buf, f.output_buf));
+        let last_active = facts.map_or(now, |f| f.last_active);
         let name = self
             .name
             .as_deref()
@@ -116,7 +134,7 @@ impl Session {
             self.local,
             name,
             now.duration_since(self.created).as_secs(),
-            now.duration_since(self.last_active).as_secs(),
+            now.saturating_duration_since(last_active).as_secs(),
             query_buf,
             out_buf,
             self.last_command,
@@ -130,5 +148,15 @@ impl Session {
             text(&self.lib_ver),
             self.core,
         )
+    }
+}
+
+impl kiln_net::transport::Session for Session {
+    fn authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    fn closing(&self) -> bool {
+        self.close_after_reply
     }
 }

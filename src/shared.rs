@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use kiln_net::Mailbox;
 use kiln_net::slot::SLOT_COUNT;
+use kiln_net::transport::Bell;
 
 use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
-use crate::core::message::Batch;
 use crate::tenant::{Growth, ServerMemory, TenantId, Tenants};
 
 /// Settings `CONFIG SET` may change while the server runs.
@@ -221,8 +220,8 @@ pub struct Shared {
     pub runtime: Runtime,
     /// Slot ownership and node identities.
     pub slots: SlotMap,
-    /// Each core's inbox, by core index.
-    pub mailboxes: Vec<Arc<Mailbox<Batch>>>,
+    /// Wakes every core (shutdown).
+    pub bell: Arc<dyn Bell>,
     /// Each core's accounted memory of keys and values, published after
     /// every batch (and after each host write of a storage function).
     pub memory: Vec<AtomicU64>,
@@ -232,7 +231,7 @@ pub struct Shared {
     /// Each core's connection count (for `maxclients`).
     pub connections: Vec<AtomicU64>,
     /// Source of client ids (unique across cores).
-    pub next_client_id: AtomicU64,
+    pub next_client_id: Arc<AtomicU64>,
     /// Set once to stop every core.
     pub shutdown: AtomicBool,
     /// Main port address.
@@ -263,12 +262,12 @@ impl Shared {
     pub fn new(
         settings: Settings,
         slots: SlotMap,
-        mailboxes: Vec<Arc<Mailbox<Batch>>>,
+        bell: Arc<dyn Bell>,
+        cores: usize,
         main_addr: SocketAddr,
         run_id: String,
         tenants: Tenants,
     ) -> Shared {
-        let cores = mailboxes.len();
         let functions = Arc::new(kiln_functions::Registry::in_memory(
             settings.functions.registry,
         ));
@@ -276,11 +275,11 @@ impl Shared {
             runtime: Runtime::new(&settings),
             settings,
             slots,
-            mailboxes,
+            bell,
             memory: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             clients: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             connections: (0..cores).map(|_| AtomicU64::new(0)).collect(),
-            next_client_id: AtomicU64::new(1),
+            next_client_id: Arc::new(AtomicU64::new(1)),
             shutdown: AtomicBool::new(false),
             main_addr,
             run_id,
@@ -320,9 +319,7 @@ impl Shared {
     /// Asks every core to stop.
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
-        for mailbox in &self.mailboxes {
-            mailbox.ring();
-        }
+        self.bell.ring_all();
     }
 
     /// Whether shutdown was requested.
@@ -332,7 +329,7 @@ impl Shared {
 
     /// Number of cores.
     pub fn cores(&self) -> usize {
-        self.mailboxes.len()
+        self.memory.len()
     }
 }
 
@@ -372,14 +369,15 @@ pub mod tests_support {
 
     /// A `Shared` for `cores` cores whose mailboxes nobody drains.
     pub fn shared(cores: usize) -> Shared {
-        let mailboxes = (0..cores)
+        let wakers = (0..cores)
             .map(|_| {
                 let poll = mio::Poll::new().unwrap();
-                let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
                 // The poll may go; the waker's eventfd stays valid.
-                Arc::new(Mailbox::new(waker))
+                mio::Waker::new(poll.registry(), mio::Token(0)).unwrap()
             })
             .collect();
+        let exchange: kiln_net::transport::Exchange<()> =
+            kiln_net::transport::Exchange::new(wakers);
         let ports: Vec<u16> = (0..cores as u16).map(|k| 17380 + k).collect();
         let run_id = random_hex_id();
         let mut settings = Settings {
@@ -393,7 +391,8 @@ pub mod tests_support {
         Shared::new(
             settings,
             SlotMap::new(&ports, None, &run_id),
-            mailboxes,
+            Arc::new(exchange),
+            cores,
             "127.0.0.1:17379".parse().unwrap(),
             run_id,
             Tenants::none(cores),

@@ -12,12 +12,15 @@
 //! - [`resp`]: RESP2/RESP3 request framing, reply encoding and decoding.
 //! - [`slot`]: Redis Cluster hash slots (CRC16 and hash tags).
 //! - [`mailbox`]: the queue + waker pair cores use to exchange messages.
+//! - [`transport`]: a core's event loop and connections, behind the
+//!   [`transport::Service`] trait the engine implements.
 
 #![warn(missing_docs)]
 
 pub mod mailbox;
 pub mod resp;
 pub mod slot;
+pub mod transport;
 
 pub use mailbox::Mailbox;
 pub use resp::{Args, OwnedArgs, Protocol, Reply};

@@ -1,18 +1,23 @@
-//! Cross-core mailboxes: a lock-free queue plus a `mio::Waker`.
+//! Cross-core mailboxes: a bounded lock-free queue plus a `mio::Waker`.
 //!
 //! Any thread may [`Mailbox::send`]; only the owning core drains. The waker is
 //! an eventfd write, a system call, so a sender only rings it when the box
 //! was empty of notifications: a burst of messages to one core costs one
-//! wake-up, not one per message.
+//! wake-up, not one per message. The queue is a fixed ring allocated once,
+//! so sending allocates nothing; a full ring hands the message back and the
+//! sender tries again later ([`crate::transport::Post`] does).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_queue::SegQueue;
+use crossbeam_queue::ArrayQueue;
 use mio::Waker;
+
+/// Messages a mailbox holds before senders must wait.
+pub const MAILBOX_CAPACITY: usize = 4096;
 
 /// A core's inbox.
 pub struct Mailbox<T> {
-    queue: SegQueue<T>,
+    queue: ArrayQueue<T>,
     waker: Waker,
     notified: AtomicBool,
 }
@@ -20,21 +25,28 @@ pub struct Mailbox<T> {
 impl<T> Mailbox<T> {
     /// A mailbox whose arrivals wake `waker`'s poll.
     pub fn new(waker: Waker) -> Mailbox<T> {
+        Mailbox::with_capacity(waker, MAILBOX_CAPACITY)
+    }
+
+    /// A mailbox of `capacity` messages.
+    pub fn with_capacity(waker: Waker, capacity: usize) -> Mailbox<T> {
         Mailbox {
-            queue: SegQueue::new(),
+            queue: ArrayQueue::new(capacity.max(1)),
             waker,
             notified: AtomicBool::new(false),
         }
     }
 
-    /// Queues `msg` and wakes the owner if it is not already awake for us.
-    pub fn send(&self, msg: T) {
-        self.queue.push(msg);
+    /// Queues `msg` and wakes the owner if it is not already awake for us;
+    /// `Err(msg)` when the mailbox is full (the owner is woken anyway).
+    pub fn send(&self, msg: T) -> Result<(), T> {
+        let pushed = self.queue.push(msg);
         if !self.notified.swap(true, Ordering::SeqCst) {
             // A failed wake leaves the flag set; the owner still drains on its
             // next poll timeout, so the message is late, never lost.
             let _ = self.waker.wake();
         }
+        pushed
     }
 
     /// Wakes the owner without a message (shutdown, config change).
@@ -52,6 +64,17 @@ impl<T> Mailbox<T> {
         while let Some(msg) = self.queue.pop() {
             f(msg);
         }
+    }
+
+    /// Clears the notification before messages are popped one by one with
+    /// [`Mailbox::pop`]: a send that lands after this rings again.
+    pub fn begin_drain(&self) {
+        self.notified.store(false, Ordering::SeqCst);
+    }
+
+    /// The oldest queued message (see [`Mailbox::begin_drain`]).
+    pub fn pop(&self) -> Option<T> {
+        self.queue.pop()
     }
 
     /// Whether nothing is queued.
@@ -73,11 +96,19 @@ mod tests {
     fn messages_from_many_threads_arrive_in_per_sender_order() {
         let mut poll = Poll::new().unwrap();
         let waker = Waker::new(poll.registry(), Token(0)).unwrap();
-        let mailbox = Arc::new(Mailbox::new(waker));
+        let mailbox = Arc::new(Mailbox::with_capacity(waker, 64));
         let senders: Vec<_> = (0..4u64)
             .map(|t| {
                 let mb = Arc::clone(&mailbox);
-                std::thread::spawn(move || (0..1000u64).for_each(|i| mb.send((t, i))))
+                std::thread::spawn(move || {
+                    for i in 0..1000u64 {
+                        let mut msg = (t, i);
+                        while let Err(back) = mb.send(msg) {
+                            msg = back;
+                            std::thread::yield_now();
+                        }
+                    }
+                })
             })
             .collect();
         let mut next = [0u64; 4];

@@ -18,11 +18,11 @@
 use kiln_net::{Args, OwnedArgs, Reply};
 
 use super::{ACL_CATEGORIES, CommandSpec, Ctx, Flags, KeySpec, Lookup, Route, catalog};
-use crate::command;
 use crate::tenant::log::{Event, Reason, Scope};
 use crate::tenant::{
     CommandRules, DEFAULT_USER, Rule, TenantError, User, digest, hex, parse_rules,
 };
+use crate::{client_session, command};
 
 /// Reaches other users: operators only.
 const OPERATOR: Flags = Flags::ADMIN
@@ -316,19 +316,19 @@ fn log(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 /// `NOPERM`, logged, before learning whether that user exists.
 fn dryrun(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let name = String::from_utf8_lossy(args.get(2)).into_owned();
-    let me = ctx.session().user.clone();
+    let me = client_session!(ctx).user.clone();
     if name != me && !ctx.is_operator() {
         let spec = catalog()
             .iter()
             .find(|e| e.spec.name == "acl|dryrun")
             .map(|e| e.spec)
             .expect("acl|dryrun is in the table");
-        let session = ctx.session();
+        let session = client_session!(ctx);
         let event = Event {
             reason: Reason::Command,
             object: spec.name.into(),
             username: me.clone(),
-            client_info: session.info_line(std::time::Instant::now(), 0, 0),
+            client_info: session.info_line(std::time::Instant::now(), None),
         };
         ctx.shared.tenants.log().add(ctx.tenant, event);
         return super::no_permission(&me, spec);
@@ -363,7 +363,7 @@ fn dryrun(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// `ACL WHOAMI`
 fn whoami(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    Reply::bulk_from(ctx.session().user.clone())
+    Reply::bulk_from(client_session!(ctx).user.clone())
 }
 
 /// `ACL CAT [category]`: Redis's categories in Redis's order, or the

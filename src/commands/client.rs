@@ -15,7 +15,7 @@ use kiln_net::{Args, Protocol, Reply};
 
 use super::connection::validate_name;
 use super::{CommandSpec, Ctx, Finishing, Flags, KeySpec, Output, Route, errors};
-use crate::command;
+use crate::{client_session, command};
 
 const ACL: &[&str] = &["@slow", "@connection"];
 const FLAGS: Flags = Flags::NOSCRIPT.with(Flags::LOADING).with(Flags::STALE);
@@ -41,7 +41,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "connection", "7.2.0", "Sets information specific to the client or connection."),
     command!("client|info", 2, FLAGS, ACL, KeySpec::NONE, Route::Local, info,
         "connection", "6.2.0", "Returns information about the connection."),
-    command!("client|list", -2, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(concat_client_lists), list,
+    command!("client|list", -2, Flags::ADMIN.with(FLAGS).with(Flags::CLIENTS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(concat_client_lists), list,
         "connection", "2.4.0", "Lists open connections."),
     command!("client|no-evict", 3, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Local, on_off,
         "connection", "7.0.0", "Sets the client eviction mode of the connection."),
@@ -82,11 +82,11 @@ fn client(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 }
 
 fn id(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    Reply::Integer(ctx.session().id as i64)
+    Reply::Integer(client_session!(ctx).id as i64)
 }
 
 fn getname(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    Reply::bulk_or_nil(ctx.session().name.clone())
+    Reply::bulk_or_nil(client_session!(ctx).name.clone())
 }
 
 /// `CLIENT SETNAME name`; an empty name removes it.
@@ -95,7 +95,7 @@ fn setname(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     if let Err(reply) = validate_name(name) {
         return reply;
     }
-    ctx.session().name = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
+    client_session!(ctx).name = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     Reply::OK
 }
 
@@ -133,7 +133,7 @@ fn setinfo(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         ));
     }
     let value = (!value.is_empty()).then(|| Bytes::copy_from_slice(value));
-    let session = ctx.session();
+    let session = client_session!(ctx);
     match attr {
         LibAttr::Name => session.lib_name = value,
         LibAttr::Version => session.lib_ver = value,
@@ -145,8 +145,8 @@ fn setinfo(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 /// visible from here (the connection is borrowed while the command runs), so
 /// `qbuf` and `omem` read 0.
 fn info(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    let session = ctx.session();
-    let mut line = session.info_line(Instant::now(), 0, 0);
+    let session = client_session!(ctx);
+    let mut line = session.info_line(Instant::now(), None);
     line.push('\n');
     text_reply(session.protocol, line.into())
 }
@@ -226,13 +226,10 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let mut text = String::new();
     // A tenant sees its own connections; an operator sees everyone's.
     let everyone = ctx.is_operator();
-    for (_, conn) in ctx.clients.into_iter().flatten() {
-        if filter.admits(conn.session.id) && (everyone || conn.session.tenant == ctx.tenant) {
-            text.push_str(
-                &conn
-                    .session
-                    .info_line(now, conn.input.len(), conn.replies.unsent()),
-            );
+    for client in ctx.clients() {
+        let session = client.session;
+        if filter.admits(session.id) && (everyone || session.tenant == ctx.tenant) {
+            text.push_str(&session.info_line(now, Some(client.facts)));
             text.push('\n');
         }
     }
@@ -262,14 +259,11 @@ pub fn text_reply(protocol: Protocol, text: Bytes) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use kiln_net::OwnedArgs;
-    use kiln_net::resp::ParseLimits;
-    use slab::Slab;
-
     use super::*;
     use crate::commands::testbed::TestBed;
-    use crate::core::conn::Connection;
-    use crate::session::{PortKind, Session};
+    use crate::commands::{Caller, Out, Site};
+    use crate::session::{ClientView, PortKind, Session};
+    use kiln_net::OwnedArgs;
 
     fn args(parts: &[&str]) -> OwnedArgs {
         OwnedArgs::new(parts.iter().map(|p| p.as_bytes()))
@@ -372,29 +366,34 @@ mod tests {
     fn list_describes_each_connection() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut clients = Slab::new();
-        let mut keep = Vec::new();
-        for id in [5, 9] {
-            let socket = std::net::TcpStream::connect(addr).unwrap();
-            keep.push(listener.accept().unwrap());
-            let session = Session::new(id, addr, addr, PortKind::Main, 0, false);
-            let socket = mio::net::TcpStream::from_std(socket);
-            clients.insert(Connection::new(socket, session, ParseLimits::default()));
-        }
+        let sessions: Vec<Session> = [5, 9]
+            .map(|id| Session::new(id, addr, addr, PortKind::Main, 0, false))
+            .into();
+        let clients: Vec<ClientView<'_>> = sessions
+            .iter()
+            .map(|session| ClientView {
+                session,
+                facts: kiln_net::transport::ConnFacts {
+                    id: session.id,
+                    query_buf: 0,
+                    output_buf: 0,
+                    last_active: Instant::now(),
+                },
+            })
+            .collect();
         let mut bed = TestBed::new();
         let mut run = |parts: &[&str]| {
             let owned = args(parts);
-            let mut ctx = Ctx {
+            let site = Site {
+                core: 0,
                 shard: &mut bed.shard,
-                tenant: crate::tenant::TenantId::DEFAULT,
                 others: None,
                 shared: &bed.shared,
-                core: 0,
-                session: None,
                 stats: &mut bed.stats,
-                clients: Some(&clients),
                 functions: None,
             };
+            let tenant = crate::tenant::TenantId::DEFAULT;
+            let mut ctx = Ctx::new(site, tenant, Caller::Job(&clients), Out::Value);
             match list(&mut ctx, owned.args()) {
                 Reply::Bulk(text) => String::from_utf8(text.to_vec()).unwrap(),
                 other => panic!("{other:?}"),
@@ -409,6 +408,7 @@ mod tests {
         let request = args(&["CLIENT", "LIST"]);
         let shared = crate::shared::tests_support::shared(2);
         let f = Finishing {
+            spec: crate::commands::table()[0],
             args: &request,
             protocol: Protocol::Resp3,
             part_keys: &[],

@@ -11,8 +11,8 @@ use kiln_net::{Args, Reply};
 
 use super::client::text_reply;
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route};
-use crate::command;
 use crate::shared::Node;
+use crate::{client_session, command};
 
 const FLAGS: Flags = Flags::LOADING.with(Flags::STALE);
 const SLOW: &[&str] = &["@slow"];
@@ -81,7 +81,8 @@ fn ok(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
 
 /// The IP announced to this client.
 fn ip(ctx: &mut Ctx<'_>) -> String {
-    let local = ctx.session().local;
+    let main = ctx.shared.main_addr;
+    let local = ctx.session().map_or(main, |s| s.local);
     ctx.shared.slots.ip_for(local).to_string()
 }
 
@@ -205,7 +206,7 @@ fn info_text(nodes: usize, me: usize) -> String {
 /// `CLUSTER INFO`
 fn info(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     let text = info_text(ctx.shared.slots.nodes.len(), ctx.core);
-    let protocol = ctx.session().protocol;
+    let protocol = client_session!(ctx).protocol;
     text_reply(protocol, text.into())
 }
 

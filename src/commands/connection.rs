@@ -9,10 +9,10 @@
 use kiln_net::{Args, Protocol, Reply};
 
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
-use crate::command;
-use crate::session::PortKind;
 use crate::shared::Shared;
 use crate::tenant::{DEFAULT_USER, Denied, TenantId, digest};
+use crate::{client_session, command};
+use kiln_net::transport::PortKind;
 use subtle::ConstantTimeEq;
 
 const ACL: &[&str] = &["@fast", "@connection"];
@@ -131,7 +131,7 @@ fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     {
         return reply;
     }
-    let session = ctx.session();
+    let session = client_session!(ctx);
     if !session.authenticated {
         return Reply::error(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
@@ -205,12 +205,14 @@ fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> 
         Ok(tenant) => tenant,
         Err(Denied::MaxClients) => return Err(Reply::error("ERR max number of clients reached")),
         Err(Denied::WrongPass) => {
-            let session = ctx.session();
+            let Some(session) = ctx.session() else {
+                return Err(errors::NO_SESSION);
+            };
             let event = crate::tenant::log::Event {
                 reason: crate::tenant::log::Reason::Auth,
                 object: String::from_utf8_lossy(command).into_owned(),
                 username: String::from_utf8_lossy(user).into_owned(),
-                client_info: session.info_line(std::time::Instant::now(), 0, 0),
+                client_info: session.info_line(std::time::Instant::now(), None),
             };
             let owner = if session.authenticated {
                 session.tenant
@@ -223,7 +225,9 @@ fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> 
     };
     let tenants = &ctx.shared.tenants;
     let name = tenants.name(tenant);
-    let session = ctx.session();
+    let Some(session) = ctx.session() else {
+        return Err(errors::NO_SESSION);
+    };
     if session.authenticated {
         tenants.disconnect(session.tenant);
     }
@@ -244,7 +248,7 @@ fn default_password_ok(shared: &Shared, pass: &[u8]) -> bool {
 
 /// `QUIT`: `+OK`, then the connection closes.
 fn quit(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    ctx.session().close_after_reply = true;
+    client_session!(ctx).close_after_reply = true;
     Reply::OK
 }
 
@@ -252,7 +256,7 @@ fn quit(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
 fn reset(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     let needs_auth = ctx.shared.runtime.requirepass().is_some();
     let tenants = &ctx.shared.tenants;
-    let session = ctx.session();
+    let session = client_session!(ctx);
     if session.authenticated {
         tenants.disconnect(session.tenant);
     }

@@ -99,9 +99,12 @@ fn cpu_share(ctx: &Ctx<'_>) -> kiln_functions::CpuShare {
 /// The name of the tenant a command acts as: the session's user, or for a
 /// command forwarded from another core, the tenant its job carries.
 fn tenant(ctx: &Ctx<'_>) -> String {
-    ctx.session
-        .as_ref()
-        .map_or_else(|| ctx.shared.tenants.name(ctx.tenant), |s| s.user.clone())
+    match &ctx.caller {
+        super::Caller::Client(session) => session.user.clone(),
+        super::Caller::Job(_) | super::Caller::Function { .. } => {
+            ctx.shared.tenants.name(ctx.tenant)
+        }
+    }
 }
 
 /// Runs `f` on the function runtime; an error when a storage function is

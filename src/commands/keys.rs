@@ -13,7 +13,7 @@ use kiln_net::{Args, Reply};
 
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, store_error};
 use crate::command;
-use crate::core::fanout::{self, Finish, Finishing, Job, Output, Plan, Planning};
+use crate::commands::plan::{self as fanout, Finish, Finishing, Job, Output, Plan, Planning};
 
 const SUM: Route = Route::Keys(KeyRouting::Split(fanout::sum_integers));
 const ONE_KEY: Route = Route::Keys(KeyRouting::SameCore);

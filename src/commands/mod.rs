@@ -15,7 +15,7 @@
 //!
 //! Wherever it runs, [`CommandSpec::run`] executes the command against one
 //! core's shard and returns a typed [`Reply`]; cross-core orchestration lives
-//! in [`crate::core::fanout`], never in command code.
+//! in [`crate::commands::plan`], never in command code.
 //!
 //! One file per command family holds argument parsing, the `run` functions
 //! and their unit tests.
@@ -25,9 +25,12 @@ pub mod client;
 pub mod cluster;
 pub mod command;
 pub mod connection;
+pub mod execute;
 pub mod expire;
 pub mod function;
 pub mod keys;
+pub mod plan;
+pub mod route;
 pub mod scan;
 pub mod server;
 pub mod string;
@@ -39,23 +42,24 @@ use std::iter::StepBy;
 use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
+use kiln_net::resp::write_bulk;
 use kiln_net::{Args, Reply};
 use kiln_store::{Others, Shard, StoreError};
-use slab::Slab;
 
-use crate::core::conn::Connection;
-use crate::core::stats::CoreStats;
-use crate::session::Session;
+use crate::session::{ClientView, Session};
 use crate::shared::Shared;
+use crate::stats::CoreStats;
 use crate::tenant::TenantId;
 
-pub use crate::core::fanout::{CombineFn, Finishing, Job, Output, Plan, PlannerFn, Planning};
+pub use execute::{Caller, Command, Executed, Site, execute};
+pub use plan::{CombineFn, Finishing, Job, Output, Plan, PlannerFn, Planning};
 
 /// Executes a command on this core: parse the arguments, act on the shard,
 /// build the reply.
 pub type CommandFn = fn(&mut Ctx<'_>, Args<'_>) -> Reply;
 
-/// What a command may touch while it runs on a core.
+/// What a command may touch while it runs on a core. Built in one place,
+/// [`execute`], for every caller.
 pub struct Ctx<'a> {
     /// This core's shard of the calling tenant's keyspace.
     pub shard: &'a mut Shard,
@@ -68,32 +72,143 @@ pub struct Ctx<'a> {
     pub shared: &'a Shared,
     /// Index of the core running the command.
     pub core: usize,
-    /// The client's session when the command runs on the core that received
-    /// it; `None` when another core forwarded it here. Keyed commands never
-    /// depend on it.
-    pub session: Option<&'a mut Session>,
+    /// Who asked: a client of this core (with its session), a job planned
+    /// on some core, or a storage function.
+    pub caller: Caller<'a>,
     /// This core's counters (INFO; CONFIG RESETSTAT clears them).
     pub stats: &'a mut CoreStats,
-    /// This core's connections, for commands that list them (CLIENT LIST);
-    /// present when the command runs as a per-core job.
-    pub clients: Option<&'a Slab<Connection>>,
     /// This core's function runtime; `None` for commands a storage
     /// function runs through `kiln.call` (which cannot nest functions).
     pub functions: Option<&'a mut kiln_functions::Runtime>,
+    /// Where a command may encode its reply directly ([`Ctx::bulk`]).
+    pub out: Out<'a>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of one command as `tenant` at `site`, for `caller`.
+    pub fn new(site: Site<'a>, tenant: TenantId, caller: Caller<'a>, out: Out<'a>) -> Ctx<'a> {
+        let Site {
+            core,
+            shard,
+            others,
+            shared,
+            stats,
+            functions,
+        } = site;
+        Ctx {
+            shard,
+            tenant,
+            others,
+            shared,
+            core,
+            caller,
+            stats,
+            functions,
+            out,
+        }
+    }
+
     /// Whether the caller holds the operator power: it may act beyond its
     /// own tenant (see [`crate::tenant`]). Command rules never grant it.
     pub fn is_operator(&self) -> bool {
         self.shared.tenants.is_operator(self.tenant)
     }
 
-    /// The session of a [`Route::Local`] command, which always has one.
-    pub fn session(&mut self) -> &mut Session {
-        self.session
-            .as_deref_mut()
-            .expect("connection commands run on the receiving core")
+    /// The client's session, when a client of this core is the caller
+    /// (always, for a [`Route::Local`] command: no other caller runs one).
+    pub fn session(&mut self) -> Option<&mut Session> {
+        match &mut self.caller {
+            Caller::Client(session) => Some(session),
+            Caller::Job(_) | Caller::Function { .. } => None,
+        }
+    }
+
+    /// This core's clients, for a command flagged [`Flags::CLIENTS`] run as
+    /// a job (empty otherwise).
+    pub fn clients(&self) -> &[ClientView<'_>] {
+        match &self.caller {
+            Caller::Job(clients) => clients,
+            Caller::Client(_) | Caller::Function { .. } => &[],
+        }
+    }
+
+    /// Replies `value` as a bulk string: encoded straight into the
+    /// client's output where the caller offers it (no copy of the value
+    /// in between), else as a [`Reply`]. Return what it returns.
+    pub fn bulk(&mut self, value: &bytes::Bytes) -> Reply {
+        if self.out.bulk(value) {
+            Reply::Nil
+        } else {
+            Reply::Bulk(kiln_store::copy_out(value))
+        }
+    }
+}
+
+/// The session of the client calling a connection command, or (never for
+/// a [`Route::Local`] command, which only a client of this core can call)
+/// an internal error reply from the enclosing command function.
+#[macro_export]
+macro_rules! client_session {
+    ($ctx:expr) => {
+        match $ctx.session() {
+            Some(session) => session,
+            None => return $crate::commands::errors::NO_SESSION,
+        }
+    };
+}
+
+/// Where a reply may be encoded directly.
+pub enum Out<'a> {
+    /// Nowhere: the reply is returned as a value (a combine needs it, or a
+    /// storage function converts it).
+    Value,
+    /// Into `to`; `written` once a reply went there.
+    Encode {
+        /// The output.
+        to: &'a mut (dyn Encoder + 'static),
+        /// Whether the reply was written.
+        written: bool,
+    },
+}
+
+impl Out<'_> {
+    /// Encodes a bulk reply of `value` if there is an output; true if so.
+    fn bulk(&mut self, value: &[u8]) -> bool {
+        match self {
+            Out::Value => false,
+            Out::Encode { to, written } => {
+                // Refused by a client limit or not, the reply was handled:
+                // the connection is closing.
+                to.encode(value.len(), &mut |buf| write_bulk(buf, value));
+                *written = true;
+                true
+            }
+        }
+    }
+
+    /// Whether the reply was written here.
+    pub fn written(&self) -> bool {
+        matches!(self, Out::Encode { written: true, .. })
+    }
+}
+
+/// An output a reply can be encoded into.
+pub trait Encoder {
+    /// Encodes a reply of `payload` bytes with `write`, unless a limit
+    /// refuses it; false if refused.
+    fn encode(&mut self, payload: usize, write: &mut dyn FnMut(&mut Vec<u8>)) -> bool;
+}
+
+impl Encoder for Vec<u8> {
+    fn encode(&mut self, _: usize, write: &mut dyn FnMut(&mut Vec<u8>)) -> bool {
+        write(self);
+        true
+    }
+}
+
+impl<P> Encoder for kiln_net::transport::Replies<P> {
+    fn encode(&mut self, payload: usize, write: &mut dyn FnMut(&mut Vec<u8>)) -> bool {
+        self.push_with(payload, write)
     }
 }
 
@@ -124,6 +239,9 @@ impl Flags {
     /// caller holding the operator power may run it, whatever its command
     /// rules allow. Not reported by `COMMAND INFO` (Redis has no such flag).
     pub const OPERATOR: Flags = Flags(1 << 9);
+    /// Kiln's own: lists this core's clients, so a job running it gets
+    /// them ([`Ctx::clients`]). Not reported by `COMMAND INFO`.
+    pub const CLIENTS: Flags = Flags(1 << 10);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -318,6 +436,12 @@ pub enum Lookup {
     Found(&'static CommandSpec),
     /// No such command: the Redis error reply.
     Unknown(Reply),
+}
+
+/// The spec of a command or subcommand by its full lower-case name
+/// (`get`, `client|list`).
+pub fn spec_named(name: &str) -> Option<&'static CommandSpec> {
+    catalog_id(name).map(|id| catalog()[id].spec)
 }
 
 /// Every top-level command.
@@ -575,6 +699,10 @@ pub mod errors {
     /// `WRONGPASS invalid username-password pair or user is disabled.`
     pub const WRONGPASS: Reply =
         Reply::error("WRONGPASS invalid username-password pair or user is disabled.");
+    /// A connection command that reached a caller without a connection.
+    pub const NO_SESSION: Reply = Reply::error("ERR internal: connection command without a client");
+    /// A job whose command asked to run on yet another core.
+    pub const NOT_HERE: Reply = Reply::error("ERR internal: a forwarded command left its core");
     /// A job of a tenant deleted while it was in flight.
     pub const USER_DELETED: Reply = Reply::error("ERR the user of this connection was deleted");
     /// `CROSSSLOT Keys in request don't hash to the same slot`

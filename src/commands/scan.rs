@@ -20,8 +20,8 @@ use rand::Rng;
 
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors, int_arg};
 use crate::command;
-use crate::core::fanout::{self, Finish, Finishing, Job, Output, Plan, Planning};
-use crate::session::PortKind;
+use crate::commands::plan::{self as fanout, Finish, Finishing, Job, Output, Plan, Planning};
+use kiln_net::transport::PortKind;
 
 /// Low bits of a main-port cursor that name the core (so at most 1024 cores).
 pub const CORE_BITS: u32 = 10;
@@ -161,23 +161,35 @@ fn encode_next(core: usize, next: u64, cores: usize) -> u64 {
 fn scan_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
     let s = parse_scan(args)?;
     if p.port_kind == PortKind::Core {
-        return Ok(Plan::single(p.core, Job::Command(args.to_owned_args())));
+        return Ok(Plan::single(
+            p.core,
+            Job::Command(p.spec, args.to_owned_args()),
+        ));
     }
     let (core, cursor) = decode_cursor(s.cursor);
     if core >= p.shared.cores() {
         return Err(scan_reply(0, Vec::new()));
     }
-    Ok(core_step(core, cursor, args, Vec::new()))
+    Ok(core_step(p.spec, core, cursor, args, Vec::new()))
 }
 
 /// Scans `core` from its own `cursor` with the request's options; `found`
 /// (keys from cores already finished in this call) rides along.
-fn core_step(core: usize, cursor: u64, args: Args<'_>, found: Vec<Reply>) -> Plan {
+fn core_step(
+    spec: &'static super::CommandSpec,
+    core: usize,
+    cursor: u64,
+    args: Args<'_>,
+    found: Vec<Reply>,
+) -> Plan {
     let mut job = OwnedArgs::new([args.get(0), cursor.to_string().as_bytes()]);
     for arg in args.iter().skip(2) {
         job.push(arg);
     }
-    let mut plan = Plan::new(vec![(core, Job::Command(job))], Finish::Continue(scan_step));
+    let mut plan = Plan::new(
+        [(core, Job::Command(spec, job))],
+        Finish::Continue(scan_step),
+    );
     plan.carry = vec![Output::Reply(Reply::Array(found))];
     plan
 }
@@ -198,7 +210,7 @@ fn scan_step(f: &Finishing<'_>, mut outputs: Vec<Output>) -> Result<Plan, Reply>
     let count = parse_scan(f.args.args()).map_or(DEFAULT_COUNT, |s| s.count);
     let cores = f.shared.cores();
     if next == 0 && core + 1 < cores && found.len() < count {
-        return Ok(core_step(core + 1, 0, f.args.args(), found));
+        return Ok(core_step(f.spec, core + 1, 0, f.args.args(), found));
     }
     Err(scan_reply(encode_next(core, next, cores), found))
 }

@@ -26,8 +26,8 @@ use kiln_net::{Args, Reply};
 use self::config::{config, config_get, config_resetstat, config_rewrite, config_set};
 use self::info::{info_combine, info_part};
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
-use crate::command;
-use crate::core::fanout;
+use crate::commands::plan as fanout;
+use crate::{client_session, command};
 
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
 /// Server powers: only an operator may use them, whatever its rules.
@@ -138,7 +138,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         Ok(true) => Reply::error("ERR No shutdown in progress."),
         Ok(false) => {
             ctx.shared.request_shutdown();
-            ctx.session().close_after_reply = true;
+            client_session!(ctx).close_after_reply = true;
             Reply::OK
         }
         Err(reply) => reply,

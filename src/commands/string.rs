@@ -18,7 +18,7 @@ use kiln_store::{ExpireUpdate, SetCondition, SetExpire, SetOptions};
 
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg, store_error};
 use crate::command;
-use crate::core::fanout::{self, Finish, Finishing, Job, Output, Plan, Planning};
+use crate::commands::plan::{self as fanout, Finish, Finishing, Job, Output, Plan, Planning};
 use crate::shared::Shared;
 
 const READ: &[&str] = &["@read", "@string", "@fast"];
@@ -35,9 +35,6 @@ const MSET: CommandSpec = command!(
     Route::Keys(KeyRouting::Split(fanout::all_ok)), mset,
     "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys."
 );
-
-/// MSET's spec (see [`COMMANDS`]).
-pub const MSET_SPEC: &CommandSpec = &MSET;
 
 /// This family's commands.
 // One line per command reads as a table; rustfmt would spread each over ten.
@@ -469,7 +466,14 @@ fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// One sub-command per owner core: `name` followed by that core's keys (and,
 /// with `pairs`, each key's value).
-fn per_owner(shared: &Shared, args: Args<'_>, name: &[u8], pairs: bool) -> Vec<(usize, Job)> {
+fn per_owner(
+    shared: &Shared,
+    args: Args<'_>,
+    name: &str,
+    pairs: bool,
+) -> Result<Vec<(usize, Job)>, Reply> {
+    let spec = super::spec_named(&name.to_ascii_lowercase()).ok_or(super::errors::NOT_HERE)?;
+    let name = name.as_bytes();
     let mut parts: Vec<(usize, OwnedArgs)> = Vec::new();
     for i in (1..args.len()).step_by(2) {
         let core = shared.slots.owner_of(args.get(i));
@@ -485,22 +489,23 @@ fn per_owner(shared: &Shared, args: Args<'_>, name: &[u8], pairs: bool) -> Vec<(
             parts[part].1.push(args.get(i + 1));
         }
     }
-    parts
+    let parts = parts
         .into_iter()
-        .map(|(core, a)| (core, Job::Command(a)))
-        .collect()
+        .map(|(core, a)| (core, Job::Command(spec, a)))
+        .collect();
+    Ok(parts)
 }
 
 fn msetnx_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
     check_pairs(args, "msetnx")?;
-    let parts = per_owner(p.shared, args, b"EXISTS", false);
+    let parts = per_owner(p.shared, args, "EXISTS", false)?;
     Ok(Plan::new(parts, Finish::Continue(msetnx_write)))
 }
 
 fn msetnx_write(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
     match fanout::sum_integers(f, outputs) {
         Reply::Integer(0) => {
-            let parts = per_owner(f.shared, f.args.args(), b"MSET", true);
+            let parts = per_owner(f.shared, f.args.args(), "MSET", true)?;
             Ok(Plan::new(parts, Finish::Combine(msetnx_done)))
         }
         Reply::Integer(_) => Err(Reply::Integer(0)),

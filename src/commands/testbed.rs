@@ -4,11 +4,11 @@
 use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_store::{Shard, ShardConfig};
 
-use super::{Ctx, Lookup, lookup};
-use crate::core::fanout::Finishing;
-use crate::core::stats::CoreStats;
+use super::{Caller, Ctx, Lookup, Out, Site, lookup};
+use crate::commands::plan::Finishing;
 use crate::session::{PortKind, Session};
 use crate::shared::{Shared, tests_support};
+use crate::stats::CoreStats;
 use crate::tenant::{TenantConfig, Tenants, digest, hex};
 
 /// Shard, shared state and session for one test.
@@ -86,17 +86,16 @@ impl TestBed {
         if !spec.arity_ok(args.len()) {
             return super::wrong_arity(spec);
         }
-        let mut ctx = Ctx {
+        let site = Site {
+            core: 0,
             shard: &mut self.shard,
-            tenant: self.session.tenant,
             others: None,
             shared: &self.shared,
-            core: 0,
-            session: Some(&mut self.session),
             stats: &mut self.stats,
-            clients: None,
             functions: Some(&mut self.functions),
         };
+        let tenant = self.session.tenant;
+        let mut ctx = Ctx::new(site, tenant, Caller::Client(&mut self.session), Out::Value);
         (spec.run)(&mut ctx, args)
     }
 
@@ -110,6 +109,8 @@ impl TestBed {
 /// of `shared` (RESP2, no per-key bookkeeping).
 pub fn finishing<'a>(args: &'a OwnedArgs, cores: &'a [usize], shared: &'a Shared) -> Finishing<'a> {
     Finishing {
+        spec: super::spec_named(&String::from_utf8_lossy(args.args().get(0)).to_lowercase())
+            .unwrap_or(super::table()[0]),
         args,
         protocol: kiln_net::Protocol::Resp2,
         part_keys: &[],

@@ -221,9 +221,19 @@ pub struct Usage {
     pub commands: AtomicU64,
     /// Writes refused over the tenant's quota (or the server's maxmemory).
     pub rejected: AtomicU64,
+    /// Time this core spent running the tenant's commands, in nanoseconds.
+    pub cpu_ns: AtomicU64,
 }
 
 impl Usage {
+    /// Adds `n` to a counter only this core writes.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Adds one to a counter only this core writes: a plain load and store,
     /// no locked read-modify-write on the request path.
     pub fn bump(counter: &AtomicU64) {
@@ -263,6 +273,8 @@ pub struct Figures {
     pub commands: u64,
     /// Commands refused over quota.
     pub rejected: u64,
+    /// Time spent running its commands, in microseconds.
+    pub cpu_us: u64,
 }
 
 /// Why a connection may not authenticate as a tenant it has the password of.
@@ -510,6 +522,7 @@ impl Tenants {
             keys: sum(|u| &u.keys),
             commands: sum(|u| &u.commands),
             rejected: sum(|u| &u.rejected),
+            cpu_us: sum(|u| &u.cpu_ns) / 1000,
             connections: self.slot(id).connections.load(Ordering::Relaxed),
         }
     }

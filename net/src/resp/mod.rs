@@ -12,7 +12,7 @@ pub mod reply;
 pub mod request;
 
 pub use decode::{DecodeError, FrameScanner, decode, decode_bytes};
-pub use encode::{encode, encode_request};
+pub use encode::{encode, encode_request, write_bulk};
 pub use reply::Reply;
 pub use request::{Args, OwnedArgs, ParseLimits, ProtocolError, RequestParser, split_args};
 

@@ -197,6 +197,28 @@ impl OwnedArgs {
         self.spans.push(Span::new(start, self.buf.len()));
     }
 
+    /// Copies `parts` into `buf` (emptied first), reusing its capacity: a
+    /// pooled buffer makes a copy that does not allocate.
+    pub fn from_buffer<'a>(
+        mut buf: Vec<u8>,
+        parts: impl IntoIterator<Item = &'a [u8]>,
+    ) -> OwnedArgs {
+        buf.clear();
+        let mut owned = OwnedArgs {
+            buf,
+            spans: smallvec::SmallVec::new(),
+        };
+        for part in parts {
+            owned.push(part);
+        }
+        owned
+    }
+
+    /// The buffer the arguments were copied into, for reuse.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
     /// The arguments as [`Args`].
     pub fn args(&self) -> Args<'_> {
         Args {

@@ -1,16 +1,15 @@
 //! The host API a storage function calls, over this core's shard of the
 //! calling tenant's keyspace.
 
-use std::panic::AssertUnwindSafe;
-
 use bytes::Bytes;
 use kiln_functions::{Host, HostError};
-use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_net::{OwnedArgs, Reply};
 use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
 
-use crate::commands::{CommandSpec, Ctx, Flags, Lookup, Route, errors, lookup, wrong_arity};
-use crate::core::stats::CoreStats;
+use crate::commands::execute::{NOT_LOCAL, READ_ONLY, admit_growth};
+use crate::commands::{Caller, Command, Executed, Lookup, Out, Site, execute, lookup};
 use crate::shared::Shared;
+use crate::stats::CoreStats;
 use crate::tenant::{Growth, TenantId, Usage};
 
 /// The host API over this core's shard for one call.
@@ -28,15 +27,7 @@ pub struct ShardHost<'a> {
 /// Accounted bytes of the longest integer `kiln.incr` can store.
 const INTEGER_BYTES: usize = 20;
 
-/// The error a function gets for a key another core owns.
-const NOT_LOCAL: Reply = Reply::error(
-    "CROSSSLOT Function accessed a key owned by another core; keep a function's keys together with a hash tag",
-);
-/// A write from a function called with `FCALL_RO`.
-const READ_ONLY: Reply = Reply::error("ERR Write commands are not allowed from read-only scripts.");
-/// A command functions may not run (or, for FCALL and FUNCTION, nest).
-pub(super) const NOT_ALLOWED: Reply =
-    Reply::error("ERR This command is not allowed from storage functions");
+pub(super) use crate::commands::execute::NOT_ALLOWED;
 
 impl ShardHost<'_> {
     /// Whether this core owns `key`.
@@ -56,14 +47,10 @@ impl ShardHost<'_> {
         if self.read_only {
             return Err(READ_ONLY);
         }
-        if let Some(growth) = growth
-            && !self.shared.admits(self.tenant, growth)
-        {
-            let usage = self.shared.tenants.usage(self.core, self.tenant);
-            Usage::bump(&usage.rejected);
-            return Err(errors::OOM);
+        match growth {
+            Some(growth) => admit_growth(self.shared, self.core, self.tenant, growth),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// [`ShardHost::local`] and [`ShardHost::may_write`] for a host call
@@ -103,45 +90,6 @@ impl ShardHost<'_> {
             memory as u64,
         );
         self.published = memory;
-    }
-
-    /// Checks a `kiln.call` command against what functions may run. A
-    /// `DENYOOM` command may add the bytes of its arguments, and one key
-    /// for each of its keys that does not exist yet.
-    fn admit(&mut self, spec: &CommandSpec, args: Args<'_>) -> Result<(), Reply> {
-        if !spec.arity_ok(args.len()) {
-            return Err(wrong_arity(spec));
-        }
-        let keyed = matches!(spec.route, Route::Keys(_));
-        if !keyed || spec.flags.has(Flags::NOSCRIPT) || spec.flags.has(Flags::ADMIN) {
-            return Err(NOT_ALLOWED);
-        }
-        // The tenant's command rules hold inside its functions too (as
-        // Redis checks ACLs inside scripts): a read-only user's function
-        // cannot write.
-        let tenants = &self.shared.tenants;
-        if !tenants.may_run(self.tenant, spec, args) {
-            return Err(crate::commands::no_permission(
-                &tenants.name(self.tenant),
-                spec,
-            ));
-        }
-        for key in spec.keys.positions_in(args) {
-            self.local(args.get(key))?;
-        }
-        if !spec.flags.has(Flags::WRITE) {
-            return Ok(());
-        }
-        let growth = spec.flags.has(Flags::DENYOOM).then(|| {
-            let bytes = args.iter().skip(1).map(<[u8]>::len).sum();
-            spec.keys
-                .positions_in(args)
-                .filter(|&at| self.shard.peek_record(args.get(at)).is_none())
-                .fold(Growth::default().bytes(bytes), |g, _| {
-                    g.new_key(ENTRY_OVERHEAD)
-                })
-        });
-        self.may_write(growth)
     }
 }
 
@@ -201,29 +149,28 @@ impl Host for ShardHost<'_> {
             Lookup::Found(spec) => spec,
             Lookup::Unknown(reply) => return reply,
         };
-        if let Err(reply) = self.admit(spec, args) {
-            return reply;
-        }
-        let mut ctx = Ctx {
+        let site = Site {
+            core: self.core,
             shard: &mut *self.shard,
-            tenant: self.tenant,
             others: None,
             shared: self.shared,
-            core: self.core,
-            session: None,
             stats: &mut *self.stats,
-            clients: None,
             functions: None,
         };
-        // A panic must not unwind into V8's frames: answer an error instead.
-        let reply = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args)))
-            .unwrap_or_else(|_| {
-                tracing::error!(
-                    command = spec.name,
-                    "command panicked inside a storage function"
-                );
-                Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
-            });
+        let command = Command {
+            spec,
+            args,
+            tenant: self.tenant,
+        };
+        let caller = Caller::Function {
+            read_only: self.read_only,
+        };
+        let reply = match execute(site, command, caller, Out::Value) {
+            Executed::Reply(reply) => reply,
+            Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
+                Reply::error("ERR internal: a function's command left its core")
+            }
+        };
         self.publish();
         reply
     }

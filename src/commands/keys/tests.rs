@@ -5,8 +5,8 @@ use smallvec::SmallVec;
 
 use super::*;
 use crate::commands::testbed::TestBed;
-use crate::session::PortKind;
 use crate::shared::{Shared, tests_support};
+use kiln_net::transport::PortKind;
 
 fn owned(parts: &[&str]) -> OwnedArgs {
     OwnedArgs::new(parts.iter().map(|p| p.as_bytes()))
@@ -184,6 +184,7 @@ impl Cross {
 
     fn finishing<'a>(&'a self, args: &'a OwnedArgs) -> Finishing<'a> {
         Finishing {
+            spec: crate::commands::table()[0],
             args,
             protocol: Protocol::Resp2,
             part_keys: &[] as &[SmallVec<[usize; 4]>],

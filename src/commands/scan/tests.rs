@@ -6,9 +6,9 @@ use kiln_store::{SetOptions, Shard, ShardConfig};
 
 use super::*;
 use crate::commands::testbed::TestBed;
-use crate::commands::{Lookup, lookup};
-use crate::core::stats::CoreStats;
+use crate::commands::{Caller, Lookup, Out, Site, lookup};
 use crate::shared::{Shared, tests_support};
+use crate::stats::CoreStats;
 
 fn owned(parts: &[&str]) -> OwnedArgs {
     OwnedArgs::new(parts.iter().map(|p| p.as_bytes()))
@@ -30,7 +30,7 @@ fn planning(shared: &Shared, port_kind: PortKind) -> Planning<'_> {
 }
 
 fn words(job: &Job) -> Vec<String> {
-    let Job::Command(args) = job else {
+    let Job::Command(_, args) = job else {
         panic!("{job:?}")
     };
     args.args()
@@ -204,24 +204,23 @@ fn steps_reencode_and_walk_on_past_finished_cores() {
 
 /// Runs a job's command against `shard` as its owner core would.
 fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output {
-    let Job::Command(args) = job else {
+    let Job::Command(_, args) = job else {
         panic!("{job:?}")
     };
     let Lookup::Found(spec) = lookup(args.args()) else {
         panic!()
     };
     let mut stats = CoreStats::default();
-    let mut ctx = Ctx {
+    let site = Site {
+        core,
         shard,
-        tenant: crate::tenant::TenantId::DEFAULT,
         others: None,
         shared,
-        core,
-        session: None,
         stats: &mut stats,
-        clients: None,
         functions: None,
     };
+    let tenant = crate::tenant::TenantId::DEFAULT;
+    let mut ctx = Ctx::new(site, tenant, Caller::Job(&[]), Out::Value);
     Output::Reply((spec.run)(&mut ctx, args.args()))
 }
 

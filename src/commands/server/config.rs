@@ -8,8 +8,8 @@ use kiln_net::{Args, Reply};
 
 use crate::commands::Ctx;
 use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimits};
-use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
+use crate::stats::CoreStats;
 
 const CONFIG_HELP: &[&str] = &[
     "GET <pattern>",

@@ -10,8 +10,8 @@ use kiln_store::Shard;
 use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
 use crate::commands::{Ctx, Finishing, Output};
-use crate::core::stats::CoreStats;
 use crate::shared::{Runtime, Shared};
+use crate::stats::CoreStats;
 use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
 
 /// Figures summed over the cores that answered.
@@ -285,7 +285,7 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
             "stats" => vec![
                 (
                     "total_connections_received",
-                    fig.stats.connections_received.to_string(),
+                    fig.stats.net.connections_received.to_string(),
                 ),
                 (
                     "total_commands_processed",
@@ -297,11 +297,11 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ),
                 (
                     "total_net_input_bytes",
-                    fig.stats.net_input_bytes.to_string(),
+                    fig.stats.net.input_bytes.to_string(),
                 ),
                 (
                     "total_net_output_bytes",
-                    fig.stats.net_output_bytes.to_string(),
+                    fig.stats.net.output_bytes.to_string(),
                 ),
                 (
                     "rejected_connections",
@@ -309,11 +309,11 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ),
                 (
                     "client_query_buffer_limit_disconnections",
-                    fig.stats.query_buffer_limit_disconnections.to_string(),
+                    fig.stats.net.query_buffer_limit_disconnections.to_string(),
                 ),
                 (
                     "client_output_buffer_limit_disconnections",
-                    fig.stats.output_buffer_limit_disconnections.to_string(),
+                    fig.stats.net.output_buffer_limit_disconnections.to_string(),
                 ),
                 ("expired_keys", fig.expired.to_string()),
                 ("evicted_keys", "0".into()),
@@ -326,7 +326,7 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
                 ),
                 (
                     "kiln_protocol_errors",
-                    fig.stats.protocol_errors.to_string(),
+                    fig.stats.net.protocol_errors.to_string(),
                 ),
             ],
             "replication" => vec![
@@ -458,6 +458,7 @@ fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
             ("commands_processed", f.commands),
             ("rejected_commands", f.rejected),
             ("mem_clients_normal", f.output),
+            ("used_cpu_usec", f.cpu_us),
         ];
         fields.extend(tenants.limits(id).pairs());
         fields
@@ -585,6 +586,7 @@ mod tests {
         );
         let request = args(&["INFO", "server"]);
         let f = Finishing {
+            spec: crate::commands::table()[0],
             args: &request,
             protocol: Protocol::Resp3,
             part_keys: &[],

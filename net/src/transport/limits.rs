@@ -15,21 +15,18 @@
 //! fills and its writes block, so a core never holds more than about
 //! [`OUTPUT_PAUSE_MARK`] of replies for a client that does not read. The
 //! soft limit then closes a client that stays stuck; the hard limit catches
-//! one reply too big to buffer at all. Limits are read from the runtime
-//! settings at each check, so `CONFIG SET` applies to connected clients.
+//! one reply too big to buffer at all. The service hands the worker the
+//! limits in force at each check ([`super::Service::limits`]), so a change
+//! of settings applies to connected clients.
 //!
-//! Unsent replies are memory the server holds for a client: they are
-//! charged to the connection's tenant and counted in `used_memory` (see
-//! `Engine::charge_output`), so writes are refused while they are large. A
-//! tenant with a memory quota may hold at most that quota again in unsent
-//! replies over all its connections and cores: the reply that would pass it
-//! closes its connection, as the hard limit does.
+//! Unsent replies are memory the server holds for a client; the service
+//! learns their size after every change ([`super::Service::output_changed`])
+//! to charge them, and sets a room for them ([`super::Replies::set_limits`]):
+//! the reply that would pass it closes its connection, as the hard limit does.
 
 use std::time::{Duration, Instant};
 
-use super::conn::Connection;
-use crate::config::OutputBufferLimit;
-use crate::shared::Runtime;
+use super::{Connection, Service};
 
 /// Unsent reply bytes at which reading a client pauses, unless an output
 /// buffer limit is lower.
@@ -83,6 +80,32 @@ impl Breach {
     }
 }
 
+/// `client-output-buffer-limit` for one class of clients, as Redis has it:
+/// a client whose unsent replies reach `hard` bytes is closed at once; one
+/// that stays at or over `soft` bytes for more than `soft_seconds` is closed
+/// too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimit {
+    /// Close at once at this many unsent bytes (0 = no hard limit).
+    pub hard: u64,
+    /// Close after `soft_seconds` at or over this many (0 = no soft limit).
+    pub soft: u64,
+    /// How long a client may stay over the soft limit.
+    pub soft_seconds: u64,
+}
+
+impl OutputBufferLimit {
+    /// Kiln's default for normal clients, `normal 1gb 4mb 60`. Redis's is
+    /// `0 0 0` (no limit); Kiln bounds what a client that never reads can
+    /// leave behind, while the hard limit stays above the largest value
+    /// (`proto-max-bulk-len`).
+    pub const DEFAULT: OutputBufferLimit = OutputBufferLimit {
+        hard: 1024 * 1024 * 1024,
+        soft: 4 * 1024 * 1024,
+        soft_seconds: 60,
+    };
+}
+
 /// A snapshot of the per-client limits in force.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientLimits {
@@ -101,22 +124,6 @@ pub struct ClientLimits {
 }
 
 impl ClientLimits {
-    /// Reads the limits from the runtime settings.
-    pub fn load(runtime: &Runtime) -> ClientLimits {
-        let seconds = |value| match Runtime::get(value) {
-            0 => None,
-            n => Some(Duration::from_secs(n)),
-        };
-        ClientLimits {
-            max_bulk_len: Runtime::get(&runtime.proto_max_bulk_len) as usize,
-            query_buffer: Runtime::get(&runtime.client_query_buffer_limit) as usize,
-            pipeline: Runtime::get(&runtime.client_pipeline_limit) as usize,
-            output: runtime.output_buffer_limit(),
-            partial_request: seconds(&runtime.partial_request_timeout),
-            idle: seconds(&runtime.timeout),
-        }
-    }
-
     /// Unsent bytes at which reading pauses: [`OUTPUT_PAUSE_MARK`], or the
     /// soft or hard output limit if lower (so a client that never reads
     /// reaches the soft limit and its clock starts).
@@ -129,13 +136,17 @@ impl ClientLimits {
     }
 
     /// Whether reading `conn` must pause until its replies drain.
-    pub fn backpressured(&self, conn: &Connection) -> bool {
+    pub fn backpressured<S: Service>(&self, conn: &Connection<S>) -> bool {
         conn.replies.queued() >= self.pipeline || conn.replies.output_len() >= self.pause_mark()
     }
 
     /// Checks the output buffer limits, starting or clearing the soft-limit
     /// clock (as Redis's `checkClientOutputBufferLimits`).
-    pub fn check_output(&self, conn: &mut Connection, now: Instant) -> Result<(), Breach> {
+    pub fn check_output<S: Service>(
+        &self,
+        conn: &mut Connection<S>,
+        now: Instant,
+    ) -> Result<(), Breach> {
         let used = conn.replies.output_len() as u64;
         let OutputBufferLimit {
             hard,
@@ -161,7 +172,7 @@ impl ClientLimits {
 
     /// The periodic check of every limit that a client can breach by doing
     /// nothing: output limits, a stalled partial request, idleness.
-    pub fn police(&self, conn: &mut Connection, now: Instant) -> Result<(), Breach> {
+    pub fn police<S: Service>(&self, conn: &mut Connection<S>, now: Instant) -> Result<(), Breach> {
         self.check_output(conn, now)?;
         // A paused client's unparsed bytes wait on us, not on the client.
         let stalled = |limit: Duration| {
@@ -174,7 +185,7 @@ impl ClientLimits {
             return Err(Breach::PartialRequest);
         }
         let idle = |limit: Duration| {
-            conn.replies.queued() == 0 && now.duration_since(conn.session.last_active) > limit
+            conn.replies.queued() == 0 && now.duration_since(conn.last_active) > limit
         };
         if self.idle.is_some_and(idle) {
             return Err(Breach::Idle);

@@ -2,29 +2,22 @@
 
 use std::time::Instant;
 
+use kiln_net::transport::NetCounters;
+
 /// Counters one core keeps about its own work.
 #[derive(Debug, Default, Clone)]
 pub struct CoreStats {
-    /// Connections accepted.
-    pub connections_received: u64,
+    /// What the transport counts: connections, bytes, protocol errors and
+    /// limit disconnections.
+    pub net: NetCounters,
     /// Connections refused at `maxclients`.
     pub rejected_connections: u64,
     /// Commands executed on this core (forwarded ones included).
     pub commands_processed: u64,
     /// Keyed requests this core had to send to the owning core(s).
     pub forwarded_requests: u64,
-    /// Bytes read from clients.
-    pub net_input_bytes: u64,
-    /// Bytes written to clients.
-    pub net_output_bytes: u64,
     /// Commands answered with an error.
     pub error_replies: u64,
-    /// Protocol errors that closed a connection.
-    pub protocol_errors: u64,
-    /// Clients closed at `client-query-buffer-limit`.
-    pub query_buffer_limit_disconnections: u64,
-    /// Clients closed at `client-output-buffer-limit`.
-    pub output_buffer_limit_disconnections: u64,
     /// Commands per second, averaged over the last [`OPS_SAMPLES`] cron ticks.
     pub instantaneous_ops_per_sec: u64,
     /// Tenant isolates the core keeps (a gauge, filled in for INFO).
@@ -43,17 +36,17 @@ impl CoreStats {
     /// The counters as integers in a fixed order, to travel as a reply.
     pub fn to_fields(&self) -> [i64; 16] {
         [
-            self.connections_received as i64,
+            self.net.connections_received as i64,
             self.rejected_connections as i64,
             self.commands_processed as i64,
             self.forwarded_requests as i64,
-            self.net_input_bytes as i64,
-            self.net_output_bytes as i64,
+            self.net.input_bytes as i64,
+            self.net.output_bytes as i64,
             self.error_replies as i64,
-            self.protocol_errors as i64,
+            self.net.protocol_errors as i64,
             self.instantaneous_ops_per_sec as i64,
-            self.query_buffer_limit_disconnections as i64,
-            self.output_buffer_limit_disconnections as i64,
+            self.net.query_buffer_limit_disconnections as i64,
+            self.net.output_buffer_limit_disconnections as i64,
             self.isolates as i64,
             self.isolate_heap_bytes as i64,
             self.isolates_created as i64,
@@ -66,17 +59,19 @@ impl CoreStats {
     pub fn from_fields(fields: &[i64]) -> CoreStats {
         let f = |i: usize| fields.get(i).copied().unwrap_or(0).max(0) as u64;
         CoreStats {
-            connections_received: f(0),
+            net: NetCounters {
+                connections_received: f(0),
+                input_bytes: f(4),
+                output_bytes: f(5),
+                protocol_errors: f(7),
+                query_buffer_limit_disconnections: f(9),
+                output_buffer_limit_disconnections: f(10),
+            },
             rejected_connections: f(1),
             commands_processed: f(2),
             forwarded_requests: f(3),
-            net_input_bytes: f(4),
-            net_output_bytes: f(5),
             error_replies: f(6),
-            protocol_errors: f(7),
             instantaneous_ops_per_sec: f(8),
-            query_buffer_limit_disconnections: f(9),
-            output_buffer_limit_disconnections: f(10),
             isolates: f(11),
             isolate_heap_bytes: f(12),
             isolates_created: f(13),
@@ -87,17 +82,12 @@ impl CoreStats {
 
     /// Adds another core's counters.
     pub fn add(&mut self, other: &CoreStats) {
-        self.connections_received += other.connections_received;
+        self.net.add(&other.net);
         self.rejected_connections += other.rejected_connections;
         self.commands_processed += other.commands_processed;
         self.forwarded_requests += other.forwarded_requests;
-        self.net_input_bytes += other.net_input_bytes;
-        self.net_output_bytes += other.net_output_bytes;
         self.error_replies += other.error_replies;
-        self.protocol_errors += other.protocol_errors;
         self.instantaneous_ops_per_sec += other.instantaneous_ops_per_sec;
-        self.query_buffer_limit_disconnections += other.query_buffer_limit_disconnections;
-        self.output_buffer_limit_disconnections += other.output_buffer_limit_disconnections;
         self.isolates += other.isolates;
         self.isolate_heap_bytes += other.isolate_heap_bytes;
         self.isolates_created += other.isolates_created;

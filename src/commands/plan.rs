@@ -19,15 +19,16 @@ use kiln_store::Record;
 use smallvec::SmallVec;
 
 use crate::commands::CommandSpec;
-use crate::session::PortKind;
 use crate::shared::Shared;
 use crate::tenant::TenantId;
+use kiln_net::transport::PortKind;
 
 /// Work one core does for another.
 #[derive(Debug)]
 pub enum Job {
-    /// Run a command against the owner's shard (no routing, no session).
-    Command(OwnedArgs),
+    /// Run a command against the owner's shard (no routing, no session):
+    /// the command as the origin looked it up, and its arguments.
+    Command(&'static CommandSpec, OwnedArgs),
     /// Read a record whole (cross-core RENAME / COPY).
     PeekRecord(Bytes),
     /// Store a record; replies `:1` if written, `:0` if the key existed and
@@ -55,19 +56,27 @@ pub enum Job {
 pub enum Output {
     /// A reply.
     Reply(Reply),
+    /// A reply the owner encoded for the client (a single-part plan's
+    /// reply passes through): the job's own argument buffer, reused, and
+    /// given back to the origin's pool once copied out.
+    Encoded(Vec<u8>),
     /// A record (or none) for [`Job::PeekRecord`].
     Record(Option<Record>),
 }
 
 impl Output {
-    /// The reply, or an internal error for a record.
+    /// The reply, or an internal error for a record or encoded bytes.
     pub fn into_reply(self) -> Reply {
         match self {
             Output::Reply(r) => r,
+            Output::Encoded(_) => Reply::error("ERR internal: unexpected encoded reply"),
             Output::Record(_) => Reply::error("ERR internal: unexpected record"),
         }
     }
 }
+
+/// A plan's `(core, job)` pairs; one lives inline (a forwarded request).
+pub type Parts = SmallVec<[(usize, Job); 1]>;
 
 /// Combines the outputs of all parts into the client's reply.
 pub type CombineFn = fn(&Finishing<'_>, Vec<Output>) -> Reply;
@@ -90,7 +99,7 @@ pub enum Finish {
 /// Jobs to run on cores, and what to do with their outputs.
 pub struct Plan {
     /// `(core, job)` pairs.
-    pub parts: Vec<(usize, Job)>,
+    pub parts: Parts,
     /// For split commands: which of the original keys (by ordinal) each
     /// part carries, so a combine can put replies back in place.
     pub part_keys: Vec<SmallVec<[usize; 4]>>,
@@ -103,8 +112,10 @@ pub struct Plan {
 impl Plan {
     /// One job on one core, its reply passed through.
     pub fn single(core: usize, job: Job) -> Plan {
+        let mut parts = Parts::new();
+        parts.push((core, job));
         Plan {
-            parts: vec![(core, job)],
+            parts,
             part_keys: Vec::new(),
             carry: Vec::new(),
             finish: Finish::Single,
@@ -112,9 +123,9 @@ impl Plan {
     }
 
     /// Jobs whose outputs `finish` handles.
-    pub fn new(parts: Vec<(usize, Job)>, finish: Finish) -> Plan {
+    pub fn new(parts: impl IntoIterator<Item = (usize, Job)>, finish: Finish) -> Plan {
         Plan {
-            parts,
+            parts: parts.into_iter().collect(),
             part_keys: Vec::new(),
             carry: Vec::new(),
             finish,
@@ -148,6 +159,8 @@ impl Planning<'_> {
 
 /// What a combine or continuation sees.
 pub struct Finishing<'a> {
+    /// The request's command.
+    pub spec: &'static CommandSpec,
     /// The original request.
     pub args: &'a OwnedArgs,
     /// The client's protocol.
@@ -165,11 +178,11 @@ pub struct Finishing<'a> {
 }
 
 /// The same command on each of `cores`, combined.
-pub fn all_cores(cores: Vec<usize>, args: Args<'_>, combine: CombineFn) -> Plan {
-    let parts = cores
+pub fn all_cores(p: &Planning<'_>, args: Args<'_>, combine: CombineFn) -> Plan {
+    let parts = p
+        .cores()
         .into_iter()
-        .map(|core| (core, Job::Command(args.to_owned_args())))
-        .collect();
+        .map(|core| (core, Job::Command(p.spec, args.to_owned_args())));
     Plan::new(parts, Finish::Combine(combine))
 }
 
@@ -199,7 +212,7 @@ pub fn split_by_owner(p: &Planning<'_>, args: Args<'_>, combine: CombineFn) -> P
     Plan {
         parts: parts
             .into_iter()
-            .map(|(core, a)| (core, Job::Command(a)))
+            .map(|(core, a)| (core, Job::Command(p.spec, a)))
             .collect(),
         part_keys,
         carry: Vec::new(),
@@ -260,6 +273,35 @@ pub fn scatter_by_key(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
     Reply::Array(slots)
 }
 
+/// Runs a record job (cross-core RENAME / COPY) on one tenant's shard;
+/// `over`: the server or the tenant is over its memory limit.
+pub fn record_job(shard: &mut kiln_store::Shard, job: Job, over: bool) -> Output {
+    match job {
+        Job::Command(..) => Output::Reply(Reply::error("ERR internal: command as a record job")),
+        Job::PeekRecord(key) => Output::Record(shard.peek_record(&key)),
+        Job::PutRecord {
+            key,
+            record,
+            replace,
+        } if !over => Output::Reply(shard.put_record(&key, record, replace).into()),
+        Job::PutRecord { .. } => Output::Reply(crate::commands::errors::OOM),
+        Job::DelIfSame { key, record } => {
+            let same = shard
+                .peek_record(&key)
+                .is_some_and(|current| same_record(&current, &record));
+            Output::Reply((same && shard.del(&key)).into())
+        }
+    }
+}
+
+/// Whether two records are the same stored value (same bytes in memory, not
+/// merely equal), for a rename that must not delete a newer write.
+fn same_record(a: &Record, b: &Record) -> bool {
+    let kiln_store::Value::String(x) = &a.value;
+    let kiln_store::Value::String(y) = &b.value;
+    x.as_ptr() == y.as_ptr() && x.len() == y.len() && a.expire_at == b.expire_at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +312,7 @@ mod tests {
         shared: &'a Shared,
     ) -> Finishing<'a> {
         Finishing {
+            spec: crate::commands::spec_named("mget").unwrap(),
             args,
             protocol: Protocol::Resp2,
             part_keys,
@@ -325,7 +368,7 @@ mod tests {
     #[test]
     fn split_groups_keys_with_their_values() {
         let shared = test_shared();
-        let spec = crate::commands::string::MSET_SPEC;
+        let spec = crate::commands::spec_named("mset").unwrap();
         let p = Planning {
             shared: &shared,
             core: 0,
@@ -345,7 +388,7 @@ mod tests {
         ]);
         let plan = split_by_owner(&p, args.args(), all_ok);
         assert_eq!(plan.parts.len(), 2);
-        let Job::Command(first) = &plan.parts[0].1 else {
+        let Job::Command(_, first) = &plan.parts[0].1 else {
             panic!()
         };
         let got: Vec<&[u8]> = first.args().iter().collect();

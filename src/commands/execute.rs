@@ -1,0 +1,286 @@
+//! The one way a command runs: as a tenant, on this core, for a caller —
+//! a client of this core, a job another core (or this one) planned, or a
+//! storage function's `kiln.call`.
+//!
+//! [`execute`] applies every rule once, in Redis's order: arity,
+//! authentication, the tenant's permission for the command (denials go to
+//! its `ACL LOG`), key ownership (this core, another core, or a
+//! `MOVED`/`CROSSSLOT` on a core port), memory and quotas for commands that
+//! may grow memory, then runs the command with panics contained and
+//! accounts for it (commands, rejections, errors, the tenant's CPU time).
+//!
+//! | rule | client | job | function |
+//! |---|---|---|---|
+//! | arity | ✓ | ✓ | ✓ |
+//! | authenticated | ✓ | (origin) | (FCALL) |
+//! | tenant may run it | ✓ | (origin) | ✓ |
+//! | keys | routed / MOVED | owned | here, or an error |
+//! | memory | before | before | before, counting its bytes |
+//! | counted in `commands` | ✓ | (origin) | — |
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use kiln_net::{Args, Reply};
+use kiln_store::{ENTRY_OVERHEAD, Others, Shard};
+
+use super::plan::Plan;
+use super::route::{self, Routed};
+use super::{CommandSpec, Ctx, Flags, Out, Route, errors, no_permission, wrong_arity};
+use crate::session::{ClientView, Session};
+use crate::shared::Shared;
+use crate::stats::CoreStats;
+use crate::tenant::log::{Event, Reason};
+use crate::tenant::{Growth, TenantId, Usage};
+
+/// Who a command runs for.
+pub enum Caller<'a> {
+    /// A client of this core: its session (connection commands change it).
+    Client(&'a mut Session),
+    /// A part of a request the origin core admitted and routed here; the
+    /// clients of this core, for a command that lists them
+    /// ([`Flags::CLIENTS`]).
+    Job(&'a [ClientView<'a>]),
+    /// A storage function running on this core (`kiln.call`); it may only
+    /// write when not called with `FCALL_RO`.
+    Function {
+        /// Called through `FCALL_RO`.
+        read_only: bool,
+    },
+}
+
+/// What a command running on this core may use: the calling tenant's shard
+/// here, and the core's shared parts.
+pub struct Site<'a> {
+    /// This core's index.
+    pub core: usize,
+    /// The calling tenant's shard on this core.
+    pub shard: &'a mut Shard,
+    /// The other tenants' shards on this core, for an operator.
+    pub others: Option<Others<'a>>,
+    /// State shared by every core.
+    pub shared: &'a Shared,
+    /// This core's counters.
+    pub stats: &'a mut CoreStats,
+    /// This core's function runtime; `None` inside a storage function
+    /// (functions do not nest).
+    pub functions: Option<&'a mut kiln_functions::Runtime>,
+}
+
+/// A command to run: its spec (looked up once, where it arrived), its
+/// arguments, and who it runs as.
+#[derive(Clone, Copy)]
+pub struct Command<'a> {
+    /// The command.
+    pub spec: &'static CommandSpec,
+    /// Its arguments, name first.
+    pub args: Args<'a>,
+    /// The tenant it acts as.
+    pub tenant: TenantId,
+}
+
+/// What became of a command.
+pub enum Executed {
+    /// Its reply (or the reply refusing it).
+    Reply(Reply),
+    /// Its reply went straight to the output ([`Out`]).
+    Written,
+    /// It runs whole on another core, the owner of its keys (client
+    /// requests only).
+    Forward(usize),
+    /// It needs other cores: the plan to send (client requests only).
+    Elsewhere(Plan),
+}
+
+/// The error a function gets for a key another core owns.
+pub const NOT_LOCAL: Reply = Reply::error(
+    "CROSSSLOT Function accessed a key owned by another core; keep a function's keys together with a hash tag",
+);
+/// A write from a function called with `FCALL_RO`.
+pub const READ_ONLY: Reply =
+    Reply::error("ERR Write commands are not allowed from read-only scripts.");
+/// A command functions may not run (or, for FCALL and FUNCTION, nest).
+pub const NOT_ALLOWED: Reply =
+    Reply::error("ERR This command is not allowed from storage functions");
+
+/// Runs `cmd` for `caller` at `site`, every rule applied (see the module
+/// docs); `out` is where a command may write its reply directly.
+pub fn execute<'a>(
+    mut site: Site<'a>,
+    cmd: Command<'_>,
+    mut caller: Caller<'a>,
+    out: Out<'a>,
+) -> Executed {
+    let Command { spec, args, tenant } = cmd;
+    let counted = matches!(caller, Caller::Client(_));
+    if counted {
+        Usage::bump(&site.shared.tenants.usage(site.core, tenant).commands);
+    }
+    let refused = match &mut caller {
+        Caller::Client(session) => admit_client(&site, cmd, session),
+        Caller::Job(_) => Ok(()),
+        Caller::Function { read_only } => admit_function(&mut site, cmd, *read_only),
+    };
+    if let Err(reply) = refused {
+        site.stats.error_replies += 1;
+        return Executed::Reply(reply);
+    }
+    if let Caller::Client(session) = &caller {
+        match route::route(site.shared, site.core, spec, args, session) {
+            Routed::Here => {}
+            Routed::Owner(core) => {
+                site.stats.forwarded_requests += 1;
+                // Counted once here; not counted again where it runs.
+                site.stats.commands_processed += 1;
+                return Executed::Forward(core);
+            }
+            Routed::Reply(reply) => {
+                site.stats.error_replies += u64::from(reply.is_error());
+                return Executed::Reply(reply);
+            }
+            Routed::Plan(plan) => {
+                if matches!(spec.route, Route::Keys(_)) {
+                    site.stats.forwarded_requests += 1;
+                }
+                // Counted once here; its parts are not counted where they run.
+                site.stats.commands_processed += 1;
+                return Executed::Elsewhere(plan);
+            }
+        }
+    }
+    let function = matches!(caller, Caller::Function { .. });
+    if !function && spec.flags.has(Flags::DENYOOM) && !site.shared.admits(tenant, Growth::UNKNOWN) {
+        site.stats.error_replies += 1;
+        Usage::bump(&site.shared.tenants.usage(site.core, tenant).rejected);
+        return Executed::Reply(errors::OOM);
+    }
+    if counted {
+        // A job was counted where its request arrived.
+        site.stats.commands_processed += 1;
+    }
+    run(site, cmd, caller, out)
+}
+
+/// Runs an admitted command, containing a panic and accounting for it.
+fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -> Executed {
+    let Command { spec, args, tenant } = cmd;
+    let (core, shared) = (site.core, site.shared);
+    let started = Instant::now();
+    let mut ctx = Ctx::new(site, tenant, caller, out);
+    // A bug in one command must not take the core (and every client on it)
+    // down, nor unwind into V8's frames under a storage function: answer an
+    // error, log it, keep serving. The shard stays memory-safe; the
+    // command's own effect may be partial.
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args)));
+    let written = ctx.out.written();
+    let reply = result.unwrap_or_else(|_| {
+        tracing::error!(core, command = spec.name, "command panicked");
+        Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
+    });
+    let usage = shared.tenants.usage(core, tenant);
+    Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
+    if written {
+        return Executed::Written;
+    }
+    if reply.is_error() {
+        ctx.stats.error_replies += 1;
+    }
+    Executed::Reply(reply)
+}
+
+/// A client's command: authenticated, and allowed to its tenant.
+fn admit_client(site: &Site<'_>, cmd: Command<'_>, session: &mut Session) -> Result<(), Reply> {
+    let Command { spec, args, tenant } = cmd;
+    if !spec.arity_ok(args.len()) {
+        return Err(wrong_arity(spec));
+    }
+    if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
+        return Err(errors::NOAUTH);
+    }
+    // Refused or not, it is the client's last command (`CLIENT LIST cmd=`).
+    session.last_command = spec.name;
+    if !site.shared.tenants.may_run(tenant, spec, args) {
+        // As Redis does: the refusal shows in its tenant's ACL LOG.
+        let client_info = session.info_line(Instant::now(), None);
+        return Err(deny(site.shared, tenant, spec, &session.user, client_info));
+    }
+    Ok(())
+}
+
+/// A storage function's `kiln.call`: a keyed data command its tenant may
+/// run, on keys this core owns, writing only when the call may write, and
+/// only what fits the tenant's quotas and `maxmemory` — counting the bytes
+/// of its arguments and one key for each of its keys that does not exist yet.
+fn admit_function(site: &mut Site<'_>, cmd: Command<'_>, read_only: bool) -> Result<(), Reply> {
+    let Command { spec, args, tenant } = cmd;
+    if !spec.arity_ok(args.len()) {
+        return Err(wrong_arity(spec));
+    }
+    let keyed = matches!(spec.route, Route::Keys(_));
+    if !keyed || spec.flags.has(Flags::NOSCRIPT) || spec.flags.has(Flags::ADMIN) {
+        return Err(NOT_ALLOWED);
+    }
+    // The tenant's command rules hold inside its functions too (as Redis
+    // checks ACLs inside scripts): a read-only user's function cannot write.
+    let tenants = &site.shared.tenants;
+    if !tenants.may_run(tenant, spec, args) {
+        let name = tenants.name(tenant);
+        return Err(deny(site.shared, tenant, spec, &name, String::new()));
+    }
+    for at in spec.keys.positions_in(args) {
+        if site.shared.slots.owner_of(args.get(at)) != site.core {
+            return Err(NOT_LOCAL);
+        }
+    }
+    if !spec.flags.has(Flags::WRITE) {
+        return Ok(());
+    }
+    if read_only {
+        return Err(READ_ONLY);
+    }
+    if spec.flags.has(Flags::DENYOOM) {
+        let bytes = args.iter().skip(1).map(<[u8]>::len).sum();
+        let growth = spec
+            .keys
+            .positions_in(args)
+            .filter(|&at| site.shard.peek_record(args.get(at)).is_none())
+            .fold(Growth::default().bytes(bytes), |g, _| {
+                g.new_key(ENTRY_OVERHEAD)
+            });
+        admit_growth(site.shared, site.core, tenant, growth)?;
+    }
+    Ok(())
+}
+
+/// Refuses `growth` with `-OOM` unless it fits `tenant`'s quotas and the
+/// server's `maxmemory`, counting the refusal.
+pub fn admit_growth(
+    shared: &Shared,
+    core: usize,
+    tenant: TenantId,
+    growth: Growth,
+) -> Result<(), Reply> {
+    if shared.admits(tenant, growth) {
+        return Ok(());
+    }
+    Usage::bump(&shared.tenants.usage(core, tenant).rejected);
+    Err(errors::OOM)
+}
+
+/// The `NOPERM` reply for `spec`, logged in `tenant`'s `ACL LOG`.
+fn deny(
+    shared: &Shared,
+    tenant: TenantId,
+    spec: &CommandSpec,
+    user: &str,
+    client_info: String,
+) -> Reply {
+    let event = Event {
+        reason: Reason::Command,
+        object: spec.name.into(),
+        username: user.into(),
+        client_info,
+    };
+    shared.tenants.log().add(tenant, event);
+    no_permission(user, spec)
+}

@@ -1,0 +1,568 @@
+//! The engine: what a core serves — its tenants' keyspaces, its function
+//! runtime, its counters — as the [`Service`] its transport worker runs.
+//!
+//! ```text
+//!   Worker<Engine> (kiln_net::transport)
+//!     request(conn, args) ─► lookup ─► commands::execute(Caller::Client) ─► reply │ plan
+//!     message(Run job)    ─► commands::execute(Caller::Job) ─► Done → origin
+//!     message(Done)       ─► the waiting request's place in its reply queue
+//! ```
+//!
+//! Every command runs through [`commands::execute`], whoever asked; the
+//! engine adds what only a core has: where a plan's jobs go and how their
+//! outputs come back in request order ([`message`]), the clients' unsent
+//! replies charged to their tenants ([`Engine::charge_output`]), and the
+//! periodic work (expiry, deleted tenants, figures).
+
+pub mod message;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use kiln_net::resp::encode;
+use kiln_net::transport::{
+    Accepted, ClientLimits, Clients, Closed, Connection, NetCounters, Post, Service,
+};
+use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_store::{Keyspaces, Shard, ShardConfig};
+
+use crate::commands::plan::{Finish, Finishing, Job, Output, Plan};
+use crate::commands::{
+    self, Caller, Command, CommandSpec, Executed, Flags, Lookup, Out, Route, Site, errors,
+};
+use crate::session::{ClientView, Session};
+use crate::shared::{Runtime, Shared, unix_ms};
+use crate::stats::{CoreStats, OpsMeter};
+use crate::tenant::{Growth, TenantId, Usage};
+pub use message::{Msg, Origin, Waiting};
+
+/// Active expiry work per tick (keys examined).
+const EXPIRE_CHECKS_PER_TICK: usize = 2000;
+/// Buffers kept for forwarded requests' arguments and replies.
+const POOLED_BUFFERS: usize = 1024;
+/// A buffer that grew past this is not kept.
+const POOLED_BUFFER_MAX: usize = 64 * 1024;
+
+/// Everything a core owns except its connections.
+pub struct Engine {
+    /// This core's index.
+    pub id: usize,
+    /// This core's records: one shard per tenant.
+    pub keyspaces: Keyspaces,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    /// Counters.
+    pub stats: CoreStats,
+    /// This core's tenant isolates and function dispatch.
+    pub functions: kiln_functions::Runtime,
+    /// The last plain (not sub-) command looked up.
+    last_spec: Option<&'static CommandSpec>,
+    /// The turn's clock.
+    now: Instant,
+    ops: OpsMeter,
+    /// Buffers for forwarded requests, so a steady flow allocates nothing.
+    buffers: Vec<Vec<u8>>,
+}
+
+impl Engine {
+    /// A fresh engine for core `id`.
+    pub fn new(id: usize, shared: Arc<Shared>) -> Engine {
+        let keyspaces = Keyspaces::new(ShardConfig {
+            max_value_len: shared.settings.proto_max_bulk_len as usize,
+        });
+        let functions = kiln_functions::Runtime::new(
+            shared.functions.clone(),
+            shared.settings.functions.runtime,
+        );
+        Engine {
+            id,
+            keyspaces,
+            functions,
+            shared,
+            stats: CoreStats::default(),
+            last_spec: None,
+            now: Instant::now(),
+            ops: OpsMeter::default(),
+            buffers: Vec::new(),
+        }
+    }
+
+    /// Runs `cmd` for `caller` here, as [`commands::execute`] does, and
+    /// publishes the tenant's figures when it changed memory.
+    pub fn execute(&mut self, cmd: Command<'_>, caller: Caller<'_>, out: Out<'_>) -> Executed {
+        let tenant = cmd.tenant;
+        let operator = self.shared.tenants.is_operator(tenant);
+        let Some((shard, others)) = self
+            .keyspaces
+            .split_mut(tenant.index(), tenant.generation())
+        else {
+            self.stats.error_replies += 1;
+            return Executed::Reply(errors::USER_DELETED);
+        };
+        let memory_before = shard.used_memory();
+        let site = Site {
+            core: self.id,
+            shard,
+            others: operator.then_some(others),
+            shared: &self.shared,
+            stats: &mut self.stats,
+            functions: Some(&mut self.functions),
+        };
+        let executed = commands::execute(site, cmd, caller, out);
+        let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
+        if cmd.spec.flags.has(Flags::WRITE) || memory_after != Some(memory_before) {
+            // Other cores check maxmemory and quotas against these figures;
+            // publish them before the reply can prompt the client's next
+            // write (FCALL writes without the WRITE flag).
+            self.publish_memory();
+            self.publish_usage(tenant);
+        }
+        executed
+    }
+
+    /// This core's shard of `tenant`'s keyspace (created on first use);
+    /// `None` for a tenant deleted since `tenant` was issued.
+    pub fn shard_of(&mut self, tenant: TenantId) -> Option<&mut Shard> {
+        self.keyspaces.get_mut(tenant.index(), tenant.generation())
+    }
+
+    /// Makes this core's memory use visible to every core.
+    fn publish_memory(&self) {
+        self.shared.memory[self.id].store(self.keyspaces.used_memory() as u64, Ordering::Relaxed);
+    }
+
+    /// Makes `tenant`'s memory and key count on this core visible to every
+    /// core (its quotas are checked against the sum).
+    fn publish_usage(&self, tenant: TenantId) {
+        let usage = self.shared.tenants.usage(self.id, tenant);
+        let (memory, keys) = self
+            .keyspaces
+            .get(tenant.index(), tenant.generation())
+            .map_or((0, 0), |s| (s.used_memory(), s.len()));
+        usage.publish(memory, keys);
+    }
+
+    /// Charges `conn`'s unsent replies (its output buffer now) to its
+    /// tenant's figures and to this core's client memory, replacing what
+    /// was charged for it before (to the same tenant, or to the one it was
+    /// logged in as), then sets the room its next replies have.
+    fn charge_output(&self, conn: &mut Connection<Engine>) {
+        let bytes = conn.replies.output_len();
+        self.charge(&mut conn.session, bytes);
+        self.arm_output_limits(conn);
+    }
+
+    fn charge(&self, session: &mut Session, bytes: usize) {
+        let tenant = session.tenant;
+        let (was_tenant, was) = session.charged;
+        if (was_tenant, was) == (tenant, bytes) {
+            return;
+        }
+        let tenants = &self.shared.tenants;
+        if was_tenant.index() == tenant.index() {
+            Usage::shift(
+                &tenants.usage(self.id, tenant).output,
+                was as u64,
+                bytes as u64,
+            );
+        } else {
+            Usage::shift(&tenants.usage(self.id, was_tenant).output, was as u64, 0);
+            Usage::shift(&tenants.usage(self.id, tenant).output, 0, bytes as u64);
+        }
+        Usage::shift(&self.shared.clients[self.id], was as u64, bytes as u64);
+        session.charged = (tenant, bytes);
+    }
+
+    /// Sets the limits `conn`'s next replies are checked against as they
+    /// are queued: the hard output buffer limit, and for a tenant with a
+    /// memory quota what is left of it after its other connections' unsent
+    /// replies (on every core).
+    fn arm_output_limits(&self, conn: &mut Connection<Engine>) {
+        let hard = self.shared.runtime.output_buffer_limit().hard;
+        let tenant = conn.session.tenant;
+        let (charged_to, held) = conn.session.charged;
+        let held = if charged_to.index() == tenant.index() {
+            held as u64
+        } else {
+            0
+        };
+        let room = self.shared.tenants.output_room(tenant, held);
+        let room = room.map_or(usize::MAX, |r| usize::try_from(r).unwrap_or(usize::MAX));
+        conn.replies
+            .set_limits(usize::try_from(hard).unwrap_or(usize::MAX), room);
+    }
+
+    /// The spec of a request, looked up once (pipelines and workloads
+    /// repeat the same command: one comparison beats lowercasing and
+    /// hashing its name again).
+    fn lookup(&mut self, args: Args<'_>) -> Result<&'static CommandSpec, Reply> {
+        if let Some(spec) = self.last_spec
+            && args.get(0).eq_ignore_ascii_case(spec.name.as_bytes())
+        {
+            return Ok(spec);
+        }
+        match commands::lookup(args) {
+            Lookup::Found(spec) => {
+                if spec.subcommands.is_empty() && !spec.name.contains('|') {
+                    self.last_spec = Some(spec);
+                }
+                Ok(spec)
+            }
+            Lookup::Unknown(reply) => Err(reply),
+        }
+    }
+
+    /// An empty buffer from the pool.
+    fn buffer(&mut self) -> Vec<u8> {
+        self.buffers.pop().unwrap_or_default()
+    }
+
+    /// Gives a buffer back to the pool.
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.buffers.len() < POOLED_BUFFERS && buf.capacity() <= POOLED_BUFFER_MAX {
+            buf.clear();
+            self.buffers.push(buf);
+        }
+    }
+
+    /// Sends a plan's jobs, each to its core.
+    fn send_jobs(&mut self, jobs: commands::plan::Parts, origin: Origin, post: &mut Post<Msg>) {
+        for (part, (core, job)) in jobs.into_iter().enumerate() {
+            post.send(
+                core,
+                Msg::Run {
+                    job,
+                    origin: Origin { part, ..origin },
+                },
+            );
+        }
+    }
+
+    /// Executes a job for `origin` (possibly this core) as its tenant.
+    fn run_job(&mut self, job: Job, origin: Origin, clients: &Clients<'_, Engine>) -> Output {
+        let tenant = origin.tenant;
+        let (spec, args) = match job {
+            Job::Command(spec, args) => (spec, args),
+            record => return self.record_job(record, tenant),
+        };
+        // Connection commands need the client's session, which only the
+        // receiving core has; plans never send them.
+        if matches!(spec.route, Route::Local) {
+            return Output::Reply(Reply::error(
+                "ERR internal: connection command sent to another core",
+            ));
+        }
+        let views: Vec<ClientView<'_>> = if spec.flags.has(Flags::CLIENTS) {
+            clients
+                .iter()
+                .map(|c| ClientView {
+                    session: &c.session,
+                    facts: c.facts(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let cmd = Command {
+            spec,
+            args: args.args(),
+            tenant,
+        };
+        let output = match origin.encode {
+            Some(protocol) => {
+                let mut buf = self.buffer();
+                let out = Out::Encode {
+                    to: &mut buf,
+                    written: false,
+                };
+                match self.execute(cmd, Caller::Job(&views), out) {
+                    Executed::Reply(reply) => encode(&reply, protocol, &mut buf),
+                    Executed::Written => {}
+                    Executed::Forward(_) | Executed::Elsewhere(_) => {
+                        encode(&errors::NOT_HERE, protocol, &mut buf);
+                    }
+                }
+                Output::Encoded(buf)
+            }
+            None => match self.execute(cmd, Caller::Job(&views), Out::Value) {
+                Executed::Reply(reply) => Output::Reply(reply),
+                Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
+                    Output::Reply(errors::NOT_HERE)
+                }
+            },
+        };
+        drop(views);
+        self.recycle(args.into_buffer());
+        output
+    }
+
+    /// Runs a record job (cross-core RENAME / COPY) on `tenant`'s shard.
+    fn record_job(&mut self, job: Job, tenant: TenantId) -> Output {
+        let over = !self.shared.admits(tenant, Growth::UNKNOWN);
+        let Some(shard) = self.shard_of(tenant) else {
+            return Output::Reply(errors::USER_DELETED);
+        };
+        let output = commands::plan::record_job(shard, job, over);
+        self.publish_memory();
+        self.publish_usage(tenant);
+        output
+    }
+
+    /// Routes a job's output to its request, finishing or continuing the
+    /// request when it was the last part.
+    fn deliver(
+        &mut self,
+        origin: Origin,
+        output: Output,
+        clients: &mut Clients<'_, Engine>,
+        post: &mut Post<Msg>,
+    ) {
+        if origin.core != self.id {
+            post.send(origin.core, Msg::Done { origin, output });
+            return;
+        }
+        let Some(conn) = clients.get_mut(origin.conn, origin.client_id) else {
+            if let Output::Encoded(buf) = output {
+                self.recycle(buf);
+            }
+            return;
+        };
+        let Some(waiting) = conn.replies.pending_mut(origin.seq) else {
+            return;
+        };
+        if !waiting.fill(origin.part, output) {
+            return;
+        }
+        let protocol = waiting.protocol;
+        let next = match waiting.finish {
+            Finish::Single => match waiting.take_single() {
+                Some(Output::Encoded(buf)) => {
+                    self.stats.error_replies += u64::from(buf.first() == Some(&b'-'));
+                    conn.replies.resolve_encoded(origin.seq, &buf);
+                    self.recycle(buf);
+                    self.charge_output(conn);
+                    return;
+                }
+                single => Err(single.map_or(Reply::Nil, Output::into_reply)),
+            },
+            finish => {
+                let outputs = waiting.take_outputs();
+                let finishing = Finishing {
+                    spec: waiting.spec,
+                    args: &waiting.args,
+                    protocol,
+                    part_keys: &waiting.part_keys,
+                    part_cores: &waiting.part_cores,
+                    shared: &self.shared,
+                    core: self.id,
+                    tenant: origin.tenant,
+                };
+                match finish {
+                    Finish::Combine(combine) => Err(combine(&finishing, outputs)),
+                    Finish::Continue(step) => step(&finishing, outputs),
+                    Finish::Single => unreachable!("matched above"),
+                }
+            }
+        };
+        match next {
+            Err(reply) => {
+                self.stats.error_replies += u64::from(reply.is_error());
+                conn.replies.resolve(origin.seq, &reply, protocol);
+                self.charge_output(conn);
+            }
+            Ok(plan) => {
+                let jobs = waiting.restart(plan);
+                self.send_jobs(
+                    jobs,
+                    Origin {
+                        encode: None,
+                        ..origin
+                    },
+                    post,
+                );
+            }
+        }
+    }
+
+    /// Drops the keyspaces of deleted tenants and republishes every
+    /// tenant's figures (expiry and an admin's FLUSHALL change them without
+    /// a write of the tenant's own).
+    fn sweep_tenants(&mut self) {
+        let tenants = &self.shared.tenants;
+        let dropped = self
+            .keyspaces
+            .retain(|index, generation| tenants.is_current(TenantId::new(index, generation)));
+        for index in dropped {
+            tenants
+                .usage(self.id, TenantId::new(index, 0))
+                .publish(0, 0);
+        }
+        let live: Vec<TenantId> = self
+            .keyspaces
+            .iter()
+            .map(|(index, generation, _)| TenantId::new(index, generation))
+            .collect();
+        for tenant in live {
+            self.publish_usage(tenant);
+        }
+    }
+}
+
+impl Service for Engine {
+    type Session = Session;
+    type Pending = Waiting;
+    type Msg = Msg;
+
+    fn stopping(&self) -> bool {
+        self.shared.shutting_down()
+    }
+
+    fn wake(&mut self, now: Instant) {
+        self.now = now;
+        self.keyspaces.set_now(unix_ms());
+    }
+
+    fn open(&mut self, accepted: &Accepted) -> Result<Session, &'static [u8]> {
+        let shared = &self.shared;
+        if shared.total_connections() >= Runtime::get(&shared.runtime.maxclients) {
+            self.stats.rejected_connections += 1;
+            return Err(b"-ERR max number of clients reached\r\n");
+        }
+        shared.connections[self.id].fetch_add(1, Ordering::Relaxed);
+        let needs_auth = shared.runtime.requirepass().is_some();
+        Ok(Session::accepted(accepted, self.id, needs_auth))
+    }
+
+    fn limits(&self) -> ClientLimits {
+        let runtime = &self.shared.runtime;
+        let seconds = |value| match Runtime::get(value) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        };
+        ClientLimits {
+            max_bulk_len: Runtime::get(&runtime.proto_max_bulk_len) as usize,
+            query_buffer: Runtime::get(&runtime.client_query_buffer_limit) as usize,
+            pipeline: Runtime::get(&runtime.client_pipeline_limit) as usize,
+            output: runtime.output_buffer_limit(),
+            partial_request: seconds(&runtime.partial_request_timeout),
+            idle: seconds(&runtime.timeout),
+        }
+    }
+
+    fn request(&mut self, conn: &mut Connection<Engine>, args: Args<'_>, post: &mut Post<Msg>) {
+        let spec = match self.lookup(args) {
+            Ok(spec) => spec,
+            Err(reply) => {
+                self.stats.error_replies += 1;
+                return conn.replies.push(&reply, conn.session.protocol);
+            }
+        };
+        let tenant = conn.session.tenant;
+        if !tenant.is_default() && !self.shared.tenants.is_current(tenant) {
+            // Its user was deleted: Redis closes such connections.
+            conn.session.close_after_reply = true;
+            return;
+        }
+        let cmd = Command { spec, args, tenant };
+        let Connection {
+            session, replies, ..
+        } = conn;
+        let out = Out::Encode {
+            to: replies,
+            written: false,
+        };
+        let executed = self.execute(cmd, Caller::Client(session), out);
+        // In the protocol the command left (HELLO 3 answers in RESP3).
+        let protocol = conn.session.protocol;
+        let plan = match executed {
+            Executed::Reply(reply) => {
+                conn.replies.push(&reply, protocol);
+                None
+            }
+            Executed::Written => None,
+            Executed::Forward(owner) => {
+                // A forwarded request's arguments travel in a pooled buffer.
+                let job_args = OwnedArgs::from_buffer(self.buffer(), args.iter());
+                Some(Plan::single(owner, Job::Command(spec, job_args)))
+            }
+            Executed::Elsewhere(plan) => Some(plan),
+        };
+        if let Some(plan) = plan {
+            {
+                let single = matches!(plan.finish, Finish::Single);
+                let args = if single {
+                    OwnedArgs::default()
+                } else {
+                    args.to_owned_args()
+                };
+                let (waiting, jobs) = Waiting::start(spec, plan, args, protocol);
+                let seq = conn.replies.push_pending(waiting);
+                let origin = Origin {
+                    core: self.id,
+                    conn: conn.key,
+                    client_id: conn.id,
+                    seq,
+                    part: 0,
+                    tenant,
+                    encode: single.then_some(protocol),
+                };
+                self.send_jobs(jobs, origin, post);
+            }
+        }
+        if conn.session.tenant != tenant {
+            // AUTH changed the tenant whose room replies are checked against.
+            self.charge_output(conn);
+        }
+    }
+
+    fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+        match msg {
+            Msg::Run { job, origin } => {
+                let output = self.run_job(job, origin, clients);
+                self.deliver(origin, output, clients, post);
+            }
+            Msg::Done { origin, output } => self.deliver(origin, output, clients, post),
+        }
+    }
+
+    fn output_changed(&mut self, conn: &mut Connection<Engine>) {
+        self.charge_output(conn);
+    }
+
+    fn tick(&mut self, clients: &mut Clients<'_, Engine>) {
+        self.ops
+            .sample(Instant::now(), self.stats.commands_processed);
+        self.stats.instantaneous_ops_per_sec = self.ops.per_sec();
+        self.keyspaces.set_now(unix_ms());
+        self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        self.sweep_tenants();
+        // Deleted tenants' connections close, as Redis closes a deleted
+        // user's clients (a busy one is closed at its next command already).
+        let tenants = &self.shared.tenants;
+        let deleted: Vec<usize> = clients
+            .iter()
+            .filter(|c| !c.session.tenant.is_default() && !tenants.is_current(c.session.tenant))
+            .map(|c| c.key)
+            .collect();
+        deleted.into_iter().for_each(|key| clients.close(key));
+        self.publish_memory();
+    }
+
+    fn end_turn(&mut self) {
+        self.publish_memory();
+    }
+
+    fn closed(&mut self, conn: &mut Connection<Engine>, _: Closed) {
+        self.charge(&mut conn.session, 0);
+        self.shared.tenants.disconnect(conn.session.tenant);
+        self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn counters(&mut self) -> &mut NetCounters {
+        &mut self.stats.net
+    }
+}
+
+#[cfg(test)]
+mod tests;
