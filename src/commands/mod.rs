@@ -80,7 +80,7 @@ pub struct Ctx<'a> {
     /// This core's function runtime; `None` for commands a storage
     /// function runs through `kiln.call` (which cannot nest functions).
     pub functions: Option<&'a mut kiln_functions::Runtime>,
-    /// Where a command may encode its reply directly ([`Ctx::bulk`]).
+    /// Where a command may encode its reply directly ([`Out::bulk`]).
     pub out: Out<'a>,
 }
 
@@ -131,17 +131,6 @@ impl<'a> Ctx<'a> {
             Caller::Client(_) | Caller::Function { .. } => &[],
         }
     }
-
-    /// Replies `value` as a bulk string: encoded straight into the
-    /// client's output where the caller offers it (no copy of the value
-    /// in between), else as a [`Reply`]. Return what it returns.
-    pub fn bulk(&mut self, value: &bytes::Bytes) -> Reply {
-        if self.out.bulk(value) {
-            Reply::Nil
-        } else {
-            Reply::Bulk(kiln_store::copy_out(value))
-        }
-    }
 }
 
 /// The session of the client calling a connection command, or (never for
@@ -172,8 +161,19 @@ pub enum Out<'a> {
 }
 
 impl Out<'_> {
+    /// Replies `value` as a bulk string: encoded straight into the
+    /// client's output where there is one (no copy of the value in
+    /// between), else as a [`Reply`]. Return what it returns.
+    pub fn bulk(&mut self, value: &bytes::Bytes) -> Reply {
+        if self.encode_bulk(value) {
+            Reply::Nil
+        } else {
+            Reply::Bulk(kiln_store::copy_out(value))
+        }
+    }
+
     /// Encodes a bulk reply of `value` if there is an output; true if so.
-    fn bulk(&mut self, value: &[u8]) -> bool {
+    fn encode_bulk(&mut self, value: &[u8]) -> bool {
         match self {
             Out::Value => false,
             Out::Encode { to, written } => {

@@ -255,9 +255,11 @@ fn reply_or_error<T>(result: Result<T, Reply>, f: impl FnOnce(T) -> Reply) -> Re
 // ---- commands ---------------------------------------------------------------
 
 fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    ctx.shard
-        .get(args.get(1))
-        .map_or_else(store_error, Reply::bulk_or_nil)
+    match ctx.shard.get_ref(args.get(1)) {
+        Ok(Some(value)) => ctx.out.bulk(value),
+        Ok(None) => Reply::Nil,
+        Err(err) => store_error(err),
+    }
 }
 
 fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {

@@ -119,6 +119,15 @@ impl Shard {
         }
     }
 
+    /// GET without a copy: the stored value, borrowed (a reply encodes it
+    /// straight into the client's buffer).
+    pub fn get_ref(&mut self, key: &[u8]) -> Result<Option<&Bytes>, StoreError> {
+        match self.read_index(key) {
+            Some(idx) => self.string_at(idx).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The value itself, sharing the record's buffer rather than copying it
     /// (storage functions lend it to JavaScript as a read-only view).
     pub fn get_shared(&mut self, key: &[u8]) -> Result<Option<Bytes>, StoreError> {
