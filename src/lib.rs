@@ -18,22 +18,37 @@
 //! in order. Core ports act as Redis Cluster nodes (MOVED, CROSSSLOT), so
 //! cluster-aware clients go straight to the owning core.
 //!
-//! Threads: one per core (`kiln-core-<k>`), the main thread (it waits for
-//! the cores to stop), a signal thread (SIGINT/SIGTERM start the shutdown),
-//! and two from the function layer: the CPU watchdog
-//! (`kiln-watchdog`, which terminates storage functions past their budget)
-//! and the registry's writer (`kiln-functions-writer`, which puts changed
-//! tenants' libraries on disk). Neither touches a core's data.
+//! Threads, all named:
+//! - `kiln-core-<k>`, one per core: a [`kiln_net::transport::Worker`]
+//!   running this crate's [`engine::Engine`] — its connections, its shard
+//!   of every tenant's keyspace, its V8 isolates.
+//! - the main thread, which starts the cores and waits for them to stop;
+//! - a signal thread (SIGINT/SIGTERM start the shutdown);
+//! - `kiln-watchdog` (kiln-isolates), which terminates storage functions
+//!   past their CPU budget;
+//! - `kiln-functions-writer` (kiln-functions), which puts changed tenants'
+//!   libraries on disk.
 //!
-//! Modules:
+//! Only the core threads touch records.
+//!
+//! Modules, in the order a request meets them:
+//! - [`server`]: binds listeners, spawns one worker per core; [`server::Handle`].
+//! - [`engine`]: the [`kiln_net::transport::Service`] each worker runs:
+//!   looks a request up, hands it to [`commands::execute`], sends plans'
+//!   jobs to other cores and puts their outputs back in request order.
+//! - [`commands`]: the command table, the one execution path
+//!   ([`commands::execute`]: every rule for clients, jobs and storage
+//!   functions alike), routing, cross-core plans, one module per family.
+//! - [`session`]: what a connection's commands see of it.
+//! - [`tenant`]: tenants — identity, rules, quotas, the shared registry.
+//! - [`shared`]: read-mostly state shared by cores (runtime settings, slot map).
+//! - [`stats`]: per-core counters.
 //! - [`config`]: settings from defaults, TOML file and flags.
-//! - [`server`]: binds listeners, spawns cores; [`server::Handle`].
-//! - [`core`]: the per-core event loop, connections, cross-core fan-out.
 //! - [`fdlimit`]: the open-file limit raised to fit `maxclients`.
-//! - [`commands`]: the command table and one module per command family.
-//! - [`session`]: per-connection state.
-//! - [`shared`]: read-mostly state shared by cores (runtime config, slot map).
-//! - [`tenant`]: tenants — identity, limits, the shared registry.
+//!
+//! Dependencies point one way: `engine` → `commands` → `session`,
+//! `tenant`, `shared`; the transport (`kiln_net::transport`) knows none of
+//! them.
 
 #![warn(missing_docs)]
 

@@ -62,7 +62,7 @@ use crate::commands::{self, CommandSpec, Flags};
 use kiln_net::Args;
 
 /// Who a request runs as: a tenant's slot index and that slot's generation.
-/// Small and `Copy`, so sessions, cross-core jobs and (later) function calls
+/// Small and `Copy`, so sessions, cross-core jobs and function calls
 /// carry it by value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TenantId {
