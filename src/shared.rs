@@ -250,12 +250,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The same state over a registry loaded from disk.
+    /// The same state over a registry loaded from disk, every tenant
+    /// bound in it (which attaches their saved libraries).
     pub fn with_registry(self, functions: kiln_functions::Registry) -> Shared {
-        Shared {
-            functions: Arc::new(functions),
-            ..self
-        }
+        let functions = Arc::new(functions);
+        self.tenants.bind_functions(Arc::clone(&functions));
+        Shared { functions, ..self }
     }
 
     /// Builds the shared state once listeners are bound.
@@ -271,6 +271,7 @@ impl Shared {
         let functions = Arc::new(kiln_functions::Registry::in_memory(
             settings.functions.registry,
         ));
+        tenants.bind_functions(Arc::clone(&functions));
         Shared {
             runtime: Runtime::new(&settings),
             settings,

@@ -53,6 +53,10 @@ pub enum FunctionError {
     /// Loading failed in V8 (syntax error, exception, timeout...).
     #[error("{0}")]
     Load(String),
+    /// A change for a tenant the registry does not know (deleted since the
+    /// request was sent).
+    #[error("the tenant no longer exists")]
+    UnknownTenant,
     /// The registry file could not be written.
     #[error("functions changed in memory but could not be saved: {0}")]
     Persist(String),

@@ -3,10 +3,12 @@
 //! - [`library`]: the `#!js name=<lib>` format.
 //! - [`Registry`]: the source of truth — per tenant, libraries and their
 //!   functions; shared read-mostly by every core (a `DashMap` of immutable
-//!   per-tenant snapshots, each stamped with a version), persisted under the
-//!   data directory (one file per tenant, written by a thread of its own,
-//!   [`persist`]) and reloaded at startup.
-//! - [`Runtime`]: one per core — that core's tenant isolates in an LRU
+//!   per-tenant snapshots keyed by [`TenantId`], each stamped with a
+//!   version), persisted under the data directory (one file per tenant
+//!   name, written by a thread of its own, [`persist`]) and reloaded at
+//!   startup. The server binds each tenant's id to its name
+//!   ([`Registry::bind`]); names appear nowhere else in this crate.
+//! - [`FunctionRuntime`]: one per core — that core's tenant isolates in an LRU
 //!   bounded by count and memory, FCALL dispatch, and the logic of the
 //!   `FUNCTION` subcommands, all scoped to the calling tenant.
 //! - [`CpuShare`]: how much of each core a tenant's functions may use over
@@ -24,7 +26,8 @@ mod share;
 
 pub use error::FunctionError;
 pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibraries};
-pub use runtime::{Call, IsolateCounts, Runtime, RuntimeLimits};
+pub use runtime::{Call, FunctionRuntime, IsolateCounts, RuntimeLimits};
 pub use share::CpuShare;
 
 pub use kiln_isolates::{CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits};
+pub use kiln_store::TenantId;

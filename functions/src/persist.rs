@@ -1,18 +1,22 @@
 //! The registry on disk: one file per tenant under `<dir>/functions/`,
-//! written by a thread of its own.
+//! named after the tenant's *name* (the one thing that survives a restart:
+//! a [`TenantId`] is issued anew each time the server starts), written by a
+//! thread of its own.
 //!
-//! A change marks its tenant dirty and returns; the writer thread wakes,
-//! takes every tenant marked since it last looked, writes each one's file
-//! (temporary file, fsync, rename) and fsyncs the directory once for the
-//! batch. So a `FUNCTION LOAD` costs its core neither a serialization of
-//! every tenant's libraries nor an fsync, and many loads share one
-//! directory fsync. [`Writer::sync`] waits until everything marked before
-//! it is on disk (the server calls it when it stops).
+//! A change marks its tenant's name dirty and returns; the writer thread
+//! wakes, takes every name marked since it last looked, writes the file of
+//! whatever that name holds now — the libraries of the id bound to it, or
+//! of nobody (the tenant was deleted: the file goes) — (temporary file,
+//! fsync, rename) and fsyncs the directory once for the batch. So a
+//! `FUNCTION LOAD` costs its core neither a serialization of every tenant's
+//! libraries nor an fsync, and many loads share one directory fsync.
+//! [`Writer::sync`] waits until everything marked before it is on disk (the
+//! server calls it when it stops).
 //!
 //! The single `kiln-functions.json` of earlier versions is read at start,
 //! rewritten as per-tenant files and removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use kiln_isolates::{FunctionFlags, FunctionMeta};
+use kiln_store::TenantId;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{Library, TenantLibraries};
@@ -31,12 +36,51 @@ pub const DIR_NAME: &str = "functions";
 /// The one-file registry of earlier versions, under the data directory.
 pub const LEGACY_FILE: &str = "kiln-functions.json";
 
-/// Every tenant's libraries, as the registry shares them with the writer.
-pub(crate) type Tenants = Arc<DashMap<String, Arc<TenantLibraries>>>;
+/// Everything the registry holds, as it shares it with the writer thread.
+#[derive(Default)]
+pub(crate) struct Shelf {
+    /// Every bound tenant's libraries, by id: what each `FCALL` reads.
+    pub(crate) libraries: DashMap<TenantId, Arc<TenantLibraries>>,
+    /// Who each id is, and the libraries on disk no id has claimed.
+    /// Changes to libraries take this lock first (then the map's entry),
+    /// so a binding never moves under a change; `FCALL` never takes it.
+    pub(crate) names: Mutex<Names>,
+}
 
-/// One tenant's file.
+/// The tenant names the registry knows: the bound ids, both ways, and the
+/// libraries read from disk whose name no id is bound to.
+#[derive(Default)]
+pub(crate) struct Names {
+    pub(crate) by_id: HashMap<TenantId, Arc<str>>,
+    pub(crate) by_name: HashMap<Arc<str>, TenantId>,
+    /// Read at start for a name no tenant has (yet): kept, file and all,
+    /// until a tenant of that name is bound (a tenant taken out of the
+    /// config file and put back finds its libraries again, as it always
+    /// did), never served to anyone.
+    pub(crate) unclaimed: HashMap<Arc<str>, Arc<TenantLibraries>>,
+}
+
+impl Shelf {
+    /// Locks the names (never poisoned for good: a panic elsewhere leaves
+    /// them consistent, every change to them being one insert or remove).
+    pub(crate) fn names(&self) -> MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the file of `name` should hold now: the libraries of the id
+    /// bound to it, or its unclaimed ones.
+    fn saved(&self, name: &str) -> Option<Arc<TenantLibraries>> {
+        let names = self.names();
+        match names.by_name.get(name) {
+            Some(id) => self.libraries.get(id).map(|t| Arc::clone(&t)),
+            None => names.unclaimed.get(name).cloned(),
+        }
+    }
+}
+
+/// One tenant's file: its name and its libraries.
 #[derive(Serialize, Deserialize)]
-struct TenantFile {
+struct LibrariesFile {
     version: u32,
     tenant: String,
     libraries: Vec<SavedLibrary>,
@@ -131,7 +175,7 @@ pub(crate) fn read_all(dir: &Path) -> Result<BTreeMap<String, Vec<SavedLibrary>>
             continue;
         }
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: TenantFile =
+        let file: LibrariesFile =
             serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         tenants.insert(file.tenant, file.libraries);
     }
@@ -146,17 +190,23 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, String> {
     }
 }
 
-/// Writes every tenant in `tenants` now and removes the legacy file: the
-/// one-time move to per-tenant files.
-pub(crate) fn migrate(dir: &Path, tenants: &Tenants) -> Result<(), String> {
+/// Writes every tenant read at start (all unclaimed yet) now and removes
+/// the legacy file: the one-time move to per-tenant files.
+pub(crate) fn migrate(dir: &Path, shelf: &Shelf) -> Result<(), String> {
     let legacy = dir.join(LEGACY_FILE);
     if !legacy.exists() {
         return Ok(());
     }
     let folder = dir.join(DIR_NAME);
     fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-    for tenant in tenants.iter() {
-        write_tenant(&folder, tenant.key(), Some(tenant.value()))
+    let unclaimed: Vec<(Arc<str>, Arc<TenantLibraries>)> = shelf
+        .names()
+        .unclaimed
+        .iter()
+        .map(|(name, libraries)| (Arc::clone(name), Arc::clone(libraries)))
+        .collect();
+    for (name, libraries) in unclaimed {
+        write_tenant(&folder, &name, Some(&libraries))
             .map_err(|e| format!("{}: {e}", folder.display()))?;
     }
     sync_dir(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
@@ -187,7 +237,7 @@ fn write_tenant(
             _ => Ok(()),
         };
     }
-    let json = serde_json::to_vec_pretty(&TenantFile {
+    let json = serde_json::to_vec_pretty(&LibrariesFile {
         version: 1,
         tenant: tenant.to_owned(),
         libraries,
@@ -209,7 +259,8 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// What the registry and its writer thread share.
 #[derive(Default)]
 struct Queue {
-    dirty: BTreeSet<String>,
+    /// Tenant names whose files are to be written.
+    dirty: BTreeSet<Arc<str>>,
     /// Changes marked, ever.
     marked: u64,
     /// Of those, how many the writer has written (or tried to).
@@ -228,15 +279,16 @@ pub(crate) struct Writer {
 const RETRY: Duration = Duration::from_secs(1);
 
 impl Writer {
-    /// Starts the thread writing `tenants`' files under `<dir>/functions/`.
-    pub(crate) fn start(dir: &Path, tenants: Tenants) -> std::io::Result<Writer> {
+    /// Starts the thread writing the files of `shelf`'s tenants under
+    /// `<dir>/functions/`.
+    pub(crate) fn start(dir: &Path, shelf: Arc<Shelf>) -> std::io::Result<Writer> {
         let folder = dir.join(DIR_NAME);
         fs::create_dir_all(&folder)?;
         let shared: Arc<(Mutex<Queue>, Condvar)> = Arc::default();
         let queue = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("kiln-functions-writer".into())
-            .spawn(move || write_loop(&folder, &tenants, &queue))?;
+            .spawn(move || write_loop(&folder, &shelf, &queue))?;
         Ok(Writer {
             shared,
             thread: Some(thread),
@@ -247,10 +299,11 @@ impl Writer {
         self.shared.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `tenant` changed: its file is written soon.
-    pub(crate) fn mark(&self, tenant: &str) {
+    /// The tenant called `name` changed (or is gone): its file is written
+    /// (or removed) soon.
+    pub(crate) fn mark(&self, name: Arc<str>) {
         let mut queue = self.lock();
-        queue.dirty.insert(tenant.to_owned());
+        queue.dirty.insert(name);
         queue.marked += 1;
         self.shared.1.notify_all();
     }
@@ -277,7 +330,7 @@ impl Drop for Writer {
     }
 }
 
-fn write_loop(folder: &Path, tenants: &Tenants, shared: &(Mutex<Queue>, Condvar)) {
+fn write_loop(folder: &Path, shelf: &Shelf, shared: &(Mutex<Queue>, Condvar)) {
     let (lock, wake) = shared;
     let relock = || lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
@@ -293,7 +346,7 @@ fn write_loop(folder: &Path, tenants: &Tenants, shared: &(Mutex<Queue>, Condvar)
         };
         let mut failed = BTreeSet::new();
         for tenant in batch {
-            let snapshot = tenants.get(&tenant).map(|t| Arc::clone(&t));
+            let snapshot = shelf.saved(&tenant);
             if let Err(error) = write_tenant(folder, &tenant, snapshot.as_ref()) {
                 tracing::error!(%tenant, %error, "could not save functions");
                 failed.insert(tenant);

@@ -1,11 +1,32 @@
 //! The registry: every tenant's libraries, shared by all cores.
 //!
 //! Each tenant's libraries are one immutable [`TenantLibraries`] snapshot
-//! behind an `Arc` in a `DashMap`; a change builds a new snapshot with a new
-//! version and swaps it in under the map's entry lock, so readers (every
-//! FCALL) take a read lock for an `Arc` clone and never see a half-applied
-//! change. Cores compare the version with the one their isolate compiled
-//! and reinstall lazily when it moved.
+//! behind an `Arc` in a `DashMap` keyed by [`TenantId`]; a change builds a
+//! new snapshot with a new version and swaps it in under the map's entry
+//! lock, so readers (every FCALL) take a read lock for an `Arc` clone and
+//! never see a half-applied change. Cores compare the version with the one
+//! their isolate compiled and reinstall lazily when it moved.
+//!
+//! # Ids and names
+//!
+//! Everything here is keyed by the tenant's id; its name matters only on
+//! disk (and in logs), because an id does not outlive the server. So the
+//! server tells the registry who each id is:
+//!
+//! - [`Registry::bind`] when a tenant comes to exist: at startup for
+//!   `default` and every tenant of the config or tenant file, and at the
+//!   `ACL SETUSER` that creates a user. Libraries read from disk under that
+//!   name are attached to the id then.
+//! - [`Registry::unbind`] when it is deleted (`ACL DELUSER`): its libraries
+//!   are dropped, in memory and on disk, so a tenant created later under
+//!   the same name (a new id: the slot's generation moved) starts without
+//!   them, as its keys do.
+//!
+//! A change for an id that is not bound (a late job of a deleted tenant)
+//! is refused ([`FunctionError::UnknownTenant`]); reads of one find no
+//! libraries. Libraries on disk whose name no tenant has at startup (a
+//! tenant taken out of the config file) stay on disk, unserved, until a
+//! tenant of that name is bound.
 //!
 //! Every change is written to the tenant's own file under
 //! `<dir>/functions/` by a writer thread ([`crate::persist`]), and the files
@@ -17,11 +38,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use kiln_isolates::{FunctionMeta, Watch};
+use kiln_store::TenantId;
 
 use crate::error::FunctionError;
-use crate::persist::{self, Writer};
+use crate::persist::{self, Shelf, Writer};
 
 /// One loaded library.
 #[derive(Debug)]
@@ -157,7 +178,10 @@ pub enum RestorePolicy {
 
 /// All tenants' libraries.
 pub struct Registry {
-    tenants: persist::Tenants,
+    shelf: Arc<Shelf>,
+    /// Tenants unbound, ever: runtimes drop a deleted tenant's isolate and
+    /// meter when it moves.
+    unbinds: AtomicU64,
     version: AtomicU64,
     writer: Option<Writer>,
     limits: RegistryLimits,
@@ -168,7 +192,8 @@ impl Registry {
     /// An empty registry kept only in memory.
     pub fn in_memory(limits: RegistryLimits) -> Registry {
         Registry {
-            tenants: Arc::new(DashMap::new()),
+            shelf: Arc::default(),
+            unbinds: AtomicU64::new(0),
             version: AtomicU64::new(1),
             writer: None,
             limits,
@@ -176,25 +201,31 @@ impl Registry {
         }
     }
 
-    /// The registry persisted under `dir`, loaded from its files.
+    /// The registry persisted under `dir`, loaded from its files. The
+    /// libraries read belong to nobody until their tenants are bound
+    /// ([`Registry::bind`]).
     pub fn open(dir: &Path, limits: RegistryLimits) -> Result<Registry, FunctionError> {
         let mut registry = Registry::in_memory(limits);
         let saved = persist::read_all(dir).map_err(FunctionError::Persist)?;
-        for (tenant, libraries) in saved {
-            let libraries = libraries
-                .into_iter()
-                .map(|saved| {
-                    let library = saved.into_library();
-                    (library.name.clone(), Arc::new(library))
-                })
-                .collect();
-            let version = registry.next_version();
-            registry
-                .tenants
-                .insert(tenant, Arc::new(TenantLibraries::with(libraries, version)));
+        {
+            let mut names = registry.shelf.names();
+            for (tenant, libraries) in saved {
+                let libraries = libraries
+                    .into_iter()
+                    .map(|saved| {
+                        let library = saved.into_library();
+                        (library.name.clone(), Arc::new(library))
+                    })
+                    .collect();
+                let version = registry.next_version();
+                names.unclaimed.insert(
+                    Arc::from(tenant),
+                    Arc::new(TenantLibraries::with(libraries, version)),
+                );
+            }
         }
-        persist::migrate(dir, &registry.tenants).map_err(FunctionError::Persist)?;
-        let writer = Writer::start(dir, Arc::clone(&registry.tenants))
+        persist::migrate(dir, &registry.shelf).map_err(FunctionError::Persist)?;
+        let writer = Writer::start(dir, Arc::clone(&registry.shelf))
             .map_err(|e| FunctionError::Persist(format!("{}: {e}", dir.display())))?;
         registry.writer = Some(writer);
         Ok(registry)
@@ -216,37 +247,127 @@ impl Registry {
         self.version.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Makes `id` the tenant called `name`: its changes are saved in that
+    /// name's file from now on, and the libraries on disk under the name,
+    /// if any, become its own. Binding an id to the name it already has
+    /// does nothing. Names and ids pair one to one: a name bound to another
+    /// id moves to `id` with its libraries (they are the name's file), and
+    /// a name `id` had before keeps its libraries on disk, unclaimed.
+    pub fn bind(&self, id: TenantId, name: &str) {
+        let mut names = self.shelf.names();
+        if names.by_id.get(&id).is_some_and(|bound| &**bound == name) {
+            return;
+        }
+        if let Some(previous) = names.by_id.remove(&id) {
+            names.by_name.remove(&previous);
+            if let Some((_, libraries)) = self.shelf.libraries.remove(&id) {
+                names.unclaimed.insert(previous, libraries);
+            }
+        }
+        let name: Arc<str> = Arc::from(name);
+        let carried = match names.by_name.remove(&name) {
+            Some(other) => {
+                names.by_id.remove(&other);
+                self.shelf.libraries.remove(&other).map(|(_, l)| l)
+            }
+            None => names.unclaimed.remove(&name),
+        };
+        if let Some(libraries) = carried {
+            tracing::debug!(tenant = %name, %id, libraries = libraries.libraries.len(), "function libraries attached");
+            // A fresh version: no core's isolate for `id` holds them yet.
+            let version = self.next_version();
+            let libraries = TenantLibraries::with(libraries.libraries.clone(), version);
+            self.shelf.libraries.insert(id, Arc::new(libraries));
+        }
+        names.by_name.insert(Arc::clone(&name), id);
+        names.by_id.insert(id, name);
+    }
+
+    /// `id` is deleted: its libraries go, in memory and on disk (its file
+    /// is removed soon), and later changes for it are refused. Whether it
+    /// was bound.
+    pub fn unbind(&self, id: TenantId) -> bool {
+        let name = {
+            let mut names = self.shelf.names();
+            let Some(name) = names.by_id.remove(&id) else {
+                return false;
+            };
+            names.by_name.remove(&name);
+            self.shelf.libraries.remove(&id);
+            self.unbinds.fetch_add(1, Ordering::Release);
+            name
+        };
+        if let Some(writer) = &self.writer {
+            writer.mark(name);
+        }
+        true
+    }
+
+    /// How many tenants were unbound so far: when it moves, a runtime
+    /// looks for isolates of deleted tenants ([`Registry::is_bound`]).
+    pub fn unbinds(&self) -> u64 {
+        self.unbinds.load(Ordering::Acquire)
+    }
+
+    /// Whether `id` is bound (a live tenant).
+    pub fn is_bound(&self, id: TenantId) -> bool {
+        self.shelf.names().by_id.contains_key(&id)
+    }
+
+    /// The name `id` is bound to, if it is (logs and the like: never on a
+    /// call's path).
+    pub fn name(&self, id: TenantId) -> Option<Arc<str>> {
+        self.shelf.names().by_id.get(&id).cloned()
+    }
+
     /// `tenant`'s libraries now (empty if it has none).
-    pub fn tenant(&self, tenant: &str) -> Arc<TenantLibraries> {
-        self.tenants
-            .get(tenant)
+    pub fn tenant(&self, tenant: TenantId) -> Arc<TenantLibraries> {
+        self.shelf
+            .libraries
+            .get(&tenant)
             .map(|t| t.clone())
             .unwrap_or_default()
     }
 
-    /// Applies `change` to `tenant`'s libraries atomically and saves.
+    /// Applies `change` to `tenant`'s libraries atomically and saves;
+    /// `change` is given the tenant's name too.
     fn change(
         &self,
-        tenant: &str,
-        change: impl FnOnce(&TenantLibraries) -> Result<BTreeMap<String, Arc<Library>>, FunctionError>,
+        tenant: TenantId,
+        change: impl FnOnce(
+            &str,
+            &TenantLibraries,
+        ) -> Result<BTreeMap<String, Arc<Library>>, FunctionError>,
     ) -> Result<(), FunctionError> {
-        {
-            let mut entry = self.tenants.entry(tenant.to_owned()).or_default();
-            let libraries = change(&entry)?;
+        let name = {
+            let names = self.shelf.names();
+            let name = names
+                .by_id
+                .get(&tenant)
+                .cloned()
+                .ok_or(FunctionError::UnknownTenant)?;
+            let mut entry = self.shelf.libraries.entry(tenant).or_default();
+            let libraries = change(&name, &entry)?;
             let next = TenantLibraries::with(libraries, self.next_version());
             if next.function_count() > self.limits.max_functions {
                 return Err(FunctionError::TooManyFunctions(self.limits.max_functions));
             }
             *entry = Arc::new(next);
-        }
+            name
+        };
         if let Some(writer) = &self.writer {
-            writer.mark(tenant);
+            writer.mark(name);
         }
         Ok(())
     }
 
     /// Adds `library` (replacing one of the same name when `replace`).
-    pub fn add(&self, tenant: &str, library: Library, replace: bool) -> Result<(), FunctionError> {
+    pub fn add(
+        &self,
+        tenant: TenantId,
+        library: Library,
+        replace: bool,
+    ) -> Result<(), FunctionError> {
         let policy = if replace {
             RestorePolicy::Replace
         } else {
@@ -261,12 +382,12 @@ impl Registry {
     /// whenever a core builds the tenant's isolate afresh).
     pub fn restore(
         &self,
-        tenant: &str,
+        tenant: TenantId,
         libraries: Vec<Library>,
         policy: RestorePolicy,
         install_budget: Duration,
     ) -> Result<(), FunctionError> {
-        self.change(tenant, |current| {
+        self.change(tenant, |_, current| {
             let merged = merge(current, libraries, policy)?;
             let expected: Duration = merged
                 .values()
@@ -274,7 +395,7 @@ impl Registry {
                 .map(|lib| lib.run_time)
                 .sum();
             // The check admits no more than the budget; an install gets
-            // twice the budget (`Runtime`), so a busy machine does not
+            // twice the budget (`FunctionRuntime`), so a busy machine does not
             // turn a library that fit into a quarantined one.
             if expected > install_budget {
                 return Err(FunctionError::InstallTooLong {
@@ -287,8 +408,8 @@ impl Registry {
     }
 
     /// Deletes a library.
-    pub fn delete(&self, tenant: &str, name: &str) -> Result<(), FunctionError> {
-        self.change(tenant, |current| {
+    pub fn delete(&self, tenant: TenantId, name: &str) -> Result<(), FunctionError> {
+        self.change(tenant, |_, current| {
             let mut libraries = current.libraries.clone();
             libraries
                 .remove(name)
@@ -301,16 +422,16 @@ impl Registry {
     /// tenant's library of that name (a `REPLACE` since then wins).
     pub fn quarantine(
         &self,
-        tenant: &str,
+        tenant: TenantId,
         library: &Arc<Library>,
         reason: String,
     ) -> Result<(), FunctionError> {
-        self.change(tenant, |current| {
+        self.change(tenant, |name, current| {
             let mut libraries = current.libraries.clone();
             if let Some(entry) = libraries.get_mut(&library.name)
                 && Arc::ptr_eq(entry, library)
             {
-                tracing::warn!(tenant, library = %library.name, %reason, "library quarantined");
+                tracing::warn!(tenant = name, library = %library.name, %reason, "library quarantined");
                 *entry = Arc::new(library.quarantine(reason));
             }
             Ok(libraries)
@@ -318,8 +439,8 @@ impl Registry {
     }
 
     /// Deletes all of a tenant's libraries.
-    pub fn flush(&self, tenant: &str) -> Result<(), FunctionError> {
-        self.change(tenant, |_| Ok(BTreeMap::new()))
+    pub fn flush(&self, tenant: TenantId) -> Result<(), FunctionError> {
+        self.change(tenant, |_, _| Ok(BTreeMap::new()))
     }
 
     /// Registers a core's watch, so `FUNCTION KILL` can reach its calls.
@@ -331,7 +452,7 @@ impl Registry {
     }
 
     /// Terminates `tenant`'s running calls on every core; whether any ran.
-    pub fn kill(&self, tenant: &str) -> bool {
+    pub fn kill(&self, tenant: TenantId) -> bool {
         let watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
         watches
             .iter()
@@ -375,6 +496,18 @@ mod tests {
 
     use super::*;
 
+    const A: TenantId = TenantId::new(1, 0);
+    const B: TenantId = TenantId::new(2, 0);
+    const C: TenantId = TenantId::new(3, 0);
+
+    /// `registry` with `a`, `b` and `c` bound to `A`, `B` and `C`.
+    fn bound(registry: Registry) -> Registry {
+        registry.bind(A, "a");
+        registry.bind(B, "b");
+        registry.bind(C, "c");
+        registry
+    }
+
     fn lib(name: &str, functions: &[&str]) -> Library {
         let functions = functions
             .iter()
@@ -394,57 +527,57 @@ mod tests {
 
     #[test]
     fn names_are_unique_within_a_tenant_only() {
-        let r = Registry::in_memory(RegistryLimits::default());
-        r.add("a", lib("l1", &["f", "g"]), false).unwrap();
+        let r = bound(Registry::in_memory(RegistryLimits::default()));
+        r.add(A, lib("l1", &["f", "g"]), false).unwrap();
         assert_eq!(
-            r.add("a", lib("l1", &["h"]), false),
+            r.add(A, lib("l1", &["h"]), false),
             Err(FunctionError::LibraryExists("l1".into()))
         );
         assert_eq!(
-            r.add("a", lib("l2", &["f"]), false),
+            r.add(A, lib("l2", &["f"]), false),
             Err(FunctionError::FunctionExists("f".into()))
         );
-        r.add("b", lib("l1", &["f"]), false).unwrap();
-        r.add("a", lib("l1", &["h"]), true).unwrap();
-        let a = r.tenant("a");
+        r.add(B, lib("l1", &["f"]), false).unwrap();
+        r.add(A, lib("l1", &["h"]), true).unwrap();
+        let a = r.tenant(A);
         assert_eq!(a.function_count(), 1);
         assert!(a.function("h").is_some() && a.function("f").is_none());
-        assert_eq!(r.tenant("b").function_count(), 1);
+        assert_eq!(r.tenant(B).function_count(), 1);
     }
 
     #[test]
     fn every_change_moves_the_version() {
-        let r = Registry::in_memory(RegistryLimits::default());
-        let v0 = r.tenant("a").version;
-        r.add("a", lib("l1", &["f"]), false).unwrap();
-        let v1 = r.tenant("a").version;
+        let r = bound(Registry::in_memory(RegistryLimits::default()));
+        let v0 = r.tenant(A).version;
+        r.add(A, lib("l1", &["f"]), false).unwrap();
+        let v1 = r.tenant(A).version;
         assert!(v1 > v0);
-        assert_eq!(r.delete("a", "nope"), Err(FunctionError::LibraryNotFound));
-        assert_eq!(r.tenant("a").version, v1, "a failed change changes nothing");
-        r.delete("a", "l1").unwrap();
-        assert!(r.tenant("a").version > v1);
+        assert_eq!(r.delete(A, "nope"), Err(FunctionError::LibraryNotFound));
+        assert_eq!(r.tenant(A).version, v1, "a failed change changes nothing");
+        r.delete(A, "l1").unwrap();
+        assert!(r.tenant(A).version > v1);
     }
 
     #[test]
     fn function_count_is_capped() {
-        let r = Registry::in_memory(RegistryLimits {
+        let r = bound(Registry::in_memory(RegistryLimits {
             max_functions: 2,
             ..RegistryLimits::default()
-        });
-        r.add("a", lib("l1", &["f", "g"]), false).unwrap();
+        }));
+        r.add(A, lib("l1", &["f", "g"]), false).unwrap();
         assert_eq!(
-            r.add("a", lib("l2", &["h"]), false),
+            r.add(A, lib("l2", &["h"]), false),
             Err(FunctionError::TooManyFunctions(2))
         );
     }
 
     #[test]
     fn restore_policies() {
-        let r = Registry::in_memory(RegistryLimits::default());
-        r.add("a", lib("l1", &["f"]), false).unwrap();
+        let r = bound(Registry::in_memory(RegistryLimits::default()));
+        r.add(A, lib("l1", &["f"]), false).unwrap();
         assert_eq!(
             r.restore(
-                "a",
+                A,
                 vec![lib("l1", &["g"])],
                 RestorePolicy::Append,
                 Duration::MAX
@@ -452,45 +585,42 @@ mod tests {
             Err(FunctionError::LibraryExists("l1".into()))
         );
         r.restore(
-            "a",
+            A,
             vec![lib("l1", &["g"]), lib("l2", &["h"])],
             RestorePolicy::Replace,
             Duration::MAX,
         )
         .unwrap();
-        assert_eq!(r.tenant("a").libraries.len(), 2);
+        assert_eq!(r.tenant(A).libraries.len(), 2);
         r.restore(
-            "a",
+            A,
             vec![lib("l3", &["f"])],
             RestorePolicy::Flush,
             Duration::MAX,
         )
         .unwrap();
-        assert_eq!(
-            r.tenant("a").libraries.keys().collect::<Vec<_>>(),
-            vec!["l3"]
-        );
+        assert_eq!(r.tenant(A).libraries.keys().collect::<Vec<_>>(), vec!["l3"]);
     }
 
     #[test]
     fn libraries_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+            let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
             let mut l = lib("l1", &["f"]);
             l.functions[0].flags.no_writes = true;
             l.functions[0].description = Some("d".into());
-            r.add("a", l, false).unwrap();
-            r.add("b", lib("l2", &["g"]), false).unwrap();
-            r.flush("b").unwrap();
+            r.add(A, l, false).unwrap();
+            r.add(B, lib("l2", &["g"]), false).unwrap();
+            r.flush(B).unwrap();
         }
-        let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
-        let a = r.tenant("a");
+        let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
+        let a = r.tenant(A);
         let f = a.function("f").unwrap();
         assert!(f.flags.no_writes);
         assert_eq!(f.description.as_deref(), Some("d"));
         assert_eq!(&*a.libraries["l1"].code, "#!js name=l1");
-        assert!(r.tenant("b").libraries.is_empty());
+        assert!(r.tenant(B).libraries.is_empty());
     }
 
     #[test]
@@ -517,10 +647,12 @@ mod tests {
             names
         };
         {
-            let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+            let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
             assert!(!dir.path().join(persist::LEGACY_FILE).exists(), "migrated");
-            assert_eq!(r.tenant("old").function_count(), 1);
-            r.add("a/../b", lib("l1", &["f"]), false).unwrap();
+            r.bind(OLD, "old");
+            r.bind(ODD, "a/../b");
+            assert_eq!(r.tenant(OLD).function_count(), 1);
+            r.add(ODD, lib("l1", &["f"]), false).unwrap();
             r.sync();
             // "old", hex-encoded.
             let old = dir
@@ -528,17 +660,124 @@ mod tests {
                 .join(persist::DIR_NAME)
                 .join("tenant-6f6c64.json");
             let before = std::fs::read(&old).unwrap();
-            r.add("c", lib("l2", &["g"]), false).unwrap();
+            r.add(C, lib("l2", &["g"]), false).unwrap();
             r.sync();
             assert_eq!(files().len(), 3, "{:?}", files());
             let after = std::fs::read(&old).unwrap();
             assert_eq!(before, after, "a change writes only its tenant's file");
-            r.flush("c").unwrap();
+            r.flush(C).unwrap();
         }
         assert_eq!(files().len(), 2, "an emptied tenant's file is removed");
+        let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
+        r.bind(OLD, "old");
+        r.bind(ODD, "a/../b");
+        assert_eq!(r.tenant(OLD).function_count(), 1);
+        assert_eq!(r.tenant(ODD).function_count(), 1);
+        assert!(r.tenant(C).libraries.is_empty());
+    }
+
+    const OLD: TenantId = TenantId::new(4, 0);
+    const ODD: TenantId = TenantId::new(5, 0);
+
+    #[test]
+    fn libraries_follow_the_name_to_the_id_it_has_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
+            r.add(A, lib("la", &["f"]), false).unwrap();
+            r.add(B, lib("lb", &["g"]), false).unwrap();
+        }
+        // The next run issues other ids (another slot order, say).
         let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
-        assert_eq!(r.tenant("old").function_count(), 1);
-        assert_eq!(r.tenant("a/../b").function_count(), 1);
-        assert!(r.tenant("c").libraries.is_empty());
+        assert!(
+            r.tenant(A).libraries.is_empty(),
+            "nothing is served unbound"
+        );
+        let (new_a, new_b) = (TenantId::new(7, 0), TenantId::new(1, 0));
+        r.bind(new_a, "a");
+        r.bind(new_b, "b");
+        assert!(r.tenant(new_a).function("f").is_some());
+        assert!(r.tenant(new_b).function("g").is_some());
+        assert_eq!(r.name(new_a).as_deref(), Some("a"));
+        // Binding again changes nothing, not even the version.
+        let version = r.tenant(new_a).version;
+        r.bind(new_a, "a");
+        assert_eq!(r.tenant(new_a).version, version);
+    }
+
+    #[test]
+    fn a_deleted_tenants_libraries_go_and_a_new_one_of_its_name_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(persist::DIR_NAME).join("tenant-61.json");
+        let new_a = TenantId::new(A.index(), A.generation() + 1);
+        {
+            let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
+            r.add(A, lib("la", &["f"]), false).unwrap();
+            r.sync();
+            assert!(file.exists());
+            let before = r.unbinds();
+            assert!(r.unbind(A));
+            assert!(!r.unbind(A), "once");
+            assert!(r.unbinds() > before);
+            assert!(!r.is_bound(A) && r.name(A).is_none());
+            assert!(r.tenant(A).libraries.is_empty());
+            // A late change of the deleted tenant is refused, not kept.
+            assert_eq!(
+                r.add(A, lib("late", &["h"]), false),
+                Err(FunctionError::UnknownTenant)
+            );
+            assert_eq!(r.flush(A), Err(FunctionError::UnknownTenant));
+            r.sync();
+            assert!(!file.exists(), "its file is removed");
+            // The slot's next tenant, under the same name, starts empty.
+            r.bind(new_a, "a");
+            assert!(r.tenant(new_a).libraries.is_empty());
+            r.add(new_a, lib("la2", &["f2"]), false).unwrap();
+        }
+        let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+        r.bind(new_a, "a");
+        let a = r.tenant(new_a);
+        assert!(a.function("f2").is_some() && a.function("f").is_none());
+    }
+
+    #[test]
+    fn libraries_of_a_name_nobody_has_wait_on_disk_until_one_is_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(persist::DIR_NAME).join("tenant-61.json");
+        {
+            let r = bound(Registry::open(dir.path(), RegistryLimits::default()).unwrap());
+            r.add(A, lib("la", &["f"]), false).unwrap();
+        }
+        {
+            // `a` left the config: its file stays, its libraries unserved.
+            let r = Registry::open(dir.path(), RegistryLimits::default()).unwrap();
+            r.bind(B, "b");
+            r.add(B, lib("lb", &["g"]), false).unwrap();
+            r.sync();
+            assert!(file.exists());
+            assert!(r.tenant(A).libraries.is_empty());
+            // `ACL SETUSER a` later: they are its again.
+            r.bind(C, "a");
+            assert!(r.tenant(C).function("f").is_some());
+        }
+        assert!(file.exists());
+    }
+
+    #[test]
+    fn names_and_ids_pair_one_to_one() {
+        let r = bound(Registry::in_memory(RegistryLimits::default()));
+        r.add(A, lib("la", &["f"]), false).unwrap();
+        // The name `a` moves to another id, with its libraries.
+        r.bind(ODD, "a");
+        assert!(!r.is_bound(A));
+        assert!(r.tenant(A).libraries.is_empty());
+        assert!(r.tenant(ODD).function("f").is_some());
+        // An id bound to a new name leaves its old name's libraries
+        // unclaimed, to go back to whoever is bound to that name next.
+        r.bind(ODD, "z");
+        assert!(r.tenant(ODD).libraries.is_empty());
+        assert_eq!(r.name(ODD).as_deref(), Some("z"));
+        r.bind(OLD, "a");
+        assert!(r.tenant(OLD).function("f").is_some());
     }
 }

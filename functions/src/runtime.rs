@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use kiln_isolates::{CallOptions, Host, LibrarySource, Limits, TenantIsolate, Watch};
 use kiln_net::Reply;
+use kiln_store::TenantId;
 
 use crate::dump;
 use crate::error::FunctionError;
@@ -33,7 +34,7 @@ impl Default for RuntimeLimits {
     }
 }
 
-/// A core's isolate figures ([`Runtime::isolate_stats`]).
+/// A core's isolate figures ([`FunctionRuntime::isolate_stats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IsolateCounts {
     /// Isolates kept now.
@@ -48,11 +49,11 @@ pub struct IsolateCounts {
     pub throttled: u64,
 }
 
-/// One `FCALL`, as [`Runtime::call`] takes it.
+/// One `FCALL`, as [`FunctionRuntime::call`] takes it.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
     /// The calling tenant.
-    pub tenant: &'a str,
+    pub tenant: TenantId,
     /// Its libraries now (`Registry::tenant`).
     pub libraries: &'a TenantLibraries,
     /// Its limits.
@@ -84,31 +85,35 @@ struct Kept {
 }
 
 /// One core's function runtime.
-pub struct Runtime {
+pub struct FunctionRuntime {
     registry: Arc<Registry>,
     watch: Arc<Watch>,
-    isolates: HashMap<String, Kept>,
-    shares: HashMap<String, ShareMeter>,
+    isolates: HashMap<TenantId, Kept>,
+    shares: HashMap<TenantId, ShareMeter>,
     clock: u64,
     weight: usize,
+    /// [`Registry::unbinds`] when this runtime last dropped what deleted
+    /// tenants left here.
+    unbinds: u64,
     limits: RuntimeLimits,
     created: u64,
     evicted: u64,
     throttled: u64,
 }
 
-impl Runtime {
+impl FunctionRuntime {
     /// A runtime over the shared `registry`.
-    pub fn new(registry: Arc<Registry>, limits: RuntimeLimits) -> Runtime {
+    pub fn new(registry: Arc<Registry>, limits: RuntimeLimits) -> FunctionRuntime {
         let watch = Watch::new();
         registry.add_watch(watch.clone());
-        Runtime {
+        FunctionRuntime {
             registry,
             watch,
             isolates: HashMap::new(),
             shares: HashMap::new(),
             clock: 0,
             weight: 0,
+            unbinds: 0,
             limits,
             created: 0,
             evicted: 0,
@@ -171,7 +176,7 @@ impl Runtime {
     #[allow(clippy::too_many_arguments)]
     fn run(
         &mut self,
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         libraries: &TenantLibraries,
         name: &str,
@@ -196,34 +201,55 @@ impl Runtime {
         result.unwrap_or_else(|error| Reply::error_owned(error.to_string()))
     }
 
-    /// The tenant's CPU meter on this core.
-    fn meter(&mut self, tenant: &str, share: CpuShare) -> &mut ShareMeter {
-        if !self.shares.contains_key(tenant) {
-            self.shares
-                .insert(tenant.to_owned(), ShareMeter::full(share, Instant::now()));
+    /// Drops the isolates and meters of tenants deleted since this core
+    /// last looked (one atomic load when none was).
+    fn forget_deleted(&mut self) {
+        let unbinds = self.registry.unbinds();
+        if unbinds == self.unbinds {
+            return;
         }
-        let meter = self.shares.get_mut(tenant).expect("inserted above");
+        self.unbinds = unbinds;
+        let registry = Arc::clone(&self.registry);
+        let gone: Vec<TenantId> = self
+            .isolates
+            .keys()
+            .copied()
+            .filter(|id| !registry.is_bound(*id))
+            .collect();
+        for id in gone {
+            self.drop_isolate(id);
+        }
+        self.shares.retain(|id, _| registry.is_bound(*id));
+    }
+
+    /// The tenant's CPU meter on this core (every entry point starts here).
+    fn meter(&mut self, tenant: TenantId, share: CpuShare) -> &mut ShareMeter {
+        self.forget_deleted();
+        let meter = self
+            .shares
+            .entry(tenant)
+            .or_insert_with(|| ShareMeter::full(share, Instant::now()));
         meter.share = share;
         meter
     }
 
     /// The tenant's isolate (created if needed), without running any
     /// library in it.
-    fn kept(&mut self, tenant: &str, limits: Limits) -> &mut Kept {
+    fn kept(&mut self, tenant: TenantId, limits: Limits) -> &mut Kept {
         self.clock += 1;
         let stale = self
             .isolates
-            .get(tenant)
+            .get(&tenant)
             .is_some_and(|kept| kept.isolate.limits() != limits);
         if stale {
             self.drop_isolate(tenant);
         }
-        if !self.isolates.contains_key(tenant) {
+        if !self.isolates.contains_key(&tenant) {
             self.make_room();
             let isolate = TenantIsolate::new(tenant, limits, self.watch.clone());
             self.created += 1;
             self.isolates.insert(
-                tenant.to_owned(),
+                tenant,
                 Kept {
                     isolate,
                     installed: BTreeMap::new(),
@@ -233,7 +259,7 @@ impl Runtime {
                 },
             );
         }
-        let kept = self.isolates.get_mut(tenant).expect("inserted above");
+        let kept = self.isolates.get_mut(&tenant).expect("inserted above");
         kept.last_used = self.clock;
         kept
     }
@@ -241,7 +267,7 @@ impl Runtime {
     /// The tenant's isolate, brought up to `libraries`.
     fn ready(
         &mut self,
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         libraries: &TenantLibraries,
     ) -> Result<&mut Kept, FunctionError> {
@@ -249,7 +275,7 @@ impl Runtime {
         if kept.isolate.version() != Some(libraries.version) {
             self.sync(tenant, libraries)?;
         }
-        Ok(self.isolates.get_mut(tenant).expect("kept above"))
+        Ok(self.isolates.get_mut(&tenant).expect("kept above"))
     }
 
     /// Runs in the tenant's live context only the libraries that changed
@@ -258,10 +284,10 @@ impl Runtime {
     /// removed or replaced. A library that fails here passed `FUNCTION
     /// LOAD` and fails only now: it is quarantined for the tenant, on every
     /// core, so its top level never runs again.
-    fn sync(&mut self, tenant: &str, libraries: &TenantLibraries) -> Result<(), FunctionError> {
+    fn sync(&mut self, tenant: TenantId, libraries: &TenantLibraries) -> Result<(), FunctionError> {
         let kept = self
             .isolates
-            .get_mut(tenant)
+            .get_mut(&tenant)
             .expect("created by the caller");
         let wanted = |lib: &Arc<Library>| lib.quarantined.is_none();
         let remove: Vec<&str> = kept
@@ -327,16 +353,16 @@ impl Runtime {
         }
     }
 
-    fn reweigh(&mut self, tenant: &str) {
-        if let Some(kept) = self.isolates.get_mut(tenant) {
+    fn reweigh(&mut self, tenant: TenantId) {
+        if let Some(kept) = self.isolates.get_mut(&tenant) {
             let weight = kept.isolate.heap_size();
             self.weight = self.weight - kept.weight + weight;
             kept.weight = weight;
         }
     }
 
-    fn drop_isolate(&mut self, tenant: &str) {
-        if let Some(kept) = self.isolates.remove(tenant) {
+    fn drop_isolate(&mut self, tenant: TenantId) {
+        if let Some(kept) = self.isolates.remove(&tenant) {
             self.weight -= kept.weight;
         }
     }
@@ -351,9 +377,9 @@ impl Runtime {
                 .isolates
                 .iter()
                 .min_by_key(|(_, kept)| kept.last_used)
-                .map(|(t, _)| t.clone());
+                .map(|(t, _)| *t);
             let Some(oldest) = oldest else { break };
-            self.drop_isolate(&oldest);
+            self.drop_isolate(oldest);
             self.evicted += 1;
         }
     }
@@ -364,7 +390,7 @@ impl Runtime {
     /// libraries do not run.
     fn prepare(
         &mut self,
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         codes: &[&[u8]],
     ) -> Result<Vec<Library>, FunctionError> {
@@ -419,7 +445,7 @@ impl Runtime {
     /// live contexts on their next call.
     pub fn load(
         &mut self,
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         share: CpuShare,
         code: &[u8],
@@ -452,18 +478,18 @@ impl Runtime {
     }
 
     /// `FUNCTION DELETE name`.
-    pub fn delete(&self, tenant: &str, name: &[u8]) -> Reply {
+    pub fn delete(&self, tenant: TenantId, name: &[u8]) -> Reply {
         let name = String::from_utf8_lossy(name);
         ok_or_error(self.registry.delete(tenant, &name))
     }
 
     /// `FUNCTION FLUSH`.
-    pub fn flush(&self, tenant: &str) -> Reply {
+    pub fn flush(&self, tenant: TenantId) -> Reply {
         ok_or_error(self.registry.flush(tenant))
     }
 
     /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`.
-    pub fn list(&self, tenant: &str, pattern: Option<&[u8]>, with_code: bool) -> Reply {
+    pub fn list(&self, tenant: TenantId, pattern: Option<&[u8]>, with_code: bool) -> Reply {
         let libraries = self.registry.tenant(tenant);
         let listed = libraries
             .libraries
@@ -507,7 +533,7 @@ impl Runtime {
     }
 
     /// `FUNCTION DUMP`.
-    pub fn dump(&self, tenant: &str) -> Reply {
+    pub fn dump(&self, tenant: TenantId) -> Reply {
         let libraries = self.registry.tenant(tenant);
         Reply::Bulk(dump::encode(libraries.libraries.values().map(|lib| &*lib.code)).into())
     }
@@ -516,7 +542,7 @@ impl Runtime {
     /// runs once, all within one load budget.
     pub fn restore(
         &mut self,
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         share: CpuShare,
         payload: &[u8],
@@ -546,7 +572,7 @@ impl Runtime {
 
     /// `FUNCTION STATS`: no call runs while this core answers, so
     /// `running_script` is nil; the engine's counts are the tenant's.
-    pub fn stats(&self, tenant: &str) -> Reply {
+    pub fn stats(&self, tenant: TenantId) -> Reply {
         let libraries = self.registry.tenant(tenant);
         let js = Reply::Map(vec![
             (
@@ -565,7 +591,7 @@ impl Runtime {
     }
 
     /// `FUNCTION KILL`: stops the tenant's calls running on other cores.
-    pub fn kill(&self, tenant: &str) -> Reply {
+    pub fn kill(&self, tenant: TenantId) -> Reply {
         if self.registry.kill(tenant) {
             Reply::OK
         } else {

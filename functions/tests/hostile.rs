@@ -17,13 +17,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiln_functions::{
-    Call, CallOptions, CpuShare, Limits, Registry, RegistryLimits, Runtime, RuntimeLimits,
+    Call, CallOptions, CpuShare, FunctionRuntime, Limits, Registry, RegistryLimits, RuntimeLimits,
+    TenantId,
 };
 use kiln_isolates::MemoryHost;
 use kiln_net::Reply;
 use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed};
 
+/// The well-behaved tenant and the hostile one.
+const GOOD: TenantId = TenantId::new(1, 0);
+const EVIL: TenantId = TenantId::new(2, 0);
 const CALL_BUDGET: Duration = Duration::from_millis(50);
 const LOAD_BUDGET: Duration = Duration::from_millis(100);
 const HEAP_CAP: usize = 32 << 20;
@@ -132,17 +136,20 @@ fn rss() -> u64 {
 }
 
 struct Bed {
-    runtime: Runtime,
+    runtime: FunctionRuntime,
     host: MemoryHost,
     baseline_rss: u64,
 }
 
 impl Bed {
     fn new() -> Bed {
-        let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
-        let mut runtime = Runtime::new(registry, RuntimeLimits::default());
+        let registry = Registry::in_memory(RegistryLimits::default());
+        registry.bind(GOOD, "good");
+        registry.bind(EVIL, "evil");
+        let registry = Arc::new(registry);
+        let mut runtime = FunctionRuntime::new(registry, RuntimeLimits::default());
         let good = b"#!js name=good\nkiln.registerFunction('ok', () => 'ok');";
-        let loaded = runtime.load("good", limits(), CpuShare::WHOLE_CORE, good, false);
+        let loaded = runtime.load(GOOD, limits(), CpuShare::WHOLE_CORE, good, false);
         assert_eq!(loaded, Reply::bulk_from("good"));
         let mut host = MemoryHost::default();
         host.data
@@ -152,12 +159,12 @@ impl Bed {
             host,
             baseline_rss: 0,
         };
-        assert_eq!(bed.call("good", "ok"), Reply::bulk_from("ok"));
+        assert_eq!(bed.call(GOOD, "ok"), Reply::bulk_from("ok"));
         bed.baseline_rss = rss();
         bed
     }
 
-    fn call(&mut self, tenant: &str, function: &str) -> Reply {
+    fn call(&mut self, tenant: TenantId, function: &str) -> Reply {
         let libraries = self.runtime.registry().tenant(tenant);
         let call = Call {
             tenant,
@@ -221,13 +228,13 @@ proptest! {
             let bed = bed.get_or_insert_with(Bed::new);
             let code = library(prelude, value, use_, ending);
             let started = Instant::now();
-            let loaded = bed.runtime.load("evil", limits(), CpuShare::WHOLE_CORE, code.as_bytes(), true);
+            let loaded = bed.runtime.load(EVIL, limits(), CpuShare::WHOLE_CORE, code.as_bytes(), true);
             let took = started.elapsed();
             prop_assert!(took <= LOAD_BUDGET + TIME_SLACK, "load took {took:?}: {code}");
             if loaded == Reply::bulk_from("hostile") {
                 for _ in 0..2 {
                     let started = Instant::now();
-                    let reply = bed.call("evil", "f");
+                    let reply = bed.call(EVIL, "f");
                     let took = started.elapsed();
                     // An install of the library (its top level again) and
                     // the call itself, each within its budget.
@@ -244,7 +251,7 @@ proptest! {
                 rss >> 20,
                 bed.baseline_rss >> 20
             );
-            prop_assert_eq!(bed.call("good", "ok"), Reply::bulk_from("ok"), "neighbour served after: {}", code);
+            prop_assert_eq!(bed.call(GOOD, "ok"), Reply::bulk_from("ok"), "neighbour served after: {}", code);
             prop_assert_eq!(bed.host.data.get(&b"seed"[..]).map(|v| &v[..]), Some(&b"seed"[..]), "a view wrote a record: {}", code);
             Ok(())
         })?;

@@ -16,6 +16,7 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use kiln_isolates::{CallOptions, LibrarySource, Limits, MemoryHost, TenantIsolate, Watch};
+use kiln_store::TenantId;
 
 const LIBRARY: &str = "#!js name=bench\n\
     kiln.registerFunction('noop', () => 1);\n\
@@ -35,7 +36,8 @@ fn isolate(fast_api: bool) -> TenantIsolate {
         cpu_budget: std::time::Duration::from_secs(10),
         ..Limits::default()
     };
-    let mut isolate = TenantIsolate::with_fast_api("bench", limits, Watch::new(), fast_api);
+    let mut isolate =
+        TenantIsolate::with_fast_api(TenantId::new(1, 0), limits, Watch::new(), fast_api);
     let source = LibrarySource {
         name: "bench",
         code: LIBRARY,
@@ -97,7 +99,7 @@ fn cold_start(c: &mut Criterion) {
     group.sample_size(30);
     group.bench_function("cold_start", |b| {
         b.iter(|| {
-            let mut iso = TenantIsolate::new("t", Limits::default(), watch.clone());
+            let mut iso = TenantIsolate::new(TenantId::new(1, 0), Limits::default(), watch.clone());
             iso.install(
                 &[LibrarySource {
                     name: "bench",
@@ -112,7 +114,7 @@ fn cold_start(c: &mut Criterion) {
     });
     group.bench_function("cold_start_code_cache", |b| {
         b.iter(|| {
-            let mut iso = TenantIsolate::new("t", Limits::default(), watch.clone());
+            let mut iso = TenantIsolate::new(TenantId::new(1, 0), Limits::default(), watch.clone());
             let source = LibrarySource {
                 name: "bench",
                 code: LIBRARY,

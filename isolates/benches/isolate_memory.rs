@@ -5,6 +5,7 @@
 //! Run: `cargo bench -p kiln-isolates --bench isolate_memory`.
 
 use kiln_isolates::{CallOptions, LibrarySource, Limits, MemoryHost, TenantIsolate, Watch};
+use kiln_store::TenantId;
 
 const ISOLATES: usize = 200;
 const LIBRARY: &str = "#!js name=idle\nkiln.registerFunction('hit', (keys) => kiln.incr(keys[0]));";
@@ -21,13 +22,17 @@ fn rss_bytes() -> usize {
 fn main() {
     // Warm V8 and the snapshot so one-time costs are not counted per isolate.
     let watch = Watch::new();
-    drop(TenantIsolate::new("warm", Limits::default(), watch.clone()));
+    drop(TenantIsolate::new(
+        TenantId::DEFAULT,
+        Limits::default(),
+        watch.clone(),
+    ));
     let before = rss_bytes();
     let mut host = MemoryHost::default();
     let mut heap = 0;
     let isolates: Vec<TenantIsolate> = (0..ISOLATES)
         .map(|i| {
-            let mut iso = TenantIsolate::new(&format!("t{i}"), Limits::default(), watch.clone());
+            let mut iso = TenantIsolate::new(TenantId::new(i, 0), Limits::default(), watch.clone());
             iso.install(
                 &[LibrarySource {
                     name: "idle",

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kiln_net::Reply;
+use kiln_store::TenantId;
 
 use crate::api::{self, CallState, Counters, Registration};
 use crate::convert;
@@ -37,7 +38,7 @@ pub struct TenantIsolate {
     condemned: bool,
     fast_api: bool,
     limits: Limits,
-    tenant: Arc<str>,
+    tenant: TenantId,
     heap_guard: Box<HeapGuard>,
     buffers: Arc<BufferBudget>,
     lent: Arc<AtomicUsize>,
@@ -73,14 +74,14 @@ unsafe extern "C" fn no_wasm(
 impl TenantIsolate {
     /// A fresh isolate for `tenant` from the startup snapshot, with its
     /// heap limit, allocator and callbacks set, watched by `watch`.
-    pub fn new(tenant: &str, limits: Limits, watch: Arc<Watch>) -> TenantIsolate {
+    pub fn new(tenant: TenantId, limits: Limits, watch: Arc<Watch>) -> TenantIsolate {
         TenantIsolate::with_fast_api(tenant, limits, watch, true)
     }
 
     /// [`TenantIsolate::new`], choosing whether host bindings offer V8
     /// fast API calls (always, outside benchmarks).
     pub fn with_fast_api(
-        tenant: &str,
+        tenant: TenantId,
         limits: Limits,
         watch: Arc<Watch>,
         fast_api: bool,
@@ -122,7 +123,7 @@ impl TenantIsolate {
             condemned: false,
             fast_api,
             limits,
-            tenant: Arc::from(tenant),
+            tenant,
             heap_guard,
             buffers,
             lent,
@@ -458,7 +459,7 @@ impl TenantIsolate {
         unsafe { state.begin(host, keys, args) };
         let armed = self
             .watch
-            .arm(self.handle.clone(), Some(self.tenant.clone()), budget);
+            .arm(self.handle.clone(), Some(self.tenant), budget);
         let outcome = self.run_call(&mut locker, &function, keys, args);
         let stopped = armed.disarm();
         if let Some(state) = locker.get_slot_mut::<CallState>() {

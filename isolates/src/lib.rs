@@ -10,7 +10,8 @@
 //!
 //! The crate knows nothing of registries, tenants' keyspaces or routing: the
 //! server implements [`Host`] for the duration of one call, and the function
-//! layer decides which libraries an isolate holds.
+//! layer decides which libraries an isolate holds. Of a tenant it knows only
+//! its [`kiln_store::TenantId`], to tell whose call `FUNCTION KILL` stops.
 
 mod api;
 mod convert;

@@ -5,10 +5,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kiln_net::Reply;
+use kiln_store::TenantId;
 
 use crate::{
     CallError, CallOptions, LibrarySource, Limits, LoadError, MemoryHost, TenantIsolate, Watch,
 };
+
+/// The tenant every test isolate belongs to.
+const T1: TenantId = TenantId::DEFAULT;
 
 /// A host whose `other:` keys live on another core.
 fn host() -> MemoryHost {
@@ -16,7 +20,7 @@ fn host() -> MemoryHost {
 }
 
 fn isolate_with(code: &str, limits: Limits) -> TenantIsolate {
-    let mut isolate = TenantIsolate::new("t1", limits, Watch::new());
+    let mut isolate = TenantIsolate::new(T1, limits, Watch::new());
     isolate
         .install(
             &[LibrarySource {
@@ -236,7 +240,7 @@ fn a_view_is_over_the_records_own_memory() {
 
 #[test]
 fn registration_errors_use_redis_messages() {
-    let mut iso = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let mut iso = TenantIsolate::new(T1, Limits::default(), Watch::new());
     let mut load = |code: &str| {
         iso.inspect(LibrarySource {
             name: "lib",
@@ -283,7 +287,7 @@ fn registration_errors_use_redis_messages() {
 
 #[test]
 fn libraries_keep_their_top_level_names_apart() {
-    let mut iso = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let mut iso = TenantIsolate::new(T1, Limits::default(), Watch::new());
     let a = "#!js name=a\nconst n = 1;\nkiln.registerFunction('fa', () => n);";
     let b = "#!js name=b\nconst n = 2;\nkiln.registerFunction('fb', () => n);";
     iso.install(
@@ -367,7 +371,7 @@ fn a_library_that_never_finishes_loading_is_stopped() {
         load_budget: Duration::from_millis(30),
         ..Limits::default()
     };
-    let mut iso = TenantIsolate::new("t1", limits, Watch::new());
+    let mut iso = TenantIsolate::new(T1, limits, Watch::new());
     let error = iso
         .inspect(LibrarySource {
             name: "lib",
@@ -450,7 +454,7 @@ fn the_store_is_out_of_reach_while_loading_and_registration_after_it() {
 #[test]
 fn a_code_cache_is_accepted_on_reinstall() {
     let code = "#!js name=lib\nkiln.registerFunction('f', () => 41 + 1);";
-    let mut first = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let mut first = TenantIsolate::new(T1, Limits::default(), Watch::new());
     let cache = first
         .install(
             &[LibrarySource {
@@ -464,7 +468,7 @@ fn a_code_cache_is_accepted_on_reinstall() {
         .code_cache
         .clone()
         .unwrap();
-    let mut second = TenantIsolate::new("t1", Limits::default(), Watch::new());
+    let mut second = TenantIsolate::new(T1, Limits::default(), Watch::new());
     let loaded = second
         .install(
             &[LibrarySource {

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kiln_store::TenantId;
+
 /// The longest the watchdog sleeps between looks.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -28,7 +30,7 @@ struct Running {
     handle: v8::IsolateHandle,
     /// Whose call it is; `None` for a library load, which `FUNCTION KILL`
     /// does not stop.
-    tenant: Option<Arc<str>>,
+    tenant: Option<TenantId>,
     deadline: Instant,
     /// Why the call was terminated, once it was.
     stopped: Option<Stop>,
@@ -62,7 +64,7 @@ impl Watch {
     pub(crate) fn arm(
         &self,
         handle: v8::IsolateHandle,
-        tenant: Option<Arc<str>>,
+        tenant: Option<TenantId>,
         budget: Duration,
     ) -> Armed<'_> {
         let deadline = Instant::now() + budget;
@@ -78,10 +80,10 @@ impl Watch {
 
     /// Terminates the call running here if it is `tenant`'s (`FUNCTION
     /// KILL`); whether there was one.
-    pub fn kill(&self, tenant: &str) -> bool {
+    pub fn kill(&self, tenant: TenantId) -> bool {
         let mut running = self.lock();
         match running.as_mut() {
-            Some(call) if call.tenant.as_deref() == Some(tenant) && call.stopped.is_none() => {
+            Some(call) if call.tenant == Some(tenant) && call.stopped.is_none() => {
                 self.stop(call, Stop::Killed);
                 true
             }

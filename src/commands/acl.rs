@@ -188,14 +188,10 @@ fn deluser(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         .map(String::as_str)
         .filter(|n| tenants.get(n).is_some())
         .collect();
+    // Their libraries go too (`Tenants::bind_functions`): a tenant created
+    // later under the same name starts without them.
     if let Err(err) = tenants.delete(&existing) {
         return registry_error(err);
-    }
-    // A tenant created later under the same name starts without them.
-    for name in &existing {
-        if let Err(err) = ctx.shared.functions.flush(name) {
-            return Reply::error_owned(format!("ERR {err}"));
-        }
     }
     Reply::Integer(existing.len() as i64)
 }

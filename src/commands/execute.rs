@@ -64,7 +64,7 @@ pub struct Site<'a> {
     pub stats: &'a mut CoreStats,
     /// This core's function runtime; `None` inside a storage function
     /// (functions do not nest).
-    pub functions: Option<&'a mut kiln_functions::Runtime>,
+    pub functions: Option<&'a mut kiln_functions::FunctionRuntime>,
 }
 
 /// A command to run: its spec (looked up once, where it arrived), its

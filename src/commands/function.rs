@@ -15,6 +15,7 @@ use smallvec::SmallVec;
 
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, help_or_unknown};
 use crate::command;
+use crate::tenant::TenantId;
 use host::NOT_ALLOWED;
 
 const SCRIPTING: &[&str] = &["@slow", "@scripting"];
@@ -96,26 +97,17 @@ fn cpu_share(ctx: &Ctx<'_>) -> kiln_functions::CpuShare {
     }
 }
 
-/// The name of the tenant a command acts as: the session's user, or for a
-/// command forwarded from another core, the tenant its job carries.
-fn tenant(ctx: &Ctx<'_>) -> String {
-    match &ctx.caller {
-        super::Caller::Client(session) => session.user.clone(),
-        super::Caller::Job(_) | super::Caller::Function { .. } => {
-            ctx.shared.tenants.name(ctx.tenant)
-        }
-    }
-}
-
-/// Runs `f` on the function runtime; an error when a storage function is
-/// the caller (functions do not nest).
+/// Runs `f` on the function runtime as the calling tenant (the session's,
+/// or for a command forwarded from another core, the one its job
+/// carries); an error when a storage function is the caller (functions do
+/// not nest).
 fn with_runtime(
     ctx: &mut Ctx<'_>,
-    f: impl FnOnce(&mut kiln_functions::Runtime, &str) -> Reply,
+    f: impl FnOnce(&mut kiln_functions::FunctionRuntime, TenantId) -> Reply,
 ) -> Reply {
-    let tenant = tenant(ctx);
+    let tenant = ctx.tenant;
     match ctx.functions.as_deref_mut() {
-        Some(runtime) => f(runtime, &tenant),
+        Some(runtime) => f(runtime, tenant),
         None => NOT_ALLOWED,
     }
 }
@@ -230,8 +222,7 @@ fn fcall_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// `FCALL[_RO] function numkeys key... arg...` on the core owning the keys.
 fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
-    let tenant = tenant(ctx);
-    let libraries = ctx.shared.functions.tenant(&tenant);
+    let libraries = ctx.shared.functions.tenant(ctx.tenant);
     let Some(name) = std::str::from_utf8(args.get(1))
         .ok()
         .filter(|n| libraries.functions.contains_key(*n))
@@ -264,7 +255,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     };
     // The engine publishes the memory this call changed (see `Engine::exec`).
     let call = Call {
-        tenant: &tenant,
+        tenant: ctx.tenant,
         libraries: &libraries,
         limits,
         share,

@@ -79,7 +79,7 @@ pub struct Ctx<'a> {
     pub stats: &'a mut CoreStats,
     /// This core's function runtime; `None` for commands a storage
     /// function runs through `kiln.call` (which cannot nest functions).
-    pub functions: Option<&'a mut kiln_functions::Runtime>,
+    pub functions: Option<&'a mut kiln_functions::FunctionRuntime>,
     /// Where a command may encode its reply directly ([`Out::bulk`]).
     pub out: Out<'a>,
 }

@@ -22,7 +22,7 @@ pub struct TestBed {
     /// Counters.
     pub stats: CoreStats,
     /// Function runtime over the shared (in-memory) registry.
-    pub functions: kiln_functions::Runtime,
+    pub functions: kiln_functions::FunctionRuntime,
 }
 
 impl Default for TestBed {
@@ -44,7 +44,7 @@ impl TestBed {
         shard.set_now(1_000_000);
         let addr = "127.0.0.1:1".parse().unwrap();
         let shared = tests_support::shared(2);
-        let functions = kiln_functions::Runtime::new(
+        let functions = kiln_functions::FunctionRuntime::new(
             shared.functions.clone(),
             shared.settings.functions.runtime,
         );
@@ -67,6 +67,9 @@ impl TestBed {
             ..TenantConfig::default()
         };
         bed.shared.tenants = Tenants::new(&[tenant], None, 4, 2).unwrap();
+        bed.shared
+            .tenants
+            .bind_functions(bed.shared.functions.clone());
         bed
     }
 

@@ -55,7 +55,7 @@ pub struct Engine {
     /// Counters.
     pub stats: CoreStats,
     /// This core's tenant isolates and function dispatch.
-    pub functions: kiln_functions::Runtime,
+    pub functions: kiln_functions::FunctionRuntime,
     /// The last plain (not sub-) command looked up.
     last_spec: Option<&'static CommandSpec>,
     /// The turn's clock.
@@ -71,7 +71,7 @@ impl Engine {
         let keyspaces = Keyspaces::new(ShardConfig {
             max_value_len: shared.settings.proto_max_bulk_len as usize,
         });
-        let functions = kiln_functions::Runtime::new(
+        let functions = kiln_functions::FunctionRuntime::new(
             shared.functions.clone(),
             shared.settings.functions.runtime,
         );

@@ -5,15 +5,17 @@
 //!  Tenants (one, shared by every core)
 //!   ├─ users: RwLock<Vec<Option<User>>>   names, password digests, rules,
 //!   │                                     limits: read at AUTH / ACL / INFO
-//!   ├─ slots: [Slot]                      per tenant index: generation,
+//!   ├─ slots: [TenantSlot]                per tenant index: generation,
 //!   │                                     operator power, allowed commands,
 //!   │                                     limits, connections — atomics read
 //!   │                                     on the request path, never locked
 //!   ├─ usage: [core][index] → Usage       memory, output, keys, commands,
 //!   │                                     rejected: each row written by its
 //!   │                                     own core only
-//!   └─ log: AclLog                        ACL LOG, per tenant (locked; only
-//!                                         denials and ACL LOG touch it)
+//!   ├─ log: AclLog                        ACL LOG, per tenant (locked; only
+//!   │                                     denials and ACL LOG touch it)
+//!   └─ functions: Registry                told of each tenant created and
+//!                                         deleted, under the users lock
 //! ```
 //!
 //! A [`TenantId`] is a slot index plus the slot's generation: deleting a
@@ -43,7 +45,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -61,46 +63,8 @@ pub use user::{Digest32, Rule, TenantConfig, TenantLimits, User, digest, hex, pa
 use crate::commands::{self, CommandSpec, Flags};
 use kiln_net::Args;
 
-/// Who a request runs as: a tenant's slot index and that slot's generation.
-/// Small and `Copy`, so sessions, cross-core jobs and function calls
-/// carry it by value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct TenantId {
-    index: u32,
-    generation: u32,
-}
-
-impl TenantId {
-    /// The `default` user.
-    pub const DEFAULT: TenantId = TenantId {
-        index: 0,
-        generation: 0,
-    };
-
-    /// The id of slot `index` at `generation` (as a core's keyspaces list
-    /// them).
-    pub fn new(index: usize, generation: u32) -> TenantId {
-        TenantId {
-            index: index as u32,
-            generation,
-        }
-    }
-
-    /// The slot index (keyspace index on every core).
-    pub fn index(self) -> usize {
-        self.index as usize
-    }
-
-    /// The slot's generation when this id was issued.
-    pub fn generation(self) -> u32 {
-        self.generation
-    }
-
-    /// Whether this is the `default` user.
-    pub fn is_default(self) -> bool {
-        self.index == 0
-    }
-}
+/// Who a request runs as (defined in `kiln-store`, shared by every crate).
+pub use kiln_store::TenantId;
 
 /// The name of the built-in user.
 pub const DEFAULT_USER: &str = "default";
@@ -149,7 +113,7 @@ pub enum TenantError {
 
 /// What every core reads per request about a tenant slot.
 #[derive(Debug, Default)]
-struct Slot {
+struct TenantSlot {
     generation: AtomicU32,
     live: AtomicBool,
     operator: AtomicBool,
@@ -171,12 +135,12 @@ struct Slot {
     connections: AtomicU64,
 }
 
-impl Slot {
-    fn new() -> Slot {
+impl TenantSlot {
+    fn new() -> TenantSlot {
         let words = commands::catalog().len().div_ceil(64);
-        Slot {
+        TenantSlot {
             allowed: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            ..Slot::default()
+            ..TenantSlot::default()
         }
     }
 
@@ -260,7 +224,7 @@ impl Usage {
 
 /// A tenant's figures summed over cores (`INFO`, `INFO tenants`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Figures {
+pub struct TenantFigures {
     /// Accounted memory of keys and values.
     pub memory: u64,
     /// Unsent replies buffered for its connections.
@@ -289,7 +253,10 @@ pub enum Denied {
 /// The registry of tenants, shared by every core.
 pub struct Tenants {
     users: RwLock<Vec<Option<User>>>,
-    slots: Box<[Slot]>,
+    /// The function registry, told of each tenant created or deleted
+    /// ([`Tenants::bind_functions`]).
+    functions: Mutex<Option<Arc<kiln_functions::Registry>>>,
+    slots: Box<[TenantSlot]>,
     usage: Box<[Box<[Usage]>]>,
     file: Option<PathBuf>,
     log: AclLog,
@@ -320,7 +287,7 @@ impl Tenants {
             _ => None,
         };
         let configs = from_file.as_deref().unwrap_or(configured);
-        let slots: Box<[Slot]> = (0..=capacity).map(|_| Slot::new()).collect();
+        let slots: Box<[TenantSlot]> = (0..=capacity).map(|_| TenantSlot::new()).collect();
         let mut users: Vec<Option<User>> = vec![None];
         let mut default = User::new(DEFAULT_USER);
         default.operator = true;
@@ -343,6 +310,7 @@ impl Tenants {
             .collect();
         Ok(Tenants {
             users: RwLock::new(users),
+            functions: Mutex::new(None),
             slots,
             usage,
             file: file.map(Path::to_owned),
@@ -363,15 +331,34 @@ impl Tenants {
         self.users.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn slot(&self, id: TenantId) -> &Slot {
+    /// Makes `registry` the function registry of these tenants: it learns
+    /// the id and name of `default` and of every tenant now, and from then
+    /// on of each tenant `ACL SETUSER` creates (before anyone can log in as
+    /// it) and each `ACL DELUSER` deletes (whose libraries go with it, so
+    /// a tenant created later under the same name starts without them, as
+    /// it starts without its keys). The users lock is held throughout, so
+    /// the registry never sees a creation and a deletion out of order.
+    pub fn bind_functions(&self, registry: Arc<kiln_functions::Registry>) {
+        let users = self.write();
+        registry.bind(TenantId::DEFAULT, DEFAULT_USER);
+        for (index, user) in users.iter().enumerate() {
+            if let Some(user) = user {
+                registry.bind(self.id_at(index), &user.name);
+            }
+        }
+        *self.functions() = Some(registry);
+    }
+
+    fn functions(&self) -> std::sync::MutexGuard<'_, Option<Arc<kiln_functions::Registry>>> {
+        self.functions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slot(&self, id: TenantId) -> &TenantSlot {
         &self.slots[id.index().min(self.slots.len() - 1)]
     }
 
     fn id_at(&self, index: usize) -> TenantId {
-        TenantId {
-            index: index as u32,
-            generation: self.slots[index].generation.load(Ordering::Acquire),
-        }
+        TenantId::new(index, self.slots[index].generation.load(Ordering::Acquire))
     }
 
     /// Checks a tenant's name and password (not `default`'s: that is
@@ -420,7 +407,7 @@ impl Tenants {
     pub fn is_current(&self, id: TenantId) -> bool {
         let slot = self.slot(id);
         slot.live.load(Ordering::Acquire)
-            && slot.generation.load(Ordering::Acquire) == id.generation
+            && slot.generation.load(Ordering::Acquire) == id.generation()
     }
 
     /// Whether `id` holds the operator power (acting on other tenants and
@@ -509,14 +496,14 @@ impl Tenants {
     }
 
     /// `id`'s figures summed over cores.
-    pub fn figures(&self, id: TenantId) -> Figures {
+    pub fn figures(&self, id: TenantId) -> TenantFigures {
         let sum = |f: fn(&Usage) -> &AtomicU64| {
             self.usage
                 .iter()
                 .map(|row| f(&row[id.index()]).load(Ordering::Relaxed))
                 .sum()
         };
-        Figures {
+        TenantFigures {
             memory: sum(|u| &u.memory),
             output: sum(|u| &u.output),
             keys: sum(|u| &u.keys),
@@ -596,14 +583,18 @@ impl Tenants {
         let created = users[index].is_none();
         let mut user = users[index].clone().unwrap_or_else(|| User::new(name));
         change(&mut user, created);
+        if created && let Some(functions) = &*self.functions() {
+            functions.bind(self.id_at(index), name);
+        }
         self.slots[index].publish(&user);
         users[index] = Some(user);
         self.save(&users)
     }
 
     /// Deletes tenants by name (`ACL DELUSER`); returns how many existed.
-    /// Their connections are closed by their cores at their next command and
-    /// their keyspaces dropped by each core's cron.
+    /// Their connections are closed by their cores at their next command,
+    /// their keyspaces dropped by each core's cron, and their function
+    /// libraries dropped now (see [`Tenants::bind_functions`]).
     pub fn delete(&self, names: &[&str]) -> Result<usize, TenantError> {
         let mut users = self.write();
         let mut deleted = 0;
@@ -613,7 +604,11 @@ impl Tenants {
                 .is_some_and(|u| names.contains(&u.name.as_str()))
             {
                 *user = None;
-                self.log.forget(self.id_at(i));
+                let id = self.id_at(i);
+                self.log.forget(id);
+                if let Some(functions) = &*self.functions() {
+                    functions.unbind(id);
+                }
                 let slot = &self.slots[i];
                 slot.live.store(false, Ordering::Release);
                 slot.generation.fetch_add(1, Ordering::AcqRel);
@@ -779,5 +774,100 @@ mod tests {
         assert_eq!(new.index(), old.index());
         assert_ne!(new, old);
         assert!(t.is_current(new) && !t.is_current(old));
+    }
+
+    fn library(name: &str) -> kiln_functions::Library {
+        let function = kiln_functions::FunctionMeta {
+            name: format!("{name}_f"),
+            flags: kiln_functions::FunctionFlags::default(),
+            description: None,
+        };
+        kiln_functions::Library::new(
+            name.into(),
+            Arc::from(format!("#!js name={name}")),
+            vec![function],
+            None,
+        )
+    }
+
+    #[test]
+    fn the_function_registry_learns_each_tenant_created_and_deleted() {
+        let registry = Arc::new(kiln_functions::Registry::in_memory(Default::default()));
+        let t = Tenants::new(&[tenant("a", "x")], None, 4, 1).unwrap();
+        t.bind_functions(Arc::clone(&registry));
+        let a = t.authenticate(b"a", b"x").unwrap();
+        assert_eq!(registry.name(a).as_deref(), Some("a"));
+        assert_eq!(
+            registry.name(TenantId::DEFAULT).as_deref(),
+            Some(DEFAULT_USER)
+        );
+        let open = |u: &mut User, _: bool| {
+            u.enabled = true;
+            u.nopass = true;
+        };
+        t.set_user("b", open).unwrap();
+        let b = t.authenticate(b"b", b"").unwrap();
+        assert_eq!(registry.name(b).as_deref(), Some("b"));
+        registry.add(a, library("la"), false).unwrap();
+        t.delete(&["a"]).unwrap();
+        assert!(!registry.is_bound(a));
+        assert!(registry.tenant(a).libraries.is_empty());
+        // The slot's next tenant, even under the old name, is someone else.
+        t.set_user("a", open).unwrap();
+        let again = t.authenticate(b"a", b"").unwrap();
+        assert_ne!(again, a);
+        assert_eq!(registry.name(again).as_deref(), Some("a"));
+        assert!(registry.tenant(again).libraries.is_empty());
+    }
+
+    #[test]
+    fn saved_libraries_come_back_to_their_tenant_after_a_restart_but_not_after_a_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.toml");
+        let limits = kiln_functions::RegistryLimits::default();
+        let open = |u: &mut User, _: bool| {
+            u.enabled = true;
+            u.nopass = true;
+        };
+        {
+            let t = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
+            let registry = Arc::new(kiln_functions::Registry::open(dir.path(), limits).unwrap());
+            t.bind_functions(Arc::clone(&registry));
+            t.set_user("b", open).unwrap();
+            let a = t.authenticate(b"a", b"x").unwrap();
+            let b = t.authenticate(b"b", b"").unwrap();
+            registry.add(a, library("la"), false).unwrap();
+            registry.add(b, library("lb"), false).unwrap();
+            registry
+                .add(TenantId::DEFAULT, library("ld"), false)
+                .unwrap();
+            registry.sync();
+        }
+        {
+            let t = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
+            let registry = Arc::new(kiln_functions::Registry::open(dir.path(), limits).unwrap());
+            t.bind_functions(Arc::clone(&registry));
+            let a = t.authenticate(b"a", b"x").unwrap();
+            let b = t.authenticate(b"b", b"").unwrap();
+            assert!(registry.tenant(a).function("la_f").is_some());
+            assert!(registry.tenant(b).function("lb_f").is_some());
+            assert!(
+                registry
+                    .tenant(TenantId::DEFAULT)
+                    .function("ld_f")
+                    .is_some()
+            );
+            t.delete(&["b"]).unwrap();
+            registry.sync();
+        }
+        let t = Tenants::new(&[tenant("a", "x")], Some(&path), 4, 1).unwrap();
+        let registry = Arc::new(kiln_functions::Registry::open(dir.path(), limits).unwrap());
+        t.bind_functions(Arc::clone(&registry));
+        t.set_user("b", open).unwrap();
+        let b = t.authenticate(b"b", b"").unwrap();
+        assert!(
+            registry.tenant(b).libraries.is_empty(),
+            "a deleted tenant's libraries do not come back"
+        );
     }
 }

@@ -32,6 +32,8 @@
 //!   clock, memory accounting, statistics and the mutation primitives.
 //! - `strings`: string commands (GET, SET, APPEND, INCRBY, ...).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
+//! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
+//!   (keyspaces, sessions, jobs, the function registry and runtime).
 //! - `keys`: generic key commands (DEL, EXISTS, RENAME, COPY, KEYS, ...).
 //! - `expire`: EXPIRE-family, TTL, PERSIST and active expiry.
 //! - `scan`: SCAN and its cursor guarantee.
@@ -49,6 +51,7 @@ mod record;
 mod scan;
 mod shard;
 mod strings;
+mod tenant_id;
 
 #[cfg(test)]
 mod model_tests;
@@ -59,3 +62,4 @@ pub use keyspaces::{Keyspaces, Others};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
+pub use tenant_id::TenantId;

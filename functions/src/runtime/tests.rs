@@ -7,9 +7,22 @@ use std::time::Duration;
 use super::*;
 use crate::registry::RegistryLimits;
 
+const A: TenantId = TenantId::new(1, 0);
+const B: TenantId = TenantId::new(2, 0);
+const C: TenantId = TenantId::new(3, 0);
+
+/// An in-memory registry with tenants `a`, `b` and `c` bound.
+fn registry() -> Arc<Registry> {
+    let registry = Registry::in_memory(RegistryLimits::default());
+    for (id, name) in [(A, "a"), (B, "b"), (C, "c")] {
+        registry.bind(id, name);
+    }
+    Arc::new(registry)
+}
+
 const LIB: &str = "#!js name=lib\nlet calls = 0;\nkiln.registerFunction('calls', () => ++calls);";
 
-fn call(rt: &mut Runtime, tenant: &str, name: &str) -> Reply {
+fn call(rt: &mut FunctionRuntime, tenant: TenantId, name: &str) -> Reply {
     let libraries = rt.registry().tenant(tenant);
     let call = Call {
         tenant,
@@ -26,15 +39,15 @@ fn call(rt: &mut Runtime, tenant: &str, name: &str) -> Reply {
 
 #[test]
 fn isolates_are_evicted_least_recently_used_and_rebuilt() {
-    let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
-    let mut rt = Runtime::new(
+    let registry = registry();
+    let mut rt = FunctionRuntime::new(
         registry,
         RuntimeLimits {
             max_isolates: 2,
             ..RuntimeLimits::default()
         },
     );
-    for tenant in ["a", "b", "c"] {
+    for tenant in [A, B, C] {
         assert_eq!(
             rt.load(
                 tenant,
@@ -46,21 +59,21 @@ fn isolates_are_evicted_least_recently_used_and_rebuilt() {
             Reply::Bulk(Bytes::from_static(b"lib"))
         );
     }
-    assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(1));
-    assert_eq!(call(&mut rt, "b", "calls"), Reply::Integer(1));
-    assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(2));
+    assert_eq!(call(&mut rt, A, "calls"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, B, "calls"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, A, "calls"), Reply::Integer(2));
     // A third tenant evicts the least recently used one, `b`.
-    assert_eq!(call(&mut rt, "c", "calls"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, C, "calls"), Reply::Integer(1));
     let counts = rt.isolate_stats();
     assert_eq!(counts.kept, 2);
     assert!(counts.evicted >= 1 && counts.created >= 3);
     assert_eq!(
-        call(&mut rt, "a", "calls"),
+        call(&mut rt, A, "calls"),
         Reply::Integer(3),
         "a kept its isolate"
     );
     assert_eq!(
-        call(&mut rt, "b", "calls"),
+        call(&mut rt, B, "calls"),
         Reply::Integer(1),
         "b's isolate was rebuilt"
     );
@@ -68,20 +81,20 @@ fn isolates_are_evicted_least_recently_used_and_rebuilt() {
 
 #[test]
 fn a_replaced_library_is_reinstalled_on_next_call() {
-    let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
-    let mut rt = Runtime::new(registry.clone(), RuntimeLimits::default());
+    let registry = registry();
+    let mut rt = FunctionRuntime::new(registry.clone(), RuntimeLimits::default());
     rt.load(
-        "a",
+        A,
         Limits::default(),
         CpuShare::WHOLE_CORE,
         LIB.as_bytes(),
         false,
     );
-    assert_eq!(call(&mut rt, "a", "calls"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, A, "calls"), Reply::Integer(1));
     let v2 = "#!js name=lib\nkiln.registerFunction('calls', () => 'v2');";
     assert_eq!(
         rt.load(
-            "a",
+            A,
             Limits::default(),
             CpuShare::WHOLE_CORE,
             v2.as_bytes(),
@@ -90,11 +103,11 @@ fn a_replaced_library_is_reinstalled_on_next_call() {
         Reply::Bulk(Bytes::from_static(b"lib"))
     );
     assert_eq!(
-        call(&mut rt, "a", "calls"),
+        call(&mut rt, A, "calls"),
         Reply::Bulk(Bytes::from_static(b"v2"))
     );
     assert_eq!(
-        call(&mut rt, "b", "calls"),
+        call(&mut rt, B, "calls"),
         Reply::error("ERR Function not found"),
         "tenants do not share functions"
     );
@@ -103,11 +116,11 @@ fn a_replaced_library_is_reinstalled_on_next_call() {
         "x".repeat(registry.limits().max_library_bytes)
     );
     assert!(
-        matches!(rt.load("a", Limits::default(), CpuShare::WHOLE_CORE, too_big.as_bytes(), false), Reply::Error(e) if e.contains("bytes allowed"))
+        matches!(rt.load(A, Limits::default(), CpuShare::WHOLE_CORE, too_big.as_bytes(), false), Reply::Error(e) if e.contains("bytes allowed"))
     );
 }
 
-fn load(rt: &mut Runtime, tenant: &str, code: &str) -> Reply {
+fn load(rt: &mut FunctionRuntime, tenant: TenantId, code: &str) -> Reply {
     rt.load(
         tenant,
         Limits::default(),
@@ -117,9 +130,9 @@ fn load(rt: &mut Runtime, tenant: &str, code: &str) -> Reply {
     )
 }
 
-fn runtime() -> Runtime {
-    let registry = Arc::new(Registry::in_memory(RegistryLimits::default()));
-    Runtime::new(registry, RuntimeLimits::default())
+fn runtime() -> FunctionRuntime {
+    let registry = registry();
+    FunctionRuntime::new(registry, RuntimeLimits::default())
 }
 
 #[test]
@@ -130,28 +143,28 @@ fn a_load_runs_only_the_library_it_loads_and_installs_only_what_changed() {
     let counter = |name: &str| {
         format!("#!js name={name}\nlet calls = 0;\nkiln.registerFunction('{name}', () => ++calls);")
     };
-    load(&mut rt, "a", &counter("one"));
-    assert_eq!(call(&mut rt, "a", "one"), Reply::Integer(1));
-    load(&mut rt, "a", &counter("two"));
-    assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(1));
+    load(&mut rt, A, &counter("one"));
+    assert_eq!(call(&mut rt, A, "one"), Reply::Integer(1));
+    load(&mut rt, A, &counter("two"));
+    assert_eq!(call(&mut rt, A, "two"), Reply::Integer(1));
     assert_eq!(
-        call(&mut rt, "a", "one"),
+        call(&mut rt, A, "one"),
         Reply::Integer(2),
         "`one` did not run again"
     );
-    load(&mut rt, "a", &counter("one"));
+    load(&mut rt, A, &counter("one"));
     assert_eq!(
-        call(&mut rt, "a", "one"),
+        call(&mut rt, A, "one"),
         Reply::Integer(1),
         "a replaced library runs anew"
     );
-    assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(2));
-    rt.delete("a", b"one");
+    assert_eq!(call(&mut rt, A, "two"), Reply::Integer(2));
+    rt.delete(A, b"one");
     assert_eq!(
-        call(&mut rt, "a", "one"),
+        call(&mut rt, A, "one"),
         Reply::error("ERR Function not found")
     );
-    assert_eq!(call(&mut rt, "a", "two"), Reply::Integer(3));
+    assert_eq!(call(&mut rt, A, "two"), Reply::Integer(3));
 }
 
 #[test]
@@ -163,43 +176,43 @@ fn a_library_that_fails_only_when_installed_is_quarantined_once() {
         at = now_ms() + u128::from(fuse_ms),
     );
     assert_eq!(
-        load(&mut rt, "a", &bomb),
+        load(&mut rt, A, &bomb),
         Reply::Bulk(Bytes::from_static(b"bomb"))
     );
     load(
         &mut rt,
-        "a",
+        A,
         "#!js name=ok\nkiln.registerFunction('fine', () => 2);",
     );
     std::thread::sleep(Duration::from_millis(fuse_ms + 50));
     // The install that trips the bomb fails, and quarantines it.
-    let first = call(&mut rt, "a", "fine");
+    let first = call(&mut rt, A, "fine");
     assert!(
         matches!(&first, Reply::Error(e) if e.contains("boom")),
         "{first:?}"
     );
     assert_eq!(
-        call(&mut rt, "a", "fine"),
+        call(&mut rt, A, "fine"),
         Reply::Integer(2),
         "the rest installs"
     );
-    let tick = call(&mut rt, "a", "tick");
+    let tick = call(&mut rt, A, "tick");
     assert!(
         matches!(&tick, Reply::Error(e) if e.contains("quarantined") && e.contains("boom")),
         "{tick:?}"
     );
-    let listed = format!("{:?}", rt.list("a", Some(b"bomb"), false));
+    let listed = format!("{:?}", rt.list(A, Some(b"bomb"), false));
     assert!(listed.contains("quarantined"), "{listed}");
     // Another core (a fresh runtime over the same registry) never runs it.
-    let mut other = Runtime::new(rt.registry().clone(), RuntimeLimits::default());
-    assert_eq!(call(&mut other, "a", "fine"), Reply::Integer(2));
+    let mut other = FunctionRuntime::new(rt.registry().clone(), RuntimeLimits::default());
+    assert_eq!(call(&mut other, A, "fine"), Reply::Integer(2));
     // Loading it anew clears the quarantine.
     load(
         &mut rt,
-        "a",
+        A,
         "#!js name=bomb\nkiln.registerFunction('tick', () => 1);",
     );
-    assert_eq!(call(&mut rt, "a", "tick"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, A, "tick"), Reply::Integer(1));
 }
 
 #[test]
@@ -207,16 +220,16 @@ fn a_tenant_past_its_share_is_told_to_retry_and_others_are_not() {
     let mut rt = runtime();
     load(
         &mut rt,
-        "a",
+        A,
         "#!js name=spin\nkiln.registerFunction('spin', () => { const end = Date.now() + 20; while (Date.now() < end) {} return 1; });",
     );
     load(
         &mut rt,
-        "b",
+        B,
         "#!js name=quick\nkiln.registerFunction('quick', () => 1);",
     );
     let share = CpuShare { percent: 5 };
-    let call_as = |rt: &mut Runtime, tenant: &str, name: &str| {
+    let call_as = |rt: &mut FunctionRuntime, tenant: TenantId, name: &str| {
         let libraries = rt.registry().tenant(tenant);
         rt.call(
             Call {
@@ -236,7 +249,7 @@ fn a_tenant_past_its_share_is_told_to_retry_and_others_are_not() {
         )
     };
     // 5% of a second is 50 ms: a few 20 ms calls spend it.
-    let replies: Vec<Reply> = (0..6).map(|_| call_as(&mut rt, "a", "spin")).collect();
+    let replies: Vec<Reply> = (0..6).map(|_| call_as(&mut rt, A, "spin")).collect();
     assert!(replies[0] == Reply::Integer(1));
     let refused = replies.last().unwrap();
     assert!(
@@ -245,9 +258,38 @@ fn a_tenant_past_its_share_is_told_to_retry_and_others_are_not() {
     );
     assert!(rt.isolate_stats().throttled >= 1);
     assert_eq!(
-        call_as(&mut rt, "b", "quick"),
+        call_as(&mut rt, B, "quick"),
         Reply::Integer(1),
         "b has its own share"
+    );
+}
+
+#[test]
+fn a_deleted_tenants_isolate_and_meter_go_and_its_calls_find_nothing() {
+    let mut rt = runtime();
+    load(&mut rt, A, LIB);
+    load(&mut rt, B, LIB);
+    assert_eq!(call(&mut rt, A, "calls"), Reply::Integer(1));
+    assert_eq!(call(&mut rt, B, "calls"), Reply::Integer(1));
+    assert_eq!(rt.isolate_stats().kept, 2);
+    assert!(rt.registry().unbind(A));
+    assert_eq!(
+        call(&mut rt, A, "calls"),
+        Reply::error("ERR Function not found")
+    );
+    assert_eq!(call(&mut rt, B, "calls"), Reply::Integer(2));
+    assert_eq!(rt.isolate_stats().kept, 1, "a's isolate was dropped");
+    assert!(!rt.shares.contains_key(&A), "and its meter");
+    // The slot's next tenant, with a name of its own, starts afresh.
+    let next = TenantId::new(A.index(), A.generation() + 1);
+    rt.registry().bind(next, "a");
+    assert_eq!(
+        call(&mut rt, next, "calls"),
+        Reply::error("ERR Function not found")
+    );
+    assert!(
+        matches!(load(&mut rt, A, LIB), Reply::Error(e) if e.contains("no longer exists")),
+        "a late load of the deleted tenant is refused"
     );
 }
 
@@ -263,8 +305,8 @@ fn a_load_is_refused_when_the_tenants_libraries_would_not_fit_one_install() {
             "#!js name={name}\nconst end = Date.now() + 120; while (Date.now() < end) {{}}\nkiln.registerFunction('{name}', () => 1);"
         )
     };
-    let load = |rt: &mut Runtime, code: &str| {
-        rt.load("a", limits, CpuShare::WHOLE_CORE, code.as_bytes(), false)
+    let load = |rt: &mut FunctionRuntime, code: &str| {
+        rt.load(A, limits, CpuShare::WHOLE_CORE, code.as_bytes(), false)
     };
     assert_eq!(load(&mut rt, &slow("one")), Reply::bulk_from("one"));
     assert_eq!(load(&mut rt, &slow("two")), Reply::bulk_from("two"));
@@ -275,7 +317,7 @@ fn a_load_is_refused_when_the_tenants_libraries_would_not_fit_one_install() {
         matches!(&third, Reply::Error(e) if e.contains("more than the 300 ms load budget")),
         "{third:?}"
     );
-    assert_eq!(rt.registry().tenant("a").libraries.len(), 2);
+    assert_eq!(rt.registry().tenant(A).libraries.len(), 2);
 }
 
 fn now_ms() -> u128 {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kiln_net::Reply;
 
-use super::{bulk, call, host, isolate, isolate_with, test_limits};
+use super::{T1, bulk, call, host, isolate, isolate_with, test_limits};
 use crate::{
     CallError, CallOptions, Host, HostError, LibrarySource, Limits, LoadError, MemoryHost,
     TenantIsolate, Watch,
@@ -256,7 +256,7 @@ fn a_thrown_value_is_described_without_running_its_code() {
         load_budget: Duration::from_millis(300),
         ..test_limits()
     };
-    let mut iso = TenantIsolate::new("t1", limits, Watch::new());
+    let mut iso = TenantIsolate::new(T1, limits, Watch::new());
     let cases = [
         "#!js name=lib\nthrow { toString() { for (;;) {} } };",
         "#!js name=lib\nthrow { [Symbol.toPrimitive]() { for (;;) {} }, valueOf() { for (;;) {} } };",
@@ -306,7 +306,7 @@ fn a_thrown_value_is_described_without_running_its_code() {
 
 #[test]
 fn replaced_built_ins_do_not_reach_registration() {
-    let mut iso = TenantIsolate::new("t1", test_limits(), Watch::new());
+    let mut iso = TenantIsolate::new(T1, test_limits(), Watch::new());
     let loaded = iso
         .inspect(library(
             "lib",
@@ -348,7 +348,7 @@ fn patched_iterators_do_not_reach_the_api() {
 
 #[test]
 fn registration_checks_its_arguments_in_rust() {
-    let mut iso = TenantIsolate::new("t1", test_limits(), Watch::new());
+    let mut iso = TenantIsolate::new(T1, test_limits(), Watch::new());
     let mut load = |code: &str| iso.inspect(library("lib", code));
     let message = |error: LoadError| match error {
         LoadError::Run { message, .. } => message,
@@ -402,7 +402,7 @@ fn one_load_budget_covers_every_library_of_a_command() {
     };
     let (a, b) = (slow("a"), slow("b"));
     let libraries = [library("a", &a), library("b", &b)];
-    let mut iso = TenantIsolate::new("t1", limits, Watch::new());
+    let mut iso = TenantIsolate::new(T1, limits, Watch::new());
     let started = Instant::now();
     let error = iso.inspect_all(&libraries).unwrap_err();
     assert_eq!(
@@ -433,7 +433,7 @@ fn one_load_budget_covers_every_library_of_a_command() {
 
 #[test]
 fn extend_keeps_the_context_and_drops_what_it_replaces() {
-    let mut iso = TenantIsolate::new("t1", test_limits(), Watch::new());
+    let mut iso = TenantIsolate::new(T1, test_limits(), Watch::new());
     let a = "#!js name=a\nglobalThis.shared = 'from a';\nkiln.registerFunction('fa', () => globalThis.shared);";
     let b = "#!js name=b\nkiln.registerFunction('fb', () => globalThis.shared + ' seen by b');";
     iso.install(&[library("a", a)], 1).unwrap();

@@ -14,9 +14,9 @@ use crate::shared::{Runtime, Shared};
 use crate::stats::CoreStats;
 use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
 
-/// Figures summed over the cores that answered.
+/// The server's figures, summed over the cores that answered.
 #[derive(Debug, Default, Clone)]
-struct Figures {
+struct ServerFigures {
     stats: CoreStats,
     /// Open connections on the cores reported (a gauge every core
     /// publishes for `maxclients`, not a counter of its own).
@@ -76,7 +76,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     Reply::Array(fields.map(Reply::Integer).collect())
 }
 
-impl Figures {
+impl ServerFigures {
     /// Adds one core's [`info_part`] output.
     fn add_part(&mut self, part: &[i64]) {
         let n = part.len().saturating_sub(SHARD_FIELDS);
@@ -222,7 +222,7 @@ fn selected_sections<'a>(requested: impl Iterator<Item = &'a [u8]>) -> Vec<&'sta
 
 /// The INFO text: `# Section` headers, `field:value` lines ending in CRLF,
 /// sections separated by an empty line.
-fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
+fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> String {
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
         if i > 0 {
@@ -381,7 +381,7 @@ fn format_info(sections: &[&str], fig: &Figures, env: &Environment) -> String {
 /// Combine for `INFO`: sums the cores' parts and formats the sections asked
 /// for.
 pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
-    let mut figures = Figures::default();
+    let mut figures = ServerFigures::default();
     for out in outputs {
         match out.into_reply() {
             Reply::Array(items) => {
@@ -516,7 +516,7 @@ mod tests {
 
     #[test]
     fn figures_sum_and_weight_ttl() {
-        let mut fig = Figures::default();
+        let mut fig = ServerFigures::default();
         let stats = |n: i64| CoreStats::from_fields(&[n; 9]).to_fields();
         let part =
             |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
@@ -536,7 +536,7 @@ mod tests {
 
     #[test]
     fn info_text_layout() {
-        let fig = Figures::default();
+        let fig = ServerFigures::default();
         let all = format_info(&selected_sections(std::iter::empty()), &fig, &env());
         assert!(all.starts_with("# Server\r\nredis_version:7.2.4\r\n"));
         assert!(all.contains("\r\nuptime_in_days:1\r\n"));
