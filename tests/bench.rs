@@ -7,7 +7,7 @@ mod common;
 
 use clap::Parser;
 use common::{Raw, TestServer};
-use kiln_bench::{Args, RunResult};
+use kiln_bench::{BenchArgs, RunResult};
 use kiln_net::Reply;
 
 /// Reads `total_commands_processed`, `keyspace_hits` and `keyspace_misses`,
@@ -64,7 +64,7 @@ impl Probe {
 /// and the text it printed.
 fn bench(flags: &str) -> (RunResult, String) {
     let line = format!("kiln-bench --hide-progress --hide-histogram {flags}");
-    let args = Args::try_parse_from(line.split_whitespace()).expect("flags parse");
+    let args = BenchArgs::try_parse_from(line.split_whitespace()).expect("flags parse");
     let mut out = Vec::new();
     let mut runs = kiln_bench::run_all(&args, &mut out).expect("benchmark runs");
     assert_eq!(runs.len(), 1);

@@ -40,7 +40,7 @@ fn allocations(server: &TestServer, requests: u64, extra: &str) -> u64 {
          --ratio=1:3 --key-maximum=1000 --data-size-range=10-200 --expiry-range=100-200 {extra}",
         server.addr.port()
     );
-    let args = kiln_bench::Args::try_parse_from(line.split_whitespace()).unwrap();
+    let args = kiln_bench::BenchArgs::try_parse_from(line.split_whitespace()).unwrap();
     let mut out = Vec::with_capacity(64 * 1024);
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     kiln_bench::run_all(&args, &mut out).expect("benchmark runs");

@@ -6,7 +6,7 @@ mod common;
 
 use common::TestServer;
 use kiln_client::cli::snippet;
-use kiln_client::{Client, Error, FunctionInfo, LibraryInfo, Reply, RestorePolicy};
+use kiln_client::{Client, Error, FunctionInfo, FunctionRestorePolicy, LibraryInfo, Reply};
 
 /// The example counter library: `hit` and `count` (no-writes, described).
 const COUNTER: &str = include_str!(concat!(
@@ -215,28 +215,28 @@ fn list_delete_dump_and_restore() {
 
     // APPEND refuses names already loaded; REPLACE and FLUSH do not.
     let clash = resp2
-        .function_restore(&payload, RestorePolicy::Append)
+        .function_restore(&payload, FunctionRestorePolicy::Append)
         .unwrap_err();
     assert_eq!(clash.code(), Some("ERR"));
     resp2
-        .function_restore(&payload, RestorePolicy::Replace)
+        .function_restore(&payload, FunctionRestorePolicy::Replace)
         .unwrap();
     assert_eq!(listed(&mut resp2), original);
 
     resp2.function_flush().unwrap();
     assert_eq!(listed(&mut resp2), []);
     resp2
-        .function_restore(&payload, RestorePolicy::Append)
+        .function_restore(&payload, FunctionRestorePolicy::Append)
         .unwrap();
     assert_eq!(listed(&mut resp2), original);
     resp2.function_delete("counter").unwrap();
     resp2
-        .function_restore(&payload, RestorePolicy::Flush)
+        .function_restore(&payload, FunctionRestorePolicy::Flush)
         .unwrap();
     assert_eq!(listed(&mut resp3), original);
 
     let corrupt = resp2
-        .function_restore(b"not a payload", RestorePolicy::Flush)
+        .function_restore(b"not a payload", FunctionRestorePolicy::Flush)
         .unwrap_err();
     assert_eq!(corrupt.code(), Some("ERR"));
     assert_eq!(listed(&mut resp2), original);

@@ -7,8 +7,8 @@ use std::net::TcpStream;
 use kiln_net::Reply;
 use kiln_net::resp::{decode, encode_request};
 
-use crate::Error;
-use crate::config::Config;
+use crate::BenchError;
+use crate::config::BenchConfig;
 
 /// Number of Redis Cluster hash slots.
 pub const SLOTS: usize = 16384;
@@ -32,12 +32,12 @@ impl Topology {
     }
 
     /// Asks the seed node in `config` for CLUSTER SLOTS.
-    pub fn discover(config: &Config) -> Result<Topology, Error> {
-        let mut conn =
-            TcpStream::connect(&config.addr).map_err(|e| Error::Connect(config.addr.clone(), e))?;
+    pub fn discover(config: &BenchConfig) -> Result<Topology, BenchError> {
+        let mut conn = TcpStream::connect(&config.addr)
+            .map_err(|e| BenchError::Connect(config.addr.clone(), e))?;
         for setup in setup_commands(config) {
             if let Reply::Error(e) = call(&mut conn, &setup)? {
-                return Err(Error::Setup(e.into_owned()));
+                return Err(BenchError::Setup(e.into_owned()));
             }
         }
         let reply = call(&mut conn, &["CLUSTER".into(), "SLOTS".into()])?;
@@ -46,12 +46,12 @@ impl Topology {
     }
 
     /// Builds the map from a CLUSTER SLOTS reply; an empty host means the seed's.
-    pub fn from_reply(reply: &Reply, seed_host: &str) -> Result<Topology, Error> {
-        let bad = |why: &str| Error::Setup(format!("unexpected CLUSTER SLOTS reply: {why}"));
+    pub fn from_reply(reply: &Reply, seed_host: &str) -> Result<Topology, BenchError> {
+        let bad = |why: &str| BenchError::Setup(format!("unexpected CLUSTER SLOTS reply: {why}"));
         let Reply::Array(ranges) = reply else {
             return Err(match reply {
                 Reply::Error(e) => {
-                    Error::Setup(format!("CLUSTER SLOTS: {e} (is the server a cluster?)"))
+                    BenchError::Setup(format!("CLUSTER SLOTS: {e} (is the server a cluster?)"))
                 }
                 _ => bad("not an array"),
             });
@@ -91,7 +91,7 @@ impl Topology {
             topology.slots[first..=last].fill(node);
         }
         if topology.slots.contains(&u16::MAX) {
-            return Err(Error::Setup(
+            return Err(BenchError::Setup(
                 "CLUSTER SLOTS leaves some slots unserved".into(),
             ));
         }
@@ -112,7 +112,7 @@ impl Topology {
 
 /// What each connection sends before the benchmark: `HELLO 3` (with AUTH)
 /// for RESP3, else `AUTH` when a password is set.
-pub fn setup_commands(config: &Config) -> Vec<Vec<String>> {
+pub fn setup_commands(config: &BenchConfig) -> Vec<Vec<String>> {
     let auth: Vec<String> = match &config.auth {
         Some((Some(user), password)) => vec![user.clone(), password.clone()],
         Some((None, password)) => vec!["default".into(), password.clone()],
@@ -136,21 +136,21 @@ pub fn setup_commands(config: &Config) -> Vec<Vec<String>> {
 }
 
 /// One blocking request/reply.
-fn call(conn: &mut TcpStream, args: &[String]) -> Result<Reply, Error> {
+fn call(conn: &mut TcpStream, args: &[String]) -> Result<Reply, BenchError> {
     let mut out = Vec::new();
     encode_request(args, &mut out);
-    conn.write_all(&out).map_err(Error::Io)?;
+    conn.write_all(&out).map_err(BenchError::Io)?;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
         if let Some((reply, _)) =
-            decode(&buf).map_err(|e| Error::Setup(format!("bad reply: {e}")))?
+            decode(&buf).map_err(|e| BenchError::Setup(format!("bad reply: {e}")))?
         {
             return Ok(reply);
         }
-        let n = conn.read(&mut chunk).map_err(Error::Io)?;
+        let n = conn.read(&mut chunk).map_err(BenchError::Io)?;
         if n == 0 {
-            return Err(Error::Setup("server closed the connection".into()));
+            return Err(BenchError::Setup("server closed the connection".into()));
         }
         buf.extend_from_slice(&chunk[..n]);
     }

@@ -1,11 +1,11 @@
 //! Command-line flags, named and defaulted as memtier_benchmark names them,
-//! and their validation into a [`Config`] the runner can use directly.
+//! and their validation into a [`BenchConfig`] the runner can use directly.
 
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::Error;
+use crate::BenchError;
 use crate::keys::{KeyPattern, KeyRange};
 use crate::workload::{Ratio, Template};
 
@@ -18,7 +18,7 @@ use crate::workload::{Ratio, Template};
     version,
     about = "A memtier_benchmark-compatible load generator for Redis-protocol servers"
 )]
-pub struct Args {
+pub struct BenchArgs {
     /// Server address.
     #[arg(short = 's', long = "server", default_value = "127.0.0.1")]
     pub server: String,
@@ -131,7 +131,7 @@ pub enum Limit {
 
 /// Validated settings for one benchmark.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct BenchConfig {
     /// `host:port` of the server (in cluster mode: the seed node).
     pub addr: String,
     /// Send `HELLO 3` on connect.
@@ -170,9 +170,9 @@ pub struct Config {
     pub set_get: bool,
 }
 
-impl Args {
+impl BenchArgs {
     /// Checks the flags and builds the run settings.
-    pub fn config(&self) -> Result<Config, Error> {
+    pub fn config(&self) -> Result<BenchConfig, BenchError> {
         let keys = KeyRange {
             min: self.key_minimum,
             max: self.key_maximum,
@@ -182,7 +182,7 @@ impl Args {
         };
         keys.validate()?;
         if self.threads == 0 || self.clients == 0 || self.pipeline == 0 || self.run_count == 0 {
-            return Err(Error::Flag(
+            return Err(BenchError::Flag(
                 "threads, clients, pipeline and run-count must be at least 1".into(),
             ));
         }
@@ -200,7 +200,7 @@ impl Args {
             None => (self.data_size, self.data_size),
         };
         if data_size.1 == 0 || data_size.0 > data_size.1 || data_size.1 > 64 << 20 {
-            return Err(Error::Flag(
+            return Err(BenchError::Flag(
                 "data size must be 1..=64MiB with min <= max".into(),
             ));
         }
@@ -222,12 +222,12 @@ impl Args {
             "redis" | "resp2" => false,
             "resp3" => true,
             other => {
-                return Err(Error::Flag(format!(
+                return Err(BenchError::Flag(format!(
                     "unsupported protocol {other:?}: use resp2 or resp3"
                 )));
             }
         };
-        Ok(Config {
+        Ok(BenchConfig {
             addr: format!("{}:{}", self.server, self.port),
             resp3,
             auth: self.authenticate.as_deref().map(parse_auth),
@@ -251,11 +251,11 @@ impl Args {
 
     /// The `--command` templates with their ratios and key patterns; a
     /// missing ratio or pattern takes memtier's default (1, R).
-    fn commands(&self) -> Result<Vec<Template>, Error> {
+    fn commands(&self) -> Result<Vec<Template>, BenchError> {
         if self.command_ratio.len() > self.command.len()
             || self.command_key_pattern.len() > self.command.len()
         {
-            return Err(Error::Flag(
+            return Err(BenchError::Flag(
                 "more --command-ratio/--command-key-pattern than --command".into(),
             ));
         }
@@ -274,29 +274,32 @@ impl Args {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, Error> {
+fn parse_num<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, BenchError> {
     text.trim()
         .parse()
-        .map_err(|_| Error::Flag(format!("--{flag}: {text:?} is not a number")))
+        .map_err(|_| BenchError::Flag(format!("--{flag}: {text:?} is not a number")))
 }
 
 /// `min-max`, inclusive.
-fn parse_range<T: std::str::FromStr + PartialOrd>(text: &str, flag: &str) -> Result<(T, T), Error> {
+fn parse_range<T: std::str::FromStr + PartialOrd>(
+    text: &str,
+    flag: &str,
+) -> Result<(T, T), BenchError> {
     let (a, b) = text
         .split_once('-')
-        .ok_or_else(|| Error::Flag(format!("--{flag}: expected min-max, got {text:?}")))?;
+        .ok_or_else(|| BenchError::Flag(format!("--{flag}: expected min-max, got {text:?}")))?;
     let range = (parse_num(a, flag)?, parse_num(b, flag)?);
     if range.0 > range.1 {
-        return Err(Error::Flag(format!("--{flag}: min is above max")));
+        return Err(BenchError::Flag(format!("--{flag}: min is above max")));
     }
     Ok(range)
 }
 
 /// `S:R` → (SET pattern, GET pattern).
-fn split_pair(text: &str) -> Result<(KeyPattern, KeyPattern), Error> {
-    let (a, b) = text
-        .split_once(':')
-        .ok_or_else(|| Error::Flag(format!("--key-pattern: expected SET:GET, got {text:?}")))?;
+fn split_pair(text: &str) -> Result<(KeyPattern, KeyPattern), BenchError> {
+    let (a, b) = text.split_once(':').ok_or_else(|| {
+        BenchError::Flag(format!("--key-pattern: expected SET:GET, got {text:?}"))
+    })?;
     Ok((a.parse()?, b.parse()?))
 }
 
@@ -309,7 +312,7 @@ fn parse_auth(text: &str) -> (Option<String>, String) {
 }
 
 /// `50,99,99.9` → sorted, each in (0, 100].
-pub fn parse_percentiles(text: &str) -> Result<Vec<f64>, Error> {
+pub fn parse_percentiles(text: &str) -> Result<Vec<f64>, BenchError> {
     let mut out = text
         .split(',')
         .map(|p| {
@@ -317,12 +320,12 @@ pub fn parse_percentiles(text: &str) -> Result<Vec<f64>, Error> {
             if value > 0.0 && value <= 100.0 {
                 Ok(value)
             } else {
-                Err(Error::Flag(format!(
+                Err(BenchError::Flag(format!(
                     "--print-percentiles: {value} is not in (0, 100]"
                 )))
             }
         })
-        .collect::<Result<Vec<f64>, Error>>()?;
+        .collect::<Result<Vec<f64>, BenchError>>()?;
     out.sort_by(f64::total_cmp);
     out.dedup();
     Ok(out)
@@ -338,8 +341,9 @@ fn clock_seed() -> u64 {
 mod tests {
     use super::*;
 
-    fn args(line: &str) -> Args {
-        Args::try_parse_from(std::iter::once("kiln-bench").chain(line.split_whitespace())).unwrap()
+    fn args(line: &str) -> BenchArgs {
+        BenchArgs::try_parse_from(std::iter::once("kiln-bench").chain(line.split_whitespace()))
+            .unwrap()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Instant;
 use kiln_net::resp::FrameScanner;
 use mio::net::TcpStream;
 
-use crate::Error;
+use crate::BenchError;
 
 /// Initial input buffer; doubled when one reply does not fit.
 const READ_BUF: usize = 64 * 1024;
@@ -98,14 +98,14 @@ impl Conn {
     }
 
     /// Writes as much of `out` as the socket takes.
-    pub fn flush(&mut self) -> Result<(), Error> {
+    pub fn flush(&mut self) -> Result<(), BenchError> {
         while self.written < self.out.len() {
             match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(Error::Closed),
+                Ok(0) => return Err(BenchError::Closed),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(BenchError::Io(e)),
             }
         }
         self.out.clear();
@@ -120,32 +120,32 @@ impl Conn {
     pub fn read(
         &mut self,
         mut on_reply: impl FnMut(&[u8], InFlight, Instant),
-    ) -> Result<(), Error> {
+    ) -> Result<(), BenchError> {
         loop {
             if self.filled == self.input.len() {
                 self.make_room();
             }
             let space = self.input.len() - self.filled;
             let n = match self.stream.read(&mut self.input[self.filled..]) {
-                Ok(0) => return Err(Error::Closed),
+                Ok(0) => return Err(BenchError::Closed),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(BenchError::Io(e)),
             };
             self.filled += n;
             let now = Instant::now();
             while let Some(len) = self
                 .scanner
                 .scan(&self.input[self.start..self.filled])
-                .map_err(|e| Error::Protocol(e.to_string()))?
+                .map_err(|e| BenchError::Protocol(e.to_string()))?
             {
                 let frame = &self.input[self.start..self.start + len];
                 self.start += len;
                 if self.setup > 0 {
                     self.setup -= 1;
                     if frame[0] == b'-' {
-                        return Err(Error::Setup(
+                        return Err(BenchError::Setup(
                             String::from_utf8_lossy(&frame[1..len - 2]).into_owned(),
                         ));
                     }
@@ -153,7 +153,7 @@ impl Conn {
                     let request = self
                         .in_flight
                         .pop_front()
-                        .ok_or_else(|| Error::Protocol("a reply nobody asked for".into()))?;
+                        .ok_or_else(|| BenchError::Protocol("a reply nobody asked for".into()))?;
                     on_reply(frame, request, now);
                 }
             }

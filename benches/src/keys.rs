@@ -7,7 +7,7 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Normal, Zipf};
 
-use crate::Error;
+use crate::BenchError;
 
 /// How a command picks its key numbers (memtier's `--key-pattern` letters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,16 +25,16 @@ pub enum KeyPattern {
 }
 
 impl FromStr for KeyPattern {
-    type Err = Error;
+    type Err = BenchError;
 
-    fn from_str(s: &str) -> Result<KeyPattern, Error> {
+    fn from_str(s: &str) -> Result<KeyPattern, BenchError> {
         match s {
             "R" => Ok(KeyPattern::Random),
             "S" => Ok(KeyPattern::Sequential),
             "G" => Ok(KeyPattern::Gaussian),
             "Z" => Ok(KeyPattern::Zipf),
             "P" => Ok(KeyPattern::Parallel),
-            _ => Err(Error::Flag(format!(
+            _ => Err(BenchError::Flag(format!(
                 "key pattern {s:?}: use R, S, G, Z or P"
             ))),
         }
@@ -68,15 +68,17 @@ impl KeyRange {
     }
 
     /// Rejects ranges and parameters the distributions cannot use.
-    pub fn validate(&self) -> Result<(), Error> {
+    pub fn validate(&self) -> Result<(), BenchError> {
         if self.is_empty() {
-            return Err(Error::Flag("--key-minimum is above --key-maximum".into()));
+            return Err(BenchError::Flag(
+                "--key-minimum is above --key-maximum".into(),
+            ));
         }
         if !(self.zipf_exp > 0.0 && self.zipf_exp < 5.0) {
-            return Err(Error::Flag("--key-zipf-exp must be in (0, 5)".into()));
+            return Err(BenchError::Flag("--key-zipf-exp must be in (0, 5)".into()));
         }
         if self.stddev.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
-            return Err(Error::Flag("--key-stddev must be positive".into()));
+            return Err(BenchError::Flag("--key-stddev must be positive".into()));
         }
         Ok(())
     }

@@ -33,12 +33,12 @@ pub mod workload;
 use std::io::Write;
 use std::sync::Arc;
 
-pub use config::{Args, Config};
+pub use config::{BenchArgs, BenchConfig};
 pub use report::RunResult;
 
 /// Everything that can stop a benchmark.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum BenchError {
     /// A flag is malformed or out of range.
     #[error("{0}")]
     Flag(String),
@@ -64,7 +64,7 @@ pub enum Error {
 
 /// Runs `-x` benchmarks and prints (and writes) the results as memtier
 /// does; returns every run's figures.
-pub fn run_all(args: &Args, out: &mut impl Write) -> Result<Vec<RunResult>, Error> {
+pub fn run_all(args: &BenchArgs, out: &mut impl Write) -> Result<Vec<RunResult>, BenchError> {
     let config = Arc::new(args.config()?);
     let mut results = Vec::with_capacity(args.run_count);
     for run in 1..=args.run_count {
@@ -89,14 +89,14 @@ pub fn run_all(args: &Args, out: &mut impl Write) -> Result<Vec<RunResult>, Erro
         text += "\n\n";
         json.insert(title.clone(), result.json());
     }
-    out.write_all(text.as_bytes()).map_err(Error::Io)?;
+    out.write_all(text.as_bytes()).map_err(BenchError::Io)?;
     if let Some(path) = &args.json_out_file {
         json.insert(
             "configuration".into(),
             serde_json::json!({ "command line": std::env::args().collect::<Vec<_>>().join(" ") }),
         );
-        let body = serde_json::to_string_pretty(&json).map_err(|e| Error::Io(e.into()))?;
-        std::fs::write(path, body).map_err(Error::Io)?;
+        let body = serde_json::to_string_pretty(&json).map_err(|e| BenchError::Io(e.into()))?;
+        std::fs::write(path, body).map_err(BenchError::Io)?;
     }
     for (run, result) in results.iter().enumerate() {
         let totals = result.totals();
@@ -139,16 +139,16 @@ pub fn tables(results: &[RunResult]) -> Vec<(String, RunResult)> {
 }
 
 /// `<prefix>_FULL_RUN_<n>.txt` for all requests, plus one file per command.
-fn write_hdr_files(prefix: &str, run: usize, result: &RunResult) -> Result<(), Error> {
+fn write_hdr_files(prefix: &str, run: usize, result: &RunResult) -> Result<(), BenchError> {
     let base = format!("{prefix}_FULL_RUN_{run}");
     std::fs::write(
         format!("{base}.txt"),
         report::percentile_file(&result.totals()),
     )
-    .map_err(Error::Io)?;
+    .map_err(BenchError::Io)?;
     for (name, row) in &result.rows {
         std::fs::write(format!("{base}_{name}.txt"), report::percentile_file(row))
-            .map_err(Error::Io)?;
+            .map_err(BenchError::Io)?;
     }
     Ok(())
 }

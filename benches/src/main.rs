@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = kiln_bench::Args::parse();
+    let args = kiln_bench::BenchArgs::parse();
     match kiln_bench::run_all(&args, &mut std::io::stdout().lock()) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

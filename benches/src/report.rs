@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{Config, Limit};
+use crate::config::{BenchConfig, Limit};
 use crate::stats::{Live, Stats};
 
 /// One run's figures.
@@ -29,7 +29,7 @@ pub struct RunResult {
 
 impl RunResult {
     /// An empty result for `config`.
-    pub fn new(config: &Config) -> RunResult {
+    pub fn new(config: &BenchConfig) -> RunResult {
         RunResult {
             rows: config
                 .templates
@@ -285,7 +285,7 @@ pub struct Progress {
 
 impl Progress {
     /// Starts timing now.
-    pub fn new(config: &Config, run: usize) -> Progress {
+    pub fn new(config: &BenchConfig, run: usize) -> Progress {
         let now = Instant::now();
         let (total, test_time) = match config.limit {
             Limit::Requests(n) => (Some(n * (config.threads * config.clients) as u64), None),

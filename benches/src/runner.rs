@@ -24,17 +24,17 @@ use mio::{Events, Interest, Poll, Token};
 use rand::rngs::SmallRng;
 use rand::{Rng, RngCore, SeedableRng};
 
-use crate::Error;
+use crate::BenchError;
 use crate::cluster::{Topology, setup_commands};
-use crate::config::{Config, Limit};
+use crate::config::{BenchConfig, Limit};
 use crate::conn::{Conn, InFlight, Outcome, classify};
 use crate::keys::{Key, KeyGen};
 use crate::report::{Progress, RunResult};
 use crate::stats::{Live, Stats};
-use crate::workload::{Kind, Schedule};
+use crate::workload::{HitKind, Schedule};
 
 /// Runs one benchmark (one of `-x` runs) and returns its figures.
-pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> {
+pub fn run(config: &Arc<BenchConfig>, run_number: usize) -> Result<RunResult, BenchError> {
     let topology = if config.cluster_mode {
         Topology::discover(config)?
     } else {
@@ -64,7 +64,7 @@ pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> 
                     let _ = done.send(());
                     result
                 })
-                .map_err(Error::Io)
+                .map_err(BenchError::Io)
         })
         .collect::<Result<_, _>>()?;
     drop(done_tx);
@@ -80,7 +80,7 @@ pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> 
     }
     let mut result = RunResult::new(config);
     for handle in handles {
-        let (stats, elapsed) = handle.join().map_err(|_| Error::Panicked)??;
+        let (stats, elapsed) = handle.join().map_err(|_| BenchError::Panicked)??;
         result.add_thread(&stats, elapsed);
     }
     progress.finish(&lives, result.duration);
@@ -88,7 +88,7 @@ pub fn run(config: &Arc<Config>, run_number: usize) -> Result<RunResult, Error> 
 }
 
 /// One thread's clients.
-struct Client {
+struct ThreadClients {
     /// Connection index per node (one entry unless in cluster mode).
     conns: Vec<usize>,
     rng: SmallRng,
@@ -104,10 +104,10 @@ struct Client {
 
 /// One thread: its poll, connections, clients and figures.
 struct Worker {
-    config: Arc<Config>,
+    config: Arc<BenchConfig>,
     poll: Poll,
     conns: Vec<Conn>,
-    clients: Vec<Client>,
+    clients: Vec<ThreadClients>,
     /// Per template.
     stats: Vec<Stats>,
     live: Arc<Live>,
@@ -121,12 +121,12 @@ struct Worker {
 impl Worker {
     /// Opens and registers every connection and queues the setup commands.
     fn connect(
-        config: &Arc<Config>,
+        config: &Arc<BenchConfig>,
         topology: &Topology,
         thread: usize,
         live: Arc<Live>,
-    ) -> Result<Worker, Error> {
-        let poll = Poll::new().map_err(Error::Io)?;
+    ) -> Result<Worker, BenchError> {
+        let poll = Poll::new().map_err(BenchError::Io)?;
         let mut setup = Vec::new();
         let setup_cmds = setup_commands(config);
         for cmd in &setup_cmds {
@@ -143,7 +143,7 @@ impl Worker {
                 let token = Token(conns.len());
                 poll.registry()
                     .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                    .map_err(Error::Io)?;
+                    .map_err(BenchError::Io)?;
                 client_conns.push(conns.len());
                 conns.push(Conn::new(
                     stream,
@@ -158,7 +158,7 @@ impl Worker {
             } else {
                 config.seed
             };
-            clients.push(Client {
+            clients.push(ThreadClients {
                 conns: client_conns,
                 rng: SmallRng::seed_from_u64(seed),
                 keys: config
@@ -190,7 +190,7 @@ impl Worker {
     }
 
     /// Runs until every client has its replies (or the time is up).
-    fn run(mut self) -> Result<(Vec<Stats>, Duration), Error> {
+    fn run(mut self) -> Result<(Vec<Stats>, Duration), BenchError> {
         let start = Instant::now();
         let deadline = match self.config.limit {
             Limit::Time(d) => Some(start + d),
@@ -210,7 +210,7 @@ impl Worker {
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(BenchError::Io(e)),
             }
             for event in &events {
                 let i = event.token().0;
@@ -236,7 +236,7 @@ impl Worker {
     }
 
     /// Reads connection `i` and counts its replies.
-    fn read(&mut self, i: usize) -> Result<(), Error> {
+    fn read(&mut self, i: usize) -> Result<(), BenchError> {
         let Worker {
             conns,
             clients,
@@ -259,8 +259,8 @@ impl Worker {
             live.add(bytes, latency);
             let kind = config.templates[t].kind;
             match classify(frame) {
-                Outcome::Value if kind == Kind::Get => s.hits += 1,
-                Outcome::Nil if kind == Kind::Get => s.misses += 1,
+                Outcome::Value if kind == HitKind::Get => s.hits += 1,
+                Outcome::Nil if kind == HitKind::Get => s.misses += 1,
                 Outcome::Value | Outcome::Nil => {}
                 Outcome::Moved => {
                     s.moved += 1;
@@ -333,7 +333,7 @@ impl Worker {
         }
     }
 
-    fn flush_client(&mut self, c: usize) -> Result<(), Error> {
+    fn flush_client(&mut self, c: usize) -> Result<(), BenchError> {
         for &i in &self.clients[c].conns {
             self.conns[i].flush()?;
         }
@@ -352,7 +352,7 @@ impl Worker {
 }
 
 /// Connects a blocking socket (simple, once per connection) and hands it to mio.
-fn open(addr: &str) -> Result<TcpStream, Error> {
+fn open(addr: &str) -> Result<TcpStream, BenchError> {
     let connect = || -> io::Result<StdStream> {
         let target = addr
             .to_socket_addrs()?
@@ -365,7 +365,7 @@ fn open(addr: &str) -> Result<TcpStream, Error> {
     };
     connect()
         .map(TcpStream::from_std)
-        .map_err(|e| Error::Connect(addr.to_string(), e))
+        .map_err(|e| BenchError::Connect(addr.to_string(), e))
 }
 
 /// Points the slot named in `-MOVED <slot> <addr>` at that node, if this

@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use crate::Error;
+use crate::BenchError;
 use crate::keys::{Key, KeyPattern};
 
 /// memtier's `--ratio SET:GET`.
@@ -21,17 +21,17 @@ pub struct Ratio {
 }
 
 impl FromStr for Ratio {
-    type Err = Error;
+    type Err = BenchError;
 
-    fn from_str(s: &str) -> Result<Ratio, Error> {
-        let bad = || Error::Flag(format!("--ratio: expected SET:GET, got {s:?}"));
+    fn from_str(s: &str) -> Result<Ratio, BenchError> {
+        let bad = || BenchError::Flag(format!("--ratio: expected SET:GET, got {s:?}"));
         let (a, b) = s.split_once(':').ok_or_else(bad)?;
         let ratio = Ratio {
             set: a.trim().parse().map_err(|_| bad())?,
             get: b.trim().parse().map_err(|_| bad())?,
         };
         if ratio.set == 0 && ratio.get == 0 {
-            return Err(Error::Flag("--ratio: 0:0 sends nothing".into()));
+            return Err(BenchError::Flag("--ratio: 0:0 sends nothing".into()));
         }
         Ok(ratio)
     }
@@ -52,7 +52,7 @@ pub enum Segment {
 
 /// How replies to a command count as hits and misses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum HitKind {
     /// A write: its replies are neither hits nor misses.
     Set,
     /// A read: a nil reply is a miss, anything else a hit.
@@ -73,7 +73,7 @@ pub struct Template {
     /// Key pattern.
     pub pattern: KeyPattern,
     /// Hit/miss accounting.
-    pub kind: Kind,
+    pub kind: HitKind,
     /// `--expiry-range` for [`Segment::Expiry`].
     pub expiry: (u64, u64),
 }
@@ -104,7 +104,7 @@ impl Template {
                 args: set_args,
                 ratio: ratio.set,
                 pattern: set,
-                kind: Kind::Set,
+                kind: HitKind::Set,
                 expiry: expiry.unwrap_or((0, 0)),
             },
             Template {
@@ -112,7 +112,7 @@ impl Template {
                 args: vec![vec![Segment::Literal(b"GET".to_vec())], vec![Segment::Key]],
                 ratio: ratio.get,
                 pattern: get,
-                kind: Kind::Get,
+                kind: HitKind::Get,
                 expiry: (0, 0),
             },
         ]
@@ -120,16 +120,16 @@ impl Template {
 
     /// A `--command` line: whitespace-separated arguments, double quotes
     /// group words, placeholders may sit anywhere inside an argument.
-    pub fn parse(text: &str, ratio: u32, pattern: KeyPattern) -> Result<Template, Error> {
+    pub fn parse(text: &str, ratio: u32, pattern: KeyPattern) -> Result<Template, BenchError> {
         let words = split_words(text)?;
         let Some(first) = words.first() else {
-            return Err(Error::Flag("--command is empty".into()));
+            return Err(BenchError::Flag("--command is empty".into()));
         };
         let name = first.to_ascii_uppercase();
         let kind = match name.as_str() {
-            "GET" | "GETEX" | "GETDEL" | "HGET" | "LINDEX" => Kind::Get,
-            "SET" | "SETEX" | "PSETEX" | "HSET" | "MSET" => Kind::Set,
-            _ => Kind::Other,
+            "GET" | "GETEX" | "GETDEL" | "HGET" | "LINDEX" => HitKind::Get,
+            "SET" | "SETEX" | "PSETEX" | "HSET" | "MSET" => HitKind::Set,
+            _ => HitKind::Other,
         };
         Ok(Template {
             name: first.clone(),
@@ -214,7 +214,7 @@ fn segments(word: &str) -> Vec<Segment> {
 }
 
 /// Whitespace-separated words; `"..."` keeps spaces and may be empty.
-fn split_words(text: &str) -> Result<Vec<String>, Error> {
+fn split_words(text: &str) -> Result<Vec<String>, BenchError> {
     let mut words = Vec::new();
     let mut chars = text.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -230,7 +230,7 @@ fn split_words(text: &str) -> Result<Vec<String>, Error> {
                     Some('"') => break,
                     Some(c) => word.push(c),
                     None => {
-                        return Err(Error::Flag(format!(
+                        return Err(BenchError::Flag(format!(
                             "--command: unbalanced quote in {text:?}"
                         )));
                     }
@@ -362,7 +362,7 @@ mod tests {
     fn placeholders_substitute_anywhere_in_an_argument() {
         let t =
             Template::parse("HSET h:__key__ f \"a b __data__!\"", 1, KeyPattern::Random).unwrap();
-        assert_eq!(t.kind, Kind::Set);
+        assert_eq!(t.kind, HitKind::Set);
         assert!(t.has_key());
         assert_eq!(
             encode(&t, 5, b"DD", 0),
@@ -384,7 +384,7 @@ mod tests {
     fn commands_without_keys_and_bad_quotes() {
         let t = Template::parse("ping", 1, KeyPattern::Random).unwrap();
         assert!(!t.has_key());
-        assert_eq!(t.kind, Kind::Other);
+        assert_eq!(t.kind, HitKind::Other);
         assert_eq!(t.name, "ping");
         assert!(Template::parse("SET \"oops", 1, KeyPattern::Random).is_err());
         assert!(Template::parse("   ", 1, KeyPattern::Random).is_err());

@@ -7,9 +7,9 @@ use std::time::Duration;
 use kiln_net::Reply;
 use kiln_net::resp::encode_request;
 
-use crate::connection::Connection;
-use crate::routing::{self, Route};
-use crate::slots::{NodeAddr, SlotMap};
+use crate::connection::NodeConnection;
+use crate::routing::{self, KeyRoute};
+use crate::slots::{NodeAddr, SlotTable};
 use crate::{Error, Redirect};
 
 /// Most `MOVED` / `ASK` redirections followed for one command.
@@ -17,7 +17,7 @@ pub const MAX_REDIRECTS: usize = 5;
 
 /// Connection settings, shared by every connection a [`Client`] opens.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub(crate) struct ClientConfig {
     pub(crate) user: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) resp3: bool,
@@ -29,9 +29,9 @@ pub(crate) struct Config {
     pub(crate) write_timeout: Option<Duration>,
 }
 
-impl Default for Config {
+impl Default for ClientConfig {
     fn default() -> Self {
-        Config {
+        ClientConfig {
             user: None,
             password: None,
             resp3: false,
@@ -59,7 +59,7 @@ impl Default for Config {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClientBuilder {
-    config: Config,
+    config: ClientConfig,
 }
 
 impl ClientBuilder {
@@ -126,7 +126,7 @@ impl ClientBuilder {
     /// Connects to the main port, runs the handshake and loads the slot map.
     pub fn connect(self, addr: impl ToSocketAddrs) -> Result<Client, Error> {
         let main_addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-        let main = Connection::open(&main_addrs, &self.config)?;
+        let main = NodeConnection::open(&main_addrs, &self.config)?;
         let mut client = Client {
             config: self.config,
             main_addrs,
@@ -147,13 +147,13 @@ enum NodeConn {
     Closed,
     /// The node is the main port itself; use the main connection.
     Main,
-    Open(Connection),
+    Open(NodeConnection),
 }
 
 /// The routing table and the per-node connections, index-aligned with
-/// [`SlotMap::nodes`].
+/// [`SlotTable::nodes`].
 struct Cluster {
-    map: SlotMap,
+    map: SlotTable,
     conns: Vec<NodeConn>,
 }
 
@@ -177,9 +177,9 @@ pub(crate) enum Target {
 /// sends each command to the core owning its key's slot. Not `Sync`: use one
 /// client per thread.
 pub struct Client {
-    pub(crate) config: Config,
+    pub(crate) config: ClientConfig,
     main_addrs: Vec<SocketAddr>,
-    main: Option<Connection>,
+    main: Option<NodeConnection>,
     /// `None`: no cluster routing (disabled, or the server is not a cluster).
     cluster: Option<Cluster>,
     /// Reused buffer for encoding requests.
@@ -200,7 +200,7 @@ impl Client {
 
     /// The current routing table, `None` when commands all go to the main
     /// connection (cluster routing off, or the server is not a cluster).
-    pub fn slot_map(&self) -> Option<&SlotMap> {
+    pub fn slot_map(&self) -> Option<&SlotTable> {
         self.cluster.as_ref().map(|c| &c.map)
     }
 
@@ -265,7 +265,7 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let map = SlotMap::from_reply(&reply, &self.main_host())?;
+        let map = SlotTable::from_reply(&reply, &self.main_host())?;
         if map.is_empty() {
             self.cluster = None;
             return Ok(());
@@ -293,14 +293,14 @@ impl Client {
         let addr = self
             .main
             .as_ref()
-            .map(Connection::peer)
+            .map(NodeConnection::peer)
             .or_else(|| self.main_addrs.first().copied());
         addr.map_or_else(|| "127.0.0.1".to_owned(), |a| a.ip().to_string())
     }
 
-    pub(crate) fn target(&self, route: Route) -> Target {
+    pub(crate) fn target(&self, route: KeyRoute) -> Target {
         match (route, &self.cluster) {
-            (Route::Slot(slot), Some(cluster)) => cluster
+            (KeyRoute::Slot(slot), Some(cluster)) => cluster
                 .map
                 .node_index(slot)
                 .map_or(Target::Main, Target::Node),
@@ -309,7 +309,7 @@ impl Client {
     }
 
     /// The connection for `target`, opened (with the handshake) if needed.
-    pub(crate) fn conn(&mut self, target: Target) -> Result<&mut Connection, Error> {
+    pub(crate) fn conn(&mut self, target: Target) -> Result<&mut NodeConnection, Error> {
         if let (Target::Node(i), Some(cluster)) = (target, &mut self.cluster)
             && let Some(slot) = cluster.conns.get_mut(i)
         {
@@ -320,7 +320,7 @@ impl Client {
                 *slot = if addrs.iter().any(|a| self.main_addrs.contains(a)) {
                     NodeConn::Main
                 } else {
-                    NodeConn::Open(Connection::open(&addrs, &self.config)?)
+                    NodeConn::Open(NodeConnection::open(&addrs, &self.config)?)
                 };
             }
             if let NodeConn::Open(_) = slot {
@@ -335,7 +335,7 @@ impl Client {
         match self.main {
             Some(ref mut conn) => Ok(conn),
             None => {
-                let conn = Connection::open(&self.main_addrs, &self.config)?;
+                let conn = NodeConnection::open(&self.main_addrs, &self.config)?;
                 Ok(self.main.insert(conn))
             }
         }
@@ -424,7 +424,7 @@ impl Client {
         };
         let addr = NodeAddr { host, port: *port };
         let cluster = self.cluster.get_or_insert_with(|| Cluster {
-            map: SlotMap::default(),
+            map: SlotTable::default(),
             conns: Vec::new(),
         });
         let index = cluster.map.node_index_or_insert(&addr);
@@ -439,7 +439,7 @@ impl Client {
                 if refresh {
                     self.refresh_after_moved();
                 }
-                (self.target(Route::Slot(*slot)), false)
+                (self.target(KeyRoute::Slot(*slot)), false)
             }
         }
     }

@@ -8,25 +8,23 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use kiln_net::Reply;
 
-use crate::functions::{LibraryInfo, RestorePolicy};
-use crate::options::{
-    ExpireCondition, Expiry, GetExExpiry, ScanOptions, SetCondition, SetOptions, SetReply,
-};
-use crate::slots::SlotMap;
+use crate::functions::{FunctionRestorePolicy, LibraryInfo};
+use crate::options::{ExpireIf, Expiry, GetExExpiry, ScanOptions, SetIf, SetReply, SetWithOptions};
+use crate::slots::SlotTable;
 use crate::{Client, Error, Pipeline};
 
 /// An argument: borrowed key/value bytes or a formatted number.
-pub(crate) type Arg<'a> = Cow<'a, [u8]>;
+pub(crate) type ArgBytes<'a> = Cow<'a, [u8]>;
 
-fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> Arg<'_> {
+fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> ArgBytes<'_> {
     Cow::Borrowed(bytes.as_ref())
 }
 
-fn n(number: impl ToString) -> Arg<'static> {
+fn n(number: impl ToString) -> ArgBytes<'static> {
     Cow::Owned(number.to_string().into_bytes())
 }
 
-fn s(word: &'static str) -> Arg<'static> {
+fn s(word: &'static str) -> ArgBytes<'static> {
     Cow::Borrowed(word.as_bytes())
 }
 
@@ -137,7 +135,7 @@ fn bytes_list(reply: Reply) -> Result<Vec<Bytes>, Error> {
     items(reply)?.into_iter().map(bytes).collect()
 }
 
-fn with_keys<'a, K: AsRef<[u8]>>(name: &'static str, keys: &'a [K]) -> Vec<Arg<'a>> {
+fn with_keys<'a, K: AsRef<[u8]>>(name: &'static str, keys: &'a [K]) -> Vec<ArgBytes<'a>> {
     let mut args = Vec::with_capacity(keys.len() + 1);
     args.push(s(name));
     args.extend(keys.iter().map(b));
@@ -175,12 +173,12 @@ impl Client {
         &mut self,
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
-        options: &SetOptions,
+        options: &SetWithOptions,
     ) -> Result<SetReply, Error> {
         let mut args = vec![s("SET"), b(&key), b(&value)];
         match options.condition {
-            Some(SetCondition::Nx) => args.push(s("NX")),
-            Some(SetCondition::Xx) => args.push(s("XX")),
+            Some(SetIf::Nx) => args.push(s("NX")),
+            Some(SetIf::Xx) => args.push(s("XX")),
             None => {}
         }
         if options.get {
@@ -398,7 +396,7 @@ impl Client {
         name: &'static str,
         key: &[u8],
         when: i64,
-        condition: Option<ExpireCondition>,
+        condition: Option<ExpireIf>,
     ) -> Result<bool, Error> {
         let mut args = vec![s(name), b(key), n(when)];
         if let Some(c) = condition {
@@ -412,7 +410,7 @@ impl Client {
         &mut self,
         key: impl AsRef<[u8]>,
         seconds: i64,
-        condition: Option<ExpireCondition>,
+        condition: Option<ExpireIf>,
     ) -> Result<bool, Error> {
         self.expire_cmd("EXPIRE", key.as_ref(), seconds, condition)
     }
@@ -422,7 +420,7 @@ impl Client {
         &mut self,
         key: impl AsRef<[u8]>,
         millis: i64,
-        condition: Option<ExpireCondition>,
+        condition: Option<ExpireIf>,
     ) -> Result<bool, Error> {
         self.expire_cmd("PEXPIRE", key.as_ref(), millis, condition)
     }
@@ -432,7 +430,7 @@ impl Client {
         &mut self,
         key: impl AsRef<[u8]>,
         at: i64,
-        condition: Option<ExpireCondition>,
+        condition: Option<ExpireIf>,
     ) -> Result<bool, Error> {
         self.expire_cmd("EXPIREAT", key.as_ref(), at, condition)
     }
@@ -442,7 +440,7 @@ impl Client {
         &mut self,
         key: impl AsRef<[u8]>,
         at: i64,
-        condition: Option<ExpireCondition>,
+        condition: Option<ExpireIf>,
     ) -> Result<bool, Error> {
         self.expire_cmd("PEXPIREAT", key.as_ref(), at, condition)
     }
@@ -552,9 +550,9 @@ impl Client {
 
     /// `CLUSTER SLOTS`, parsed (asks the server; [`Client::slot_map`] is the
     /// table the client routes with).
-    pub fn cluster_slots(&mut self) -> Result<SlotMap, Error> {
+    pub fn cluster_slots(&mut self) -> Result<SlotTable, Error> {
         let reply = self.main_cmd(&["CLUSTER", "SLOTS"])?;
-        SlotMap::from_reply(&reply, &self.main_host())
+        SlotTable::from_reply(&reply, &self.main_host())
     }
 
     /// `SELECT db` on every connection, now and when reconnecting.
@@ -664,7 +662,7 @@ impl Client {
     pub fn function_restore(
         &mut self,
         payload: impl AsRef<[u8]>,
-        policy: RestorePolicy,
+        policy: FunctionRestorePolicy,
     ) -> Result<(), Error> {
         ok(self.cmd(&[s("FUNCTION"), s("RESTORE"), b(&payload), s(policy.word())])?)
     }
@@ -673,7 +671,7 @@ impl Client {
 fn pairs_args<'a, K: AsRef<[u8]>, V: AsRef<[u8]>>(
     name: &'static str,
     pairs: &'a [(K, V)],
-) -> Vec<Arg<'a>> {
+) -> Vec<ArgBytes<'a>> {
     let mut args = Vec::with_capacity(pairs.len() * 2 + 1);
     args.push(s(name));
     for (k, v) in pairs {
@@ -690,7 +688,7 @@ pub(crate) fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
     function: &'a str,
     keys: &'a [K],
     args: &'a [A],
-) -> Vec<Arg<'a>> {
+) -> Vec<ArgBytes<'a>> {
     let mut all = Vec::with_capacity(3 + keys.len() + args.len());
     all.extend([s(name), b(function), n(keys.len())]);
     all.extend(keys.iter().map(b));

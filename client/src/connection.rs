@@ -9,13 +9,13 @@ use kiln_net::Reply;
 use kiln_net::resp::decode::{FrameScanner, decode_bytes};
 use kiln_net::resp::encode_request;
 
-use crate::{Config, Error};
+use crate::{ClientConfig, Error};
 
 /// How much the read buffer grows by per read.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection with its reusable read and write buffers.
-pub(crate) struct Connection {
+pub(crate) struct NodeConnection {
     stream: TcpStream,
     peer: SocketAddr,
     /// Bytes read but not yet returned as replies.
@@ -25,9 +25,12 @@ pub(crate) struct Connection {
     wbuf: Vec<u8>,
 }
 
-impl Connection {
+impl NodeConnection {
     /// Connects to the first reachable address and runs the handshake.
-    pub(crate) fn open(addrs: &[SocketAddr], config: &Config) -> Result<Connection, Error> {
+    pub(crate) fn open(
+        addrs: &[SocketAddr],
+        config: &ClientConfig,
+    ) -> Result<NodeConnection, Error> {
         let mut last = None;
         for addr in addrs {
             let stream = match config.connect_timeout {
@@ -35,18 +38,22 @@ impl Connection {
                 None => TcpStream::connect(addr),
             };
             match stream {
-                Ok(stream) => return Connection::setup(stream, *addr, config),
+                Ok(stream) => return NodeConnection::setup(stream, *addr, config),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.map_or(Error::NoAddress, Error::Io))
     }
 
-    fn setup(stream: TcpStream, peer: SocketAddr, config: &Config) -> Result<Connection, Error> {
+    fn setup(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: &ClientConfig,
+    ) -> Result<NodeConnection, Error> {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(config.read_timeout)?;
         stream.set_write_timeout(config.write_timeout)?;
-        let mut conn = Connection {
+        let mut conn = NodeConnection {
             stream,
             peer,
             rbuf: BytesMut::new(),
@@ -64,7 +71,7 @@ impl Connection {
 
     /// `HELLO 3` (with `AUTH` and `SETNAME`) or `AUTH` + `CLIENT SETNAME`, then
     /// `SELECT`, pipelined; the first error reply fails the connection.
-    fn handshake(&mut self, config: &Config) -> Result<(), Error> {
+    fn handshake(&mut self, config: &ClientConfig) -> Result<(), Error> {
         let mut commands: Vec<Vec<&[u8]>> = Vec::new();
         let user = config.user.as_deref().unwrap_or("default").as_bytes();
         if config.resp3 {

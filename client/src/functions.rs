@@ -38,7 +38,7 @@ pub struct FunctionInfo {
 
 /// What `FUNCTION RESTORE` does with the libraries already loaded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RestorePolicy {
+pub enum FunctionRestorePolicy {
     /// `APPEND`: add the payload's libraries; fail if a name is taken.
     #[default]
     Append,
@@ -48,13 +48,13 @@ pub enum RestorePolicy {
     Flush,
 }
 
-impl RestorePolicy {
+impl FunctionRestorePolicy {
     /// The policy's argument word.
     pub fn word(self) -> &'static str {
         match self {
-            RestorePolicy::Append => "APPEND",
-            RestorePolicy::Replace => "REPLACE",
-            RestorePolicy::Flush => "FLUSH",
+            FunctionRestorePolicy::Append => "APPEND",
+            FunctionRestorePolicy::Replace => "REPLACE",
+            FunctionRestorePolicy::Flush => "FLUSH",
         }
     }
 }

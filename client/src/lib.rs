@@ -32,12 +32,12 @@
 //! # Example
 //!
 //! ```no_run
-//! use kiln_client::{Client, Expiry, SetOptions};
+//! use kiln_client::{Client, Expiry, SetWithOptions};
 //!
 //! let mut client = Client::connect("127.0.0.1:7379")?;
 //! client.set("greeting", "hello")?;
 //! assert_eq!(client.get("greeting")?.as_deref(), Some(&b"hello"[..]));
-//! client.set_with("session", "x", &SetOptions { expire: Some(Expiry::Ex(60)), ..Default::default() })?;
+//! client.set_with("session", "x", &SetWithOptions { expire: Some(Expiry::Ex(60)), ..Default::default() })?;
 //!
 //! // One write per core, replies in the order the commands were added.
 //! let replies = client.pipeline().incr("hits").get("greeting").query()?;
@@ -52,10 +52,10 @@
 //!
 //! - [`Client`] / [`ClientBuilder`]: connections, routing, redirections.
 //! - [`Pipeline`]: batched commands.
-//! - the typed command methods on [`Client`]; their option types ([`SetOptions`], [`ScanOptions`]...) in `options`.
+//! - the typed command methods on [`Client`]; their option types ([`SetWithOptions`], [`ScanOptions`]...) in `options`.
 //! - storage functions: [`Client::function_load`], [`Client::fcall`] (routed
 //!   by its keys like any keyed command), [`Client::function_list`] →
-//!   [`LibraryInfo`], dump and restore ([`RestorePolicy`]).
+//!   [`LibraryInfo`], dump and restore ([`FunctionRestorePolicy`]).
 //! - [`slots`]: the parsed `CLUSTER SLOTS` map.
 //! - [`routing`]: key positions per command.
 //! - [`cli`]: `kiln-cli`, with redis-cli's reply formatting.
@@ -73,14 +73,12 @@ mod pipeline;
 pub mod routing;
 pub mod slots;
 
-pub(crate) use client::Config;
+pub(crate) use client::ClientConfig;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
 pub use commands::ScanIter;
 pub use error::{Error, Redirect};
-pub use functions::{FunctionInfo, LibraryInfo, RestorePolicy};
+pub use functions::{FunctionInfo, FunctionRestorePolicy, LibraryInfo};
 pub use kiln_net::Reply;
-pub use options::{
-    ExpireCondition, Expiry, GetExExpiry, ScanOptions, SetCondition, SetOptions, SetReply,
-};
+pub use options::{ExpireIf, Expiry, GetExExpiry, ScanOptions, SetIf, SetReply, SetWithOptions};
 pub use pipeline::Pipeline;
-pub use slots::{ClusterNode, NodeAddr, SlotMap, SlotRange};
+pub use slots::{ClusterNode, NodeAddr, SlotRange, SlotTable};

@@ -23,7 +23,7 @@ pub enum Expiry {
 
 /// The condition part of `SET`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetCondition {
+pub enum SetIf {
     /// `NX`: only if the key does not exist.
     Nx,
     /// `XX`: only if the key exists.
@@ -32,11 +32,11 @@ pub enum SetCondition {
 
 /// Options of [`Client::set_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SetOptions {
+pub struct SetWithOptions {
     /// `EX` / `PX` / `EXAT` / `PXAT` / `KEEPTTL`.
     pub expire: Option<Expiry>,
     /// `NX` / `XX`.
-    pub condition: Option<SetCondition>,
+    pub condition: Option<SetIf>,
     /// `GET`: return the previous value.
     pub get: bool,
 }
@@ -69,7 +69,7 @@ pub enum GetExExpiry {
 
 /// The condition of `EXPIRE` and friends (Redis 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpireCondition {
+pub enum ExpireIf {
     /// Only if the key has no expiry.
     Nx,
     /// Only if the key has an expiry.
@@ -80,13 +80,13 @@ pub enum ExpireCondition {
     Lt,
 }
 
-impl ExpireCondition {
+impl ExpireIf {
     pub(crate) fn word(self) -> &'static str {
         match self {
-            ExpireCondition::Nx => "NX",
-            ExpireCondition::Xx => "XX",
-            ExpireCondition::Gt => "GT",
-            ExpireCondition::Lt => "LT",
+            ExpireIf::Nx => "NX",
+            ExpireIf::Xx => "XX",
+            ExpireIf::Gt => "GT",
+            ExpireIf::Lt => "LT",
         }
     }
 }

@@ -7,7 +7,7 @@ use kiln_net::resp::encode_request;
 
 use crate::client::Target;
 use crate::commands::fcall_args;
-use crate::routing::{self, Route};
+use crate::routing::{self, KeyRoute};
 use crate::{Client, Error, Redirect};
 
 /// A batch of commands sent together. Built with [`Client::pipeline`]:
@@ -27,7 +27,7 @@ pub struct Pipeline<'c> {
     client: &'c mut Client,
     /// Every command, encoded back to back.
     encoded: Vec<u8>,
-    commands: Vec<(Route, Range<usize>)>,
+    commands: Vec<(KeyRoute, Range<usize>)>,
 }
 
 impl<'c> Pipeline<'c> {
@@ -172,7 +172,7 @@ impl<'c> Pipeline<'c> {
 
     fn run(
         &mut self,
-        commands: &[(Route, Range<usize>)],
+        commands: &[(KeyRoute, Range<usize>)],
         encoded: &[u8],
     ) -> Result<Vec<Reply>, Error> {
         let client = &mut *self.client;
@@ -241,7 +241,7 @@ impl<'c> Pipeline<'c> {
             for ((i, redirect), (_, target, asking)) in redirects.iter().zip(retries) {
                 // After the reload, MOVED commands go where the new map says.
                 let target = match redirect {
-                    Redirect::Moved { slot, .. } => client.target(Route::Slot(*slot)),
+                    Redirect::Moved { slot, .. } => client.target(KeyRoute::Slot(*slot)),
                     Redirect::Ask { .. } => target,
                 };
                 replies[*i] =

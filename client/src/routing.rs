@@ -10,7 +10,7 @@ use kiln_net::slot::key_slot;
 
 /// Where a command should be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub enum KeyRoute {
     /// No keys (or an unknown command): the main connection.
     Keyless,
     /// Every key hashes to this slot.
@@ -21,20 +21,20 @@ pub enum Route {
 
 /// Key positions: `args[first..end]` stepping by `step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct KeySpec {
+struct KeyPositions {
     first: usize,
     end: usize,
     step: usize,
 }
 
-fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeySpec> {
+fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
     let name = args.first()?.as_ref();
     let mut upper = [0u8; 16];
     let upper = upper.get_mut(..name.len())?;
     upper.copy_from_slice(name);
     upper.make_ascii_uppercase();
     let all = args.len();
-    let spec = |first, end: usize, step| KeySpec {
+    let spec = |first, end: usize, step| KeyPositions {
         first,
         end: end.min(all),
         step,
@@ -77,22 +77,22 @@ pub fn command_keys<A: AsRef<[u8]>>(args: &[A]) -> Vec<&[u8]> {
 }
 
 /// Where to send a command.
-pub fn route<A: AsRef<[u8]>>(args: &[A]) -> Route {
+pub fn route<A: AsRef<[u8]>>(args: &[A]) -> KeyRoute {
     let Some(s) = key_spec(args) else {
-        return Route::Keyless;
+        return KeyRoute::Keyless;
     };
     if s.first >= s.end {
-        return Route::Keyless;
+        return KeyRoute::Keyless;
     }
     let mut keys = args[s.first..s.end].iter().step_by(s.step);
     let Some(first) = keys.next() else {
-        return Route::Keyless;
+        return KeyRoute::Keyless;
     };
     let slot = key_slot(first.as_ref());
     if keys.all(|k| key_slot(k.as_ref()) == slot) {
-        Route::Slot(slot)
+        KeyRoute::Slot(slot)
     } else {
-        Route::CrossSlot
+        KeyRoute::CrossSlot
     }
 }
 
@@ -134,35 +134,38 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route(&["GET", "foo"]), Route::Slot(12182));
+        assert_eq!(route(&["GET", "foo"]), KeyRoute::Slot(12182));
         assert_eq!(
             route(&["MGET", "{u}a", "{u}b"]),
-            Route::Slot(key_slot(b"u"))
+            KeyRoute::Slot(key_slot(b"u"))
         );
-        assert_eq!(route(&["MGET", "foo", "bar"]), Route::CrossSlot);
+        assert_eq!(route(&["MGET", "foo", "bar"]), KeyRoute::CrossSlot);
         assert_eq!(
             route(&["MSET", "{t}1", "x", "{t}2", "y"]),
-            Route::Slot(key_slot(b"t"))
+            KeyRoute::Slot(key_slot(b"t"))
         );
         // FCALL's counted keys drive it; its arguments do not.
         assert_eq!(
             route(&["FCALL", "f", "2", "{u}a", "{u}b", "foo"]),
-            Route::Slot(key_slot(b"u"))
+            KeyRoute::Slot(key_slot(b"u"))
         );
         assert_eq!(
             route(&["fcall_ro", "f", "1", "foo", "{u}b"]),
-            Route::Slot(12182)
+            KeyRoute::Slot(12182)
         );
-        assert_eq!(route(&["FCALL", "f", "2", "foo", "bar"]), Route::CrossSlot);
-        assert_eq!(route(&["FCALL", "f", "0", "foo"]), Route::Keyless);
-        assert_eq!(route(&["FCALL", "f", "-1", "foo"]), Route::Keyless);
-        assert_eq!(route(&["PING"]), Route::Keyless);
-        assert_eq!(route(&["DBSIZE"]), Route::Keyless);
-        assert_eq!(route::<&str>(&[]), Route::Keyless);
-        assert_eq!(route(&["DEL"]), Route::Keyless);
+        assert_eq!(
+            route(&["FCALL", "f", "2", "foo", "bar"]),
+            KeyRoute::CrossSlot
+        );
+        assert_eq!(route(&["FCALL", "f", "0", "foo"]), KeyRoute::Keyless);
+        assert_eq!(route(&["FCALL", "f", "-1", "foo"]), KeyRoute::Keyless);
+        assert_eq!(route(&["PING"]), KeyRoute::Keyless);
+        assert_eq!(route(&["DBSIZE"]), KeyRoute::Keyless);
+        assert_eq!(route::<&str>(&[]), KeyRoute::Keyless);
+        assert_eq!(route(&["DEL"]), KeyRoute::Keyless);
         assert_eq!(
             route(&[b"GET".as_slice(), b"\xff\x00"]),
-            Route::Slot(key_slot(b"\xff\x00"))
+            KeyRoute::Slot(key_slot(b"\xff\x00"))
         );
     }
 }

@@ -51,7 +51,7 @@ pub struct SlotRange {
 
 /// Slot → node table built from `CLUSTER SLOTS`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SlotMap {
+pub struct SlotTable {
     ranges: Vec<SlotRange>,
     /// Distinct primaries, in order of first appearance.
     nodes: Vec<NodeAddr>,
@@ -61,18 +61,18 @@ pub struct SlotMap {
 
 const UNASSIGNED: u16 = u16::MAX;
 
-impl fmt::Debug for SlotMap {
+impl fmt::Debug for SlotTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlotMap")
+        f.debug_struct("SlotTable")
             .field("ranges", &self.ranges)
             .field("nodes", &self.nodes)
             .finish()
     }
 }
 
-impl Default for SlotMap {
+impl Default for SlotTable {
     fn default() -> Self {
-        SlotMap {
+        SlotTable {
             ranges: Vec::new(),
             nodes: Vec::new(),
             owner: vec![UNASSIGNED; SLOT_COUNT].into_boxed_slice(),
@@ -80,12 +80,12 @@ impl Default for SlotMap {
     }
 }
 
-impl SlotMap {
+impl SlotTable {
     /// Parses a `CLUSTER SLOTS` reply (Redis 7 shape: an array of
     /// `[start, end, [host, port, id, metadata...], replicas...]`). A node
     /// whose host is empty or `?` gets `default_host`, the host the reply came
     /// from.
-    pub fn from_reply(reply: &Reply, default_host: &str) -> Result<SlotMap, Error> {
+    pub fn from_reply(reply: &Reply, default_host: &str) -> Result<SlotTable, Error> {
         let entries =
             aggregate(reply).ok_or_else(|| bad("CLUSTER SLOTS reply is not an array", reply))?;
         let mut ranges = Vec::with_capacity(entries.len());
@@ -110,12 +110,12 @@ impl SlotMap {
                     .collect::<Result<_, _>>()?,
             });
         }
-        Ok(SlotMap::from_ranges(ranges))
+        Ok(SlotTable::from_ranges(ranges))
     }
 
     /// Builds the table from slot ranges; later ranges win where they overlap.
-    pub fn from_ranges(ranges: Vec<SlotRange>) -> SlotMap {
-        let mut map = SlotMap::default();
+    pub fn from_ranges(ranges: Vec<SlotRange>) -> SlotTable {
+        let mut map = SlotTable::default();
         for range in &ranges {
             let index = map.node_index_or_insert(&range.primary.addr);
             for slot in range.start..=range.end {
@@ -260,7 +260,7 @@ mod tests {
                 node_reply("10.0.0.9", 7102, "cc"),
             ]),
         ]);
-        let map = SlotMap::from_reply(&reply, "10.1.1.1").unwrap();
+        let map = SlotTable::from_reply(&reply, "10.1.1.1").unwrap();
         assert_eq!(map.ranges().len(), 2);
         assert_eq!(map.ranges()[0].primary.id.as_deref(), Some("aa"));
         assert_eq!(
@@ -295,7 +295,7 @@ mod tests {
                 node_reply("h", 1, "a"),
             ]),
         ]);
-        let mut map = SlotMap::from_reply(&reply, "x").unwrap();
+        let mut map = SlotTable::from_reply(&reply, "x").unwrap();
         assert_eq!(map.nodes().len(), 1);
         assert_eq!(map.node_index(5), Some(0));
         assert_eq!(map.node_index(15), None);
@@ -310,26 +310,26 @@ mod tests {
 
     #[test]
     fn rejects_malformed_replies() {
-        assert!(SlotMap::from_reply(&Reply::Integer(1), "h").is_err());
+        assert!(SlotTable::from_reply(&Reply::Integer(1), "h").is_err());
         let bad_slot = Reply::Array(vec![Reply::Array(vec![
             Reply::Integer(0),
             Reply::Integer(16384),
             node_reply("h", 1, "a"),
         ])]);
-        assert!(SlotMap::from_reply(&bad_slot, "h").is_err());
+        assert!(SlotTable::from_reply(&bad_slot, "h").is_err());
         let no_node = Reply::Array(vec![Reply::Array(vec![
             Reply::Integer(0),
             Reply::Integer(1),
         ])]);
-        assert!(SlotMap::from_reply(&no_node, "h").is_err());
+        assert!(SlotTable::from_reply(&no_node, "h").is_err());
         let bad_port = Reply::Array(vec![Reply::Array(vec![
             Reply::Integer(0),
             Reply::Integer(1),
             node_reply("h", 70000, "a"),
         ])]);
-        assert!(SlotMap::from_reply(&bad_port, "h").is_err());
+        assert!(SlotTable::from_reply(&bad_port, "h").is_err());
         assert!(
-            SlotMap::from_reply(&Reply::Array(vec![]), "h")
+            SlotTable::from_reply(&Reply::Array(vec![]), "h")
                 .unwrap()
                 .is_empty()
         );

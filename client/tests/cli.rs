@@ -11,14 +11,14 @@ use std::process::{Command, Output, Stdio};
 use kiln::{Handle, Server, Settings};
 
 /// A two-core server on free loopback ports, stopped on drop.
-struct TestServer {
+struct CliServer {
     handle: Option<Handle>,
     dir: tempfile::TempDir,
     port: u16,
 }
 
-impl TestServer {
-    fn start() -> TestServer {
+impl CliServer {
+    fn start() -> CliServer {
         let dir = tempfile::tempdir().expect("temporary data directory");
         let settings = Settings {
             port: 0,
@@ -30,7 +30,7 @@ impl TestServer {
         };
         let handle = Server::start(settings).expect("start the server");
         let port = handle.addr().port();
-        TestServer {
+        CliServer {
             handle: Some(handle),
             dir,
             port,
@@ -47,7 +47,7 @@ impl TestServer {
     }
 }
 
-impl TestServer {
+impl CliServer {
     /// Runs the `kiln-cli -p <port>` prompt on `lines` (stdin is a pipe;
     /// its history file goes to the server's temporary directory).
     fn prompt(&self, lines: &str) -> Output {
@@ -66,7 +66,7 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
+impl Drop for CliServer {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.shutdown();
@@ -117,7 +117,7 @@ const COUNTER: &str = include_str!("../../examples/functions/counter.js");
 
 #[test]
 fn a_syntax_error_shows_the_line_and_a_caret_under_the_column() {
-    let server = TestServer::start();
+    let server = CliServer::start();
     let source = "#!js name=bad\nkiln.registerFunction('f', () => {\n  return )\n});\n";
     let file = library_file(source);
     let path = file.path().display().to_string();
@@ -142,7 +142,7 @@ fn a_syntax_error_shows_the_line_and_a_caret_under_the_column() {
 
 #[test]
 fn a_registration_error_points_at_the_call_through_tabs() {
-    let server = TestServer::start();
+    let server = CliServer::start();
     let source = "#!js name=dup\nkiln.registerFunction('f', () => 1);\n\tkiln.registerFunction('f', () => 2);\n";
     let file = library_file(source);
     let path = file.path().display().to_string();
@@ -160,7 +160,7 @@ fn a_registration_error_points_at_the_call_through_tabs() {
 
 #[test]
 fn load_list_call_and_delete() {
-    let server = TestServer::start();
+    let server = CliServer::start();
     let file = library_file(COUNTER);
     let path = file.path().display().to_string();
     assert_eq!(ok(server.cli(&["fn", "load", &path])), "counter\n");
@@ -206,7 +206,7 @@ fn load_list_call_and_delete() {
 
 #[test]
 fn other_commands_and_usage_errors() {
-    let server = TestServer::start();
+    let server = CliServer::start();
     // Plain commands still go to the server as typed.
     assert_eq!(ok(server.cli(&["SET", "k", "-1"])), "OK\n");
     assert_eq!(ok(server.cli(&["GET", "k"])), "-1\n");
@@ -228,7 +228,7 @@ fn other_commands_and_usage_errors() {
 
 #[test]
 fn the_prompt_runs_the_tools_too() {
-    let server = TestServer::start();
+    let server = CliServer::start();
     let file = library_file(COUNTER);
     let path = file.path().display().to_string();
     let key = key_on_core(1);

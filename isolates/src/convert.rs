@@ -36,7 +36,7 @@ const MAX_BIGINT_WORDS: usize = 1024;
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Why a conversion stopped.
-enum Stop {
+enum ConvertStop {
     /// The whole reply becomes this error.
     Error(Cow<'static, str>),
     /// JavaScript threw (a getter, a Proxy trap) or execution is
@@ -53,13 +53,13 @@ struct ReplyBudget {
 
 impl ReplyBudget {
     /// Counts one reply node carrying `payload` bytes.
-    fn take(&mut self, payload: usize) -> Result<(), Stop> {
+    fn take(&mut self, payload: usize) -> Result<(), ConvertStop> {
         let cost = payload.saturating_add(size_of::<Reply>());
         if cost > self.bytes {
             return Err(self.exceeded());
         }
         if self.elements == 0 {
-            return Err(Stop::Error(Cow::Owned(format!(
+            return Err(ConvertStop::Error(Cow::Owned(format!(
                 "ERR Function reply has more than {MAX_REPLY_ELEMENTS} elements"
             ))));
         }
@@ -73,8 +73,8 @@ impl ReplyBudget {
         len.saturating_add(size_of::<Reply>()) <= self.bytes
     }
 
-    fn exceeded(&self) -> Stop {
-        Stop::Error(Cow::Owned(format!(
+    fn exceeded(&self) -> ConvertStop {
+        ConvertStop::Error(Cow::Owned(format!(
             "ERR Function reply exceeds the {} reply limit",
             show_size(self.cap)
         )))
@@ -97,8 +97,8 @@ pub fn to_reply(
     };
     match to_reply_at(scope, value, 0, &mut budget) {
         Ok(reply) => Some(reply),
-        Err(Stop::Error(message)) => Some(Reply::error_owned(message.into_owned())),
-        Err(Stop::Exception) => None,
+        Err(ConvertStop::Error(message)) => Some(Reply::error_owned(message.into_owned())),
+        Err(ConvertStop::Exception) => None,
     }
 }
 
@@ -108,14 +108,14 @@ fn to_reply_at(
     value: v8::Local<'_, v8::Value>,
     depth: usize,
     budget: &mut ReplyBudget,
-) -> Result<Reply, Stop> {
+) -> Result<Reply, ConvertStop> {
     if depth > MAX_DEPTH {
-        return Err(Stop::Error(Cow::Borrowed(
+        return Err(ConvertStop::Error(Cow::Borrowed(
             "ERR reply nesting is deeper than 64 levels",
         )));
     }
     if scope.is_execution_terminating() {
-        return Err(Stop::Exception);
+        return Err(ConvertStop::Exception);
     }
     match scalar_reply(scope, value, budget)? {
         Some(reply) => Ok(reply),
@@ -128,7 +128,7 @@ fn scalar_reply(
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
     budget: &mut ReplyBudget,
-) -> Result<Option<Reply>, Stop> {
+) -> Result<Option<Reply>, ConvertStop> {
     let reply = if value.is_null_or_undefined() || value.is_false() {
         budget.take(0)?;
         Reply::Nil
@@ -186,7 +186,7 @@ fn compound_reply(
     value: v8::Local<'_, v8::Value>,
     depth: usize,
     budget: &mut ReplyBudget,
-) -> Result<Reply, Stop> {
+) -> Result<Reply, ConvertStop> {
     if value.is_array() {
         budget.take(0)?;
         let array: v8::Local<v8::Array> = value.cast();
@@ -199,14 +199,14 @@ fn compound_reply(
         for i in 0..flat.length() / 2 {
             let mut pair = array_items(scope, flat, 2 * i, 2 * i + 2, depth, budget)?;
             let (Some(v), Some(k)) = (pair.pop(), pair.pop()) else {
-                return Err(Stop::Exception);
+                return Err(ConvertStop::Exception);
             };
             pairs.push((k, v));
         }
         return Ok(Reply::Map(pairs));
     }
     if value.is_function() || value.is_symbol() || !value.is_object() {
-        return Err(Stop::Error(Cow::Borrowed(
+        return Err(ConvertStop::Error(Cow::Borrowed(
             "ERR a function returned a value that has no reply form (function or symbol)",
         )));
     }
@@ -224,17 +224,17 @@ fn array_items(
     to: u32,
     depth: usize,
     budget: &mut ReplyBudget,
-) -> Result<Vec<Reply>, Stop> {
+) -> Result<Vec<Reply>, ConvertStop> {
     let mut items = Vec::new();
     for i in from..to {
         // Each element's handles die with its own scope: a long array must
         // not pile up millions of them in the caller's.
         v8::scope!(let scope, scope);
         if scope.is_execution_terminating() {
-            return Err(Stop::Exception);
+            return Err(ConvertStop::Exception);
         }
         let Some(item) = array.get_index(scope, i) else {
-            return Err(Stop::Exception);
+            return Err(ConvertStop::Exception);
         };
         items.push(to_reply_at(scope, item, depth + 1, budget)?);
     }
@@ -248,18 +248,18 @@ fn object_reply(
     object: v8::Local<'_, v8::Object>,
     depth: usize,
     budget: &mut ReplyBudget,
-) -> Result<Reply, Stop> {
+) -> Result<Reply, ConvertStop> {
     let Some(names) = object.get_own_property_names(scope, Default::default()) else {
-        return Err(Stop::Exception);
+        return Err(ConvertStop::Exception);
     };
     let mut pairs = Vec::new();
     for i in 0..names.length() {
         v8::scope!(let scope, scope);
         if scope.is_execution_terminating() {
-            return Err(Stop::Exception);
+            return Err(ConvertStop::Exception);
         }
         let Some(name) = names.get_index(scope, i) else {
-            return Err(Stop::Exception);
+            return Err(ConvertStop::Exception);
         };
         // Names come back as strings or index numbers; a Proxy's `ownKeys`
         // cannot smuggle in an object whose `toString` would run here.
@@ -268,13 +268,13 @@ fn object_reply(
         } else if name.is_number() {
             match name.to_string(scope) {
                 Some(text) => text,
-                None => return Err(Stop::Exception),
+                None => return Err(ConvertStop::Exception),
             }
         } else {
             continue;
         };
         let Some(value) = object.get(scope, key.into()) else {
-            return Err(Stop::Exception);
+            return Err(ConvertStop::Exception);
         };
         let key = to_reply_at(scope, key.into(), depth + 1, budget)?;
         pairs.push((key, to_reply_at(scope, value, depth + 1, budget)?));

@@ -18,7 +18,7 @@ use crate::types::{
     CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
     LoadedLibrary,
 };
-use crate::watchdog::{Stop, Watch};
+use crate::watchdog::{StopCause, Watch};
 
 struct Registered {
     function: v8::Global<v8::Function>,
@@ -52,7 +52,7 @@ pub struct TenantIsolate {
 }
 
 /// What running a batch of libraries gave.
-struct Batch {
+struct LoadBatch {
     /// The libraries that loaded, in order, with what each registered.
     loaded: Vec<(LoadedLibrary, Vec<Registration>)>,
     /// Why the next one failed, if one did (the rest did not run).
@@ -263,10 +263,10 @@ impl TenantIsolate {
         live: bool,
         libraries: &[LibrarySource<'_>],
         budget: Duration,
-    ) -> Batch {
+    ) -> LoadBatch {
         let mut locker = self.isolate.lock();
         let armed = self.watch.arm(self.handle.clone(), None, budget);
-        let mut batch = Batch {
+        let mut batch = LoadBatch {
             loaded: Vec::with_capacity(libraries.len()),
             error: None,
             heap_hit: false,
@@ -479,7 +479,7 @@ impl TenantIsolate {
         // something: a host binding that refused work past the deadline
         // throws before V8 gets to deliver the termination.
         match (outcome, stopped) {
-            (_, Some(Stop::Killed)) => Err(CallError::Killed),
+            (_, Some(StopCause::Killed)) => Err(CallError::Killed),
             (Some(reply), None) => Ok(reply),
             (_, _) => Err(CallError::Timeout {
                 function: name.to_owned(),

@@ -35,7 +35,7 @@ pub use types::{
     CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
     LoadedLibrary,
 };
-pub use watchdog::{Stop, Watch, Watchdog};
+pub use watchdog::{StopCause, Watch, Watchdog};
 
 #[cfg(test)]
 mod tests;

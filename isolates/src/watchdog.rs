@@ -33,12 +33,12 @@ struct Running {
     tenant: Option<TenantId>,
     deadline: Instant,
     /// Why the call was terminated, once it was.
-    stopped: Option<Stop>,
+    stopped: Option<StopCause>,
 }
 
 /// Why the watchdog (or `FUNCTION KILL`) terminated a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub enum StopCause {
     /// It ran past its budget.
     Budget,
     /// `FUNCTION KILL` from the tenant.
@@ -84,7 +84,7 @@ impl Watch {
         let mut running = self.lock();
         match running.as_mut() {
             Some(call) if call.tenant == Some(tenant) && call.stopped.is_none() => {
-                self.stop(call, Stop::Killed);
+                self.stop(call, StopCause::Killed);
                 true
             }
             _ => false,
@@ -93,7 +93,7 @@ impl Watch {
 
     /// Why the call under watch was terminated, if it was (it stays
     /// armed).
-    pub(crate) fn stopped(&self) -> Option<Stop> {
+    pub(crate) fn stopped(&self) -> Option<StopCause> {
         self.lock().as_ref().and_then(|call| call.stopped)
     }
 
@@ -109,7 +109,7 @@ impl Watch {
     }
 
     /// Marks `call` stopped for `why` and terminates its JavaScript.
-    fn stop(&self, call: &mut Running, why: Stop) {
+    fn stop(&self, call: &mut Running, why: StopCause) {
         call.stopped = Some(why);
         self.stopped.store(true, Ordering::Relaxed);
         call.handle.terminate_execution();
@@ -132,7 +132,7 @@ impl Watch {
             return None;
         }
         if now >= call.deadline {
-            self.stop(call, Stop::Budget);
+            self.stop(call, StopCause::Budget);
             return None;
         }
         Some(call.deadline)
@@ -141,7 +141,7 @@ impl Watch {
 
 impl Armed<'_> {
     /// Ends the watch; why the call was terminated, if it was.
-    pub(crate) fn disarm(self) -> Option<Stop> {
+    pub(crate) fn disarm(self) -> Option<StopCause> {
         let stopped = self.watch.lock().take().and_then(|call| call.stopped);
         std::mem::forget(self);
         stopped

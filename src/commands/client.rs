@@ -164,7 +164,7 @@ fn on_off(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// Which connections `CLIENT LIST` shows.
 #[derive(Debug, PartialEq, Eq)]
-enum ListFilter {
+enum ClientListFilter {
     All,
     /// `TYPE x`: Kiln's clients are all `normal`.
     Type {
@@ -173,27 +173,29 @@ enum ListFilter {
     Ids(Vec<u64>),
 }
 
-impl ListFilter {
+impl ClientListFilter {
     fn admits(&self, id: u64) -> bool {
         match self {
-            ListFilter::All => true,
-            ListFilter::Type { normal } => *normal,
-            ListFilter::Ids(ids) => ids.contains(&id),
+            ClientListFilter::All => true,
+            ClientListFilter::Type { normal } => *normal,
+            ClientListFilter::Ids(ids) => ids.contains(&id),
         }
     }
 }
 
 /// Parses `CLIENT LIST [TYPE type] [ID id ...]` as Redis 7 does: one option.
-fn parse_list(args: Args<'_>) -> Result<ListFilter, Reply> {
+fn parse_list(args: Args<'_>) -> Result<ClientListFilter, Reply> {
     if args.len() == 2 {
-        return Ok(ListFilter::All);
+        return Ok(ClientListFilter::All);
     }
     let opt = args.get(2);
     if args.len() == 4 && opt.eq_ignore_ascii_case(b"TYPE") {
         let ty = String::from_utf8_lossy(args.get(3)).to_ascii_lowercase();
         return match ty.as_str() {
-            "normal" => Ok(ListFilter::Type { normal: true }),
-            "master" | "slave" | "replica" | "pubsub" => Ok(ListFilter::Type { normal: false }),
+            "normal" => Ok(ClientListFilter::Type { normal: true }),
+            "master" | "slave" | "replica" | "pubsub" => {
+                Ok(ClientListFilter::Type { normal: false })
+            }
             _ => Err(Reply::error_owned(format!(
                 "ERR Unknown client type '{}'",
                 String::from_utf8_lossy(args.get(3))
@@ -211,7 +213,7 @@ fn parse_list(args: Args<'_>) -> Result<ListFilter, Reply> {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(ListFilter::Ids(ids));
+        return Ok(ClientListFilter::Ids(ids));
     }
     Err(errors::SYNTAX)
 }
@@ -272,14 +274,14 @@ mod tests {
     #[test]
     fn list_filters() {
         let parse = |parts: &[&str]| parse_list(args(parts).args());
-        assert_eq!(parse(&["CLIENT", "LIST"]), Ok(ListFilter::All));
+        assert_eq!(parse(&["CLIENT", "LIST"]), Ok(ClientListFilter::All));
         assert_eq!(
             parse(&["CLIENT", "LIST", "type", "NORMAL"]),
-            Ok(ListFilter::Type { normal: true })
+            Ok(ClientListFilter::Type { normal: true })
         );
         assert_eq!(
             parse(&["CLIENT", "LIST", "TYPE", "pubsub"]),
-            Ok(ListFilter::Type { normal: false })
+            Ok(ClientListFilter::Type { normal: false })
         );
         assert_eq!(
             parse(&["CLIENT", "LIST", "TYPE", "x"]),
@@ -287,7 +289,7 @@ mod tests {
         );
         assert_eq!(
             parse(&["CLIENT", "LIST", "ID", "3", "7"]),
-            Ok(ListFilter::Ids(vec![3, 7]))
+            Ok(ClientListFilter::Ids(vec![3, 7]))
         );
         assert_eq!(
             parse(&["CLIENT", "LIST", "ID", "x"]),

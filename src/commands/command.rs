@@ -269,28 +269,28 @@ fn docs(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// Which names `COMMAND LIST` returns.
 #[derive(Debug, PartialEq, Eq)]
-enum ListFilter {
+enum CommandListFilter {
     All,
     Module,
     AclCat(String),
     Pattern(Vec<u8>),
 }
 
-fn parse_list(args: Args<'_>) -> Result<ListFilter, Reply> {
+fn parse_list(args: Args<'_>) -> Result<CommandListFilter, Reply> {
     match args.len() {
-        2 => Ok(ListFilter::All),
+        2 => Ok(CommandListFilter::All),
         5 if args.get(2).eq_ignore_ascii_case(b"FILTERBY") => {
             let kind = args.get(3);
             let value = args.get(4);
             if kind.eq_ignore_ascii_case(b"MODULE") {
-                Ok(ListFilter::Module)
+                Ok(CommandListFilter::Module)
             } else if kind.eq_ignore_ascii_case(b"ACLCAT") {
-                Ok(ListFilter::AclCat(format!(
+                Ok(CommandListFilter::AclCat(format!(
                     "@{}",
                     String::from_utf8_lossy(value).to_ascii_lowercase()
                 )))
             } else if kind.eq_ignore_ascii_case(b"PATTERN") {
-                Ok(ListFilter::Pattern(value.to_vec()))
+                Ok(CommandListFilter::Pattern(value.to_vec()))
             } else {
                 Err(errors::SYNTAX)
             }
@@ -306,10 +306,12 @@ fn list(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         Err(reply) => return reply,
     };
     let admits = |spec: &CommandSpec| match &filter {
-        ListFilter::All => true,
-        ListFilter::Module => false,
-        ListFilter::AclCat(cat) => spec.acl.contains(&cat.as_str()),
-        ListFilter::Pattern(p) => kiln_store::glob::glob_match(p, spec.name.as_bytes(), true),
+        CommandListFilter::All => true,
+        CommandListFilter::Module => false,
+        CommandListFilter::AclCat(cat) => spec.acl.contains(&cat.as_str()),
+        CommandListFilter::Pattern(p) => {
+            kiln_store::glob::glob_match(p, spec.name.as_bytes(), true)
+        }
     };
     let names = table()
         .iter()

@@ -15,7 +15,7 @@ use crate::strings::{SetCondition, SetExpire, SetOptions};
 const START: u64 = 1_000;
 
 #[derive(Debug, Clone)]
-enum Op {
+enum ModelOp {
     Set(u8, Vec<u8>, Option<u64>, bool),
     Get(u8),
     Append(u8, Vec<u8>),
@@ -35,28 +35,28 @@ enum Op {
     Flush,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op() -> impl Strategy<Value = ModelOp> {
     let k = 0u8..12;
     let val = proptest::collection::vec(any::<u8>(), 0..24);
     prop_oneof![
         6 => (k.clone(), val.clone(), proptest::option::of(0u64..20), any::<bool>())
-            .prop_map(|(k, v, t, keep)| Op::Set(k, v, t, keep)),
-        4 => k.clone().prop_map(Op::Get),
-        3 => (k.clone(), val.clone()).prop_map(|(k, v)| Op::Append(k, v)),
-        2 => (k.clone(), 0usize..40, val).prop_map(|(k, o, v)| Op::SetRange(k, o, v)),
-        2 => (k.clone(), -5i64..5).prop_map(|(k, d)| Op::Incr(k, d)),
-        2 => k.clone().prop_map(Op::Del),
-        2 => (k.clone(), 0u64..20).prop_map(|(k, t)| Op::Expire(k, t)),
-        1 => k.clone().prop_map(Op::Persist),
-        2 => (k.clone(), k.clone()).prop_map(|(a, b)| Op::Rename(a, b)),
-        2 => (k.clone(), k.clone(), any::<bool>()).prop_map(|(a, b, r)| Op::Copy(a, b, r)),
-        1 => (k.clone(), k.clone()).prop_map(|(a, b)| Op::TakePut(a, b)),
-        1 => k.prop_map(Op::GetDel),
-        3 => (0u64..6).prop_map(Op::Tick),
-        1 => (0usize..40).prop_map(Op::ActiveExpire),
-        1 => Just(Op::RandomKey),
-        1 => (1usize..5).prop_map(Op::Scan),
-        1 => Just(Op::Flush),
+            .prop_map(|(k, v, t, keep)| ModelOp::Set(k, v, t, keep)),
+        4 => k.clone().prop_map(ModelOp::Get),
+        3 => (k.clone(), val.clone()).prop_map(|(k, v)| ModelOp::Append(k, v)),
+        2 => (k.clone(), 0usize..40, val).prop_map(|(k, o, v)| ModelOp::SetRange(k, o, v)),
+        2 => (k.clone(), -5i64..5).prop_map(|(k, d)| ModelOp::Incr(k, d)),
+        2 => k.clone().prop_map(ModelOp::Del),
+        2 => (k.clone(), 0u64..20).prop_map(|(k, t)| ModelOp::Expire(k, t)),
+        1 => k.clone().prop_map(ModelOp::Persist),
+        2 => (k.clone(), k.clone()).prop_map(|(a, b)| ModelOp::Rename(a, b)),
+        2 => (k.clone(), k.clone(), any::<bool>()).prop_map(|(a, b, r)| ModelOp::Copy(a, b, r)),
+        1 => (k.clone(), k.clone()).prop_map(|(a, b)| ModelOp::TakePut(a, b)),
+        1 => k.prop_map(ModelOp::GetDel),
+        3 => (0u64..6).prop_map(ModelOp::Tick),
+        1 => (0usize..40).prop_map(ModelOp::ActiveExpire),
+        1 => Just(ModelOp::RandomKey),
+        1 => (1usize..5).prop_map(ModelOp::Scan),
+        1 => Just(ModelOp::Flush),
     ]
 }
 
@@ -81,9 +81,9 @@ impl Model {
     }
 }
 
-fn check(s: &mut Shard, m: &mut Model, op: &Op) {
+fn check(s: &mut Shard, m: &mut Model, op: &ModelOp) {
     match op {
-        Op::Set(k, v, ttl, keep) => {
+        ModelOp::Set(k, v, ttl, keep) => {
             let k = key(*k);
             let expire = match (ttl, keep) {
                 (Some(t), _) => SetExpire::At(m.now + t),
@@ -106,14 +106,14 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
             };
             m.map.insert(k, (v.clone(), deadline));
         }
-        Op::Get(k) => {
+        ModelOp::Get(k) => {
             let k = key(*k);
             assert_eq!(
                 s.get(&k).unwrap().map(|b| b.to_vec()),
                 m.live(&k).map(|e| e.0.clone())
             );
         }
-        Op::Append(k, v) => {
+        ModelOp::Append(k, v) => {
             let k = key(*k);
             let e = m.live(&k).map(|e| e.0.clone());
             let mut new = e.unwrap_or_default();
@@ -122,7 +122,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
             let ttl = m.live(&k).and_then(|e| e.1);
             m.map.insert(k, (new, ttl));
         }
-        Op::SetRange(k, off, v) => {
+        ModelOp::SetRange(k, off, v) => {
             let k = key(*k);
             let cur = m.live(&k).map(|e| e.0.clone());
             let got = s.set_range(&k, *off, v).unwrap();
@@ -139,7 +139,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 m.map.insert(k, (new, ttl));
             }
         }
-        Op::Incr(k, d) => {
+        ModelOp::Incr(k, d) => {
             let k = key(*k);
             let cur = m.live(&k).map(|e| e.0.clone());
             let parsed = match &cur {
@@ -155,19 +155,19 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 None => assert!(s.incr_by(&k, *d).is_err()),
             }
         }
-        Op::Del(k) => {
+        ModelOp::Del(k) => {
             let k = key(*k);
             let had = m.live(&k).is_some();
             m.map.remove(&k);
             assert_eq!(s.del(&k), had);
         }
-        Op::GetDel(k) => {
+        ModelOp::GetDel(k) => {
             let k = key(*k);
             let had = m.live(&k).map(|e| e.0.clone());
             m.map.remove(&k);
             assert_eq!(s.get_del(&k).unwrap().map(|b| b.to_vec()), had);
         }
-        Op::Expire(k, t) => {
+        ModelOp::Expire(k, t) => {
             let k = key(*k);
             let at = m.now + t;
             let had = m.live(&k).is_some();
@@ -176,7 +176,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 m.map.get_mut(&k).unwrap().1 = Some(at);
             }
         }
-        Op::Persist(k) => {
+        ModelOp::Persist(k) => {
             let k = key(*k);
             let had_ttl = m.live(&k).is_some_and(|e| e.1.is_some());
             assert_eq!(s.persist(&k), had_ttl);
@@ -184,7 +184,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 e.1 = None;
             }
         }
-        Op::Rename(a, b) => {
+        ModelOp::Rename(a, b) => {
             let (a, b) = (key(*a), key(*b));
             match m.live(&a).cloned() {
                 None => assert!(s.rename(&a, &b, false).is_err()),
@@ -195,7 +195,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 }
             }
         }
-        Op::Copy(a, b, replace) => {
+        ModelOp::Copy(a, b, replace) => {
             let (a, b) = (key(*a), key(*b));
             let src = m.live(&a).cloned();
             let dst_exists = m.live(&b).is_some();
@@ -205,7 +205,7 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 m.map.insert(b, src.unwrap());
             }
         }
-        Op::TakePut(a, b) => {
+        ModelOp::TakePut(a, b) => {
             let (a, b) = (key(*a), key(*b));
             let src = m.live(&a).cloned();
             let taken = s.take(&a);
@@ -221,14 +221,14 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 m.map.insert(b, src.unwrap());
             }
         }
-        Op::Tick(d) => {
+        ModelOp::Tick(d) => {
             m.now += d;
             s.set_now(m.now);
         }
-        Op::ActiveExpire(n) => {
+        ModelOp::ActiveExpire(n) => {
             s.active_expire_cycle(*n);
         }
-        Op::RandomKey => {
+        ModelOp::RandomKey => {
             let live: Vec<Vec<u8>> = m.map.keys().cloned().collect::<Vec<_>>();
             let live: Vec<Vec<u8>> = live.into_iter().filter(|k| m.live(k).is_some()).collect();
             match s.random_key() {
@@ -236,13 +236,13 @@ fn check(s: &mut Shard, m: &mut Model, op: &Op) {
                 Some(k) => assert!(live.contains(&k.to_vec())),
             }
         }
-        Op::Scan(count) => {
+        ModelOp::Scan(count) => {
             let (_, keys) = s.scan(0, *count, None, None);
             for k in keys {
                 assert!(m.live(&k).is_some());
             }
         }
-        Op::Flush => {
+        ModelOp::Flush => {
             s.flush();
             m.map.clear();
         }

@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[derive(Debug, Clone)]
-    enum Op {
+    enum ScanOp {
         Insert(u16),
         Delete(u16),
         InsertExpiring(u16),
@@ -200,34 +200,34 @@ mod tests {
         Scan(usize),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    fn op() -> impl Strategy<Value = ScanOp> {
         prop_oneof![
-            3 => (0u16..400).prop_map(Op::Insert),
-            3 => (0u16..400).prop_map(Op::Delete),
-            1 => (0u16..400).prop_map(Op::InsertExpiring),
-            1 => Just(Op::Tick),
-            4 => (1usize..20).prop_map(Op::Scan),
+            3 => (0u16..400).prop_map(ScanOp::Insert),
+            3 => (0u16..400).prop_map(ScanOp::Delete),
+            1 => (0u16..400).prop_map(ScanOp::InsertExpiring),
+            1 => Just(ScanOp::Tick),
+            4 => (1usize..20).prop_map(ScanOp::Scan),
         ]
     }
 
-    fn apply(s: &mut Shard, op: &Op, stable: &mut BTreeSet<u16>) {
+    fn apply(s: &mut Shard, op: &ScanOp, stable: &mut BTreeSet<u16>) {
         match *op {
-            Op::Insert(i) => put(s, &key(i), SetExpire::Clear),
-            Op::InsertExpiring(i) => {
+            ScanOp::Insert(i) => put(s, &key(i), SetExpire::Clear),
+            ScanOp::InsertExpiring(i) => {
                 // The key will expire: it no longer counts as present throughout.
                 stable.remove(&i);
                 let at = s.now() + 1;
                 put(s, &key(i), SetExpire::At(at));
             }
-            Op::Delete(i) => {
+            ScanOp::Delete(i) => {
                 stable.remove(&i);
                 s.del(&key(i));
             }
-            Op::Tick => {
+            ScanOp::Tick => {
                 let now = s.now();
                 s.set_now(now + 1);
             }
-            Op::Scan(_) => unreachable!("scans are driven by the test"),
+            ScanOp::Scan(_) => unreachable!("scans are driven by the test"),
         }
     }
 
@@ -257,7 +257,7 @@ mod tests {
             let mut started = false;
             let mut finished = false;
             for op in &ops {
-                if let Op::Scan(count) = *op {
+                if let ScanOp::Scan(count) = *op {
                     if finished {
                         continue;
                     }
@@ -271,7 +271,7 @@ mod tests {
                 } else if !started {
                     // Before the scan starts, changes decide the initial set.
                     apply(&mut s, op, &mut stable);
-                    if let Op::Insert(i) = *op {
+                    if let ScanOp::Insert(i) = *op {
                         stable.insert(i);
                     }
                 } else {

@@ -123,9 +123,9 @@ fn decode_from(buf: &[u8], src: Option<&Bytes>) -> Result<Option<(Reply, usize)>
     };
     match builder.value(0) {
         Ok(reply) => Ok(Some((reply, len))),
-        Err(Stop::Invalid(e)) => Err(e),
+        Err(TokenStop::Invalid(e)) => Err(e),
         // The scanner saw a whole frame; the builder reads the same tokens.
-        Err(Stop::Incomplete) => Ok(None),
+        Err(TokenStop::Incomplete) => Ok(None),
     }
 }
 
@@ -155,8 +155,8 @@ impl FrameScanner {
         loop {
             let (token, next) = match token(buf, self.pos) {
                 Ok(t) => t,
-                Err(Stop::Incomplete) => return Ok(None),
-                Err(Stop::Invalid(e)) => {
+                Err(TokenStop::Incomplete) => return Ok(None),
+                Err(TokenStop::Invalid(e)) => {
                     self.reset();
                     return Err(e);
                 }
@@ -201,14 +201,14 @@ impl FrameScanner {
 }
 
 /// Why tokenizing stopped: more bytes needed, or bad bytes.
-enum Stop {
+enum TokenStop {
     Incomplete,
     Invalid(DecodeError),
 }
 
-impl From<DecodeError> for Stop {
+impl From<DecodeError> for TokenStop {
     fn from(e: DecodeError) -> Self {
-        Stop::Invalid(e)
+        TokenStop::Invalid(e)
     }
 }
 
@@ -247,9 +247,9 @@ impl Token<'_> {
 }
 
 /// Reads the token starting at `pos`; returns it and the position after it.
-fn token(buf: &[u8], pos: usize) -> Result<(Token<'_>, usize), Stop> {
+fn token(buf: &[u8], pos: usize) -> Result<(Token<'_>, usize), TokenStop> {
     let Some(&kind) = buf.get(pos) else {
-        return Err(Stop::Incomplete);
+        return Err(TokenStop::Incomplete);
     };
     let start = pos + 1;
     match kind {
@@ -335,7 +335,7 @@ fn token(buf: &[u8], pos: usize) -> Result<(Token<'_>, usize), Stop> {
 }
 
 /// `$`, `!` and `=`: a length line, the payload, CRLF.
-fn blob(buf: &[u8], kind: u8, start: usize) -> Result<(Token<'_>, usize), Stop> {
+fn blob(buf: &[u8], kind: u8, start: usize) -> Result<(Token<'_>, usize), TokenStop> {
     let what = match kind {
         b'$' => "bulk string",
         b'!' => "blob error",
@@ -361,7 +361,7 @@ fn blob(buf: &[u8], kind: u8, start: usize) -> Result<(Token<'_>, usize), Stop> 
         if buf.len() > end && buf[end] != b'\r' {
             return Err(DecodeError::MissingCrlf(what).into());
         }
-        return Err(Stop::Incomplete);
+        return Err(TokenStop::Incomplete);
     };
     if tail != b"\r\n" {
         return Err(DecodeError::MissingCrlf(what).into());
@@ -390,23 +390,23 @@ fn line<'a>(
     start: usize,
     limit: usize,
     what: &'static str,
-) -> Result<(&'a [u8], usize), Stop> {
+) -> Result<(&'a [u8], usize), TokenStop> {
     let rest = buf.get(start..).unwrap_or_default();
     let window = &rest[..rest.len().min(limit.saturating_add(1))];
     match window.iter().position(|&b| b == b'\r') {
         Some(cr) => match rest.get(cr + 1) {
             Some(b'\n') => Ok((&rest[..cr], start + cr + 2)),
             Some(_) => Err(DecodeError::MissingCrlf(what).into()),
-            None => Err(Stop::Incomplete),
+            None => Err(TokenStop::Incomplete),
         },
         None if rest.len() > limit => Err(DecodeError::LineTooLong(what).into()),
-        None => Err(Stop::Incomplete),
+        None => Err(TokenStop::Incomplete),
     }
 }
 
-fn too_long_as(stop: Stop, instead: DecodeError) -> Stop {
+fn too_long_as(stop: TokenStop, instead: DecodeError) -> TokenStop {
     match stop {
-        Stop::Invalid(DecodeError::LineTooLong(_)) => Stop::Invalid(instead),
+        TokenStop::Invalid(DecodeError::LineTooLong(_)) => TokenStop::Invalid(instead),
         other => other,
     }
 }
@@ -469,7 +469,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     /// The value at `pos`, inside `depth` enclosing aggregates.
-    fn value(&mut self, mut depth: usize) -> Result<Reply, Stop> {
+    fn value(&mut self, mut depth: usize) -> Result<Reply, TokenStop> {
         loop {
             let (token, next) = token(self.buf, self.pos)?;
             self.pos = next;
@@ -515,7 +515,7 @@ impl Builder<'_> {
         }
     }
 
-    fn values(&mut self, n: u64, depth: usize) -> Result<Vec<Reply>, Stop> {
+    fn values(&mut self, n: u64, depth: usize) -> Result<Vec<Reply>, TokenStop> {
         let mut items = Vec::with_capacity(prealloc(n));
         for _ in 0..n {
             items.push(self.value(depth)?);

@@ -29,7 +29,7 @@ pub(super) fn config(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// How `CONFIG SET` treats a parameter.
 #[derive(Clone, Copy)]
-enum Kind {
+enum ParamKind {
     /// Read-only after start.
     Immutable,
     /// A size with units, within bounds, stored in a runtime atomic.
@@ -50,29 +50,29 @@ enum Kind {
 struct Param {
     name: &'static str,
     get: fn(&Shared) -> String,
-    kind: Kind,
+    kind: ParamKind,
 }
 
 const PARAMS: &[Param] = &[
     Param {
         name: "bind",
         get: |s| s.settings.bind.to_string(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "port",
         get: |s| s.main_addr.port().to_string(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "cores",
         get: |s| s.cores().to_string(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "core-port-base",
         get: |s| s.settings.core_port_base.to_string(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "cluster-announce-ip",
@@ -82,32 +82,32 @@ const PARAMS: &[Param] = &[
                 .map(|ip| ip.to_string())
                 .unwrap_or_default()
         },
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "requirepass",
         get: |s| s.runtime.requirepass().as_deref().unwrap_or("").to_owned(),
-        kind: Kind::Password,
+        kind: ParamKind::Password,
     },
     Param {
         name: "maxmemory",
         get: |s| Runtime::get(&s.runtime.maxmemory).to_string(),
-        kind: Kind::Size(|r| &r.maxmemory, 0, u64::MAX),
+        kind: ParamKind::Size(|r| &r.maxmemory, 0, u64::MAX),
     },
     Param {
         name: "maxmemory-policy",
         get: |_| "noeviction".into(),
-        kind: Kind::Only("noeviction"),
+        kind: ParamKind::Only("noeviction"),
     },
     Param {
         name: "proto-max-bulk-len",
         get: |s| Runtime::get(&s.runtime.proto_max_bulk_len).to_string(),
-        kind: Kind::Size(|r| &r.proto_max_bulk_len, 1024, u32::MAX as u64 / 2),
+        kind: ParamKind::Size(|r| &r.proto_max_bulk_len, 1024, u32::MAX as u64 / 2),
     },
     Param {
         name: "client-query-buffer-limit",
         get: |s| Runtime::get(&s.runtime.client_query_buffer_limit).to_string(),
-        kind: Kind::Size(
+        kind: ParamKind::Size(
             |r| &r.client_query_buffer_limit,
             1024 * 1024,
             u32::MAX as u64 - 1,
@@ -116,47 +116,47 @@ const PARAMS: &[Param] = &[
     Param {
         name: "maxclients",
         get: |s| Runtime::get(&s.runtime.maxclients).to_string(),
-        kind: Kind::Clients,
+        kind: ParamKind::Clients,
     },
     Param {
         name: "timeout",
         get: |s| Runtime::get(&s.runtime.timeout).to_string(),
-        kind: Kind::Int(|r| &r.timeout, 0, MAX_TIMEOUT_SECS),
+        kind: ParamKind::Int(|r| &r.timeout, 0, MAX_TIMEOUT_SECS),
     },
     Param {
         name: "client-output-buffer-limit",
         get: |s| s.runtime.output_buffer_limits().to_string(),
-        kind: Kind::OutputBuffer,
+        kind: ParamKind::OutputBuffer,
     },
     Param {
         name: "client-pipeline-limit",
         get: |s| Runtime::get(&s.runtime.client_pipeline_limit).to_string(),
-        kind: Kind::Int(|r| &r.client_pipeline_limit, 1, MAX_PIPELINE_LIMIT),
+        kind: ParamKind::Int(|r| &r.client_pipeline_limit, 1, MAX_PIPELINE_LIMIT),
     },
     Param {
         name: "partial-request-timeout",
         get: |s| Runtime::get(&s.runtime.partial_request_timeout).to_string(),
-        kind: Kind::Int(|r| &r.partial_request_timeout, 0, MAX_TIMEOUT_SECS),
+        kind: ParamKind::Int(|r| &r.partial_request_timeout, 0, MAX_TIMEOUT_SECS),
     },
     Param {
         name: "hz",
         get: |s| s.settings.hz.to_string(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "databases",
         get: |_| "1".into(),
-        kind: Kind::Immutable,
+        kind: ParamKind::Immutable,
     },
     Param {
         name: "save",
         get: |_| String::new(),
-        kind: Kind::Only(""),
+        kind: ParamKind::Only(""),
     },
     Param {
         name: "appendonly",
         get: |_| "no".into(),
-        kind: Kind::Only("no"),
+        kind: ParamKind::Only("no"),
     },
 ];
 
@@ -219,7 +219,7 @@ fn parse_config_set(
                 String::from_utf8_lossy(name)
             )));
         };
-        if matches!(param.kind, Kind::Immutable) {
+        if matches!(param.kind, ParamKind::Immutable) {
             return Err(set_failed(param.name, "can't set immutable config"));
         }
         if params.iter().any(|p| p.name == param.name) {
@@ -248,13 +248,13 @@ fn parse_config_set(
             Ok::<u64, Reply>(u64::try_from(n).unwrap_or(u64::MAX))
         };
         changes.push(match param.kind {
-            Kind::Size(field, min, max) => {
+            ParamKind::Size(field, min, max) => {
                 let n = crate::config::parse_size(&value)
                     .ok_or_else(|| set_failed(param.name, "argument must be a memory value"))?;
                 in_range(field, n, min, max)?
             }
-            Kind::Int(field, min, max) => in_range(field, integer()?, min, max)?,
-            Kind::Clients => {
+            ParamKind::Int(field, min, max) => in_range(field, integer()?, min, max)?,
+            ParamKind::Clients => {
                 let change = in_range(|r| &r.maxclients, integer()?, 1, MAX_CLIENTS)?;
                 if let Change::Number(_, n) = change {
                     let fit = crate::fdlimit::raise_for(n, cores);
@@ -269,19 +269,19 @@ fn parse_config_set(
                 }
                 change
             }
-            Kind::OutputBuffer => match output.parse_over(&value) {
+            ParamKind::OutputBuffer => match output.parse_over(&value) {
                 Ok(limits) => Change::OutputBuffer(limits),
                 Err(why) => return Err(set_failed(param.name, why)),
             },
-            Kind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
-            Kind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
-            Kind::Only(allowed) => {
+            ParamKind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
+            ParamKind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
+            ParamKind::Only(allowed) => {
                 return Err(set_failed(
                     param.name,
                     &format!("argument(s) must be one of the following: {allowed}"),
                 ));
             }
-            Kind::Immutable => unreachable!("rejected above"),
+            ParamKind::Immutable => unreachable!("rejected above"),
         });
     }
     Ok(changes)

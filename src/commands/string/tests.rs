@@ -130,8 +130,8 @@ fn set_option_conflicts_are_syntax_errors() {
 
 #[test]
 fn getex_options() {
-    type Parsed = (bool, Option<(TimeUnit, Vec<u8>)>);
-    fn parse(parts: &[&str]) -> Result<Parsed, Reply> {
+    type ParsedSet = (bool, Option<(TimeUnit, Vec<u8>)>);
+    fn parse(parts: &[&str]) -> Result<ParsedSet, Reply> {
         let args = owned(parts);
         let o = parse_string_options(args.args(), 2, OptionsOf::GetEx)?;
         Ok((o.persist, o.expire.map(|(u, a)| (u, a.to_vec()))))
