@@ -58,9 +58,9 @@ pub fn run(config: &Arc<BenchConfig>, run_number: usize) -> Result<RunResult, Be
             std::thread::Builder::new()
                 .name(format!("kiln-bench-{thread}"))
                 .spawn(move || {
-                    let worker = Worker::connect(&config, &topology, thread, live);
+                    let worker = LoadThread::connect(&config, &topology, thread, live);
                     barrier.wait();
-                    let result = worker.and_then(Worker::run);
+                    let result = worker.and_then(LoadThread::run);
                     let _ = done.send(());
                     result
                 })
@@ -103,7 +103,7 @@ struct ThreadClients {
 }
 
 /// One thread: its poll, connections, clients and figures.
-struct Worker {
+struct LoadThread {
     config: Arc<BenchConfig>,
     poll: Poll,
     conns: Vec<Conn>,
@@ -118,14 +118,14 @@ struct Worker {
     data: Vec<u8>,
 }
 
-impl Worker {
+impl LoadThread {
     /// Opens and registers every connection and queues the setup commands.
     fn connect(
         config: &Arc<BenchConfig>,
         topology: &Topology,
         thread: usize,
         live: Arc<Live>,
-    ) -> Result<Worker, BenchError> {
+    ) -> Result<LoadThread, BenchError> {
         let poll = Poll::new().map_err(BenchError::Io)?;
         let mut setup = Vec::new();
         let setup_cmds = setup_commands(config);
@@ -176,7 +176,7 @@ impl Worker {
         if config.random_data {
             SmallRng::seed_from_u64(config.seed ^ thread as u64).fill_bytes(&mut data);
         }
-        Ok(Worker {
+        Ok(LoadThread {
             config: config.clone(),
             poll,
             conns,
@@ -237,7 +237,7 @@ impl Worker {
 
     /// Reads connection `i` and counts its replies.
     fn read(&mut self, i: usize) -> Result<(), BenchError> {
-        let Worker {
+        let LoadThread {
             conns,
             clients,
             stats,
@@ -275,7 +275,7 @@ impl Worker {
     /// Queues requests for client `c` until its connection is full or its
     /// request budget (or time) is spent.
     fn fill(&mut self, c: usize, now: Instant) {
-        let Worker {
+        let LoadThread {
             config,
             conns,
             clients,
