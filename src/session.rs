@@ -151,7 +151,7 @@ impl Session {
     }
 }
 
-impl kiln_net::transport::Session for Session {
+impl kiln_net::transport::ClientState for Session {
     fn authenticated(&self) -> bool {
         self.authenticated
     }

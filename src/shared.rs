@@ -19,7 +19,7 @@ use crate::tenant::{Growth, ServerMemory, TenantId, Tenants};
 
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
-pub struct Runtime {
+pub struct LiveSettings {
     /// `maxmemory` in bytes; 0 = no limit.
     pub maxmemory: AtomicU64,
     /// `proto-max-bulk-len`.
@@ -40,9 +40,9 @@ pub struct Runtime {
     pub requirepass: RwLock<Option<Arc<str>>>,
 }
 
-impl Runtime {
-    fn new(settings: &Settings) -> Runtime {
-        Runtime {
+impl LiveSettings {
+    fn new(settings: &Settings) -> LiveSettings {
+        LiveSettings {
             maxmemory: AtomicU64::new(settings.maxmemory),
             proto_max_bulk_len: AtomicU64::new(settings.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(settings.client_query_buffer_limit),
@@ -111,9 +111,9 @@ impl OutputLimitCell {
 
     fn get(&self) -> OutputBufferLimit {
         OutputBufferLimit {
-            hard: Runtime::get(&self.hard),
-            soft: Runtime::get(&self.soft),
-            soft_seconds: Runtime::get(&self.soft_seconds),
+            hard: LiveSettings::get(&self.hard),
+            soft: LiveSettings::get(&self.soft),
+            soft_seconds: LiveSettings::get(&self.soft_seconds),
         }
     }
 
@@ -217,7 +217,7 @@ pub struct Shared {
     /// The settings the server started with.
     pub settings: Settings,
     /// Settings changeable at runtime.
-    pub runtime: Runtime,
+    pub runtime: LiveSettings,
     /// Slot ownership and node identities.
     pub slots: SlotMap,
     /// Wakes every core (shutdown).
@@ -273,7 +273,7 @@ impl Shared {
         ));
         tenants.bind_functions(Arc::clone(&functions));
         Shared {
-            runtime: Runtime::new(&settings),
+            runtime: LiveSettings::new(&settings),
             settings,
             slots,
             bell,
@@ -303,7 +303,7 @@ impl Shared {
     /// Whether a write by `tenant` that adds `growth` fits the tenant's
     /// quotas and the server's `maxmemory` (see [`Tenants::admits`]).
     pub fn admits(&self, tenant: TenantId, growth: Growth) -> bool {
-        let max = Runtime::get(&self.runtime.maxmemory);
+        let max = LiveSettings::get(&self.runtime.maxmemory);
         let used = if max == 0 { 0 } else { self.used_memory() };
         let server = ServerMemory { used, max };
         self.tenants.admits(tenant, growth, server)

@@ -19,12 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::Parser;
 
 /// Counts allocations, then defers to the system allocator.
-struct Counting;
+struct CountingAllocator;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: every call is passed unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for Counting {
+unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         unsafe { System.alloc(layout) }
@@ -39,7 +39,7 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Two keys, owned by core 0 and by core 1 (hash tags pick the slot).
 fn keys_on_both_cores() -> [String; 2] {
@@ -59,18 +59,18 @@ fn keys_on_both_cores() -> [String; 2] {
 
 /// A client sending `batch` pre-encoded requests at a time and reading
 /// exactly their replies (`reply_len` bytes each) into a fixed buffer.
-struct Client {
+struct RawClient {
     stream: TcpStream,
     requests: Vec<u8>,
     expected: usize,
     buf: Vec<u8>,
 }
 
-impl Client {
-    fn new(server: &kiln::Handle, request: &[u8], reply: &[u8], batch: usize) -> Client {
+impl RawClient {
+    fn new(server: &kiln::Handle, request: &[u8], reply: &[u8], batch: usize) -> RawClient {
         let stream = TcpStream::connect(server.addr()).unwrap();
         stream.set_nodelay(true).unwrap();
-        Client {
+        RawClient {
             stream,
             requests: request.repeat(batch),
             expected: reply.len() * batch,
@@ -90,7 +90,7 @@ impl Client {
 }
 
 /// Allocations of `rounds` batches by `client`.
-fn allocations(client: &mut Client, rounds: usize) -> u64 {
+fn allocations(client: &mut RawClient, rounds: usize) -> u64 {
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     client.run(rounds);
     ALLOCATIONS.load(Ordering::Relaxed) - before
@@ -133,7 +133,7 @@ fn get_and_set_allocate_nothing_per_request_local_or_forwarded() {
                 ("SET", &set, &b"+OK\r\n"[..], 1),
                 ("GET", &get, &got[..], 0),
             ] {
-                let mut client = Client::new(&server, request, reply, batch);
+                let mut client = RawClient::new(&server, request, reply, batch);
                 client.run(200); // warm: buffers and pools reach their size
                 let small = allocations(&mut client, 100);
                 let large = allocations(&mut client, 1_000);

@@ -5,7 +5,7 @@
 //! `DBSIZE`, `FLUSH*` and `INFO` run on every core (this core only on a
 //! core port, which answers as one cluster node); `INFO` parts carry each
 //! core's counters as integers and the origin sums and formats them.
-//! `CONFIG SET` writes [`crate::shared::Runtime`], which every core reads,
+//! `CONFIG SET` writes [`crate::shared::LiveSettings`], which every core reads,
 //! so a change made through any core applies everywhere.
 //!
 //! `CONFIG GET/SET/RESETSTAT/REWRITE`, `SHUTDOWN` and `DEBUG` act on the

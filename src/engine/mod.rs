@@ -32,7 +32,7 @@ use crate::commands::{
     self, Caller, Command, CommandSpec, Executed, Flags, Lookup, Out, Route, Site, errors,
 };
 use crate::session::{ClientView, Session};
-use crate::shared::{Runtime, Shared, unix_ms};
+use crate::shared::{LiveSettings, Shared, unix_ms};
 use crate::stats::{CoreStats, OpsMeter};
 use crate::tenant::{Growth, TenantId, Usage};
 pub use message::{Msg, Origin, Waiting};
@@ -425,7 +425,7 @@ impl Service for Engine {
 
     fn open(&mut self, accepted: &Accepted) -> Result<Session, &'static [u8]> {
         let shared = &self.shared;
-        if shared.total_connections() >= Runtime::get(&shared.runtime.maxclients) {
+        if shared.total_connections() >= LiveSettings::get(&shared.runtime.maxclients) {
             self.stats.rejected_connections += 1;
             return Err(b"-ERR max number of clients reached\r\n");
         }
@@ -436,14 +436,14 @@ impl Service for Engine {
 
     fn limits(&self) -> ClientLimits {
         let runtime = &self.shared.runtime;
-        let seconds = |value| match Runtime::get(value) {
+        let seconds = |value| match LiveSettings::get(value) {
             0 => None,
             n => Some(Duration::from_secs(n)),
         };
         ClientLimits {
-            max_bulk_len: Runtime::get(&runtime.proto_max_bulk_len) as usize,
-            query_buffer: Runtime::get(&runtime.client_query_buffer_limit) as usize,
-            pipeline: Runtime::get(&runtime.client_pipeline_limit) as usize,
+            max_bulk_len: LiveSettings::get(&runtime.proto_max_bulk_len) as usize,
+            query_buffer: LiveSettings::get(&runtime.client_query_buffer_limit) as usize,
+            pipeline: LiveSettings::get(&runtime.client_pipeline_limit) as usize,
             output: runtime.output_buffer_limit(),
             partial_request: seconds(&runtime.partial_request_timeout),
             idle: seconds(&runtime.timeout),

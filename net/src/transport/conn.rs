@@ -12,7 +12,7 @@ use std::time::Instant;
 use mio::net::TcpStream;
 
 use super::replies::Replies;
-use super::{PortKind, Service, Session};
+use super::{ClientState, PortKind, Service};
 use crate::Args;
 use crate::resp::{ParseLimits, ProtocolError, RequestParser};
 

@@ -78,7 +78,7 @@ pub enum Closed {
 
 /// Per-connection state the service keeps, with the few facts the worker
 /// needs from it.
-pub trait Session {
+pub trait ClientState {
     /// Whether the request parser should apply the authenticated limits
     /// (an unauthenticated client's request is capped small).
     fn authenticated(&self) -> bool;
@@ -109,7 +109,7 @@ pub struct NetCounters {
 /// Every method runs on the worker's own thread; none may block.
 pub trait Service: Sized {
     /// The service's per-connection state.
-    type Session: Session;
+    type Session: ClientState;
     /// A request other cores are answering: it holds the request's place
     /// in its connection's reply order until the service resolves it.
     type Pending;

@@ -12,7 +12,9 @@ use slab::Slab;
 
 use super::conn::Filled;
 use super::post::Exchange;
-use super::{Accepted, Breach, Closed, Connection, NetCounters, PortKind, Post, Service, Session};
+use super::{
+    Accepted, Breach, ClientState, Closed, Connection, NetCounters, PortKind, Post, Service,
+};
 use crate::Reply;
 use crate::resp::ParseLimits;
 

@@ -1,5 +1,5 @@
 //! `CONFIG GET`, `SET`, `RESETSTAT`, `REWRITE`, `HELP`: parameters read from
-//! the settings and [`Runtime`]; `SET` writes the runtime atomics every core
+//! the settings and [`LiveSettings`]; `SET` writes the runtime atomics every core
 //! reads, so a change through any core applies everywhere.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +8,7 @@ use kiln_net::{Args, Reply};
 
 use crate::commands::Ctx;
 use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimits};
-use crate::shared::{Runtime, Shared};
+use crate::shared::{LiveSettings, Shared};
 use crate::stats::CoreStats;
 
 const CONFIG_HELP: &[&str] = &[
@@ -33,9 +33,9 @@ enum ParamKind {
     /// Read-only after start.
     Immutable,
     /// A size with units, within bounds, stored in a runtime atomic.
-    Size(fn(&Runtime) -> &AtomicU64, u64, u64),
+    Size(fn(&LiveSettings) -> &AtomicU64, u64, u64),
     /// A plain integer within bounds, stored in a runtime atomic.
-    Int(fn(&Runtime) -> &AtomicU64, u64, u64),
+    Int(fn(&LiveSettings) -> &AtomicU64, u64, u64),
     /// `requirepass`.
     Password,
     /// `maxclients`: the open-file limit is raised to fit first.
@@ -91,7 +91,7 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "maxmemory",
-        get: |s| Runtime::get(&s.runtime.maxmemory).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.maxmemory).to_string(),
         kind: ParamKind::Size(|r| &r.maxmemory, 0, u64::MAX),
     },
     Param {
@@ -101,12 +101,12 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "proto-max-bulk-len",
-        get: |s| Runtime::get(&s.runtime.proto_max_bulk_len).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.proto_max_bulk_len).to_string(),
         kind: ParamKind::Size(|r| &r.proto_max_bulk_len, 1024, u32::MAX as u64 / 2),
     },
     Param {
         name: "client-query-buffer-limit",
-        get: |s| Runtime::get(&s.runtime.client_query_buffer_limit).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.client_query_buffer_limit).to_string(),
         kind: ParamKind::Size(
             |r| &r.client_query_buffer_limit,
             1024 * 1024,
@@ -115,12 +115,12 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "maxclients",
-        get: |s| Runtime::get(&s.runtime.maxclients).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.maxclients).to_string(),
         kind: ParamKind::Clients,
     },
     Param {
         name: "timeout",
-        get: |s| Runtime::get(&s.runtime.timeout).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.timeout).to_string(),
         kind: ParamKind::Int(|r| &r.timeout, 0, MAX_TIMEOUT_SECS),
     },
     Param {
@@ -130,12 +130,12 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "client-pipeline-limit",
-        get: |s| Runtime::get(&s.runtime.client_pipeline_limit).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.client_pipeline_limit).to_string(),
         kind: ParamKind::Int(|r| &r.client_pipeline_limit, 1, MAX_PIPELINE_LIMIT),
     },
     Param {
         name: "partial-request-timeout",
-        get: |s| Runtime::get(&s.runtime.partial_request_timeout).to_string(),
+        get: |s| LiveSettings::get(&s.runtime.partial_request_timeout).to_string(),
         kind: ParamKind::Int(|r| &r.partial_request_timeout, 0, MAX_TIMEOUT_SECS),
     },
     Param {
@@ -181,7 +181,7 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 /// One validated `CONFIG SET` assignment.
 enum Change {
-    Number(fn(&Runtime) -> &AtomicU64, u64),
+    Number(fn(&LiveSettings) -> &AtomicU64, u64),
     Password(Option<String>),
     OutputBuffer(OutputBufferLimits),
     Nothing,
@@ -376,8 +376,8 @@ mod tests {
         let mut bed = TestBed::new();
         let rt = |bed: &TestBed| {
             (
-                Runtime::get(&bed.shared.runtime.maxmemory),
-                Runtime::get(&bed.shared.runtime.timeout),
+                LiveSettings::get(&bed.shared.runtime.maxmemory),
+                LiveSettings::get(&bed.shared.runtime.timeout),
             )
         };
         assert_eq!(
@@ -524,8 +524,14 @@ mod tests {
                 "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
             )
         );
-        assert_eq!(Runtime::get(&bed.shared.runtime.client_pipeline_limit), 64);
-        assert_eq!(Runtime::get(&bed.shared.runtime.partial_request_timeout), 3);
+        assert_eq!(
+            LiveSettings::get(&bed.shared.runtime.client_pipeline_limit),
+            64
+        );
+        assert_eq!(
+            LiveSettings::get(&bed.shared.runtime.partial_request_timeout),
+            3
+        );
         assert_eq!(
             bed.run(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2"]),
             Reply::error(

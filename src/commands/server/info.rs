@@ -10,7 +10,7 @@ use kiln_store::Shard;
 use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
 use crate::commands::{Ctx, Finishing, Output};
-use crate::shared::{Runtime, Shared};
+use crate::shared::{LiveSettings, Shared};
 use crate::stats::CoreStats;
 use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
 
@@ -129,8 +129,8 @@ impl Environment {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             cores: shared.cores(),
-            maxclients: Runtime::get(&shared.runtime.maxclients),
-            maxmemory: Runtime::get(&shared.runtime.maxmemory),
+            maxclients: LiveSettings::get(&shared.runtime.maxclients),
+            maxmemory: LiveSettings::get(&shared.runtime.maxmemory),
             rss: resident_bytes(),
             cpu_sys_us,
             cpu_user_us,
