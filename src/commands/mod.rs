@@ -23,11 +23,13 @@
 pub mod acl;
 pub mod client;
 pub mod cluster;
+pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod execute;
 pub mod expire;
 pub mod function;
+pub mod hash;
 pub mod keys;
 pub mod plan;
 pub mod route;
@@ -460,6 +462,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             command::COMMANDS,
             acl::COMMANDS,
             function::COMMANDS,
+            hash::COMMANDS,
         ] {
             all.extend(family.iter());
         }

@@ -31,6 +31,11 @@
 //! - `shard`: [`Shard`] itself — the key table, the volatile-key index, the
 //!   clock, memory accounting, statistics and the mutation primitives.
 //! - `strings`: string commands (GET, SET, APPEND, INCRBY, ...).
+//! - `collection`: what the collection types share: [`EncodingLimits`], the
+//!   typed read / update / store primitives that keep per-element memory
+//!   accounting and empty-key removal in one place.
+//! - `pack`: the listpack-like compact vector small collections live in.
+//! - `hash`: [`Hash`] and the hash commands (HSET, HGET, HINCRBY, ...).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
@@ -41,12 +46,15 @@
 //! - `numeric`: Redis's integer / float parsing and float printing.
 #![warn(missing_docs)]
 
+mod collection;
 mod error;
 mod expire;
 pub mod glob;
+mod hash;
 mod keys;
 mod keyspaces;
 pub mod numeric;
+mod pack;
 mod record;
 mod scan;
 mod shard;
@@ -56,8 +64,10 @@ mod tenant_id;
 #[cfg(test)]
 mod model_tests;
 
+pub use collection::{EncodingLimits, MAX_RANDOM_DRAWS};
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};
+pub use hash::Hash;
 pub use keyspaces::{Keyspaces, Others};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
