@@ -35,6 +35,7 @@ pub mod plan;
 pub mod route;
 pub mod scan;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod syntax;
 
@@ -463,6 +464,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             acl::COMMANDS,
             function::COMMANDS,
             hash::COMMANDS,
+            set::COMMANDS,
         ] {
             all.extend(family.iter());
         }

@@ -97,49 +97,76 @@ impl Shard {
     }
 
     /// Runs `f` on the collection at `key`, charging what it grows or frees
-    /// and deleting the key if it is left empty. A missing key runs `f` on
-    /// `create()`'s new collection when `create` is given (the key exists
-    /// afterwards only if it is not empty), and returns `Ok(None)` otherwise.
-    /// WRONGTYPE, before anything changes, for another type.
-    pub(crate) fn update_coll<T: Collection, R>(
+    /// and deleting the key if it is left empty; `Ok(None)` for a missing
+    /// key, WRONGTYPE (before anything changes) for another type.
+    pub(crate) fn modify_coll<T: Collection, R>(
         &mut self,
         key: &[u8],
-        create: Option<fn() -> T>,
         f: impl FnOnce(&mut T, &EncodingLimits) -> R,
     ) -> Result<Option<R>, StoreError> {
         let limits = self.config.encoding;
-        match self.live_index(key) {
-            Some(idx) => {
-                let value = &mut self.table[idx].value;
-                let before = value.payload_len();
-                let coll = T::of_mut(value).ok_or(StoreError::WrongType)?;
-                let out = f(coll, &limits);
-                let empty = coll.is_empty();
-                let after = value.payload_len();
-                self.used_memory = self.used_memory - before + after;
-                if empty {
-                    self.remove_at(idx);
-                }
-                Ok(Some(out))
-            }
-            None => {
-                let Some(create) = create else {
-                    return Ok(None);
-                };
-                let mut coll = create();
-                let out = f(&mut coll, &limits);
-                if !coll.is_empty() {
-                    self.insert_new(
-                        Bytes::copy_from_slice(key),
-                        Record {
-                            value: coll.into_value(),
-                            expire_at: None,
-                        },
-                    );
-                }
-                Ok(Some(out))
-            }
+        let Some(idx) = self.live_index(key) else {
+            return Ok(None);
+        };
+        let value = &mut self.table[idx].value;
+        let before = value.payload_len();
+        let coll = T::of_mut(value).ok_or(StoreError::WrongType)?;
+        let out = f(coll, &limits);
+        let empty = coll.is_empty();
+        let after = value.payload_len();
+        self.used_memory = self.used_memory - before + after;
+        if empty {
+            self.remove_at(idx);
         }
+        Ok(Some(out))
+    }
+
+    /// [`Self::modify_coll`], but a missing key runs `f` on the new
+    /// collection `make` builds; the key exists afterwards only if that
+    /// collection is not empty (a failed HINCRBY creates nothing).
+    pub(crate) fn upsert_coll<T: Collection, R>(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce(&EncodingLimits) -> T,
+        f: impl FnOnce(&mut T, &EncodingLimits) -> R,
+    ) -> Result<R, StoreError> {
+        let limits = self.config.encoding;
+        if self.live_index(key).is_some() {
+            return self
+                .modify_coll(key, f)
+                .map(|out| out.expect("key is live"));
+        }
+        let mut coll = make(&limits);
+        let out = f(&mut coll, &limits);
+        if !coll.is_empty() {
+            self.insert_new(
+                Bytes::copy_from_slice(key),
+                Record {
+                    value: coll.into_value(),
+                    expire_at: None,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// The collections at several keys of this shard for a reading
+    /// command, each `None` when missing; WRONGTYPE if any holds another
+    /// type. Every key is looked up (and reaped if expired) before any is
+    /// borrowed, since reaping moves the table's slots.
+    pub(crate) fn read_many<T: Collection>(
+        &mut self,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<&T>>, StoreError> {
+        for key in keys {
+            self.read_index(key);
+        }
+        keys.iter()
+            .map(|key| match self.table.get(*key) {
+                Some(record) => T::of(&record.value).map(Some).ok_or(StoreError::WrongType),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     /// Stores `coll` at `key` whatever the key held (the STORE commands),

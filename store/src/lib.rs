@@ -36,6 +36,7 @@
 //!   accounting and empty-key removal in one place.
 //! - `pack`: the listpack-like compact vector small collections live in.
 //! - `hash`: [`Hash`] and the hash commands (HSET, HGET, HINCRBY, ...).
+//! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
@@ -57,6 +58,7 @@ pub mod numeric;
 mod pack;
 mod record;
 mod scan;
+mod set;
 mod shard;
 mod strings;
 mod tenant_id;
@@ -70,6 +72,7 @@ pub use expire::{ExpireCondition, Ttl};
 pub use hash::Hash;
 pub use keyspaces::{Keyspaces, Others};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
+pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;

@@ -97,11 +97,6 @@ impl Pack {
         self.len
     }
 
-    /// Whether it holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Bytes of the encoded entries (headers included).
     pub fn byte_len(&self) -> usize {
         self.buf.len()
@@ -171,12 +166,6 @@ impl Pack {
         self.buf.splice(offset..end, encoded);
     }
 
-    /// Drops every entry.
-    pub fn clear(&mut self) {
-        self.buf = Vec::new();
-        self.len = 0;
-    }
-
     /// Gives back spare capacity after a large shrink, so a pack that
     /// was once big does not keep its peak allocation.
     fn shrink(&mut self) {
@@ -197,7 +186,7 @@ mod tests {
     #[test]
     fn push_insert_remove_replace() {
         let mut p = Pack::new();
-        assert!(p.is_empty());
+        assert_eq!(p.len(), 0);
         p.push(&[b"a", b"bb"]);
         let long = vec![7u8; 300];
         p.push(&[&long]);
@@ -224,7 +213,5 @@ mod tests {
         p.remove(p.offset_of(1), 10);
         assert_eq!(p.len(), 1);
         assert_eq!(p.offset_of(5), p.byte_len());
-        p.clear();
-        assert!(p.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::hash::Hash;
+use crate::set::Set;
 
 /// A stored value: a string or one of Redis's collection types. The
 /// collections are boxed so a string record stays as small as it was.
@@ -13,6 +14,8 @@ pub enum Value {
     String(Bytes),
     /// A hash.
     Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
 }
 
 impl Value {
@@ -21,6 +24,7 @@ impl Value {
         match self {
             Value::String(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -39,6 +43,7 @@ impl Value {
         match self {
             Value::String(b) => b.len(),
             Value::Hash(h) => h.mem(),
+            Value::Set(s) => s.mem(),
         }
     }
 
@@ -48,6 +53,7 @@ impl Value {
         match self {
             Value::String(_) => None,
             Value::Hash(h) => Some(h.encoding()),
+            Value::Set(s) => Some(s.encoding()),
         }
     }
 

@@ -12,6 +12,10 @@ use crate::shard::Shard;
 
 type Pairs = Vec<(Bytes, Bytes)>;
 
+fn new_hash(_: &crate::collection::EncodingLimits) -> Hash {
+    Hash::new()
+}
+
 impl Shard {
     /// HSET: sets each field, creating the hash; returns how many fields
     /// are new.
@@ -20,21 +24,19 @@ impl Shard {
         key: &[u8],
         pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Result<usize, StoreError> {
-        let added = self.update_coll(key, Some(Hash::new), |h, limits| {
+        self.upsert_coll(key, new_hash, |h, limits| {
             pairs
                 .into_iter()
                 .filter(|(f, v)| h.insert(f, v, limits))
                 .count()
-        })?;
-        Ok(added.unwrap_or(0))
+        })
     }
 
     /// HSETNX: sets `field` only if it is absent; whether it did.
     pub fn hsetnx(&mut self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool, StoreError> {
-        let done = self.update_coll(key, Some(Hash::new), |h, limits| {
+        self.upsert_coll(key, new_hash, |h, limits| {
             h.get(field).is_none() && h.insert(field, value, limits)
-        })?;
-        Ok(done.unwrap_or(false))
+        })
     }
 
     /// HGET.
@@ -85,7 +87,7 @@ impl Shard {
         key: &[u8],
         fields: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<usize, StoreError> {
-        let removed = self.update_coll(key, None, |h: &mut Hash, _| {
+        let removed = self.modify_coll(key, |h: &mut Hash, _| {
             fields.into_iter().filter(|f| h.remove(f)).count()
         })?;
         Ok(removed.unwrap_or(0))
@@ -113,7 +115,7 @@ impl Shard {
 
     /// HINCRBY: adds `delta` to the integer in `field` (0 if missing).
     pub fn hincrby(&mut self, key: &[u8], field: &[u8], delta: i64) -> Result<i64, StoreError> {
-        let out = self.update_coll(key, Some(Hash::new), |h, limits| {
+        self.upsert_coll(key, new_hash, |h, limits| {
             let current = match h.get(field) {
                 Some(v) => parse_i64(v).ok_or(StoreError::HashNotInteger)?,
                 None => 0,
@@ -121,8 +123,7 @@ impl Shard {
             let next = current.checked_add(delta).ok_or(StoreError::Overflow)?;
             h.insert(field, next.to_string().as_bytes(), limits);
             Ok(next)
-        })?;
-        out.unwrap_or(Ok(0))
+        })?
     }
 
     /// HINCRBYFLOAT: adds `delta` to the float in `field` (0 if missing);
@@ -133,7 +134,7 @@ impl Shard {
         field: &[u8],
         delta: f64,
     ) -> Result<Bytes, StoreError> {
-        let out = self.update_coll(key, Some(Hash::new), |h, limits| {
+        self.upsert_coll(key, new_hash, |h, limits| {
             let current = match h.get(field) {
                 Some(v) => parse_f64(v).ok_or(StoreError::HashNotFloat)?,
                 None => 0.0,
@@ -145,22 +146,18 @@ impl Shard {
             let text = Bytes::from(format_f64(next));
             h.insert(field, &text, limits);
             Ok(text)
-        })?;
-        out.unwrap_or(Ok(Bytes::new()))
+        })?
     }
 
     /// HRANDFIELD: `count` as Redis reads it (see `random_indices`); `None`
     /// for a missing key.
     pub fn hrandfield(&mut self, key: &[u8], count: i64) -> Result<Option<Pairs>, StoreError> {
-        let Some(idx) = self.read_index(key) else {
-            return Ok(None);
+        let len = match self.read_coll::<Hash>(key)? {
+            Some(h) => h.len(),
+            None => return Ok(None),
         };
-        let Some(h) = crate::collection::Collection::of(&self.table[idx].value) else {
-            return Err(StoreError::WrongType);
-        };
-        let h: &Hash = h;
-        let picks = random_indices(&mut self.rng, h.len(), count);
-        Ok(Some(h.pick(&picks)))
+        let picks = random_indices(&mut self.rng, len, count);
+        Ok(self.peek_coll::<Hash>(key)?.map(|h| h.pick(&picks)))
     }
 
     /// HSCAN step: the next cursor and the fields and values it visited
