@@ -212,12 +212,13 @@ fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     combine_store(ctx, args, SetOp::Diff)
 }
 
-/// `numkeys` of SINTERCARD / ZINTERCARD / ZUNION...: at least 1 and no more
-/// than the arguments after it, with Redis's wording.
+/// `numkeys` of SINTERCARD / ZMPOP: an integer of at least 1 (`message`
+/// otherwise) and no more than the arguments after it (`too_many`).
 pub(crate) fn parse_numkeys(
     args: Args<'_>,
     at: usize,
     message: &'static str,
+    too_many: Reply,
 ) -> Result<usize, Reply> {
     let n = int_arg(args.get(at))
         .ok()
@@ -225,9 +226,7 @@ pub(crate) fn parse_numkeys(
         .ok_or(Reply::error(message))?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
     if n > args.len() - at - 1 {
-        return Err(Reply::error(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(too_many);
     }
     Ok(n)
 }
@@ -252,7 +251,8 @@ pub(crate) fn parse_card_limit(args: Args<'_>, from: usize) -> Result<usize, Rep
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let parsed = parse_numkeys(args, 1, "ERR numkeys should be greater than 0")
+    let too_many = Reply::error("ERR Number of keys can't be greater than number of args");
+    let parsed = parse_numkeys(args, 1, "ERR numkeys should be greater than 0", too_many)
         .and_then(|n| Ok((n, parse_card_limit(args, 2 + n)?)));
     let (n, limit) = match parsed {
         Ok(p) => p,

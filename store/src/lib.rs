@@ -37,6 +37,8 @@
 //! - `pack`: the listpack-like compact vector small collections live in.
 //! - `hash`: [`Hash`] and the hash commands (HSET, HGET, HINCRBY, ...).
 //! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
+//! - `zset`: [`ZSet`], its ordered index (an order-statistic treap) and the
+//!   sorted-set commands (ZADD, ZRANGE, ZUNIONSTORE, ...).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
@@ -62,6 +64,7 @@ mod set;
 mod shard;
 mod strings;
 mod tenant_id;
+mod zset;
 
 #[cfg(test)]
 mod model_tests;
@@ -76,3 +79,6 @@ pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;
+pub use zset::{
+    Aggregate, LexBound, LexRange, ScoreRange, ZAddFlags, ZAddOutcome, ZOp, ZRangeBy, ZSet,
+};

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::hash::Hash;
 use crate::set::Set;
+use crate::zset::ZSet;
 
 /// A stored value: a string or one of Redis's collection types. The
 /// collections are boxed so a string record stays as small as it was.
@@ -16,6 +17,8 @@ pub enum Value {
     Hash(Box<Hash>),
     /// A set.
     Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -25,6 +28,7 @@ impl Value {
             Value::String(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -44,6 +48,7 @@ impl Value {
             Value::String(b) => b.len(),
             Value::Hash(h) => h.mem(),
             Value::Set(s) => s.mem(),
+            Value::ZSet(z) => z.mem(),
         }
     }
 
@@ -54,6 +59,7 @@ impl Value {
             Value::String(_) => None,
             Value::Hash(h) => Some(h.encoding()),
             Value::Set(s) => Some(s.encoding()),
+            Value::ZSet(z) => Some(z.encoding()),
         }
     }
 

@@ -119,6 +119,13 @@ fn write_line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// [`format_double`] into an owned string (a score sent as a bulk string,
+/// as ZSCAN does).
+pub fn double_text(d: f64) -> String {
+    let mut buf = ryu::Buffer::new();
+    format_double(d, &mut buf).to_owned()
+}
+
 /// Doubles as Redis prints them: `inf`, `-inf`, `nan`, integers without a
 /// fraction, otherwise the shortest text that reads back the same value.
 pub fn format_double(d: f64, buf: &mut ryu::Buffer) -> &str {
