@@ -84,8 +84,11 @@ pub const SYNTAX: &[(&str, &str)] = &[
 ];
 
 /// Field, value pairs from argument 2 on, or the arity error.
-fn pairs<'a>(ctx_name: &CommandSpec, args: Args<'a>) -> Result<Vec<(&'a [u8], &'a [u8])>, Reply> {
-    if args.len() % 2 != 0 {
+/// Borrowed field, value pairs of a request.
+type FieldValues<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+fn pairs<'a>(ctx_name: &CommandSpec, args: Args<'a>) -> Result<FieldValues<'a>, Reply> {
+    if !args.len().is_multiple_of(2) {
         return Err(wrong_arity(ctx_name));
     }
     Ok((2..args.len())
@@ -212,7 +215,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         4 if args.get(3).eq_ignore_ascii_case(b"withvalues") => true,
         _ => return errors::SYNTAX,
     };
-    if with_values && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Reply::error("ERR value is out of range");
     }
     reply(ctx.shard.hrandfield(args.get(1), count), |v| {

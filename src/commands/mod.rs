@@ -340,6 +340,7 @@ impl KeySpec {
     /// count names (none when the count is not a valid non-negative integer
     /// within the arguments; the command itself reports that).
     pub fn positions_in(self, args: Args<'_>) -> KeyPositions {
+        #[allow(clippy::reversed_empty_ranges)] // deliberately empty
         let none = (1..=0).step_by(1);
         if self.numkeys_at == 0 {
             return self.positions(args.len()).chain(none);
@@ -917,6 +918,24 @@ mod tests {
         "timeout",
         "100mb",
         "string",
+        "WITHSCORES",
+        "WITHVALUES",
+        "WITHSCORE",
+        "BYSCORE",
+        "BYLEX",
+        "REV",
+        "LIMIT",
+        "WEIGHTS",
+        "AGGREGATE",
+        "MIN",
+        "MAX",
+        "INCR",
+        "CH",
+        "+inf",
+        "(1",
+        "[a",
+        "-",
+        "+",
     ];
 
     #[test]

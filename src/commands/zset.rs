@@ -445,7 +445,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         4 if args.get(3).eq_ignore_ascii_case(b"withscores") => true,
         _ => return errors::SYNTAX,
     };
-    if with_scores && (count < -(i64::MAX / 2) || count > i64::MAX / 2) {
+    if with_scores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Reply::error("ERR value is out of range");
     }
     reply(ctx.shard.zrandmember(args.get(1), count), |v| {

@@ -84,7 +84,7 @@ pub fn zadd_flags(args: Args<'_>) -> Result<(ZAddFlags, usize), Reply> {
         i += 1;
     }
     let pairs = args.len() - i;
-    if pairs == 0 || pairs % 2 != 0 {
+    if pairs == 0 || !pairs.is_multiple_of(2) {
         return Err(errors::SYNTAX);
     }
     if f.nx && f.xx {
@@ -92,7 +92,7 @@ pub fn zadd_flags(args: Args<'_>) -> Result<(ZAddFlags, usize), Reply> {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(Reply::error(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));

@@ -130,7 +130,7 @@ impl Hash {
                     p.push(&[field, value]);
                     return true;
                 }
-                _ => self.to_table(),
+                _ => self.convert_to_table(),
             }
         }
         let Repr::Table { map, bytes } = &mut self.repr else {
@@ -170,7 +170,7 @@ impl Hash {
         }
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         let Repr::Pack(p) = &self.repr else { return };
         let mut map = IndexMap::with_capacity_and_hasher(p.len() / 2 + 1, RandomState::new());
         let mut bytes = 0;

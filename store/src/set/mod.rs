@@ -146,7 +146,7 @@ impl Set {
                     };
                     v.insert(at, n);
                     if v.len() > limits.set_max_intset_entries {
-                        self.to_table();
+                        self.convert_to_table();
                     }
                     return true;
                 }
@@ -155,9 +155,9 @@ impl Set {
                     && member.len() <= limits.set_max_listpack_value
                     && longest.min(MAX_INT_TEXT) <= limits.set_max_listpack_value;
                 if fits {
-                    self.to_pack();
+                    self.convert_to_pack();
                 } else {
-                    self.to_table();
+                    self.convert_to_table();
                 }
                 self.add(member, limits)
             }
@@ -171,7 +171,7 @@ impl Set {
                     p.push(&[member]);
                     return true;
                 }
-                self.to_table();
+                self.convert_to_table();
                 self.add(member, limits)
             }
             Repr::Table { set, bytes } => {
@@ -232,7 +232,7 @@ impl Set {
         }
     }
 
-    fn to_pack(&mut self) {
+    fn convert_to_pack(&mut self) {
         let mut p = Pack::new();
         for m in self.iter() {
             p.push(&[&m]);
@@ -240,7 +240,7 @@ impl Set {
         self.repr = Repr::Pack(p);
     }
 
-    fn to_table(&mut self) {
+    fn convert_to_table(&mut self) {
         let mut set = IndexSet::with_capacity_and_hasher(self.len() + 1, RandomState::new());
         let mut bytes = 0;
         for m in self.iter() {

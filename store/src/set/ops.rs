@@ -71,7 +71,7 @@ fn combine(sets: &[Option<&Set>], op: SetOp, limit: usize) -> Vec<Bytes> {
 
 impl Shard {
     /// SADD: how many of the members are new.
-    pub fn sadd<'a>(&mut self, key: &[u8], members: &[&'a [u8]]) -> Result<usize, StoreError> {
+    pub fn sadd(&mut self, key: &[u8], members: &[&[u8]]) -> Result<usize, StoreError> {
         let Some(first) = members.first() else {
             return Ok(0);
         };
@@ -84,7 +84,7 @@ impl Shard {
     }
 
     /// SREM: how many of the members were removed.
-    pub fn srem<'a>(&mut self, key: &[u8], members: &[&'a [u8]]) -> Result<usize, StoreError> {
+    pub fn srem(&mut self, key: &[u8], members: &[&[u8]]) -> Result<usize, StoreError> {
         let n = self.modify_coll(key, |s: &mut Set, _| {
             members.iter().filter(|m| s.remove(m)).count()
         })?;

@@ -151,12 +151,11 @@ impl ZSet {
     /// set would pass a threshold; true if the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> bool {
         let existed = self.remove(member);
-        if let Repr::Pack(p) = &self.repr {
-            if p.len() / 2 >= limits.zset_max_listpack_entries
-                || member.len() > limits.zset_max_listpack_value
-            {
-                self.to_tree();
-            }
+        if let Repr::Pack(p) = &self.repr
+            && (p.len() / 2 >= limits.zset_max_listpack_entries
+                || member.len() > limits.zset_max_listpack_value)
+        {
+            self.convert_to_tree();
         }
         match &mut self.repr {
             Repr::Pack(p) => {
@@ -199,7 +198,7 @@ impl ZSet {
         }
     }
 
-    fn to_tree(&mut self) {
+    fn convert_to_tree(&mut self) {
         let entries = self.entries();
         let mut map = IndexMap::with_capacity_and_hasher(entries.len() + 1, RandomState::new());
         let mut index = ScoreIndex::default();

@@ -283,7 +283,7 @@ impl Shard {
     }
 
     /// ZREM: how many members were removed.
-    pub fn zrem<'a>(&mut self, key: &[u8], members: &[&'a [u8]]) -> Result<usize, StoreError> {
+    pub fn zrem(&mut self, key: &[u8], members: &[&[u8]]) -> Result<usize, StoreError> {
         let n = self.modify_coll(key, |z: &mut ZSet, _| {
             members.iter().filter(|m| z.remove(m)).count()
         })?;
