@@ -157,7 +157,7 @@ enum Op {
 
 fn field(i: u8) -> Vec<u8> {
     // Some fields are long enough to pass a small value threshold.
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         vec![b'x'; 10 + i as usize % 5]
     } else {
         vec![b'a' + i % 26, i]
