@@ -111,6 +111,7 @@ fn format_standard(reply: &Reply, prefix: &str, out: &mut Vec<u8>) {
         Reply::Verbatim(_, text) => out.extend_from_slice(text),
         Reply::Nil | Reply::NilArray => out.extend_from_slice(b"(nil)"),
         Reply::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Reply::Pairs(_) => return format_standard(&as_nested(reply), prefix, out),
         Reply::Array(_) | Reply::Set(_) | Reply::Push(_) | Reply::Map(_) => {
             let (count, sep) = elements(reply).unwrap_or((0, ')'));
             if count == 0 {
@@ -188,6 +189,21 @@ fn format_raw(reply: &Reply, out: &mut Vec<u8>) {
                 format_raw(value, out);
             }
         }
+        Reply::Pairs(_) => format_raw(&as_nested(reply), out),
+    }
+}
+
+/// A `Pairs` reply as the array of pairs RESP3 sends (never decoded from
+/// the wire; only a reply built in-process can hold one).
+fn as_nested(reply: &Reply) -> Reply {
+    match reply {
+        Reply::Pairs(pairs) => Reply::Array(
+            pairs
+                .iter()
+                .map(|(a, b)| Reply::Array(vec![a.clone(), b.clone()]))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

@@ -436,6 +436,15 @@ pub fn from_reply<'s>(
             }
             object.into()
         }
+        // As RESP3 shapes them: an array of [first, second] arrays.
+        Reply::Pairs(pairs) => {
+            let mut values = Vec::with_capacity(pairs.len());
+            for (a, b) in pairs {
+                let pair = [from_reply(scope, a)?, from_reply(scope, b)?];
+                values.push(v8::Array::new_with_elements(scope, &pair).into());
+            }
+            v8::Array::new_with_elements(scope, &values).into()
+        }
         Reply::Double(d) => v8::Number::new(scope, *d).into(),
         Reply::Boolean(b) => v8::Boolean::new(scope, *b).into(),
         Reply::BigNumber(text) => v8_string(scope, text.as_bytes()).into(),

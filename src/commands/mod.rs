@@ -23,18 +23,22 @@
 pub mod acl;
 pub mod client;
 pub mod cluster;
+pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod execute;
 pub mod expire;
 pub mod function;
+pub mod hash;
 pub mod keys;
 pub mod plan;
 pub mod route;
 pub mod scan;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod syntax;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -275,6 +279,10 @@ impl Flags {
     }
 }
 
+/// The key indices [`KeySpec::positions_in`] yields.
+pub type KeyPositions =
+    std::iter::Chain<StepBy<RangeInclusive<usize>>, StepBy<RangeInclusive<usize>>>;
+
 /// Where a command's keys are, as Redis's legacy `(first, last, step)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
@@ -316,14 +324,32 @@ impl KeySpec {
         }
     }
 
-    /// Indices of the keys in `args`: [`KeySpec::positions`], or for a
-    /// counted spec the keys its count names (none when the count is not a
-    /// valid non-negative integer within the arguments; the command itself
-    /// reports that).
-    pub fn positions_in(self, args: Args<'_>) -> StepBy<RangeInclusive<usize>> {
-        if self.numkeys_at == 0 {
-            return self.positions(args.len());
+    /// A destination key at `first` followed by keys counted by the
+    /// argument at `numkeys_at` (`ZUNIONSTORE dst numkeys key...`).
+    pub const fn first_then_counted(first: usize, numkeys_at: usize) -> KeySpec {
+        KeySpec {
+            first,
+            last: first as isize,
+            step: 1,
+            numkeys_at,
         }
+    }
+
+    /// Indices of the keys in `args`: [`KeySpec::positions`], or for a
+    /// counted spec the fixed keys before the count (if any) and the keys its
+    /// count names (none when the count is not a valid non-negative integer
+    /// within the arguments; the command itself reports that).
+    pub fn positions_in(self, args: Args<'_>) -> KeyPositions {
+        #[allow(clippy::reversed_empty_ranges)] // deliberately empty
+        let none = (1..=0).step_by(1);
+        if self.numkeys_at == 0 {
+            return self.positions(args.len()).chain(none);
+        }
+        let fixed = if self.first == 0 {
+            none
+        } else {
+            self.positions(args.len())
+        };
         let at = self.numkeys_at;
         let count = (at < args.len())
             .then(|| kiln_store::numeric::parse_i64(args.get(at)))
@@ -334,7 +360,7 @@ impl KeySpec {
             Some(n) if n > 0 => (at + 1, at + n),
             _ => (1, 0),
         };
-        (first..=last).step_by(1)
+        fixed.chain((first..=last).step_by(1))
     }
 
     /// Indices of the keys in a request of `argc` arguments.
@@ -460,6 +486,9 @@ pub fn table() -> &'static [&'static CommandSpec] {
             command::COMMANDS,
             acl::COMMANDS,
             function::COMMANDS,
+            hash::COMMANDS,
+            set::COMMANDS,
+            zset::COMMANDS,
         ] {
             all.extend(family.iter());
         }
@@ -751,6 +780,14 @@ mod tests {
         assert_eq!(collect(KeySpec::range(1, -1, 2), 5), vec![1, 3]);
         assert_eq!(collect(KeySpec::range(1, 2, 1), 3), vec![1, 2]);
         assert_eq!(collect(KeySpec::range(2, 2, 1), 2), Vec::<usize>::new());
+        let args =
+            kiln_net::OwnedArgs::new([&b"zunionstore"[..], b"d", b"2", b"a", b"b", b"WEIGHTS"]);
+        let keys: Vec<usize> = KeySpec::first_then_counted(1, 2)
+            .positions_in(args.args())
+            .collect();
+        assert_eq!(keys, vec![1, 3, 4]);
+        let keys: Vec<usize> = KeySpec::counted(1).positions_in(args.args()).collect();
+        assert_eq!(keys, Vec::<usize>::new(), "'d' is no count");
     }
 
     #[test]
@@ -881,6 +918,24 @@ mod tests {
         "timeout",
         "100mb",
         "string",
+        "WITHSCORES",
+        "WITHVALUES",
+        "WITHSCORE",
+        "BYSCORE",
+        "BYLEX",
+        "REV",
+        "LIMIT",
+        "WEIGHTS",
+        "AGGREGATE",
+        "MIN",
+        "MAX",
+        "INCR",
+        "CH",
+        "+inf",
+        "(1",
+        "[a",
+        "-",
+        "+",
     ];
 
     #[test]

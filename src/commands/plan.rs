@@ -297,9 +297,7 @@ pub fn record_job(shard: &mut kiln_store::Shard, job: Job, over: bool) -> Output
 /// Whether two records are the same stored value (same bytes in memory, not
 /// merely equal), for a rename that must not delete a newer write.
 fn same_record(a: &Record, b: &Record) -> bool {
-    let kiln_store::Value::String(x) = &a.value;
-    let kiln_store::Value::String(y) = &b.value;
-    x.as_ptr() == y.as_ptr() && x.len() == y.len() && a.expire_at == b.expire_at
+    a.value.is_same(&b.value) && a.expire_at == b.expire_at
 }
 
 #[cfg(test)]

@@ -160,10 +160,21 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("function|help", ""),
 ];
 
+/// The syntax lists of the families that keep their own (the collection
+/// types), searched after [`SYNTAX`].
+const FAMILY_SYNTAX: &[&[(&str, &str)]] =
+    &[super::hash::SYNTAX, super::set::SYNTAX, super::zset::SYNTAX];
+
+/// Every `(command name, syntax)` entry: [`SYNTAX`], then the families' own.
+fn all_syntax() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    SYNTAX
+        .iter()
+        .chain(FAMILY_SYNTAX.iter().flat_map(|f| f.iter()))
+}
+
 /// The `arguments` of `COMMAND DOCS` for `name`, empty if it takes none.
 pub fn arguments(name: &str) -> Vec<Reply> {
-    let syntax = SYNTAX
-        .iter()
+    let syntax = all_syntax()
         .find(|(n, _)| *n == name)
         .map_or("", |(_, s)| s);
     let mut keys = 0;
@@ -447,12 +458,12 @@ mod tests {
         for spec in super::super::table() {
             for name in std::iter::once(spec.name).chain(spec.subcommands.iter().map(|s| s.name)) {
                 assert!(
-                    SYNTAX.iter().any(|(n, _)| *n == name),
+                    all_syntax().any(|(n, _)| *n == name),
                     "no syntax for {name}"
                 );
             }
         }
-        for (name, syntax) in SYNTAX {
+        for (name, syntax) in all_syntax() {
             let opens = syntax.matches('[').count();
             assert_eq!(opens, syntax.matches(']').count(), "{name}");
         }

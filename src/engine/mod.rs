@@ -70,6 +70,7 @@ impl Engine {
     pub fn new(id: usize, shared: Arc<Shared>) -> Engine {
         let keyspaces = Keyspaces::new(ShardConfig {
             max_value_len: shared.settings.proto_max_bulk_len as usize,
+            ..ShardConfig::default()
         });
         let functions = kiln_functions::FunctionRuntime::new(
             shared.functions.clone(),

@@ -25,6 +25,18 @@ pub enum StoreError {
     /// The result would be longer than `ShardConfig::max_value_len`.
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooLarge,
+    /// HINCRBY on a field whose value is not an integer.
+    #[error("ERR hash value is not an integer")]
+    HashNotInteger,
+    /// HINCRBYFLOAT on a field whose value is not a float.
+    #[error("ERR hash value is not a float")]
+    HashNotFloat,
+    /// A sorted-set score update would produce NaN (`+inf` plus `-inf`).
+    #[error("ERR resulting score is not a number (NaN)")]
+    ScoreNan,
+    /// LSET / LINDEX-style index past either end of a list.
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
     /// The source key of a RENAME does not exist.
     #[error("ERR no such key")]
     NoSuchKey,

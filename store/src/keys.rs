@@ -47,10 +47,14 @@ impl Shard {
     /// value built by APPEND / SETRANGE reports `embstr`, not `raw`.
     pub fn object_encoding(&mut self, key: &[u8]) -> Option<&'static str> {
         let idx = self.read_index(key)?;
-        Some(match &self.table[idx].value {
+        let value = &self.table[idx].value;
+        if let Some(name) = value.collection_encoding() {
+            return Some(name);
+        }
+        Some(match value {
             Value::String(v) if parse_i64(v).is_some() => "int",
             Value::String(v) if v.len() <= EMBSTR_SIZE_LIMIT => "embstr",
-            Value::String(_) => "raw",
+            _ => "raw",
         })
     }
 

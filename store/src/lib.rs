@@ -31,6 +31,14 @@
 //! - `shard`: [`Shard`] itself — the key table, the volatile-key index, the
 //!   clock, memory accounting, statistics and the mutation primitives.
 //! - `strings`: string commands (GET, SET, APPEND, INCRBY, ...).
+//! - `collection`: what the collection types share: [`EncodingLimits`], the
+//!   typed read / update / store primitives that keep per-element memory
+//!   accounting and empty-key removal in one place.
+//! - `pack`: the listpack-like compact vector small collections live in.
+//! - `hash`: [`Hash`] and the hash commands (HSET, HGET, HINCRBY, ...).
+//! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
+//! - `zset`: [`ZSet`], its ordered index (an order-statistic treap) and the
+//!   sorted-set commands (ZADD, ZRANGE, ZUNIONSTORE, ...).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
@@ -41,25 +49,36 @@
 //! - `numeric`: Redis's integer / float parsing and float printing.
 #![warn(missing_docs)]
 
+mod collection;
 mod error;
 mod expire;
 pub mod glob;
+mod hash;
 mod keys;
 mod keyspaces;
 pub mod numeric;
+mod pack;
 mod record;
 mod scan;
+mod set;
 mod shard;
 mod strings;
 mod tenant_id;
+mod zset;
 
 #[cfg(test)]
 mod model_tests;
 
+pub use collection::{EncodingLimits, MAX_RANDOM_DRAWS};
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};
+pub use hash::Hash;
 pub use keyspaces::{Keyspaces, Others};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
+pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;
+pub use zset::{
+    Aggregate, LexBound, LexRange, ScoreRange, ZAddFlags, ZAddOutcome, ZOp, ZRangeBy, ZSet,
+};

@@ -2,13 +2,23 @@
 
 use bytes::Bytes;
 
-/// A stored value. Only strings exist today; it is an enum so lists, hashes
-/// and the rest can follow without changing the table or the record.
+use crate::hash::Hash;
+use crate::set::Set;
+use crate::zset::ZSet;
+
+/// A stored value: a string or one of Redis's collection types. The
+/// collections are boxed so a string record stays as small as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     /// A Redis string: arbitrary bytes. `Bytes` so a reader (a reply, a JS
     /// view) shares the stored buffer instead of copying it.
     String(Bytes),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -16,13 +26,13 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
     /// The string payload, or `None` for a non-string value.
-    // With one variant the fallback arm is unreachable today; it is written
-    // out so every string command already has its WRONGTYPE path.
-    #[allow(unreachable_patterns)]
     pub fn as_string(&self) -> Option<&Bytes> {
         match self {
             Value::String(b) => Some(b),
@@ -30,10 +40,36 @@ impl Value {
         }
     }
 
-    /// Payload bytes, the part of the value that memory accounting charges.
+    /// Payload bytes, the part of the value that memory accounting charges:
+    /// a string's length, a collection's elements and their per-element
+    /// overhead (maintained as it changes, so this is O(1)).
     pub fn payload_len(&self) -> usize {
         match self {
             Value::String(b) => b.len(),
+            Value::Hash(h) => h.mem(),
+            Value::Set(s) => s.mem(),
+            Value::ZSet(z) => z.mem(),
+        }
+    }
+
+    /// `OBJECT ENCODING` of a collection (`None` for a string, whose
+    /// encoding depends on its contents).
+    pub fn collection_encoding(&self) -> Option<&'static str> {
+        match self {
+            Value::String(_) => None,
+            Value::Hash(h) => Some(h.encoding()),
+            Value::Set(s) => Some(s.encoding()),
+            Value::ZSet(z) => Some(z.encoding()),
+        }
+    }
+
+    /// Whether `other` is this very stored value, not merely an equal one:
+    /// a string by its buffer's identity; a collection (whose clone is a
+    /// deep copy) by equal contents, the closest a copy can come.
+    pub fn is_same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::String(x), Value::String(y)) => x.as_ptr() == y.as_ptr() && x.len() == y.len(),
+            (a, b) => a == b,
         }
     }
 }
@@ -68,8 +104,9 @@ pub fn copy_out_slice(bytes: &Bytes, range: std::ops::RangeInclusive<usize>) -> 
     }
 }
 
-/// A key's whole state. Cloning is cheap (a `Bytes` refcount), and a record is
-/// what travels between cores for a cross-core RENAME or COPY.
+/// A key's whole state, and what travels between cores for a cross-core
+/// RENAME or COPY. Cloning a string record is cheap (a `Bytes` refcount); a
+/// collection's clone copies its elements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The value.

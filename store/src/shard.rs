@@ -15,6 +15,7 @@ use indexmap::{IndexMap, IndexSet};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use crate::collection::EncodingLimits;
 use crate::record::{Record, Value};
 
 /// Memory charged per key on top of the key and value lengths: the table
@@ -34,12 +35,15 @@ pub struct ShardConfig {
     /// Largest string a command may build (Redis's `proto-max-bulk-len`);
     /// APPEND and SETRANGE past it fail with `StoreError::TooLarge`.
     pub max_value_len: usize,
+    /// Where collections switch from their compact to their big encoding.
+    pub encoding: EncodingLimits,
 }
 
 impl Default for ShardConfig {
     fn default() -> ShardConfig {
         ShardConfig {
             max_value_len: 512 * 1024 * 1024,
+            encoding: EncodingLimits::default(),
         }
     }
 }

@@ -249,8 +249,9 @@ impl Shard {
         if tail.is_empty() {
             return Ok(len);
         }
-        let old = self.replace_value(idx, Value::String(Bytes::new()));
-        let Value::String(old) = old;
+        let Value::String(old) = self.replace_value(idx, Value::String(Bytes::new())) else {
+            unreachable!("checked to be a string above")
+        };
         let mut buf = into_growable(old, new_len);
         buf.extend_from_slice(tail);
         self.replace_value(idx, Value::String(buf.freeze()));
@@ -319,7 +320,9 @@ impl Shard {
         let new_len = end.max(len);
         let mut buf = match idx {
             Some(i) => {
-                let Value::String(old) = self.replace_value(i, Value::String(Bytes::new()));
+                let Value::String(old) = self.replace_value(i, Value::String(Bytes::new())) else {
+                    unreachable!("checked to be a string above")
+                };
                 into_growable(old, new_len)
             }
             None => BytesMut::with_capacity(new_len),

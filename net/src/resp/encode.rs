@@ -41,6 +41,20 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut Vec<u8>) {
                 encode(v, proto, out);
             }
         }
+        Reply::Pairs(pairs) => {
+            if resp3 {
+                write_header(out, b'*', pairs.len());
+            } else {
+                write_header(out, b'*', pairs.len() * 2);
+            }
+            for (a, b) in pairs {
+                if resp3 {
+                    write_header(out, b'*', 2);
+                }
+                encode(a, proto, out);
+                encode(b, proto, out);
+            }
+        }
         Reply::Double(d) => {
             let mut buf = ryu::Buffer::new();
             let text = format_double(*d, &mut buf);
@@ -105,6 +119,13 @@ fn write_line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// [`format_double`] into an owned string (a score sent as a bulk string,
+/// as ZSCAN does).
+pub fn double_text(d: f64) -> String {
+    let mut buf = ryu::Buffer::new();
+    format_double(d, &mut buf).to_owned()
+}
+
 /// Doubles as Redis prints them: `inf`, `-inf`, `nan`, integers without a
 /// fraction, otherwise the shortest text that reads back the same value.
 pub fn format_double(d: f64, buf: &mut ryu::Buffer) -> &str {
@@ -158,6 +179,9 @@ mod tests {
         let map = Reply::Map(vec![(Reply::status("a"), Reply::Integer(1))]);
         assert_eq!(enc(&map, Protocol::Resp3), "%1\r\n+a\r\n:1\r\n");
         assert_eq!(enc(&map, Protocol::Resp2), "*2\r\n+a\r\n:1\r\n");
+        let pairs = Reply::Pairs(vec![(Reply::Integer(1), Reply::Double(1.5))]);
+        assert_eq!(enc(&pairs, Protocol::Resp3), "*1\r\n*2\r\n:1\r\n,1.5\r\n");
+        assert_eq!(enc(&pairs, Protocol::Resp2), "*2\r\n:1\r\n$3\r\n1.5\r\n");
         let set = Reply::Set(vec![Reply::Integer(1)]);
         assert_eq!(enc(&set, Protocol::Resp3), "~1\r\n:1\r\n");
         assert_eq!(enc(&set, Protocol::Resp2), "*1\r\n:1\r\n");

@@ -29,6 +29,10 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// `~N` in RESP3; an array in RESP2.
     Set(Vec<Reply>),
+    /// Pairs that may repeat a key (ZRANGE WITHSCORES, HRANDFIELD
+    /// WITHVALUES): an array of 2-element arrays in RESP3, one flat array of
+    /// first, second, first, second... in RESP2, as Redis 7 replies.
+    Pairs(Vec<(Reply, Reply)>),
     /// `,3.14` in RESP3; a bulk string in RESP2.
     Double(f64),
     /// `#t` in RESP3; the integer 1 or 0 in RESP2.
@@ -81,7 +85,7 @@ impl Reply {
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 items.iter().map(Reply::payload_len).sum()
             }
-            Reply::Map(pairs) => pairs
+            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
                 .iter()
                 .map(|(k, v)| k.payload_len() + v.payload_len())
                 .sum(),

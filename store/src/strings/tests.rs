@@ -353,7 +353,10 @@ fn append_to_a_shared_value_does_not_change_the_reader() {
 
 #[test]
 fn append_and_setrange_respect_max_len() {
-    let mut s = Shard::new(ShardConfig { max_value_len: 10 });
+    let mut s = Shard::new(ShardConfig {
+        max_value_len: 10,
+        ..ShardConfig::default()
+    });
     s.set_now(NOW);
     assert_eq!(s.append(b"k", b"12345").unwrap(), 5);
     assert_eq!(s.append(b"k", b"67890").unwrap(), 10);

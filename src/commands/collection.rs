@@ -1,0 +1,106 @@
+//! What the collection families (hash, set, zset, list) share: their
+//! element-scan arguments (HSCAN, SSCAN, ZSCAN), random-count parsing, and
+//! the WRONGTYPE-aware reply helpers.
+
+use bytes::Bytes;
+use kiln_net::{Args, Reply};
+use kiln_store::{MAX_RANDOM_DRAWS, StoreError};
+
+use super::{errors, int_arg, store_error};
+
+/// SCAN's COUNT when none is given.
+const DEFAULT_COUNT: usize = 10;
+
+/// HSCAN / SSCAN / ZSCAN options after the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElementScan<'a> {
+    /// The cursor.
+    pub cursor: u64,
+    /// COUNT, at least 1.
+    pub count: usize,
+    /// MATCH.
+    pub pattern: Option<&'a [u8]>,
+}
+
+/// An unsigned decimal cursor (Redis's `string2ull`), or `ERR invalid cursor`.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64, Reply> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or(Reply::error("ERR invalid cursor"))
+}
+
+/// Redis's `scanGenericCommand` options for a key's elements: MATCH and
+/// COUNT (at least 1), later ones winning; TYPE and anything else are a
+/// syntax error.
+pub fn parse_element_scan(args: Args<'_>, cursor: u64) -> Result<ElementScan<'_>, Reply> {
+    let mut scan = ElementScan {
+        cursor,
+        count: DEFAULT_COUNT,
+        pattern: None,
+    };
+    let mut i = 3;
+    while i < args.len() {
+        let (opt, value) = (args.get(i), args.try_get(i + 1).ok_or(errors::SYNTAX)?);
+        if opt.eq_ignore_ascii_case(b"count") {
+            let n = int_arg(value)?;
+            scan.count = usize::try_from(n)
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or(errors::SYNTAX)?;
+        } else if opt.eq_ignore_ascii_case(b"match") {
+            scan.pattern = Some(value);
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(scan)
+}
+
+/// A scan reply: `[cursor, [elements...]]`.
+pub fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk_from(cursor.to_string()),
+        Reply::Array(items),
+    ])
+}
+
+/// The count of HRANDFIELD / SRANDMEMBER / ZRANDMEMBER: an integer within
+/// `-LONG_MAX..=LONG_MAX` (Redis's range and wording), and for a negative
+/// one at most [`MAX_RANDOM_DRAWS`] draws, so a hostile count cannot build
+/// an unbounded reply.
+pub fn parse_random_count(arg: &[u8]) -> Result<i64, Reply> {
+    let n = int_arg(arg)?;
+    if n == i64::MIN {
+        return Err(Reply::error(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if n < 0 && n.unsigned_abs() > MAX_RANDOM_DRAWS {
+        return Err(Reply::error("ERR value is out of range"));
+    }
+    Ok(n)
+}
+
+/// A bulk reply per element.
+pub fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
+    Reply::Array(items.into_iter().map(Reply::Bulk).collect())
+}
+
+/// The reply of a store result: `ok` on success, the store's error text
+/// (WRONGTYPE...) otherwise.
+pub fn reply<T>(result: Result<T, StoreError>, ok: impl FnOnce(T) -> Reply) -> Reply {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => store_error(e),
+    }
+}
+
+/// A non-negative count argument (`SPOP key count`, `LPOP key count`):
+/// `ERR value is out of range, must be positive` otherwise.
+pub fn positive_count(arg: &[u8]) -> Result<usize, Reply> {
+    let n =
+        int_arg(arg).map_err(|_| Reply::error("ERR value is out of range, must be positive"))?;
+    usize::try_from(n).map_err(|_| Reply::error("ERR value is out of range, must be positive"))
+}
