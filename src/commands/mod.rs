@@ -180,6 +180,7 @@ impl Out<'_> {
     fn encode_bulk(&mut self, value: &[u8]) -> bool {
         match self {
             Out::Value => false,
+            Out::Encode { to, .. } if !to.accepts(value.len()) => false,
             Out::Encode { to, written } => {
                 // Refused by a client limit or not, the reply was handled:
                 // the connection is closing.
@@ -196,14 +197,31 @@ impl Out<'_> {
     }
 }
 
+/// Replies up to this many bytes are encoded where a forwarded job runs;
+/// bigger ones travel back as a [`Reply`] sharing the stored bytes, so a
+/// pipeline of large GETs is never copied before the client's output
+/// limits have seen it.
+pub const ENCODE_IN_JOB_MAX: usize = 4096;
+
 /// An output a reply can be encoded into.
 pub trait Encoder {
+    /// Whether a reply of `payload` bytes should be encoded here at all
+    /// (else it is returned as a value).
+    fn accepts(&self, payload: usize) -> bool {
+        let _ = payload;
+        true
+    }
+
     /// Encodes a reply of `payload` bytes with `write`, unless a limit
     /// refuses it; false if refused.
     fn encode(&mut self, payload: usize, write: &mut dyn FnMut(&mut Vec<u8>)) -> bool;
 }
 
 impl Encoder for Vec<u8> {
+    fn accepts(&self, payload: usize) -> bool {
+        payload <= ENCODE_IN_JOB_MAX
+    }
+
     fn encode(&mut self, _: usize, write: &mut dyn FnMut(&mut Vec<u8>)) -> bool {
         write(self);
         true

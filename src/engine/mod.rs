@@ -29,7 +29,8 @@ use kiln_store::{Keyspaces, Shard, ShardConfig};
 
 use crate::commands::plan::{Finish, Finishing, Job, Output, Plan};
 use crate::commands::{
-    self, Caller, Command, CommandSpec, Executed, Flags, Lookup, Out, Route, Site, errors,
+    self, Caller, Command, CommandSpec, ENCODE_IN_JOB_MAX, Executed, Flags, Lookup, Out, Route,
+    Site, errors,
 };
 use crate::session::{ClientView, Session};
 use crate::shared::{LiveSettings, Shared, unix_ms};
@@ -278,13 +279,21 @@ impl Engine {
                     written: false,
                 };
                 match self.execute(cmd, Caller::Job(&views), out) {
-                    Executed::Reply(reply) => encode(&reply, protocol, &mut buf),
-                    Executed::Written => {}
+                    Executed::Reply(reply) if reply.payload_len() > ENCODE_IN_JOB_MAX => {
+                        // Big replies go back sharing the stored bytes.
+                        self.recycle(buf);
+                        Output::Reply(reply)
+                    }
+                    Executed::Reply(reply) => {
+                        encode(&reply, protocol, &mut buf);
+                        Output::Encoded(buf)
+                    }
+                    Executed::Written => Output::Encoded(buf),
                     Executed::Forward(_) | Executed::Elsewhere(_) => {
                         encode(&errors::NOT_HERE, protocol, &mut buf);
+                        Output::Encoded(buf)
                     }
                 }
-                Output::Encoded(buf)
             }
             None => match self.execute(cmd, Caller::Job(&views), Out::Value) {
                 Executed::Reply(reply) => Output::Reply(reply),
