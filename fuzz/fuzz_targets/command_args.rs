@@ -17,6 +17,7 @@ const MAX_VALUE: usize = 1 << 20;
 fuzz_target!(|data: &[u8]| {
     let mut bed = TestBed::with_shard_config(ShardConfig {
         max_value_len: MAX_VALUE,
+        ..ShardConfig::default()
     });
     let mut parser = RequestParser::new(ParseLimits {
         max_bulk_len: MAX_VALUE,
