@@ -4,34 +4,11 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use clap::Parser;
 use common::TestServer;
 
-/// Counts allocations, then defers to the system allocator.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is passed unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Allocations made by one kiln-bench run of `requests` per client.
 fn allocations(server: &TestServer, requests: u64, extra: &str) -> u64 {
@@ -42,9 +19,9 @@ fn allocations(server: &TestServer, requests: u64, extra: &str) -> u64 {
     );
     let args = kiln_bench::BenchArgs::try_parse_from(line.split_whitespace()).unwrap();
     let mut out = Vec::with_capacity(64 * 1024);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     kiln_bench::run_all(&args, &mut out).expect("benchmark runs");
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    counting_alloc::allocations() - before
 }
 
 #[test]

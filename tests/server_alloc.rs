@@ -11,35 +11,13 @@
 //! the once-a-tick work). SET stores the value it receives, which takes one
 //! allocation of its own per request: the test allows exactly that.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
 
-/// Counts allocations, then defers to the system allocator.
-struct CountingAllocator;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is passed unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Two keys, owned by core 0 and by core 1 (hash tags pick the slot).
 fn keys_on_both_cores() -> [String; 2] {
@@ -91,9 +69,9 @@ impl RawClient {
 
 /// Allocations of `rounds` batches by `client`.
 fn allocations(client: &mut RawClient, rounds: usize) -> u64 {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     client.run(rounds);
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    counting_alloc::allocations() - before
 }
 
 fn encode(parts: &[&str]) -> Vec<u8> {
