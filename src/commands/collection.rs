@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use kiln_net::{Args, Reply};
-use kiln_store::{MAX_RANDOM_DRAWS, StoreError};
+use kiln_store::{MAX_RANDOM_DRAWS, Shard, StoreError};
 
 use super::{errors, int_arg, store_error};
 
@@ -56,6 +56,48 @@ pub fn parse_element_scan(args: Args<'_>, cursor: u64) -> Result<ElementScan<'_>
         i += 2;
     }
     Ok(scan)
+}
+
+/// A store's walk of one key's elements: `(key, cursor, count, pattern)`
+/// to the next cursor and a batch.
+pub type ElementScanFn<T> =
+    fn(&mut Shard, &[u8], u64, usize, Option<&[u8]>) -> Result<(u64, Vec<T>), StoreError>;
+
+/// HSCAN / SSCAN / ZSCAN `key cursor [MATCH pattern] [COUNT count]`: the
+/// cursor is checked first, a missing key is an empty scan before the
+/// options are (as Redis orders it); `len` says whether the key holds
+/// anything (and of the right type), `scan` walks it, and `flatten` turns
+/// each element into its replies.
+pub fn element_scan<T, R: IntoIterator<Item = Reply>>(
+    shard: &mut Shard,
+    args: Args<'_>,
+    len: fn(&mut Shard, &[u8]) -> Result<usize, StoreError>,
+    scan: ElementScanFn<T>,
+    flatten: impl FnMut(T) -> R,
+) -> Reply {
+    let cursor = match parse_cursor(args.get(2)) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match len(shard, args.get(1)) {
+        Ok(0) => return scan_reply(0, Vec::new()),
+        Ok(_) => {}
+        Err(e) => return store_error(e),
+    }
+    let options = match parse_element_scan(args, cursor) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    reply(
+        scan(
+            shard,
+            args.get(1),
+            options.cursor,
+            options.count,
+            options.pattern,
+        ),
+        |(next, items)| scan_reply(next, items.into_iter().flat_map(flatten).collect()),
+    )
 }
 
 /// A scan reply: `[cursor, [elements...]]`.

@@ -11,10 +11,9 @@
 //! `[field, value]` pairs in RESP3 (fields may repeat), flat in RESP2.
 
 use kiln_net::{Args, Reply};
+use kiln_store::Shard;
 
-use super::collection::{
-    bulks, parse_cursor, parse_element_scan, parse_random_count, reply, scan_reply,
-};
+use super::collection::{bulks, element_scan, parse_random_count, reply};
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg, wrong_arity};
 use crate::command;
 
@@ -232,33 +231,11 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     })
 }
 
-/// HSCAN: the cursor is checked first, a missing key is an empty scan
-/// before its options are (as Redis orders it).
+/// HSCAN: `[cursor, [field, value, ...]]`.
 fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let cursor = match parse_cursor(args.get(2)) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    match ctx.shard.hlen(args.get(1)) {
-        Ok(0) => return scan_reply(0, Vec::new()),
-        Ok(_) => {}
-        Err(e) => return super::store_error(e),
-    }
-    let scan = match parse_element_scan(args, cursor) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    reply(
-        ctx.shard
-            .hscan(args.get(1), scan.cursor, scan.count, scan.pattern),
-        |(next, items)| {
-            let flat = items
-                .into_iter()
-                .flat_map(|(f, v)| [Reply::Bulk(f), Reply::Bulk(v)])
-                .collect();
-            scan_reply(next, flat)
-        },
-    )
+    element_scan(ctx.shard, args, Shard::hlen, Shard::hscan, |(f, v)| {
+        [Reply::Bulk(f), Reply::Bulk(v)]
+    })
 }
 
 #[cfg(test)]

@@ -13,11 +13,9 @@
 //! the main port answers `-CROSSSLOT` when they are not (use a hash tag).
 
 use kiln_net::{Args, Reply};
-use kiln_store::SetOp;
+use kiln_store::{SetOp, Shard};
 
-use super::collection::{
-    bulks, parse_cursor, parse_element_scan, parse_random_count, positive_count, reply, scan_reply,
-};
+use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
 
@@ -264,27 +262,11 @@ fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     })
 }
 
-/// SSCAN: cursor first, a missing key is an empty scan before its options
-/// are checked (as Redis orders it).
+/// SSCAN: `[cursor, [member, ...]]`.
 fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let cursor = match parse_cursor(args.get(2)) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    match ctx.shard.scard(args.get(1)) {
-        Ok(0) => return scan_reply(0, Vec::new()),
-        Ok(_) => {}
-        Err(e) => return super::store_error(e),
-    }
-    let scan = match parse_element_scan(args, cursor) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    reply(
-        ctx.shard
-            .sscan(args.get(1), scan.cursor, scan.count, scan.pattern),
-        |(next, items)| scan_reply(next, items.into_iter().map(Reply::Bulk).collect()),
-    )
+    element_scan(ctx.shard, args, Shard::scard, Shard::sscan, |m| {
+        [Reply::Bulk(m)]
+    })
 }
 
 #[cfg(test)]

@@ -20,12 +20,10 @@ mod parse;
 
 use bytes::Bytes;
 use kiln_net::{Args, Reply};
-use kiln_store::{ZAddOutcome, ZOp, ZRangeBy};
+use kiln_store::{Shard, ZAddOutcome, ZOp, ZRangeBy};
 
 use self::parse::RangeKind;
-use super::collection::{
-    bulks, parse_cursor, parse_element_scan, parse_random_count, positive_count, reply, scan_reply,
-};
+use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
 use super::set::{parse_card_limit, parse_numkeys};
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
@@ -551,35 +549,12 @@ fn zremrangebyrank(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 /// ZSCAN: `[cursor, [member, score, ...]]`, scores as bulk strings in both
 /// protocols (as Redis sends them).
 fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let cursor = match parse_cursor(args.get(2)) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    match ctx.shard.zcard(args.get(1)) {
-        Ok(0) => return scan_reply(0, Vec::new()),
-        Ok(_) => {}
-        Err(e) => return super::store_error(e),
-    }
-    let scan = match parse_element_scan(args, cursor) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    reply(
-        ctx.shard
-            .zscan(args.get(1), scan.cursor, scan.count, scan.pattern),
-        |(next, items)| {
-            let flat = items
-                .into_iter()
-                .flat_map(|(m, s)| {
-                    [
-                        Reply::Bulk(m),
-                        Reply::bulk_from(kiln_net::resp::encode::double_text(s)),
-                    ]
-                })
-                .collect();
-            scan_reply(next, flat)
-        },
-    )
+    element_scan(ctx.shard, args, Shard::zcard, Shard::zscan, |(m, s)| {
+        [
+            Reply::Bulk(m),
+            Reply::bulk_from(kiln_net::resp::encode::double_text(s)),
+        ]
+    })
 }
 
 #[cfg(test)]
