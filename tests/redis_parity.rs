@@ -481,6 +481,95 @@ const SET_SCRIPT: &[&[&str]] = &[
     &["GET", "{s}b"],
 ];
 
+/// Set and sorted-set algebra and moves with keys on both cores: `{a}` and
+/// `{d}` hash to core 1's slots, `{b}` and `{c}` to core 0's (checked by
+/// [`cross_core_keys_live_on_both_cores`]), so the main port gathers them.
+const CROSS_CORE_SCRIPT: &[&[&str]] = &[
+    &["SADD", "{a}s", "1", "2", "3", "x"],
+    &["SADD", "{b}s", "2", "3", "4"],
+    &["SET", "{c}str", "v"],
+    &["SINTER", "{a}s", "{b}s"],
+    &["SINTER", "{a}s", "{b}s", "{c}nokey"],
+    &["SUNION", "{a}s", "{b}s"],
+    &["SDIFF", "{a}s", "{b}s"],
+    &["SDIFF", "{b}s", "{a}s", "{a}s"],
+    &["SINTERCARD", "2", "{a}s", "{b}s"],
+    &["SINTERCARD", "2", "{a}s", "{b}s", "LIMIT", "1"],
+    &["SINTER", "{a}s", "{c}str"],
+    &["SINTERSTORE", "{c}d", "{a}s", "{b}s"],
+    &["SMEMBERS", "{c}d"],
+    &["OBJECT", "ENCODING", "{c}d"],
+    &["SUNIONSTORE", "{d}d", "{a}s", "{b}s"],
+    &["SMEMBERS", "{d}d"],
+    &["SINTERSTORE", "{d}d", "{a}s", "{c}nokey"],
+    &["EXISTS", "{d}d"],
+    &["SDIFFSTORE", "{c}str", "{a}s", "{b}s"],
+    &["TYPE", "{c}str"],
+    &["SUNIONSTORE", "{d}d", "{c}str", "{a}s"],
+    &["SET", "{c}str", "v"],
+    &["SMOVE", "{a}s", "{b}s", "x"],
+    &["SMOVE", "{a}s", "{b}s", "x"],
+    &["SMEMBERS", "{b}s"],
+    &["SMOVE", "{a}nokey", "{b}s", "x"],
+    &["SMOVE", "{a}s", "{c}str", "1"],
+    &["SMOVE", "{c}str", "{a}s", "1"],
+    &["SMOVE", "{a}nokey", "{c}str", "1"],
+    &["SMEMBERS", "{a}s"],
+    &["SMOVE", "{a}s", "{b}new", "1"],
+    &["SMEMBERS", "{b}new"],
+    &["ZADD", "{a}z", "1", "a", "2", "b", "3", "c"],
+    &["ZADD", "{b}z", "10", "b", "20", "c", "30", "d"],
+    &["ZUNION", "2", "{a}z", "{b}z", "WITHSCORES"],
+    &[
+        "ZINTER",
+        "2",
+        "{a}z",
+        "{b}z",
+        "WEIGHTS",
+        "2",
+        "1",
+        "WITHSCORES",
+    ],
+    &[
+        "ZINTER",
+        "2",
+        "{a}z",
+        "{b}z",
+        "AGGREGATE",
+        "MAX",
+        "WITHSCORES",
+    ],
+    &["ZDIFF", "2", "{a}z", "{b}z", "WITHSCORES"],
+    &["ZINTERCARD", "2", "{a}z", "{b}z"],
+    &["ZUNION", "2", "{a}z", "{b}s", "WITHSCORES"],
+    &["ZUNION", "2", "{a}z", "{c}str"],
+    &["ZUNIONSTORE", "{c}zd", "2", "{a}z", "{b}z"],
+    &["ZRANGE", "{c}zd", "0", "-1", "WITHSCORES"],
+    &["ZINTERSTORE", "{d}zd", "2", "{a}z", "{b}z"],
+    &["ZRANGE", "{d}zd", "0", "-1", "WITHSCORES"],
+    &["ZDIFFSTORE", "{d}zd", "2", "{a}z", "{a}z"],
+    &["EXISTS", "{d}zd"],
+    &["ZRANGESTORE", "{b}zr", "{a}z", "1", "-1"],
+    &["ZRANGE", "{b}zr", "0", "-1", "WITHSCORES"],
+    &["ZRANGESTORE", "{b}zr", "{a}z", "(5", "+inf", "BYSCORE"],
+    &["EXISTS", "{b}zr"],
+    &["ZRANGESTORE", "{b}zr", "{c}str", "0", "-1"],
+];
+
+#[test]
+fn cross_core_keys_live_on_both_cores() {
+    use kiln_net::slot::key_slot;
+    // Kiln's two cores split the slots in halves.
+    for (tag, core) in [("{a}", 1), ("{b}", 0), ("{c}", 0), ("{d}", 1)] {
+        assert_eq!(usize::from(key_slot(tag.as_bytes()) >= 8192), core, "{tag}");
+    }
+}
+
+#[test]
+fn cross_core_algebra_matches_redis_7() {
+    compare(&[], CROSS_CORE_SCRIPT);
+}
+
 /// Sorted sets, keys under one hash tag. Scores are exactly representable
 /// (Redis 7.0 prints doubles with `%.17g`, 7.2 and Kiln the shortest
 /// round-trip form; they agree on these). ZRANK's WITHSCORE is 7.2's and

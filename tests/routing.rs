@@ -121,6 +121,18 @@ fn core_ports_answer_like_cluster_nodes() {
         node0.cmd(&["MGET", &mine, &other_slot]),
         Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
     );
+    // The main port gathers a set algebra over both cores; a node refuses.
+    for command in [
+        &["SUNIONSTORE", &mine, &other_slot][..],
+        &["SMOVE", &mine, &other_slot, "m"],
+        &["ZUNION", "2", &mine, &other_slot],
+    ] {
+        assert_eq!(
+            node0.cmd(command),
+            Reply::error("CROSSSLOT Keys in request don't hash to the same slot"),
+            "{command:?}"
+        );
+    }
     let tagged = ["{user1}:a", "{user1}:b"];
     let owner = if server.core_addrs.len() > 1 && kiln_net::slot::key_slot(b"user1") >= 8192 {
         1

@@ -30,6 +30,7 @@ pub mod ctx;
 pub mod execute;
 pub mod expire;
 pub mod function;
+pub mod gather;
 pub mod hash;
 pub mod keys;
 pub mod plan;

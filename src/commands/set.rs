@@ -16,6 +16,7 @@ use kiln_net::{Args, Reply};
 use kiln_store::{SetOp, Shard};
 
 use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
+use super::gather;
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
 
@@ -27,6 +28,8 @@ const RO_FAST: Flags = Flags::READONLY.with(Flags::FAST);
 const WRITE_FAST_FLAGS: Flags = Flags::WRITE.with(Flags::FAST);
 const GROWS: Flags = Flags::WRITE.with(Flags::DENYOOM);
 const ONE_CORE: Route = Route::Keys(KeyRouting::SameCore);
+/// Keys on several cores are gathered on the main port ([`gather`]).
+const GATHERED: Route = Route::Keys(KeyRouting::Planned(gather::algebra_plan));
 const ALL_KEYS: KeySpec = KeySpec::range(1, -1, 1);
 
 /// This family's commands.
@@ -49,21 +52,21 @@ pub const COMMANDS: &[CommandSpec] = &[
         "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
     command!("srandmember", -2, Flags::READONLY, READ_SLOW, KeySpec::FIRST, ONE_CORE, srandmember,
         "set", "1.0.0", "Get one or multiple random members from a set"),
-    command!("smove", 4, WRITE_FAST_FLAGS, WRITE_FAST, KeySpec::range(1, 2, 1), ONE_CORE, smove,
+    command!("smove", 4, WRITE_FAST_FLAGS, WRITE_FAST, KeySpec::range(1, 2, 1), Route::Keys(KeyRouting::Planned(gather::smove_plan)), smove,
         "set", "1.0.0", "Moves a member from one set to another."),
-    command!("sinter", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, ONE_CORE, sinter,
+    command!("sinter", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, GATHERED, sinter,
         "set", "1.0.0", "Returns the intersect of multiple sets."),
-    command!("sinterstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, ONE_CORE, sinterstore,
+    command!("sinterstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, GATHERED, sinterstore,
         "set", "1.0.0", "Stores the intersect of multiple sets in a key."),
-    command!("sunion", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, ONE_CORE, sunion,
+    command!("sunion", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, GATHERED, sunion,
         "set", "1.0.0", "Returns the union of multiple sets."),
-    command!("sunionstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, ONE_CORE, sunionstore,
+    command!("sunionstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, GATHERED, sunionstore,
         "set", "1.0.0", "Stores the union of multiple sets in a key."),
-    command!("sdiff", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, ONE_CORE, sdiff,
+    command!("sdiff", -2, Flags::READONLY, READ_SLOW, ALL_KEYS, GATHERED, sdiff,
         "set", "1.0.0", "Returns the difference of multiple sets."),
-    command!("sdiffstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, ONE_CORE, sdiffstore,
+    command!("sdiffstore", -3, GROWS, WRITE_SLOW, ALL_KEYS, GATHERED, sdiffstore,
         "set", "1.0.0", "Stores the difference of multiple sets in a key."),
-    command!("sintercard", -3, Flags::READONLY, READ_SLOW, KeySpec::counted(1), ONE_CORE, sintercard,
+    command!("sintercard", -3, Flags::READONLY, READ_SLOW, KeySpec::counted(1), GATHERED, sintercard,
         "set", "7.0.0", "Returns the number of members of the intersect of multiple sets."),
     command!("sscan", -3, Flags::READONLY, READ_SLOW, KeySpec::FIRST, ONE_CORE, sscan,
         "set", "2.8.0", "Iterates over members of a set."),

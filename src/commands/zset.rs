@@ -24,6 +24,7 @@ use kiln_store::{Shard, ZAddOutcome, ZOp, ZRangeBy};
 
 use self::parse::RangeKind;
 use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
+use super::gather;
 use super::set::{parse_card_limit, parse_numkeys};
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
@@ -37,6 +38,8 @@ const RO_FAST: Flags = Flags::READONLY.with(Flags::FAST);
 const W_FAST: Flags = Flags::WRITE.with(Flags::FAST);
 const GROWS: Flags = Flags::WRITE.with(Flags::DENYOOM);
 const ONE_CORE: Route = Route::Keys(KeyRouting::SameCore);
+/// Keys on several cores are gathered on the main port ([`gather`]).
+const GATHERED: Route = Route::Keys(KeyRouting::Planned(gather::algebra_plan));
 const K1: KeySpec = KeySpec::FIRST;
 const STORE_KEYS: KeySpec = KeySpec::first_then_counted(1, 2);
 
@@ -62,7 +65,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "sorted_set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range."),
     command!("zrange", -4, RO, READ_SLOW, K1, ONE_CORE, zrange,
         "sorted_set", "1.2.0", "Returns members in a sorted set within a range of indexes."),
-    command!("zrangestore", -5, GROWS, WRITE_SLOW, KeySpec::range(1, 2, 1), ONE_CORE, zrangestore,
+    command!("zrangestore", -5, GROWS, WRITE_SLOW, KeySpec::range(1, 2, 1), GATHERED, zrangestore,
         "sorted_set", "6.2.0", "Stores a range of members from sorted set in a key."),
     command!("zrangebyscore", -4, RO, READ_SLOW, K1, ONE_CORE, zrangebyscore,
         "sorted_set", "1.0.5", "Returns members in a sorted set within a range of scores."),
@@ -86,19 +89,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         "sorted_set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
     command!("zrandmember", -2, RO, READ_SLOW, K1, ONE_CORE, zrandmember,
         "sorted_set", "6.2.0", "Returns one or more random members from a sorted set."),
-    command!("zunion", -3, RO, READ_SLOW, KeySpec::counted(1), ONE_CORE, zunion,
+    command!("zunion", -3, RO, READ_SLOW, KeySpec::counted(1), GATHERED, zunion,
         "sorted_set", "6.2.0", "Returns the union of multiple sorted sets."),
-    command!("zinter", -3, RO, READ_SLOW, KeySpec::counted(1), ONE_CORE, zinter,
+    command!("zinter", -3, RO, READ_SLOW, KeySpec::counted(1), GATHERED, zinter,
         "sorted_set", "6.2.0", "Returns the intersect of multiple sorted sets."),
-    command!("zdiff", -3, RO, READ_SLOW, KeySpec::counted(1), ONE_CORE, zdiff,
+    command!("zdiff", -3, RO, READ_SLOW, KeySpec::counted(1), GATHERED, zdiff,
         "sorted_set", "6.2.0", "Returns the difference between multiple sorted sets."),
-    command!("zunionstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, ONE_CORE, zunionstore,
+    command!("zunionstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, GATHERED, zunionstore,
         "sorted_set", "2.0.0", "Stores the union of multiple sorted sets in a key."),
-    command!("zinterstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, ONE_CORE, zinterstore,
+    command!("zinterstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, GATHERED, zinterstore,
         "sorted_set", "2.0.0", "Stores the intersect of multiple sorted sets in a key."),
-    command!("zdiffstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, ONE_CORE, zdiffstore,
+    command!("zdiffstore", -4, GROWS, WRITE_SLOW, STORE_KEYS, GATHERED, zdiffstore,
         "sorted_set", "6.2.0", "Stores the difference of multiple sorted sets in a key."),
-    command!("zintercard", -3, RO, READ_SLOW, KeySpec::counted(1), ONE_CORE, zintercard,
+    command!("zintercard", -3, RO, READ_SLOW, KeySpec::counted(1), GATHERED, zintercard,
         "sorted_set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets."),
     command!("zremrangebyscore", 4, Flags::WRITE, WRITE_SLOW, K1, ONE_CORE, zremrangebyscore,
         "sorted_set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
