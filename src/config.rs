@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use kiln_store::EncodingLimits;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -118,6 +119,33 @@ pub struct Options {
     /// Log filter (`info`, `debug`, `kiln=trace`...).
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Fields a hash keeps in its compact (listpack) encoding.
+    #[arg(long)]
+    pub hash_max_listpack_entries: Option<usize>,
+    /// Longest field or value a compact hash keeps (e.g. `64`, `1kb`).
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub hash_max_listpack_value: Option<u64>,
+    /// Members an integer set (intset) keeps.
+    #[arg(long)]
+    pub set_max_intset_entries: Option<usize>,
+    /// Members a set keeps in its compact (listpack) encoding.
+    #[arg(long)]
+    pub set_max_listpack_entries: Option<usize>,
+    /// Longest member a compact set keeps.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub set_max_listpack_value: Option<u64>,
+    /// Members a sorted set keeps in its compact (listpack) encoding.
+    #[arg(long)]
+    pub zset_max_listpack_entries: Option<usize>,
+    /// Longest member a compact sorted set keeps.
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub zset_max_listpack_value: Option<u64>,
+    /// A list node's size: positive, entries; -1..-5, 4 to 64 KiB.
+    #[arg(long, allow_hyphen_values = true)]
+    pub list_max_listpack_size: Option<i64>,
     /// Where runtime tenant changes (`ACL SETUSER` / `DELUSER`) are written;
     /// when it exists at start its tenants replace the `[[tenant]]` tables.
     #[arg(long)]
@@ -213,6 +241,8 @@ pub struct Settings {
     pub dir: PathBuf,
     /// Storage-function limits.
     pub functions: FunctionSettings,
+    /// Where collections leave their compact encodings.
+    pub encoding: EncodingLimits,
 }
 
 /// Limits on storage functions (the `function-*` settings).
@@ -254,6 +284,7 @@ impl Default for Settings {
             tenants: Vec::new(),
             dir: PathBuf::from("."),
             functions: FunctionSettings::default(),
+            encoding: EncodingLimits::default(),
         }
     }
 }
@@ -317,7 +348,15 @@ impl Options {
             function_max_functions,
             function_isolates_per_core,
             function_isolates_memory,
-            function_cpu_share
+            function_cpu_share,
+            hash_max_listpack_entries,
+            hash_max_listpack_value,
+            set_max_intset_entries,
+            set_max_listpack_entries,
+            set_max_listpack_value,
+            zset_max_listpack_entries,
+            zset_max_listpack_value,
+            list_max_listpack_size
         )
     }
 
@@ -327,6 +366,7 @@ impl Options {
         let port = self.port.unwrap_or(d.port);
         let default_base = if port == 0 { 0 } else { port.saturating_add(1) };
         let functions = self.function_settings(d.functions);
+        let encoding = self.encoding_limits(d.encoding);
         let s = Settings {
             bind: self.bind.unwrap_or(d.bind),
             port,
@@ -358,6 +398,7 @@ impl Options {
             max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
             tenants: self.tenant,
             functions,
+            encoding,
             dir: self.dir.unwrap_or(d.dir),
         };
         s.validate()?;
@@ -366,6 +407,32 @@ impl Options {
 }
 
 impl Options {
+    /// The collections' encoding thresholds over `d`.
+    fn encoding_limits(&self, d: EncodingLimits) -> EncodingLimits {
+        let size =
+            |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v).unwrap_or(usize::MAX));
+        EncodingLimits {
+            hash_max_listpack_entries: self
+                .hash_max_listpack_entries
+                .unwrap_or(d.hash_max_listpack_entries),
+            hash_max_listpack_value: size(self.hash_max_listpack_value, d.hash_max_listpack_value),
+            set_max_intset_entries: self
+                .set_max_intset_entries
+                .unwrap_or(d.set_max_intset_entries),
+            set_max_listpack_entries: self
+                .set_max_listpack_entries
+                .unwrap_or(d.set_max_listpack_entries),
+            set_max_listpack_value: size(self.set_max_listpack_value, d.set_max_listpack_value),
+            zset_max_listpack_entries: self
+                .zset_max_listpack_entries
+                .unwrap_or(d.zset_max_listpack_entries),
+            zset_max_listpack_value: size(self.zset_max_listpack_value, d.zset_max_listpack_value),
+            list_max_listpack_size: self
+                .list_max_listpack_size
+                .unwrap_or(d.list_max_listpack_size),
+        }
+    }
+
     /// The `function-*` settings over `d`.
     fn function_settings(&self, d: FunctionSettings) -> FunctionSettings {
         let ms = std::time::Duration::from_millis;
@@ -700,6 +767,23 @@ mod tests {
         assert_eq!(s.cores, 3);
         assert_eq!(s.requirepass.as_deref(), Some("s3cret"));
         assert_eq!(s.hz, 10);
+    }
+
+    #[test]
+    fn encoding_thresholds_come_from_the_file_and_flags() {
+        let file: Options = toml::from_str(
+            "hash-max-listpack-entries = 7\nzset-max-listpack-value = \"1kb\"\nlist-max-listpack-size = 100\n",
+        )
+        .unwrap();
+        let flags = Options::parse_from(["kiln-server", "--list-max-listpack-size", "-3"]);
+        let s = file.overridden_by(flags).into_settings().unwrap();
+        assert_eq!(s.encoding.hash_max_listpack_entries, 7);
+        assert_eq!(s.encoding.zset_max_listpack_value, 1024);
+        assert_eq!(s.encoding.list_max_listpack_size, -3);
+        assert_eq!(
+            s.encoding.set_max_intset_entries,
+            EncodingLimits::default().set_max_intset_entries
+        );
     }
 
     #[test]

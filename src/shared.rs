@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kiln_net::slot::SLOT_COUNT;
 use kiln_net::transport::Bell;
+use kiln_store::EncodingLimits;
 
 use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
 use crate::tenant::{Growth, ServerMemory, TenantId, Tenants};
@@ -38,6 +39,11 @@ pub struct LiveSettings {
     pub partial_request_timeout: AtomicU64,
     /// `requirepass`; `None` = no password.
     pub requirepass: RwLock<Option<Arc<str>>>,
+    /// The collections' encoding thresholds (`hash-max-listpack-entries`...).
+    encoding: RwLock<EncodingLimits>,
+    /// Bumped by every change of `encoding`: a core compares it (one relaxed
+    /// load per command) and re-reads the limits only when it moved.
+    encoding_generation: AtomicU64,
 }
 
 impl LiveSettings {
@@ -53,7 +59,27 @@ impl LiveSettings {
             client_pipeline_limit: AtomicU64::new(settings.client_pipeline_limit),
             partial_request_timeout: AtomicU64::new(settings.partial_request_timeout),
             requirepass: RwLock::new(settings.requirepass.as_deref().map(Arc::from)),
+            encoding: RwLock::new(settings.encoding),
+            encoding_generation: AtomicU64::new(0),
         }
+    }
+
+    /// The encoding thresholds in force, and their generation.
+    pub fn encoding_limits(&self) -> (EncodingLimits, u64) {
+        let limits = *self.encoding.read().unwrap_or_else(|e| e.into_inner());
+        (limits, self.encoding_generation.load(Ordering::Acquire))
+    }
+
+    /// The generation of the encoding thresholds (see [`Self::encoding_limits`]).
+    pub fn encoding_generation(&self) -> u64 {
+        self.encoding_generation.load(Ordering::Relaxed)
+    }
+
+    /// Changes the encoding thresholds (`CONFIG SET`).
+    pub fn update_encoding_limits(&self, change: impl FnOnce(&mut EncodingLimits)) {
+        let mut limits = self.encoding.write().unwrap_or_else(|e| e.into_inner());
+        change(&mut limits);
+        self.encoding_generation.fetch_add(1, Ordering::Release);
     }
 
     /// The password clients must give, if any.

@@ -197,6 +197,46 @@ fn config_set_applies_on_every_core() {
 }
 
 #[test]
+fn encoding_thresholds_set_through_one_core_apply_on_every_core() {
+    let server = TestServer::start();
+    let mut admin = server.connect();
+    let set = [
+        "CONFIG",
+        "SET",
+        "set-max-listpack-entries",
+        "2",
+        "set-max-listpack-value",
+        "4",
+    ];
+    assert_eq!(admin.cmd(&set), Reply::OK);
+    assert_eq!(
+        admin.cmd(&["CONFIG", "GET", "set-max-listpack-entries"]),
+        Reply::Array(vec![bulk("set-max-listpack-entries"), bulk("2")])
+    );
+    for core in 0..2 {
+        let (small, big, long) = (
+            server.key_on_core(core, "small"),
+            server.key_on_core(core, "big"),
+            server.key_on_core(core, "long"),
+        );
+        admin.cmd(&["SADD", &small, "a", "b"]);
+        admin.cmd(&["SADD", &big, "a", "b", "c"]);
+        admin.cmd(&["SADD", &long, "abcde"]);
+        for (key, encoding) in [
+            (&small, "listpack"),
+            (&big, "hashtable"),
+            (&long, "hashtable"),
+        ] {
+            assert_eq!(
+                admin.cmd(&["OBJECT", "ENCODING", key]),
+                bulk(encoding),
+                "core {core}: {key}"
+            );
+        }
+    }
+}
+
+#[test]
 fn config_resetstat_clears_counters_on_every_core() {
     let server = TestServer::start();
     let mut conn = server.connect();

@@ -62,7 +62,7 @@ fn run_gathered(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> 
     let args = f.args.args();
     let mut scratch = Shard::new(ShardConfig {
         max_value_len: f.shared.settings.proto_max_bulk_len as usize,
-        ..ShardConfig::default()
+        encoding: f.shared.runtime.encoding_limits().0,
     });
     let mut sources: Vec<&[u8]> = Vec::new();
     for key in sources_of(f.spec, args) {

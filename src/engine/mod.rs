@@ -64,6 +64,8 @@ pub struct Engine {
     ops: OpsMeter,
     /// Buffers for forwarded requests, so a steady flow allocates nothing.
     buffers: Vec<Vec<u8>>,
+    /// The generation of the encoding thresholds this core's shards use.
+    encoding_generation: u64,
 }
 
 impl Engine {
@@ -71,7 +73,7 @@ impl Engine {
     pub fn new(id: usize, shared: Arc<Shared>) -> Engine {
         let keyspaces = Keyspaces::new(ShardConfig {
             max_value_len: shared.settings.proto_max_bulk_len as usize,
-            ..ShardConfig::default()
+            encoding: shared.runtime.encoding_limits().0,
         });
         let functions = kiln_functions::FunctionRuntime::new(
             shared.functions.clone(),
@@ -87,12 +89,25 @@ impl Engine {
             now: Instant::now(),
             ops: OpsMeter::default(),
             buffers: Vec::new(),
+            encoding_generation: 0,
+        }
+    }
+
+    /// Takes up changed encoding thresholds (`CONFIG SET`, on any core)
+    /// before the next command runs.
+    fn follow_encoding_limits(&mut self) {
+        let settings = &self.shared.runtime;
+        if settings.encoding_generation() != self.encoding_generation {
+            let (limits, generation) = settings.encoding_limits();
+            self.keyspaces.set_encoding_limits(limits);
+            self.encoding_generation = generation;
         }
     }
 
     /// Runs `cmd` for `caller` here, as [`commands::execute`] does, and
     /// publishes the tenant's figures when it changed memory.
     pub fn execute(&mut self, cmd: Command<'_>, caller: Caller<'_>, out: Out<'_>) -> Executed {
+        self.follow_encoding_limits();
         let tenant = cmd.tenant;
         let operator = self.shared.tenants.is_operator(tenant);
         let Some((shard, others)) = self

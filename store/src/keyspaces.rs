@@ -7,6 +7,7 @@
 //! the newer generation finds a fresh, empty shard, and a late job of the
 //! deleted tenant (an older generation) finds nothing.
 
+use crate::collection::EncodingLimits;
 use crate::shard::{Shard, ShardConfig};
 
 /// One tenant's shard on this core.
@@ -76,6 +77,15 @@ impl Keyspaces {
     /// [`Shard::set_now`]); O(1) however many tenants there are.
     pub fn set_now(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+    }
+
+    /// Changes the collections' encoding thresholds of every shard, and of
+    /// those made later (see [`Shard::set_encoding_limits`]).
+    pub fn set_encoding_limits(&mut self, limits: EncodingLimits) {
+        self.config.encoding = limits;
+        for space in self.spaces.iter_mut().flatten() {
+            space.shard.set_encoding_limits(limits);
+        }
     }
 
     /// The shard of tenant slot `index` at `generation`, created empty on

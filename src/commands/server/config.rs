@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_net::{Args, Reply};
 
+use kiln_store::EncodingLimits;
+
 use crate::commands::Ctx;
 use crate::config::{MAX_CLIENTS, MAX_PIPELINE_LIMIT, MAX_TIMEOUT_SECS, OutputBufferLimits};
 use crate::shared::{LiveSettings, Shared};
@@ -44,6 +46,14 @@ enum ParamKind {
     OutputBuffer,
     /// Accepts only this value (features Kiln does not have).
     Only(&'static str),
+    /// A collection encoding threshold: a plain integer, or a memory value
+    /// (`1kb`) when `memory`, within `min..=max`.
+    Encoding {
+        set: fn(&mut EncodingLimits, i64),
+        min: i64,
+        max: i64,
+        memory: bool,
+    },
 }
 
 /// A `CONFIG` parameter: its name, how to read it, how to set it.
@@ -52,6 +62,28 @@ struct Param {
     get: fn(&Shared) -> String,
     kind: ParamKind,
 }
+
+/// An encoding threshold's `CONFIG` parameter, read from the live limits.
+macro_rules! encoding_param {
+    ($name:literal, $field:ident, $ty:ty, $min:expr, $max:expr, $memory:expr) => {
+        Param {
+            name: $name,
+            get: |s| s.runtime.encoding_limits().0.$field.to_string(),
+            kind: ParamKind::Encoding {
+                // In range by `min..=max`, checked before it is set.
+                set: |limits, n| limits.$field = n as $ty,
+                min: $min,
+                max: $max,
+                memory: $memory,
+            },
+        }
+    };
+}
+
+/// Redis's bound of a `size_t` threshold (`LONG_MAX`).
+const SIZE_MAX: i64 = i64::MAX;
+/// Redis's bounds of `list-max-listpack-size` (an `int`).
+const LIST_FILL: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
 
 const PARAMS: &[Param] = &[
     Param {
@@ -158,6 +190,110 @@ const PARAMS: &[Param] = &[
         get: |_| "no".into(),
         kind: ParamKind::Only("no"),
     },
+    encoding_param!(
+        "hash-max-listpack-entries",
+        hash_max_listpack_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "hash-max-ziplist-entries",
+        hash_max_listpack_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "hash-max-listpack-value",
+        hash_max_listpack_value,
+        usize,
+        0,
+        SIZE_MAX,
+        true
+    ),
+    encoding_param!(
+        "hash-max-ziplist-value",
+        hash_max_listpack_value,
+        usize,
+        0,
+        SIZE_MAX,
+        true
+    ),
+    encoding_param!(
+        "set-max-intset-entries",
+        set_max_intset_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "set-max-listpack-entries",
+        set_max_listpack_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "set-max-listpack-value",
+        set_max_listpack_value,
+        usize,
+        0,
+        SIZE_MAX,
+        true
+    ),
+    encoding_param!(
+        "zset-max-listpack-entries",
+        zset_max_listpack_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "zset-max-ziplist-entries",
+        zset_max_listpack_entries,
+        usize,
+        0,
+        SIZE_MAX,
+        false
+    ),
+    encoding_param!(
+        "zset-max-listpack-value",
+        zset_max_listpack_value,
+        usize,
+        0,
+        SIZE_MAX,
+        true
+    ),
+    encoding_param!(
+        "zset-max-ziplist-value",
+        zset_max_listpack_value,
+        usize,
+        0,
+        SIZE_MAX,
+        true
+    ),
+    encoding_param!(
+        "list-max-listpack-size",
+        list_max_listpack_size,
+        i64,
+        LIST_FILL.0,
+        LIST_FILL.1,
+        false
+    ),
+    encoding_param!(
+        "list-max-ziplist-size",
+        list_max_listpack_size,
+        i64,
+        LIST_FILL.0,
+        LIST_FILL.1,
+        false
+    ),
 ];
 
 /// `CONFIG GET pattern [pattern ...]`: each matching parameter once.
@@ -184,6 +320,7 @@ enum Change {
     Number(fn(&LiveSettings) -> &AtomicU64, u64),
     Password(Option<String>),
     OutputBuffer(OutputBufferLimits),
+    Encoding(fn(&mut EncodingLimits, i64), i64),
     Nothing,
 }
 
@@ -273,6 +410,29 @@ fn parse_config_set(
                 Ok(limits) => Change::OutputBuffer(limits),
                 Err(why) => return Err(set_failed(param.name, why)),
             },
+            ParamKind::Encoding {
+                set,
+                min,
+                max,
+                memory,
+            } => {
+                let n = if memory {
+                    crate::config::parse_size(&value)
+                        .and_then(|n| i64::try_from(n).ok())
+                        .ok_or_else(|| set_failed(param.name, "argument must be a memory value"))?
+                } else {
+                    kiln_store::numeric::parse_i64(value.as_bytes()).ok_or_else(|| {
+                        set_failed(param.name, "argument couldn't be parsed into an integer")
+                    })?
+                };
+                if !(min..=max).contains(&n) {
+                    return Err(set_failed(
+                        param.name,
+                        &format!("argument must be between {min} and {max} inclusive"),
+                    ));
+                }
+                Change::Encoding(set, n)
+            }
             ParamKind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
             ParamKind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
             ParamKind::Only(allowed) => {
@@ -305,6 +465,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                     .unwrap_or_else(|e| e.into_inner()) = pass.map(Into::into);
             }
             Change::OutputBuffer(limits) => runtime.set_output_buffer_limits(limits),
+            Change::Encoding(set, n) => runtime.update_encoding_limits(|limits| set(limits, n)),
             Change::Nothing => {}
         }
     }
