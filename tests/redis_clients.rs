@@ -104,3 +104,43 @@ fn redis_cli_plain_and_following_moved() {
     let out = redis_cli(&["-p", &core0, "get", &theirs]);
     assert!(out.starts_with("MOVED "), "{out}");
 }
+
+#[test]
+fn redis_rs_hashes_sets_and_sorted_sets() {
+    use std::collections::{HashMap, HashSet};
+    let server = TestServer::start();
+    let client = redis::Client::open(format!("redis://{}/", server.addr)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let () = con
+        .hset_multiple("rs:h", &[("name", "kiln"), ("visits", "1")])
+        .unwrap();
+    let visits: i64 = con.hincr("rs:h", "visits", 41).unwrap();
+    assert_eq!(visits, 42);
+    let all: HashMap<String, String> = con.hgetall("rs:h").unwrap();
+    assert_eq!(all["name"], "kiln");
+    assert_eq!(all["visits"], "42");
+    let added: i64 = con.sadd("rs:s", &["a", "b", "c"]).unwrap();
+    assert_eq!(added, 3);
+    let members: HashSet<String> = con.smembers("rs:s").unwrap();
+    assert_eq!(members, ["a", "b", "c"].map(String::from).into());
+    let is: bool = con.sismember("rs:s", "b").unwrap();
+    assert!(is);
+    let _: i64 = con
+        .zadd_multiple("rs:z", &[(10.0, "ann"), (20.0, "bob"), (15.0, "cat")])
+        .unwrap();
+    let board: Vec<(String, f64)> = con.zrevrange_withscores("rs:z", 0, 1).unwrap();
+    assert_eq!(board, vec![("bob".into(), 20.0), ("cat".into(), 15.0)]);
+    let rank: Option<i64> = con.zrank("rs:z", "cat").unwrap();
+    assert_eq!(rank, Some(1));
+    // Keys on both cores: the main port gathers them.
+    let (a, b) = (
+        server.key_on_core(0, "rs:sa"),
+        server.key_on_core(1, "rs:sb"),
+    );
+    let _: i64 = con.sadd(&a, &["1", "2"]).unwrap();
+    let _: i64 = con.sadd(&b, &["2", "3"]).unwrap();
+    let both: HashSet<String> = con.sinter(&[&a, &b]).unwrap();
+    assert_eq!(both, ["2"].map(String::from).into());
+    let err = con.sadd::<_, _, i64>("rs:h", "x").unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"));
+}
