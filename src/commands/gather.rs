@@ -1,6 +1,8 @@
 //! Multi-key collection commands whose keys live on several cores, on the
 //! main port: the set and sorted-set algebra (SINTER, SUNIONSTORE,
-//! ZINTERCARD, ZRANGESTORE...) and the moves between two keys (SMOVE).
+//! ZINTERCARD, ZRANGESTORE...), the moves between two keys (SMOVE, LMOVE,
+//! RPOPLPUSH) and the pops from the first non-empty of several keys
+//! (LMPOP, ZMPOP).
 //!
 //! ```text
 //!  SUNIONSTORE d a b    core of a ◄─ PeekRecord a ─┐
@@ -21,13 +23,17 @@
 //! member on the source's core, then adds it on the destination's core; a
 //! reader in between sees the member in neither set, and if the add fails
 //! (a type changed meanwhile, or memory) the member goes back to the source.
+//! LMOVE does the same with an element (popped, pushed, or pushed back at
+//! the end it left). LMPOP / ZMPOP ask each key's core in turn, in the
+//! order of the keys; each pop is atomic on its core, and a key that
+//! fills after its turn was asked is not revisited.
 
 use bytes::Bytes;
 use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_store::{Shard, ShardConfig, StoreError};
 
 use super::plan::{Finish, Finishing, Job, Output, Plan, Planning};
-use super::{Caller, CommandSpec, Ctx, Flags, Out, Site, spec_named};
+use super::{Caller, CommandSpec, Ctx, Flags, KeySpec, Out, Site, spec_named};
 use crate::stats::CoreStats;
 
 /// Planner of a read-only or STORE algebra command: copies of every source
@@ -219,4 +225,153 @@ fn first_output(_: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
         .into_iter()
         .next()
         .map_or(Reply::error("ERR internal: no output"), Output::into_reply)
+}
+
+// ---- LMOVE, RPOPLPUSH ------------------------------------------------------------
+
+/// LMOVE / RPOPLPUSH source destination: both types first (a missing
+/// source is nil; WRONGTYPE before anything changes), as SMOVE.
+pub fn lmove_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
+    if args.get(0).eq_ignore_ascii_case(b"lmove") {
+        super::list::parse_end(args.get(3))?;
+        super::list::parse_end(args.get(4))?;
+    }
+    let type_of = |key: &[u8]| {
+        let job = Job::Command(spec("type"), OwnedArgs::new([&b"type"[..], key]));
+        (p.shared.slots.owner_of(key), job)
+    };
+    Ok(Plan::new(
+        [type_of(args.get(1)), type_of(args.get(2))],
+        Finish::Continue(lmove_pop),
+    ))
+}
+
+/// The ends a move pops from and pushes to: LMOVE's arguments, or
+/// RPOPLPUSH's right and left.
+fn move_ends(args: Args<'_>) -> (&'static [u8], &'static [u8]) {
+    let word = |arg: &[u8]| -> &'static [u8] {
+        if arg.eq_ignore_ascii_case(b"left") {
+            b"l"
+        } else {
+            b"r"
+        }
+    };
+    if args.len() >= 5 {
+        (word(args.get(3)), word(args.get(4)))
+    } else {
+        (b"r", b"l")
+    }
+}
+
+/// `LPOP` / `RPOP` (`end` `l` or `r`, `verb` `pop` or `push`).
+fn list_verb(end: &[u8], verb: &[u8]) -> Vec<u8> {
+    [end, verb].concat()
+}
+
+fn lmove_pop(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let args = f.args.args();
+    let mut types = outputs.into_iter().map(Output::into_reply);
+    let (Some(source), Some(destination)) = (types.next(), types.next()) else {
+        return Err(Reply::error("ERR internal: unexpected TYPE step"));
+    };
+    if matches!(&source, Reply::Status(t) if t == "none") {
+        return Err(Reply::Nil);
+    }
+    for reply in [source, destination] {
+        match reply {
+            Reply::Status(t) if t == "list" || t == "none" => {}
+            err @ Reply::Error(_) => return Err(err),
+            _ => return Err(super::store_error(StoreError::WrongType)),
+        }
+    }
+    let src = args.get(1);
+    let pop = list_verb(move_ends(args).0, b"pop");
+    Ok(Plan::new(
+        [command_on(f, src, &[&pop, src])],
+        Finish::Continue(lmove_push),
+    ))
+}
+
+/// Popped: push it at the destination, carrying the element for the
+/// reply (or for its way back).
+fn lmove_push(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let args = f.args.args();
+    let item = match outputs.into_iter().next().map(Output::into_reply) {
+        Some(Reply::Bulk(item)) => item,
+        Some(other @ (Reply::Nil | Reply::Error(_))) => return Err(other),
+        _ => return Err(Reply::error("ERR internal: unexpected POP reply")),
+    };
+    let dst = args.get(2);
+    let push = list_verb(move_ends(args).1, b"push");
+    let mut plan = Plan::new(
+        [command_on(f, dst, &[&push, dst, &item])],
+        Finish::Continue(lmove_done),
+    );
+    plan.carry = vec![Output::Reply(Reply::Bulk(item))];
+    Ok(plan)
+}
+
+/// Pushed: the element is the reply. Refused: it goes back to the end of
+/// the source it left, and the client sees why the move failed.
+fn lmove_done(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let args = f.args.args();
+    let mut outputs = outputs.into_iter().map(Output::into_reply);
+    let (Some(Reply::Bulk(item)), Some(pushed)) = (outputs.next(), outputs.next()) else {
+        return Err(Reply::error("ERR internal: unexpected PUSH step"));
+    };
+    let failure = match pushed {
+        Reply::Integer(_) => return Err(Reply::Bulk(item)),
+        err @ Reply::Error(_) => err,
+        _ => Reply::error("ERR internal: unexpected PUSH reply"),
+    };
+    let src = args.get(1);
+    let back = list_verb(move_ends(args).0, b"push");
+    let mut plan = Plan::new(
+        [command_on(f, src, &[&back, src, &item])],
+        Finish::Combine(first_output),
+    );
+    plan.carry = vec![Output::Reply(failure)];
+    Ok(plan)
+}
+
+// ---- LMPOP, ZMPOP --------------------------------------------------------------
+
+/// LMPOP / ZMPOP numkeys key... across cores: the command with one key at
+/// a time, on that key's core, in order, until one pops something (or
+/// fails). The options are checked by the first one.
+pub fn mpop_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
+    mpop_step(p.shared, args, 0)
+}
+
+/// The keys of an mpop request (`numkeys` at 1).
+fn mpop_keys(args: Args<'_>) -> Vec<usize> {
+    KeySpec::counted(1).positions_in(args).collect()
+}
+
+/// The command on key number `ordinal` alone: `name 1 key <options>`.
+fn mpop_step(shared: &crate::shared::Shared, args: Args<'_>, ordinal: usize) -> Result<Plan, Reply> {
+    let positions = mpop_keys(args);
+    let Some(&at) = positions.get(ordinal) else {
+        return Err(Reply::NilArray);
+    };
+    let key = args.get(at);
+    let after = positions.last().map_or(args.len(), |last| last + 1);
+    let mut words: Vec<&[u8]> = vec![args.get(0), b"1", key];
+    words.extend(args.iter().skip(after));
+    let name = std::str::from_utf8(args.get(0)).unwrap_or_default().to_ascii_lowercase();
+    let job = Job::Command(spec(&name), OwnedArgs::new(words));
+    let mut plan = Plan::new([(shared.slots.owner_of(key), job)], Finish::Continue(mpop_next));
+    plan.carry = vec![Output::Reply(Reply::Integer(ordinal as i64))];
+    Ok(plan)
+}
+
+fn mpop_next(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let mut outputs = outputs.into_iter().map(Output::into_reply);
+    let (Some(Reply::Integer(ordinal)), Some(popped)) = (outputs.next(), outputs.next()) else {
+        return Err(Reply::error("ERR internal: unexpected MPOP step"));
+    };
+    match popped {
+        Reply::NilArray => mpop_step(f.shared, f.args.args(), ordinal as usize + 1),
+        done => Err(done),
+    }
 }

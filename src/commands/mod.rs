@@ -33,6 +33,7 @@ pub mod function;
 pub mod gather;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod plan;
 pub mod route;
 pub mod scan;
@@ -330,6 +331,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             acl::COMMANDS,
             function::COMMANDS,
             hash::COMMANDS,
+            list::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
         ] {

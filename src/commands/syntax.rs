@@ -163,7 +163,7 @@ pub const SYNTAX: &[(&str, &str)] = &[
 /// The syntax lists of the families that keep their own (the collection
 /// types), searched after [`SYNTAX`].
 const FAMILY_SYNTAX: &[&[(&str, &str)]] =
-    &[super::hash::SYNTAX, super::set::SYNTAX, super::zset::SYNTAX];
+    &[super::hash::SYNTAX, super::list::SYNTAX, super::set::SYNTAX, super::zset::SYNTAX];
 
 /// Every `(command name, syntax)` entry: [`SYNTAX`], then the families' own.
 fn all_syntax() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

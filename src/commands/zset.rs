@@ -85,7 +85,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "sorted_set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
     command!("zpopmax", -2, W_FAST, WRITE_FAST, K1, ONE_CORE, zpopmax,
         "sorted_set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    command!("zmpop", -4, Flags::WRITE, WRITE_SLOW, KeySpec::counted(1), ONE_CORE, zmpop,
+    command!("zmpop", -4, Flags::WRITE, WRITE_SLOW, KeySpec::counted(1), Route::Keys(KeyRouting::Planned(gather::mpop_plan)), zmpop,
         "sorted_set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
     command!("zrandmember", -2, RO, READ_SLOW, K1, ONE_CORE, zrandmember,
         "sorted_set", "6.2.0", "Returns one or more random members from a sorted set."),

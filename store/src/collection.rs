@@ -226,6 +226,26 @@ pub(crate) fn scan_slots(len: usize, cursor: u64, count: usize) -> (Vec<usize>, 
     (slots, next)
 }
 
+/// Redis's clamping of a rank interval over `len` members, as `lo..hi`
+/// (LRANGE, LTRIM, ZRANGE, ZREMRANGEBYRANK): negative positions count from
+/// the end; an empty interval is `(0, 0)`.
+pub(crate) fn rank_interval(len: usize, start: i64, stop: i64) -> (usize, usize) {
+    let len = len as i64;
+    let (mut start, mut stop) = (start, stop);
+    if start < 0 {
+        start += len;
+    }
+    if stop < 0 {
+        stop += len;
+    }
+    start = start.max(0);
+    if start > stop || start >= len {
+        return (0, 0);
+    }
+    stop = stop.min(len - 1);
+    (start as usize, stop as usize + 1)
+}
+
 /// Builds a whole value from bytes, for the compact encodings' copies.
 pub(crate) fn owned(bytes: &[u8]) -> Bytes {
     Bytes::copy_from_slice(bytes)

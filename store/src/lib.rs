@@ -36,6 +36,8 @@
 //!   accounting and empty-key removal in one place.
 //! - `pack`: the listpack-like compact vector small collections live in.
 //! - `hash`: [`Hash`] and the hash commands (HSET, HGET, HINCRBY, ...).
+//! - `list`: [`List`] (listpack and quicklist) and the list commands
+//!   (LPUSH, LRANGE, LMOVE, ...).
 //! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
 //! - `zset`: [`ZSet`], its ordered index (an order-statistic treap) and the
 //!   sorted-set commands (ZADD, ZRANGE, ZUNIONSTORE, ...).
@@ -56,6 +58,7 @@ pub mod glob;
 mod hash;
 mod keys;
 mod keyspaces;
+mod list;
 pub mod numeric;
 mod pack;
 mod record;
@@ -74,6 +77,7 @@ pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};
 pub use hash::Hash;
 pub use keyspaces::{Keyspaces, Others};
+pub use list::{End, List, LposOptions};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::hash::Hash;
+use crate::list::List;
 use crate::set::Set;
 use crate::zset::ZSet;
 
@@ -15,6 +16,8 @@ pub enum Value {
     String(Bytes),
     /// A hash.
     Hash(Box<Hash>),
+    /// A list.
+    List(Box<List>),
     /// A set.
     Set(Box<Set>),
     /// A sorted set.
@@ -27,6 +30,7 @@ impl Value {
         match self {
             Value::String(_) => "string",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
         }
@@ -47,6 +51,7 @@ impl Value {
         match self {
             Value::String(b) => b.len(),
             Value::Hash(h) => h.mem(),
+            Value::List(l) => l.mem(),
             Value::Set(s) => s.mem(),
             Value::ZSet(z) => z.mem(),
         }
@@ -58,6 +63,7 @@ impl Value {
         match self {
             Value::String(_) => None,
             Value::Hash(h) => Some(h.encoding()),
+            Value::List(l) => Some(l.encoding()),
             Value::Set(s) => Some(s.encoding()),
             Value::ZSet(z) => Some(z.encoding()),
         }

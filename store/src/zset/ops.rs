@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 
 use super::index::cmp_entry;
 use super::{LexRange, ScoreRange, ZSet};
-use crate::collection::random_indices;
+use crate::collection::{random_indices, rank_interval};
 use crate::error::StoreError;
 use crate::glob::glob_match;
 use crate::record::Value;
@@ -96,24 +96,6 @@ fn aggregate(agg: Aggregate, old: f64, new: f64) -> f64 {
 fn weighted(score: f64, weight: f64) -> f64 {
     let v = score * weight;
     if v.is_nan() { 0.0 } else { v }
-}
-
-/// Redis's clamping of a rank interval over `len` members, as `lo..hi`.
-fn rank_interval(len: usize, start: i64, stop: i64) -> (usize, usize) {
-    let len = len as i64;
-    let (mut start, mut stop) = (start, stop);
-    if start < 0 {
-        start += len;
-    }
-    if stop < 0 {
-        stop += len;
-    }
-    start = start.max(0);
-    if start > stop || start >= len {
-        return (0, 0);
-    }
-    stop = stop.min(len - 1);
-    (start as usize, stop as usize + 1)
 }
 
 /// One input of a combination.
