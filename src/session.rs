@@ -46,9 +46,22 @@ pub struct Session {
     pub close_after_reply: bool,
     /// The core serving it.
     pub core: usize,
+    /// The request its later ones wait for: they are not read until it is
+    /// answered.
+    pub held: Option<Held>,
     /// The unsent output last charged to a tenant's figures, and to whom
     /// (the engine's books; see `Engine::charge_output`).
     pub(crate) charged: (TenantId, usize),
+}
+
+/// A request that holds back the client's next ones until it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// Its place in the connection's reply queue.
+    pub seq: u64,
+    /// A blocking command (BLPOP...), as `CLIENT LIST` flags it (`b`),
+    /// rather than a plan of several steps.
+    pub blocking: bool,
 }
 
 /// One client of a core as a command listing clients sees it.
@@ -98,7 +111,16 @@ impl Session {
             last_command: "NULL",
             close_after_reply: false,
             core,
+            held: None,
             charged: (TenantId::DEFAULT, 0),
+        }
+    }
+
+    /// Request `seq` was answered: if the client's next requests waited
+    /// for it, they may run.
+    pub fn release(&mut self, seq: u64) {
+        if self.held.is_some_and(|h| h.seq == seq) {
+            self.held = None;
         }
     }
 
@@ -128,13 +150,18 @@ impl Session {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
             self.id,
             self.peer,
             self.local,
             name,
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(last_active).as_secs(),
+            if self.held.is_some_and(|h| h.blocking) {
+                "b"
+            } else {
+                "N"
+            },
             query_buf,
             out_buf,
             self.last_command,
@@ -158,5 +185,9 @@ impl kiln_net::transport::ClientState for Session {
 
     fn closing(&self) -> bool {
         self.close_after_reply
+    }
+
+    fn holds_input(&self) -> bool {
+        self.held.is_some()
     }
 }

@@ -623,7 +623,9 @@ const CROSS_CORE_SCRIPT: &[&[&str]] = &[
     &["LMOVE", "{b}l", "{d}l", "LEFT", "LEFT"],
     &["LMOVE", "{b}l", "{d}l", "LEFT", "LEFT"],
     &["EXISTS", "{b}l"],
-    &["LMPOP", "3", "{b}nokey", "{c}nokey", "{d}l", "LEFT", "COUNT", "5"],
+    &[
+        "LMPOP", "3", "{b}nokey", "{c}nokey", "{d}l", "LEFT", "COUNT", "5",
+    ],
     &["LMPOP", "2", "{b}nokey", "{a}l", "RIGHT"],
     &["LMPOP", "2", "{b}nokey", "{d}nokey", "RIGHT"],
     &["LMPOP", "2", "{c}str", "{a}l", "RIGHT"],
@@ -720,7 +722,9 @@ const LIST_SCRIPT: &[&[&str]] = &[
     &["LPOS", "{l}p", "c", "RANK", "-2", "COUNT", "0"],
     &["LPOS", "{l}p", "c", "COUNT", "2"],
     &["LPOS", "{l}p", "c", "COUNT", "0", "MAXLEN", "3"],
-    &["LPOS", "{l}p", "c", "RANK", "-1", "MAXLEN", "2", "COUNT", "0"],
+    &[
+        "LPOS", "{l}p", "c", "RANK", "-1", "MAXLEN", "2", "COUNT", "0",
+    ],
     &["LPOS", "{l}p", "c", "RANK", "9"],
     &["LPOS", "{l}p", "nope", "COUNT", "3"],
     &["LPOS", "{l}p", "c", "RANK", "0"],

@@ -1,7 +1,9 @@
 //! `CLIENT` and its subcommands: `ID`, `GETNAME`, `SETNAME`, `SETINFO`,
-//! `INFO`, `LIST`, `NO-EVICT`, `NO-TOUCH`, `HELP`.
+//! `INFO`, `LIST`, `UNBLOCK`, `NO-EVICT`, `NO-TOUCH`, `HELP`.
 //!
-//! Everything but `LIST` runs on the receiving core against the caller's
+//! `UNBLOCK` runs on every core (a client may wait on any of them) and
+//! answers 1 where it found the client. Everything else but `LIST` runs on
+//! the receiving core against the caller's
 //! session. `CLIENT LIST` runs once per core: each core describes its own
 //! connections and the origin concatenates the parts: a tenant's own, or
 //! for an operator everyone's. `NO-EVICT` takes the operator power (a
@@ -43,6 +45,8 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "connection", "6.2.0", "Returns information about the connection."),
     command!("client|list", -2, Flags::ADMIN.with(FLAGS).with(Flags::CLIENTS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(concat_client_lists), list,
         "connection", "2.4.0", "Lists open connections."),
+    command!("client|unblock", -3, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(super::plan::sum_integers), unblock,
+        "connection", "5.0.0", "Unblocks a client blocked by a blocking command from a different connection."),
     command!("client|no-evict", 3, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Local, on_off,
         "connection", "7.0.0", "Sets the client eviction mode of the connection."),
     command!("client|no-touch", 3, FLAGS, ACL, KeySpec::NONE, Route::Local, on_off,
@@ -70,6 +74,8 @@ const HELP: &[&str] = &[
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
     "    * LIB-VER: the client lib version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
@@ -79,6 +85,28 @@ const HELP: &[&str] = &[
 /// `CLIENT HELP`, or the unknown-subcommand error.
 fn client(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     super::help_or_unknown(args, "CLIENT", HELP)
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT | ERROR]`, run on every core: 1 where the
+/// client waited (a tenant reaches only its own clients), 0 elsewhere.
+fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let id = match super::int_arg(args.get(2)) {
+        Ok(id) => id,
+        Err(e) => return e,
+    };
+    let error = match args.try_get(3) {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case(b"timeout") => false,
+        Some(w) if w.eq_ignore_ascii_case(b"error") && args.len() == 4 => true,
+        Some(_) => return Reply::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let scope = (!ctx.is_operator()).then_some(ctx.tenant);
+    let unblocked = u64::try_from(id).is_ok_and(|id| {
+        ctx.waiters
+            .as_deref_mut()
+            .is_some_and(|w| w.unblock(id, scope, error))
+    });
+    Reply::Integer(i64::from(unblocked))
 }
 
 fn id(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
@@ -393,6 +421,7 @@ mod tests {
                 shared: &bed.shared,
                 stats: &mut bed.stats,
                 functions: None,
+                waiters: None,
             };
             let tenant = crate::tenant::TenantId::DEFAULT;
             let mut ctx = Ctx::new(site, tenant, Caller::Job(&clients), Out::Value);

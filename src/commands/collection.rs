@@ -146,3 +146,57 @@ pub fn positive_count(arg: &[u8]) -> Result<usize, Reply> {
         int_arg(arg).map_err(|_| Reply::error("ERR value is out of range, must be positive"))?;
     usize::try_from(n).map_err(|_| Reply::error("ERR value is out of range, must be positive"))
 }
+
+/// `numkeys` of SINTERCARD / LMPOP / ZMPOP: an integer of at least 1 (`message`
+/// otherwise) and no more than the arguments after it (`too_many`).
+pub fn parse_numkeys(
+    args: Args<'_>,
+    at: usize,
+    message: &'static str,
+    too_many: Reply,
+) -> Result<usize, Reply> {
+    let n = int_arg(args.get(at))
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(Reply::error(message))?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if n > args.len() - at - 1 {
+        return Err(too_many);
+    }
+    Ok(n)
+}
+
+/// The `numkeys key... <where> [COUNT count]` of LMPOP / ZMPOP and their
+/// blocking forms, from `numkeys_at`: the keys, the end `which` reads
+/// (LEFT | RIGHT, MIN | MAX; a syntax error otherwise) and the count (1
+/// by default), checked in Redis's order.
+pub fn parse_mpop<'a, W>(
+    args: Args<'a>,
+    numkeys_at: usize,
+    which: fn(&[u8]) -> Result<W, Reply>,
+) -> Result<(Vec<&'a [u8]>, W, usize), Reply> {
+    let n = parse_numkeys(
+        args,
+        numkeys_at,
+        "ERR numkeys should be greater than 0",
+        errors::SYNTAX,
+    )?;
+    let mut i = numkeys_at + 1 + n;
+    let end = which(args.try_get(i).ok_or(errors::SYNTAX)?)?;
+    i += 1;
+    let mut count = None;
+    while i < args.len() {
+        if count.is_none() && args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
+            let c = int_arg(args.get(i + 1))
+                .ok()
+                .filter(|&c| c > 0)
+                .ok_or(Reply::error("ERR count should be greater than 0"))?;
+            count = Some(usize::try_from(c).unwrap_or(usize::MAX));
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    let keys = args.iter().skip(numkeys_at + 1).take(n).collect();
+    Ok((keys, end, count.unwrap_or(1)))
+}

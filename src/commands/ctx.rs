@@ -5,6 +5,7 @@ use kiln_net::Reply;
 use kiln_net::resp::write_bulk;
 use kiln_store::{Others, Shard};
 
+use super::blocking::{Timeout, Unblock};
 use super::{Caller, Site};
 use crate::session::{ClientView, Session};
 use crate::shared::Shared;
@@ -35,6 +36,10 @@ pub struct Ctx<'a> {
     pub functions: Option<&'a mut kiln_functions::FunctionRuntime>,
     /// Where a command may encode its reply directly ([`Out::bulk`]).
     pub out: Out<'a>,
+    /// The clients blocked on this core (`CLIENT UNBLOCK`), if reachable.
+    pub waiters: Option<&'a mut dyn Unblock>,
+    /// Set by [`Ctx::block`]: the command waits, this long.
+    pub(crate) blocks: Option<Timeout>,
 }
 
 impl<'a> Ctx<'a> {
@@ -47,6 +52,7 @@ impl<'a> Ctx<'a> {
             shared,
             stats,
             functions,
+            waiters,
         } = site;
         Ctx {
             shard,
@@ -58,7 +64,20 @@ impl<'a> Ctx<'a> {
             stats,
             functions,
             out,
+            waiters,
+            blocks: None,
         }
+    }
+
+    /// A blocking command (BLPOP...) found nothing: a client or a job waits
+    /// until one of its keys on this core is created or `timeout` passes,
+    /// then runs again. A storage function cannot wait (as a Lua script
+    /// cannot in Redis): it gets `empty`, which is otherwise ignored.
+    pub fn block(&mut self, timeout: Timeout, empty: Reply) -> Reply {
+        if !matches!(self.caller, Caller::Function { .. }) {
+            self.blocks = Some(timeout);
+        }
+        empty
     }
 
     /// Whether the caller holds the operator power: it may act beyond its

@@ -24,6 +24,7 @@ use std::time::Instant;
 use kiln_net::{Args, Reply};
 use kiln_store::{ENTRY_OVERHEAD, Others, Shard};
 
+use super::blocking::{Timeout, Unblock};
 use super::plan::Plan;
 use super::route::{self, Routed};
 use super::{CommandSpec, Ctx, Flags, Out, Route, errors, no_permission, wrong_arity};
@@ -65,6 +66,9 @@ pub struct Site<'a> {
     /// This core's function runtime; `None` inside a storage function
     /// (functions do not nest).
     pub functions: Option<&'a mut kiln_functions::FunctionRuntime>,
+    /// The clients blocked on this core, for `CLIENT UNBLOCK`; `None`
+    /// where no command can reach them (scratch shards, functions).
+    pub waiters: Option<&'a mut dyn Unblock>,
 }
 
 /// A command to run: its spec (looked up once, where it arrived), its
@@ -90,6 +94,9 @@ pub enum Executed {
     Forward(usize),
     /// It needs other cores: the plan to send (client requests only).
     Elsewhere(Plan),
+    /// It found nothing to pop and waits, for its keys on this core or
+    /// until the timeout (`None`: forever); clients and jobs only.
+    Block(Timeout),
 }
 
 /// The error a function gets for a key another core owns.
@@ -173,12 +180,16 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
     // command's own effect may be partial.
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args)));
     let written = ctx.out.written();
+    let blocks = ctx.blocks.take();
     let reply = result.unwrap_or_else(|_| {
         tracing::error!(core, command = spec.name, "command panicked");
         Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
     });
     let usage = shared.tenants.usage(core, tenant);
     Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
+    if let (Some(timeout), false) = (blocks, reply.is_error()) {
+        return Executed::Block(timeout);
+    }
     if written {
         return Executed::Written;
     }

@@ -118,6 +118,7 @@ fn run_on(f: &Finishing<'_>, shard: &mut Shard, args: Args<'_>) -> Reply {
         shared: f.shared,
         stats: &mut stats,
         functions: None,
+        waiters: None,
     };
     let mut ctx = Ctx::new(site, f.tenant, Caller::Job(&[]), Out::Value);
     (f.spec.run)(&mut ctx, args)
@@ -256,7 +257,7 @@ fn move_ends(args: Args<'_>) -> (&'static [u8], &'static [u8]) {
             b"r"
         }
     };
-    if args.len() >= 5 {
+    if args.get(0).eq_ignore_ascii_case(b"lmove") || args.get(0).eq_ignore_ascii_case(b"blmove") {
         (word(args.get(3)), word(args.get(4)))
     } else {
         (b"r", b"l")
@@ -298,7 +299,12 @@ fn lmove_push(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
     let args = f.args.args();
     let item = match outputs.into_iter().next().map(Output::into_reply) {
         Some(Reply::Bulk(item)) => item,
-        Some(other @ (Reply::Nil | Reply::Error(_))) => return Err(other),
+        // A blocking move waited with BLPOP / BRPOP: `[key, element]`.
+        Some(Reply::Array(mut popped)) if popped.len() == 2 => match popped.pop() {
+            Some(Reply::Bulk(item)) => item,
+            _ => return Err(Reply::error("ERR internal: unexpected BLPOP reply")),
+        },
+        Some(other @ (Reply::Nil | Reply::NilArray | Reply::Error(_))) => return Err(other),
         _ => return Err(Reply::error("ERR internal: unexpected POP reply")),
     };
     let dst = args.get(2);
@@ -334,6 +340,42 @@ fn lmove_done(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
     Ok(plan)
 }
 
+/// BLMOVE / BRPOPLPUSH source destination ... timeout across cores: the
+/// destination's type first, then a BLPOP / BRPOP of the source on its
+/// core (which waits there), then the push as for LMOVE.
+pub fn blmove_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
+    let timeout = if args.get(0).eq_ignore_ascii_case(b"blmove") {
+        super::list::parse_end(args.get(3))?;
+        super::list::parse_end(args.get(4))?;
+        args.get(5)
+    } else {
+        args.get(3)
+    };
+    super::blocking::parse_timeout(timeout)?;
+    let dst = args.get(2);
+    let job = Job::Command(spec("type"), OwnedArgs::new([&b"type"[..], dst]));
+    Ok(Plan::new(
+        [(p.shared.slots.owner_of(dst), job)],
+        Finish::Continue(blmove_wait),
+    ))
+}
+
+fn blmove_wait(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
+    let args = f.args.args();
+    match outputs.into_iter().next().map(Output::into_reply) {
+        Some(Reply::Status(t)) if t == "list" || t == "none" => {}
+        Some(err @ Reply::Error(_)) => return Err(err),
+        _ => return Err(super::store_error(StoreError::WrongType)),
+    }
+    let (src, timeout) = (args.get(1), args.get(args.len() - 1));
+    let pop = [move_ends(args).0, b"pop"].concat();
+    let blocking_pop = [&b"b"[..], &pop].concat();
+    Ok(Plan::new(
+        [command_on(f, src, &[&blocking_pop, src, timeout])],
+        Finish::Continue(lmove_push),
+    ))
+}
+
 // ---- LMPOP, ZMPOP --------------------------------------------------------------
 
 /// LMPOP / ZMPOP numkeys key... across cores: the command with one key at
@@ -349,7 +391,11 @@ fn mpop_keys(args: Args<'_>) -> Vec<usize> {
 }
 
 /// The command on key number `ordinal` alone: `name 1 key <options>`.
-fn mpop_step(shared: &crate::shared::Shared, args: Args<'_>, ordinal: usize) -> Result<Plan, Reply> {
+fn mpop_step(
+    shared: &crate::shared::Shared,
+    args: Args<'_>,
+    ordinal: usize,
+) -> Result<Plan, Reply> {
     let positions = mpop_keys(args);
     let Some(&at) = positions.get(ordinal) else {
         return Err(Reply::NilArray);
@@ -358,9 +404,14 @@ fn mpop_step(shared: &crate::shared::Shared, args: Args<'_>, ordinal: usize) -> 
     let after = positions.last().map_or(args.len(), |last| last + 1);
     let mut words: Vec<&[u8]> = vec![args.get(0), b"1", key];
     words.extend(args.iter().skip(after));
-    let name = std::str::from_utf8(args.get(0)).unwrap_or_default().to_ascii_lowercase();
+    let name = std::str::from_utf8(args.get(0))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let job = Job::Command(spec(&name), OwnedArgs::new(words));
-    let mut plan = Plan::new([(shared.slots.owner_of(key), job)], Finish::Continue(mpop_next));
+    let mut plan = Plan::new(
+        [(shared.slots.owner_of(key), job)],
+        Finish::Continue(mpop_next),
+    );
     plan.carry = vec![Output::Reply(Reply::Integer(ordinal as i64))];
     Ok(plan)
 }

@@ -18,9 +18,8 @@ use bytes::Bytes;
 use kiln_net::{Args, Reply};
 use kiln_store::{End, LposOptions, StoreError};
 
-use super::collection::{bulks, positive_count, reply};
+use super::collection::{bulks, parse_mpop, positive_count, reply};
 use super::gather;
-use super::set::parse_numkeys;
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg, store_error};
 use crate::command;
 
@@ -93,7 +92,10 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("llen", "key"),
     ("lrem", "key count element"),
     ("ltrim", "key start stop"),
-    ("lpos", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    (
+        "lpos",
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]",
+    ),
     ("lmove", "source destination LEFT | RIGHT LEFT | RIGHT"),
     ("rpoplpush", "source destination"),
     ("lmpop", "numkeys key [key ...] LEFT | RIGHT [COUNT count]"),
@@ -313,7 +315,9 @@ fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     reply(
         ctx.shard.lpos(args.get(1), args.get(2), options),
         |found| match (found, options.count) {
-            (found, Some(_)) => Reply::Array(found.unwrap_or_default().into_iter().map(index).collect()),
+            (found, Some(_)) => {
+                Reply::Array(found.unwrap_or_default().into_iter().map(index).collect())
+            }
             (Some(found), None) => found.first().map_or(Reply::Nil, |&i| index(i)),
             (None, None) => Reply::Nil,
         },
@@ -338,35 +342,6 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     move_between(ctx, args, End::Right, End::Left)
 }
 
-/// LMPOP / BLMPOP's `numkeys key... LEFT | RIGHT [COUNT count]` from
-/// `numkeys_at`: the keys, the end and the count (1 by default).
-pub(crate) fn parse_mpop(args: Args<'_>, numkeys_at: usize) -> Result<(Vec<&[u8]>, End, usize), Reply> {
-    let n = parse_numkeys(
-        args,
-        numkeys_at,
-        "ERR numkeys should be greater than 0",
-        errors::SYNTAX,
-    )?;
-    let mut i = numkeys_at + 1 + n;
-    let end = parse_end(args.try_get(i).ok_or(errors::SYNTAX)?)?;
-    i += 1;
-    let mut count = None;
-    while i < args.len() {
-        if count.is_none() && args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
-            let c = int_arg(args.get(i + 1))
-                .ok()
-                .filter(|&c| c > 0)
-                .ok_or(Reply::error("ERR count should be greater than 0"))?;
-            count = Some(usize::try_from(c).unwrap_or(usize::MAX));
-            i += 2;
-        } else {
-            return Err(errors::SYNTAX);
-        }
-    }
-    let keys = args.iter().skip(numkeys_at + 1).take(n).collect();
-    Ok((keys, end, count.unwrap_or(1)))
-}
-
 /// `[key, [element, ...]]`, or a null array when nothing was popped.
 pub(crate) fn mpop_reply(popped: Option<(Bytes, Vec<Bytes>)>) -> Reply {
     popped.map_or(Reply::NilArray, |(key, items)| {
@@ -375,7 +350,7 @@ pub(crate) fn mpop_reply(popped: Option<(Bytes, Vec<Bytes>)>) -> Reply {
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    match parse_mpop(args, 1) {
+    match parse_mpop(args, 1, parse_end) {
         Ok((keys, end, count)) => reply(ctx.shard.lmpop(&keys, end, count), mpop_reply),
         Err(e) => e,
     }

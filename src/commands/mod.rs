@@ -21,6 +21,7 @@
 //! and their unit tests.
 
 pub mod acl;
+pub mod blocking;
 pub mod client;
 pub mod cluster;
 pub mod collection;
@@ -90,6 +91,9 @@ impl Flags {
     /// Kiln's own: lists this core's clients, so a job running it gets
     /// them ([`Ctx::clients`]). Not reported by `COMMAND INFO`.
     pub const CLIENTS: Flags = Flags(1 << 10);
+    /// May block the client (BLPOP...): its connection reads no further
+    /// request until it is answered.
+    pub const BLOCKING: Flags = Flags(1 << 11);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -105,12 +109,13 @@ impl Flags {
 
     /// The names `COMMAND INFO` lists.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        const NAMES: [(Flags, &str); 9] = [
+        const NAMES: [(Flags, &str); 10] = [
             (Flags::WRITE, "write"),
             (Flags::READONLY, "readonly"),
             (Flags::DENYOOM, "denyoom"),
             (Flags::ADMIN, "admin"),
             (Flags::NOSCRIPT, "noscript"),
+            (Flags::BLOCKING, "blocking"),
             (Flags::LOADING, "loading"),
             (Flags::STALE, "stale"),
             (Flags::NO_AUTH, "no_auth"),
@@ -332,6 +337,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             function::COMMANDS,
             hash::COMMANDS,
             list::COMMANDS,
+            blocking::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
         ] {

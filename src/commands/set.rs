@@ -15,7 +15,9 @@
 use kiln_net::{Args, Reply};
 use kiln_store::{SetOp, Shard};
 
-use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
+use super::collection::{
+    bulks, element_scan, parse_numkeys, parse_random_count, positive_count, reply,
+};
 use super::gather;
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
@@ -211,25 +213,6 @@ fn sdiff(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     combine_store(ctx, args, SetOp::Diff)
-}
-
-/// `numkeys` of SINTERCARD / ZMPOP: an integer of at least 1 (`message`
-/// otherwise) and no more than the arguments after it (`too_many`).
-pub(crate) fn parse_numkeys(
-    args: Args<'_>,
-    at: usize,
-    message: &'static str,
-    too_many: Reply,
-) -> Result<usize, Reply> {
-    let n = int_arg(args.get(at))
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or(Reply::error(message))?;
-    let n = usize::try_from(n).unwrap_or(usize::MAX);
-    if n > args.len() - at - 1 {
-        return Err(too_many);
-    }
-    Ok(n)
 }
 
 /// `LIMIT limit` after a counted key list (SINTERCARD, ZINTERCARD).

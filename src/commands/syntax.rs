@@ -87,6 +87,7 @@ pub const SYNTAX: &[(&str, &str)] = &[
         "client|list",
         "[TYPE client-type] [ID client-id [client-id ...]]",
     ),
+    ("client|unblock", "client-id [TIMEOUT | ERROR]"),
     ("client|no-evict", "ON | OFF"),
     ("client|no-touch", "ON | OFF"),
     ("client|help", ""),
@@ -162,8 +163,13 @@ pub const SYNTAX: &[(&str, &str)] = &[
 
 /// The syntax lists of the families that keep their own (the collection
 /// types), searched after [`SYNTAX`].
-const FAMILY_SYNTAX: &[&[(&str, &str)]] =
-    &[super::hash::SYNTAX, super::list::SYNTAX, super::set::SYNTAX, super::zset::SYNTAX];
+const FAMILY_SYNTAX: &[&[(&str, &str)]] = &[
+    super::hash::SYNTAX,
+    super::list::SYNTAX,
+    super::blocking::SYNTAX,
+    super::set::SYNTAX,
+    super::zset::SYNTAX,
+];
 
 /// Every `(command name, syntax)` entry: [`SYNTAX`], then the families' own.
 fn all_syntax() -> impl Iterator<Item = &'static (&'static str, &'static str)> {

@@ -96,6 +96,7 @@ impl TestBed {
             shared: &self.shared,
             stats: &mut self.stats,
             functions: Some(&mut self.functions),
+            waiters: None,
         };
         let tenant = self.session.tenant;
         let mut ctx = Ctx::new(site, tenant, Caller::Client(&mut self.session), Out::Value);

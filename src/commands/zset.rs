@@ -23,9 +23,11 @@ use kiln_net::{Args, Reply};
 use kiln_store::{Shard, ZAddOutcome, ZOp, ZRangeBy};
 
 use self::parse::RangeKind;
-use super::collection::{bulks, element_scan, parse_random_count, positive_count, reply};
+use super::collection::{
+    bulks, element_scan, parse_mpop, parse_random_count, positive_count, reply,
+};
 use super::gather;
-use super::set::{parse_card_limit, parse_numkeys};
+use super::set::parse_card_limit;
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg};
 use crate::command;
 
@@ -381,41 +383,29 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     pop_generic(ctx, args, true)
 }
 
-/// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`: nil, or
-/// `[key, [[member, score], ...]]` in both protocols.
-fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    let n = match parse_numkeys(
-        args,
-        1,
-        "ERR numkeys should be greater than 0",
-        errors::SYNTAX,
-    ) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
-    let mut i = 2 + n;
-    let max = match args.try_get(i) {
-        Some(w) if w.eq_ignore_ascii_case(b"min") => false,
-        Some(w) if w.eq_ignore_ascii_case(b"max") => true,
-        _ => return errors::SYNTAX,
-    };
-    i += 1;
-    let mut count = 1;
-    let mut counted = false;
-    while i < args.len() {
-        if !counted && args.get(i).eq_ignore_ascii_case(b"count") && i + 1 < args.len() {
-            match int_arg(args.get(i + 1)).ok().filter(|&c| c > 0) {
-                Some(c) => count = usize::try_from(c).unwrap_or(usize::MAX),
-                None => return Reply::error("ERR count should be greater than 0"),
-            }
-            counted = true;
-            i += 2;
-        } else {
-            return errors::SYNTAX;
-        }
+/// MIN or MAX: whether ZMPOP pops the highest scores.
+fn parse_min_max(arg: &[u8]) -> Result<bool, Reply> {
+    if arg.eq_ignore_ascii_case(b"min") {
+        Ok(false)
+    } else if arg.eq_ignore_ascii_case(b"max") {
+        Ok(true)
+    } else {
+        Err(errors::SYNTAX)
     }
-    let keys: Vec<&[u8]> = args.iter().skip(2).take(n).collect();
-    reply(ctx.shard.zmpop(&keys, count, max), |found| match found {
+}
+
+/// ZMPOP's (and BZMPOP's) `numkeys key... MIN | MAX [COUNT count]`
+/// from `numkeys_at`: the keys, MAX, the count.
+pub(crate) fn parse_zmpop(
+    args: Args<'_>,
+    numkeys_at: usize,
+) -> Result<(Vec<&[u8]>, bool, usize), Reply> {
+    parse_mpop(args, numkeys_at, parse_min_max)
+}
+
+/// nil, or `[key, [[member, score], ...]]` in both protocols.
+pub(crate) fn zmpop_reply(found: Option<(Bytes, Vec<(Bytes, f64)>)>) -> Reply {
+    match found {
         None => Reply::NilArray,
         Some((key, items)) => Reply::Array(vec![
             Reply::Bulk(key),
@@ -426,7 +416,15 @@ fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                     .collect(),
             ),
         ]),
-    })
+    }
+}
+
+/// `ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]`.
+fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    match parse_zmpop(args, 1) {
+        Ok((keys, max, count)) => reply(ctx.shard.zmpop(&keys, count, max), zmpop_reply),
+        Err(e) => e,
+    }
 }
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`, as HRANDFIELD.

@@ -49,6 +49,12 @@ pub enum Msg {
         /// The output.
         output: Output,
     },
+    /// Client `client_id`'s connection closed: drop what it waits for
+    /// (a blocking pop parked on this core).
+    Cancel {
+        /// The client.
+        client_id: u64,
+    },
 }
 
 /// A request waiting for other cores: its place in the connection's reply
@@ -93,6 +99,24 @@ impl Waiting {
         };
         let jobs = waiting.restart(plan);
         (waiting, jobs)
+    }
+
+    /// A request answered later by one output from this core: a blocked
+    /// command parked here.
+    pub fn parked(spec: &'static CommandSpec, protocol: Protocol) -> Waiting {
+        let mut outputs = SmallVec::new();
+        outputs.push(None);
+        Waiting {
+            spec,
+            outputs,
+            remaining: 1,
+            args: OwnedArgs::default(),
+            part_keys: Vec::new(),
+            part_cores: SmallVec::new(),
+            carry: Vec::new(),
+            finish: Finish::Single,
+            protocol,
+        }
     }
 
     /// Begins the next step of a continued plan.

@@ -14,6 +14,7 @@
 //! replies charged to their tenants ([`Engine::charge_output`]), and the
 //! periodic work (expiry, deleted tenants, figures).
 
+pub mod blocked;
 pub mod message;
 
 use std::sync::Arc;
@@ -27,15 +28,17 @@ use kiln_net::transport::{
 use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_store::{Keyspaces, Shard, ShardConfig};
 
+use crate::commands::blocking::Timeout;
 use crate::commands::plan::{Finish, Finishing, Job, Output, Plan};
 use crate::commands::{
     self, Caller, Command, CommandSpec, ENCODE_IN_JOB_MAX, Executed, Flags, Lookup, Out, Route,
     Site, errors,
 };
-use crate::session::{ClientView, Session};
+use crate::session::{ClientView, Held, Session};
 use crate::shared::{LiveSettings, Shared, unix_ms};
 use crate::stats::{CoreStats, OpsMeter};
 use crate::tenant::{Growth, TenantId, Usage};
+use blocked::{Blocked, Waiter};
 pub use message::{Msg, Origin, Waiting};
 
 /// Active expiry work per tick (keys examined).
@@ -66,6 +69,8 @@ pub struct Engine {
     buffers: Vec<Vec<u8>>,
     /// The generation of the encoding thresholds this core's shards use.
     encoding_generation: u64,
+    /// Clients blocked on this core's keys.
+    blocked: Blocked,
 }
 
 impl Engine {
@@ -90,6 +95,7 @@ impl Engine {
             ops: OpsMeter::default(),
             buffers: Vec::new(),
             encoding_generation: 0,
+            blocked: Blocked::default(),
         }
     }
 
@@ -125,6 +131,7 @@ impl Engine {
             shared: &self.shared,
             stats: &mut self.stats,
             functions: Some(&mut self.functions),
+            waiters: Some(&mut self.blocked),
         };
         let executed = commands::execute(site, cmd, caller, out);
         let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
@@ -256,19 +263,24 @@ impl Engine {
         }
     }
 
-    /// Executes a job for `origin` (possibly this core) as its tenant.
-    fn run_job(&mut self, job: Job, origin: Origin, clients: &Clients<'_, Engine>) -> Output {
-        let tenant = origin.tenant;
+    /// Executes a job for `origin` (possibly this core) as its tenant;
+    /// `None` when it blocked (it is parked here until served).
+    fn run_job(
+        &mut self,
+        job: Job,
+        origin: Origin,
+        clients: &Clients<'_, Engine>,
+    ) -> Option<Output> {
         let (spec, args) = match job {
             Job::Command(spec, args) => (spec, args),
-            record => return self.record_job(record, tenant),
+            record => return Some(self.record_job(record, origin.tenant)),
         };
         // Connection commands need the client's session, which only the
         // receiving core has; plans never send them.
         if matches!(spec.route, Route::Local) {
-            return Output::Reply(Reply::error(
+            return Some(Output::Reply(Reply::error(
                 "ERR internal: connection command sent to another core",
-            ));
+            )));
         }
         let views: Vec<ClientView<'_>> = if spec.flags.has(Flags::CLIENTS) {
             clients
@@ -281,45 +293,198 @@ impl Engine {
         } else {
             Vec::new()
         };
+        let output = self.job_output(spec, &args, origin, &views);
+        drop(views);
+        match output {
+            Ok(output) => {
+                self.recycle(args.into_buffer());
+                Some(output)
+            }
+            Err(timeout) => {
+                self.park(spec, args, origin, timeout);
+                None
+            }
+        }
+    }
+
+    /// Runs a command job and turns its result into the output `origin`
+    /// wants (encoded for a pass-through reply); `Err` when it blocks.
+    fn job_output(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: &OwnedArgs,
+        origin: Origin,
+        views: &[ClientView<'_>],
+    ) -> Result<Output, Timeout> {
         let cmd = Command {
             spec,
             args: args.args(),
-            tenant,
+            tenant: origin.tenant,
         };
-        let output = match origin.encode {
-            Some(protocol) => {
-                let mut buf = self.buffer();
-                let out = Out::Encode {
-                    to: &mut buf,
-                    written: false,
-                };
-                match self.execute(cmd, Caller::Job(&views), out) {
-                    Executed::Reply(reply) if reply.payload_len() > ENCODE_IN_JOB_MAX => {
-                        // Big replies go back sharing the stored bytes.
-                        self.recycle(buf);
-                        Output::Reply(reply)
-                    }
-                    Executed::Reply(reply) => {
-                        encode(&reply, protocol, &mut buf);
-                        Output::Encoded(buf)
-                    }
-                    Executed::Written => Output::Encoded(buf),
-                    Executed::Forward(_) | Executed::Elsewhere(_) => {
-                        encode(&errors::NOT_HERE, protocol, &mut buf);
-                        Output::Encoded(buf)
-                    }
+        let Some(protocol) = origin.encode else {
+            return match self.execute(cmd, Caller::Job(views), Out::Value) {
+                Executed::Reply(reply) => Ok(Output::Reply(reply)),
+                Executed::Block(timeout) => Err(timeout),
+                Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
+                    Ok(Output::Reply(errors::NOT_HERE))
+                }
+            };
+        };
+        let mut buf = self.buffer();
+        let out = Out::Encode {
+            to: &mut buf,
+            written: false,
+        };
+        let output = match self.execute(cmd, Caller::Job(views), out) {
+            Executed::Reply(reply) if reply.payload_len() > ENCODE_IN_JOB_MAX => {
+                // Big replies go back sharing the stored bytes.
+                self.recycle(buf);
+                return Ok(Output::Reply(reply));
+            }
+            Executed::Reply(reply) => {
+                encode(&reply, protocol, &mut buf);
+                Output::Encoded(buf)
+            }
+            Executed::Written => Output::Encoded(buf),
+            Executed::Block(timeout) => {
+                self.recycle(buf);
+                return Err(timeout);
+            }
+            Executed::Forward(_) | Executed::Elsewhere(_) => {
+                encode(&errors::NOT_HERE, protocol, &mut buf);
+                Output::Encoded(buf)
+            }
+        };
+        Ok(output)
+    }
+
+    /// Parks a blocked request on its keys until they are created, its
+    /// timeout passes, or its client goes.
+    fn park(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: OwnedArgs,
+        origin: Origin,
+        timeout: Timeout,
+    ) {
+        let keys = spec
+            .keys
+            .positions_in(args.args())
+            .map(|at| bytes::Bytes::copy_from_slice(args.args().get(at)))
+            .collect();
+        let deadline = timeout.map(|t| self.now + t);
+        let fresh = self.blocked.park(spec, args, origin, keys, deadline);
+        self.watch(origin.tenant, fresh);
+    }
+
+    /// A client's blocking command found nothing: its reply keeps its
+    /// place in the queue, its later requests wait, and the request is
+    /// parked here (its keys are this core's).
+    fn block_client(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        timeout: Timeout,
+    ) {
+        let protocol = conn.session.protocol;
+        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
+        conn.session.held = Some(Held {
+            seq,
+            blocking: true,
+        });
+        let origin = Origin {
+            core: self.id,
+            conn: conn.key,
+            client_id: conn.id,
+            seq,
+            part: 0,
+            tenant: conn.session.tenant,
+            encode: Some(protocol),
+        };
+        let args = OwnedArgs::from_buffer(self.buffer(), args.iter());
+        self.park(spec, args, origin, timeout);
+    }
+
+    fn watch(&mut self, tenant: TenantId, keys: Vec<bytes::Bytes>) {
+        if let Some(shard) = self.shard_of(tenant) {
+            keys.into_iter().for_each(|key| shard.watch(key));
+        }
+    }
+
+    fn unwatch(&mut self, tenant: TenantId, keys: &[bytes::Bytes]) {
+        if let Some(shard) = self.shard_of(tenant) {
+            keys.iter().for_each(|key| shard.unwatch(key));
+        }
+    }
+
+    /// Serves the clients blocked on `tenant`'s keys that commands just
+    /// created, first blocked first: each runs again, and is answered if
+    /// it popped (its own pops and pushes may create more keys), or keeps
+    /// its turn if it still found nothing. Then sends what `CLIENT
+    /// UNBLOCK` answered.
+    fn serve_blocked(&mut self, tenant: TenantId, post: &mut Post<Msg>) {
+        while !self.blocked.is_empty() {
+            let ready = self
+                .shard_of(tenant)
+                .map(Shard::take_ready)
+                .unwrap_or_default();
+            if ready.is_empty() {
+                break;
+            }
+            for key in ready {
+                self.serve_key(tenant, &key, post);
+            }
+        }
+        for (origin, output, idle) in self.blocked.take_answered() {
+            self.unwatch(origin.tenant, &idle);
+            post.send(origin.core, Msg::Done { origin, output });
+        }
+    }
+
+    fn serve_key(&mut self, tenant: TenantId, key: &bytes::Bytes, post: &mut Post<Msg>) {
+        while let Some((waiter, idle)) = self.blocked.take_first(tenant, key) {
+            self.unwatch(tenant, &idle);
+            let Waiter { spec, origin, .. } = waiter;
+            match self.job_output(spec, &waiter.args, origin, &[]) {
+                Ok(output) => {
+                    self.recycle(waiter.args.into_buffer());
+                    post.send(origin.core, Msg::Done { origin, output });
+                }
+                Err(_) => {
+                    let fresh = self.blocked.put_back(waiter);
+                    self.watch(tenant, fresh);
+                    return;
                 }
             }
-            None => match self.execute(cmd, Caller::Job(&views), Out::Value) {
-                Executed::Reply(reply) => Output::Reply(reply),
-                Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
-                    Output::Reply(errors::NOT_HERE)
-                }
-            },
-        };
-        drop(views);
-        self.recycle(args.into_buffer());
-        output
+        }
+        if let Some(shard) = self.shard_of(tenant) {
+            shard.unwatch(key);
+        }
+    }
+
+    /// Answers `waiters` that stopped waiting unserved with `output`.
+    fn release(
+        &mut self,
+        waiters: Vec<(Waiter, Vec<bytes::Bytes>)>,
+        post: Option<&mut Post<Msg>>,
+        output: fn() -> Output,
+    ) {
+        let mut post = post;
+        for (waiter, idle) in waiters {
+            self.unwatch(waiter.origin.tenant, &idle);
+            if let Some(post) = post.as_deref_mut() {
+                let origin = waiter.origin;
+                post.send(
+                    origin.core,
+                    Msg::Done {
+                        origin,
+                        output: output(),
+                    },
+                );
+            }
+            self.recycle(waiter.args.into_buffer());
+        }
     }
 
     /// Runs a record job (cross-core RENAME / COPY) on `tenant`'s shard.
@@ -365,6 +530,7 @@ impl Engine {
                 Some(Output::Encoded(buf)) => {
                     self.stats.error_replies += u64::from(buf.first() == Some(&b'-'));
                     conn.replies.resolve_encoded(origin.seq, &buf);
+                    conn.session.release(origin.seq);
                     self.recycle(buf);
                     self.charge_output(conn);
                     return;
@@ -394,6 +560,7 @@ impl Engine {
             Err(reply) => {
                 self.stats.error_replies += u64::from(reply.is_error());
                 conn.replies.resolve(origin.seq, &reply, protocol);
+                conn.session.release(origin.seq);
                 self.charge_output(conn);
             }
             Ok(plan) => {
@@ -506,6 +673,10 @@ impl Service for Engine {
                 None
             }
             Executed::Written => None,
+            Executed::Block(timeout) => {
+                self.block_client(conn, spec, args, timeout);
+                None
+            }
             Executed::Forward(owner) => {
                 // A forwarded request's arguments travel in a pooled buffer.
                 let job_args = OwnedArgs::from_buffer(self.buffer(), args.iter());
@@ -521,8 +692,19 @@ impl Service for Engine {
                 } else {
                     args.to_owned_args()
                 };
+                // A blocking command, or a plan of several steps, holds the
+                // client's next requests until it is answered: they must
+                // not overtake it (BLPOP ... LPUSH, ZUNIONSTORE ... ZUNION).
+                let holds =
+                    spec.flags.has(Flags::BLOCKING) || matches!(plan.finish, Finish::Continue(_));
                 let (waiting, jobs) = Waiting::start(spec, plan, args, protocol);
                 let seq = conn.replies.push_pending(waiting);
+                if holds {
+                    conn.session.held = Some(Held {
+                        seq,
+                        blocking: spec.flags.has(Flags::BLOCKING),
+                    });
+                }
                 let origin = Origin {
                     core: self.id,
                     conn: conn.key,
@@ -539,15 +721,22 @@ impl Service for Engine {
             // AUTH changed the tenant whose room replies are checked against.
             self.charge_output(conn);
         }
+        self.serve_blocked(tenant, post);
     }
 
     fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
         match msg {
             Msg::Run { job, origin } => {
-                let output = self.run_job(job, origin, clients);
-                self.deliver(origin, output, clients, post);
+                if let Some(output) = self.run_job(job, origin, clients) {
+                    self.deliver(origin, output, clients, post);
+                }
+                self.serve_blocked(origin.tenant, post);
             }
             Msg::Done { origin, output } => self.deliver(origin, output, clients, post),
+            Msg::Cancel { client_id } => {
+                let gone = self.blocked.cancel(client_id);
+                self.release(gone, None, blocked::timed_out);
+            }
         }
     }
 
@@ -578,7 +767,23 @@ impl Service for Engine {
         self.publish_memory();
     }
 
-    fn closed(&mut self, conn: &mut Connection<Engine>, _: Closed) {
+    fn next_timer(&self) -> Option<Instant> {
+        self.blocked.next_deadline()
+    }
+
+    fn timers(&mut self, now: Instant, post: &mut Post<Msg>) {
+        let due = self.blocked.expire(now);
+        self.release(due, Some(post), blocked::timed_out);
+    }
+
+    fn closed(&mut self, conn: &mut Connection<Engine>, _: Closed, post: &mut Post<Msg>) {
+        if conn.session.held.is_some_and(|h| h.blocking) {
+            // Its request may wait on any core (forwarded to a key's owner).
+            let client_id = conn.id;
+            for core in 0..self.shared.cores() {
+                post.send(core, Msg::Cancel { client_id });
+            }
+        }
         self.charge(&mut conn.session, 0);
         self.shared.tenants.disconnect(conn.session.tenant);
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);

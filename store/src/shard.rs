@@ -83,6 +83,10 @@ pub struct Shard {
     pub(crate) used_memory: usize,
     pub(crate) stats: ShardStats,
     pub(crate) rng: SmallRng,
+    /// Keys blocked clients wait for ([`Shard::watch`]).
+    watched: IndexSet<Bytes, RandomState>,
+    /// Watched keys created since [`Shard::take_ready`] last ran.
+    ready: Vec<Bytes>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -124,6 +128,8 @@ impl Shard {
             used_memory: 0,
             stats: ShardStats::default(),
             rng: SmallRng::from_rng(&mut rand::rng()),
+            watched: IndexSet::with_hasher(RandomState::new()),
+            ready: Vec::new(),
         }
     }
 
@@ -245,9 +251,29 @@ impl Shard {
         if record.expire_at.is_some() {
             self.volatile.insert(key.clone());
         }
+        if !self.watched.is_empty() && self.watched.contains(&key) {
+            self.ready.push(key.clone());
+        }
         let (idx, old) = self.table.insert_full(key, record);
         debug_assert!(old.is_none(), "insert_new on a present key");
         idx
+    }
+
+    /// Reports `key` through [`Shard::take_ready`] whenever it is created,
+    /// by any command (a push, a move, a rename, a STORE...): blocked
+    /// clients wait for it. Redis signals the same event (`dbAdd`).
+    pub fn watch(&mut self, key: Bytes) {
+        self.watched.insert(key);
+    }
+
+    /// Stops reporting `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        self.watched.swap_remove(key);
+    }
+
+    /// The watched keys created since the last call, in creation order.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.ready)
     }
 
     /// Swaps the value at `idx`, keeping the deadline; returns the old value.

@@ -85,6 +85,13 @@ pub trait ClientState {
     /// Whether the connection should close once its replies are written
     /// (no more requests are read).
     fn closing(&self) -> bool;
+    /// Whether the service holds this client's next requests back: a
+    /// blocking command (BLPOP...) waits, and as in Redis nothing the
+    /// client sent after it runs before it is answered. Reading resumes
+    /// when the service delivers that answer.
+    fn holds_input(&self) -> bool {
+        false
+    }
 }
 
 /// Counters the worker keeps in the service (so `INFO` can read them).
@@ -150,8 +157,21 @@ pub trait Service: Sized {
     /// The end of a turn: everything this turn produced was handled.
     fn end_turn(&mut self);
 
-    /// `conn` is closing, for `why`.
-    fn closed(&mut self, conn: &mut Connection<Self>, why: Closed);
+    /// `conn` is closing, for `why`; `post` reaches the cores that may
+    /// hold work for it.
+    fn closed(&mut self, conn: &mut Connection<Self>, why: Closed, post: &mut Post<Self::Msg>);
+
+    /// The earliest instant [`Service::timers`] has work for (a blocked
+    /// client's timeout), so the worker wakes for it.
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Time-driven work that fell due by `now`; what it answers goes out
+    /// through `post` (to this core too).
+    fn timers(&mut self, now: Instant, post: &mut Post<Self::Msg>) {
+        let _ = (now, post);
+    }
 
     /// The worker's counters.
     fn counters(&mut self) -> &mut NetCounters;

@@ -125,11 +125,15 @@ impl<S: Service> Worker<S> {
         let mut next_tick = Instant::now() + self.tick;
         let mut held = false;
         while !self.service.stopping() {
+            let wake_at = match self.service.next_timer() {
+                Some(timer) => timer.min(next_tick),
+                None => next_tick,
+            };
             let timeout = if held {
                 // A full mailbox kept a batch: try again soon.
                 Duration::from_millis(1)
             } else {
-                next_tick.saturating_duration_since(Instant::now())
+                wake_at.saturating_duration_since(Instant::now())
             };
             if let Err(err) = self.poll.poll(&mut events, Some(timeout))
                 && err.kind() != io::ErrorKind::Interrupted
@@ -157,6 +161,10 @@ impl<S: Service> Worker<S> {
             // The waker may coalesce; never leave queued messages behind.
             if self.post.inbox_waiting() {
                 self.receive();
+            }
+            let now = Instant::now();
+            if self.service.next_timer().is_some_and(|t| t <= now) {
+                self.service.timers(now, &mut self.post);
             }
             self.run_local();
             // Everything this turn produced for other cores leaves now,
@@ -277,7 +285,7 @@ impl<S: Service> Worker<S> {
             let mut conn = Connection::new(socket, key, &accepted, session);
             if let Err(err) = registered {
                 tracing::warn!(%err, "cannot register connection");
-                self.service.closed(&mut conn, Closed::Peer);
+                self.service.closed(&mut conn, Closed::Peer, &mut self.post);
                 continue;
             }
             entry.insert(conn);
@@ -293,6 +301,11 @@ impl<S: Service> Worker<S> {
                 return;
             };
             conn.peer_closed |= closing;
+            if conn.peer_closed && conn.session.holds_input() {
+                // A blocked client that went away: nothing it waits for
+                // can reach it (Redis frees it on EOF too).
+                return self.close(key, Closed::Peer);
+            }
             if conn.read_paused || conn.done_reading() {
                 break;
             }
@@ -335,7 +348,7 @@ impl<S: Service> Worker<S> {
             if let Err(breach) = limits.check_output(conn, now) {
                 break Err(breach);
             }
-            if conn.done_reading() || limits.backpressured(conn) {
+            if conn.done_reading() || limits.backpressured(conn) || conn.session.holds_input() {
                 conn.read_paused = !conn.done_reading();
                 conn.partial_since = None;
                 break Ok(());
@@ -438,7 +451,7 @@ impl<S: Service> Worker<S> {
         if conn.done_reading() && !unsent && conn.replies.queued() == 0 {
             return self.close(key, Closed::Done);
         }
-        if conn.read_paused && !limits.backpressured(conn) {
+        if conn.read_paused && !limits.backpressured(conn) && !conn.session.holds_input() {
             conn.read_paused = false;
             // Edge-triggered: bytes may be waiting in our buffer or the
             // socket with no new event coming.
@@ -468,7 +481,7 @@ impl<S: Service> Worker<S> {
     fn close(&mut self, key: usize, why: Closed) {
         if let Some(mut conn) = self.conns.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut conn.socket);
-            self.service.closed(&mut conn, why);
+            self.service.closed(&mut conn, why, &mut self.post);
         }
     }
 

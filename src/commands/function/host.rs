@@ -156,6 +156,7 @@ impl Host for ShardHost<'_> {
             shared: self.shared,
             stats: &mut *self.stats,
             functions: None,
+            waiters: None,
         };
         let command = Command {
             spec,
@@ -167,7 +168,11 @@ impl Host for ShardHost<'_> {
         };
         let reply = match execute(site, command, caller, Out::Value) {
             Executed::Reply(reply) => reply,
-            Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
+            // A function never waits (`Ctx::block` answers it at once).
+            Executed::Written
+            | Executed::Forward(_)
+            | Executed::Elsewhere(_)
+            | Executed::Block(_) => {
                 Reply::error("ERR internal: a function's command left its core")
             }
         };

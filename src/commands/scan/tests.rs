@@ -218,6 +218,7 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
         shared,
         stats: &mut stats,
         functions: None,
+        waiters: None,
     };
     let tenant = crate::tenant::TenantId::DEFAULT;
     let mut ctx = Ctx::new(site, tenant, Caller::Job(&[]), Out::Value);

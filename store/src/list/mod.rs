@@ -20,9 +20,9 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use crate::collection::{COLLECTION_OVERHEAD, Collection, EncodingLimits};
 #[cfg(test)]
 use crate::collection::rank_interval;
+use crate::collection::{COLLECTION_OVERHEAD, Collection, EncodingLimits};
 use crate::record::Value;
 pub use ops::LposOptions;
 
@@ -291,7 +291,12 @@ impl List {
                 continue;
             }
             let room = want - out.len();
-            out.extend(node.items().skip(skip).take(room).map(Bytes::copy_from_slice));
+            out.extend(
+                node.items()
+                    .skip(skip)
+                    .take(room)
+                    .map(Bytes::copy_from_slice),
+            );
             skip = 0;
             if out.len() == want {
                 break;

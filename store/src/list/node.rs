@@ -86,11 +86,7 @@ impl Limit {
             Limit::Bytes(max) => len > max,
             Limit::Entries(_) => len > SIZE_SAFETY_LIMIT,
         };
-        !large
-            && !self.exceeded(
-                node.lp_bytes + len + SIZE_ESTIMATE_OVERHEAD,
-                node.len() + 1,
-            )
+        !large && !self.exceeded(node.lp_bytes + len + SIZE_ESTIMATE_OVERHEAD, node.len() + 1)
     }
 
     /// Whether a lone node is small enough (half the limit) for its list
@@ -280,7 +276,10 @@ mod tests {
         assert_eq!(out, vec![Bytes::from("ccc"), Bytes::from("12")]);
         node.replace(0, b"yyyy");
         node.insert(1, b"mid");
-        assert_eq!(node.items().collect::<Vec<_>>(), vec![&b"yyyy"[..], b"mid", b"a"]);
+        assert_eq!(
+            node.items().collect::<Vec<_>>(),
+            vec![&b"yyyy"[..], b"mid", b"a"]
+        );
         assert_eq!(node.lp_bytes(), sum(&node));
         let tail = node.split_off(1);
         assert_eq!(tail.items().collect::<Vec<_>>(), vec![&b"mid"[..], b"a"]);

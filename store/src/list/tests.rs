@@ -58,7 +58,11 @@ fn byte_limit_counts_as_redis_and_splits_nodes() {
         panic!("a quicklist");
     };
     assert_eq!(*len, 25);
-    assert!(nodes.len() >= 7, "4 KiB nodes of 1 KB items: {}", nodes.len());
+    assert!(
+        nodes.len() >= 7,
+        "4 KiB nodes of 1 KB items: {}",
+        nodes.len()
+    );
     assert!(nodes.iter().all(|n| n.lp_bytes() <= 4096));
     assert_eq!(*bytes, nodes.iter().map(Node::byte_len).sum::<usize>());
     // An element bigger than any node gets a node of its own.
@@ -102,9 +106,15 @@ fn shard_commands_follow_redis() {
     let mut shard = Shard::new(ShardConfig::default());
     assert_eq!(shard.list_push(b"k", End::Left, &[b"a"], true), Ok(0));
     assert_eq!(shard.len(), 0);
-    assert_eq!(shard.list_push(b"k", End::Left, &[b"a", b"b"], false), Ok(2));
+    assert_eq!(
+        shard.list_push(b"k", End::Left, &[b"a", b"b"], false),
+        Ok(2)
+    );
     assert_eq!(shard.list_push(b"k", End::Right, &[b"c"], true), Ok(3));
-    assert_eq!(shard.lrange(b"k", 0, -1).unwrap(), ["b", "a", "c"].map(Bytes::from));
+    assert_eq!(
+        shard.lrange(b"k", 0, -1).unwrap(),
+        ["b", "a", "c"].map(Bytes::from)
+    );
     assert_eq!(shard.lrange(b"k", -100, 100).unwrap().len(), 3);
     assert_eq!(shard.lrange(b"k", 2, 1).unwrap(), Vec::<Bytes>::new());
     assert_eq!(shard.lindex(b"k", -1), Ok(Some(Bytes::from("c"))));
@@ -112,29 +122,61 @@ fn shard_commands_follow_redis() {
     assert_eq!(shard.lset(b"k", -4, b"x"), Err(StoreError::IndexOutOfRange));
     assert_eq!(shard.lset(b"nokey", 0, b"x"), Err(StoreError::NoSuchKey));
     assert_eq!(shard.linsert(b"nokey", true, b"a", b"x"), Ok(0));
-    assert_eq!(shard.lmove(b"k", b"d", End::Right, End::Left), Ok(Some(Bytes::from("c"))));
+    assert_eq!(
+        shard.lmove(b"k", b"d", End::Right, End::Left),
+        Ok(Some(Bytes::from("c")))
+    );
     assert_eq!(shard.lmove(b"nokey", b"d", End::Right, End::Left), Ok(None));
-    shard.set(b"s", Bytes::from("str"), Default::default()).unwrap();
-    assert_eq!(shard.list_push(b"s", End::Left, &[b"a"], false), Err(StoreError::WrongType));
-    assert_eq!(shard.lmove(b"k", b"s", End::Left, End::Left), Err(StoreError::WrongType));
+    shard
+        .set(b"s", Bytes::from("str"), Default::default())
+        .unwrap();
+    assert_eq!(
+        shard.list_push(b"s", End::Left, &[b"a"], false),
+        Err(StoreError::WrongType)
+    );
+    assert_eq!(
+        shard.lmove(b"k", b"s", End::Left, End::Left),
+        Err(StoreError::WrongType)
+    );
     assert_eq!(shard.llen(b"k"), Ok(2), "a refused move pops nothing");
-    assert_eq!(shard.lmpop(&[b"none", b"s"], End::Left, 1), Err(StoreError::WrongType));
+    assert_eq!(
+        shard.lmpop(&[b"none", b"s"], End::Left, 1),
+        Err(StoreError::WrongType)
+    );
     assert_eq!(
         shard.lmpop(&[b"none", b"d", b"k"], End::Left, 5),
         Ok(Some((Bytes::from("d"), vec![Bytes::from("c")])))
     );
-    assert_eq!(shard.list_pop(b"k", End::Right, 10), Ok(Some(["a", "b"].map(Bytes::from).to_vec())));
+    assert_eq!(
+        shard.list_pop(b"k", End::Right, 10),
+        Ok(Some(["a", "b"].map(Bytes::from).to_vec()))
+    );
     assert_eq!(shard.len(), 1, "emptied lists are deleted");
-    assert_eq!(shard.used_memory(), crate::shard::entry_cost(b"s", &crate::Record::string(Bytes::from("str"))));
+    assert_eq!(
+        shard.used_memory(),
+        crate::shard::entry_cost(b"s", &crate::Record::string(Bytes::from("str")))
+    );
 }
 
 #[test]
 fn lpos_ranks_counts_and_maxlen() {
     let mut shard = Shard::new(ShardConfig::default());
-    let all: Vec<&[u8]> = [b"a", b"b", b"c", b"1", b"2", b"3", b"c", b"c"].map(|i| &i[..]).to_vec();
+    let all: Vec<&[u8]> = [b"a", b"b", b"c", b"1", b"2", b"3", b"c", b"c"]
+        .map(|i| &i[..])
+        .to_vec();
     shard.list_push(b"k", End::Right, &all, false).unwrap();
     let lpos = |shard: &mut Shard, rank, count, maxlen| {
-        shard.lpos(b"k", b"c", LposOptions { rank, count, maxlen }).unwrap()
+        shard
+            .lpos(
+                b"k",
+                b"c",
+                LposOptions {
+                    rank,
+                    count,
+                    maxlen,
+                },
+            )
+            .unwrap()
     };
     assert_eq!(lpos(&mut shard, 1, None, 0), Some(vec![2]));
     assert_eq!(lpos(&mut shard, 2, None, 0), Some(vec![6]));
@@ -145,7 +187,18 @@ fn lpos_ranks_counts_and_maxlen() {
     assert_eq!(lpos(&mut shard, 1, Some(0), 3), Some(vec![2]));
     assert_eq!(lpos(&mut shard, -1, Some(0), 2), Some(vec![7, 6]));
     assert_eq!(lpos(&mut shard, 4, None, 0), Some(vec![]));
-    assert_eq!(shard.lpos(b"nokey", b"c", LposOptions { rank: 1, count: None, maxlen: 0 }), Ok(None));
+    assert_eq!(
+        shard.lpos(
+            b"nokey",
+            b"c",
+            LposOptions {
+                rank: 1,
+                count: None,
+                maxlen: 0
+            }
+        ),
+        Ok(None)
+    );
 }
 
 #[test]
@@ -153,7 +206,9 @@ fn memory_is_charged_per_element() {
     let mut shard = Shard::new(ShardConfig::default());
     shard.list_push(b"k", End::Right, &[b"a"], false).unwrap();
     let one = shard.used_memory();
-    shard.list_push(b"k", End::Right, &[&[b'x'; 1000]], false).unwrap();
+    shard
+        .list_push(b"k", End::Right, &[&[b'x'; 1000]], false)
+        .unwrap();
     assert!(shard.used_memory() >= one + 1000);
     shard.list_pop(b"k", End::Right, 1).unwrap();
     assert_eq!(shard.used_memory(), one);

@@ -1,0 +1,215 @@
+//! The clients blocked on this core's keys (BLPOP and the other blocking
+//! pops), in the order they blocked.
+//!
+//! ```text
+//!  BLPOP k 0 ─► nothing to pop ─► park (job, origin) ─► shard.watch(k)
+//!  LPUSH k v ─► shard reports k created ─► run the first waiter on k again
+//!                                          ├─ served: answer its origin
+//!                                          └─ still empty: keep waiting
+//!  timeout / CLIENT UNBLOCK ─► answer a null array (or -UNBLOCKED)
+//! ```
+//!
+//! A waiter is the parked request itself: the job as any core would run
+//! it (a client's request on this core, or one forwarded here) and where
+//! its answer goes. Being served re-runs it, so it answers exactly what the
+//! command answers when something is there; nothing is copied out early.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use kiln_net::{OwnedArgs, Reply};
+
+use super::message::Origin;
+use crate::commands::CommandSpec;
+use crate::commands::blocking::{UNBLOCKED, Unblock};
+use crate::commands::plan::Output;
+use crate::tenant::TenantId;
+
+/// A parked request.
+pub struct Waiter {
+    /// The blocking command.
+    pub spec: &'static CommandSpec,
+    /// Its arguments.
+    pub args: OwnedArgs,
+    /// Where its answer goes.
+    pub origin: Origin,
+    /// When it stops waiting; `None` never.
+    deadline: Option<Instant>,
+    /// The keys it waits for (its tenant's, on this core).
+    keys: Vec<Bytes>,
+}
+
+/// This core's blocked clients.
+#[derive(Default)]
+pub struct Blocked {
+    /// Waiters by id; ids grow, so this is the order they blocked in.
+    waiters: BTreeMap<u64, Waiter>,
+    /// The waiters on each key, first blocked first.
+    by_key: HashMap<(TenantId, Bytes), VecDeque<u64>>,
+    /// Deadlines, earliest first.
+    deadlines: BTreeSet<(Instant, u64)>,
+    next_id: u64,
+    /// Waiters answered outside the engine's own calls (CLIENT UNBLOCK),
+    /// for the engine to send, with the keys they left without a waiter.
+    answered: Vec<(Origin, Output, Vec<Bytes>)>,
+}
+
+impl Blocked {
+    /// Whether any client waits here.
+    pub fn is_empty(&self) -> bool {
+        self.waiters.is_empty()
+    }
+
+    /// Parks a request on `keys` until `deadline`; returns the keys that
+    /// had no waiter yet (the shard must start watching them).
+    pub fn park(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: OwnedArgs,
+        origin: Origin,
+        keys: Vec<Bytes>,
+        deadline: Option<Instant>,
+    ) -> Vec<Bytes> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut fresh = Vec::new();
+        for key in &keys {
+            let queue = self.by_key.entry((origin.tenant, key.clone())).or_default();
+            if queue.is_empty() {
+                fresh.push(key.clone());
+            }
+            if !queue.contains(&id) {
+                queue.push_back(id);
+            }
+        }
+        if let Some(at) = deadline {
+            self.deadlines.insert((at, id));
+        }
+        self.waiters.insert(
+            id,
+            Waiter {
+                spec,
+                args,
+                origin,
+                deadline,
+                keys,
+            },
+        );
+        fresh
+    }
+
+    /// The first waiter on `tenant`'s `key`, taken out of the registry;
+    /// the keys nobody waits for any more come back with it (to unwatch).
+    pub fn take_first(&mut self, tenant: TenantId, key: &Bytes) -> Option<(Waiter, Vec<Bytes>)> {
+        let id = *self.by_key.get(&(tenant, key.clone()))?.front()?;
+        self.remove(id)
+    }
+
+    /// Puts back a waiter that was run again and still found nothing, at
+    /// the head of its keys' queues (it keeps its turn).
+    pub fn put_back(&mut self, waiter: Waiter) -> Vec<Bytes> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut fresh = Vec::new();
+        for key in &waiter.keys {
+            let queue = self
+                .by_key
+                .entry((waiter.origin.tenant, key.clone()))
+                .or_default();
+            if queue.is_empty() {
+                fresh.push(key.clone());
+            }
+            queue.push_front(id);
+        }
+        if let Some(at) = waiter.deadline {
+            self.deadlines.insert((at, id));
+        }
+        self.waiters.insert(id, waiter);
+        fresh
+    }
+
+    /// Removes waiter `id` from every index; the keys left without a
+    /// waiter come back with it.
+    fn remove(&mut self, id: u64) -> Option<(Waiter, Vec<Bytes>)> {
+        let waiter = self.waiters.remove(&id)?;
+        if let Some(at) = waiter.deadline {
+            self.deadlines.remove(&(at, id));
+        }
+        let mut idle = Vec::new();
+        for key in &waiter.keys {
+            let slot = (waiter.origin.tenant, key.clone());
+            if let Some(queue) = self.by_key.get_mut(&slot) {
+                queue.retain(|&w| w != id);
+                if queue.is_empty() {
+                    self.by_key.remove(&slot);
+                    idle.push(key.clone());
+                }
+            }
+        }
+        Some((waiter, idle))
+    }
+
+    /// The earliest deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// The waiters whose deadline passed by `now`, removed, with the keys
+    /// left without a waiter.
+    pub fn expire(&mut self, now: Instant) -> Vec<(Waiter, Vec<Bytes>)> {
+        let due: Vec<u64> = self
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
+            .collect();
+        due.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+
+    /// Removes every waiter of client `client` (its connection closed).
+    pub fn cancel(&mut self, client: u64) -> Vec<(Waiter, Vec<Bytes>)> {
+        let ids: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| w.origin.client_id == client)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
+    }
+
+    /// Waiters answered by [`Unblock::unblock`]: where each answer goes,
+    /// the answer, and the keys it left without a waiter.
+    pub fn take_answered(&mut self) -> Vec<(Origin, Output, Vec<Bytes>)> {
+        std::mem::take(&mut self.answered)
+    }
+}
+
+/// The answer of a waiter that stops waiting without being served.
+pub fn timed_out() -> Output {
+    Output::Reply(Reply::NilArray)
+}
+
+impl Unblock for Blocked {
+    fn unblock(&mut self, client: u64, tenant: Option<TenantId>, error: bool) -> bool {
+        let ids: Vec<u64> = self
+            .waiters
+            .iter()
+            .filter(|(_, w)| w.origin.client_id == client)
+            .filter(|(_, w)| tenant.is_none_or(|t| t == w.origin.tenant))
+            .map(|(id, _)| *id)
+            .collect();
+        let found = !ids.is_empty();
+        for id in ids {
+            if let Some((waiter, idle)) = self.remove(id) {
+                let output = if error {
+                    Output::Reply(UNBLOCKED)
+                } else {
+                    timed_out()
+                };
+                self.answered.push((waiter.origin, output, idle));
+            }
+        }
+        found
+    }
+}
