@@ -112,6 +112,8 @@ impl ClientBuilder {
     }
 
     /// Fail a read that waits longer than this (the connection is dropped).
+    /// Blocking commands ([`Client::blpop`]...) wait their own timeout on
+    /// top of it.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.config.read_timeout = Some(timeout);
         self

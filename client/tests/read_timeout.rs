@@ -51,8 +51,14 @@ fn a_blocking_call_waits_past_the_read_timeout() {
     assert_eq!(c.blpop(&["k"], Duration::from_secs(1)).unwrap(), None);
     assert!(start.elapsed() >= Duration::from_millis(450));
     assert_eq!(
-        c.blmove("a", "b", Direction::Left, Direction::Right, Duration::from_millis(1500))
-            .unwrap(),
+        c.blmove(
+            "a",
+            "b",
+            Direction::Left,
+            Direction::Right,
+            Duration::from_millis(1500)
+        )
+        .unwrap(),
         None
     );
     // Zero blocks forever: no read timeout at all for that call.
@@ -80,9 +86,7 @@ fn the_margin_is_the_read_timeout() {
     let (port, _server) = late_server(Duration::from_millis(400), b"*-1\r\n");
     let mut c = client(port, Duration::from_millis(150));
     let start = Instant::now();
-    let err = c
-        .bzpopmin(&["z"], Duration::from_millis(100))
-        .unwrap_err();
+    let err = c.bzpopmin(&["z"], Duration::from_millis(100)).unwrap_err();
     assert!(matches!(&err, Error::Io(_)), "{err}");
     assert!(start.elapsed() < Duration::from_millis(390));
 }

@@ -203,7 +203,15 @@ fn keys_then_timeout<'a>(
     args
 }
 
-/// Blocking pops: see the [module documentation](self) on timeouts.
+/// Blocking pops.
+///
+/// They wait on the server for up to their `timeout` (zero: forever). With a
+/// [`read_timeout`](crate::ClientBuilder::read_timeout), the socket waits the
+/// command's timeout plus the read timeout for their reply (no limit for
+/// zero), so a server that answers at the end of the wait is not mistaken
+/// for a dead one; the next command has the configured read timeout again.
+/// Not on [`Pipeline`](crate::Pipeline): a blocked command holds back every
+/// reply queued behind it on its connection.
 impl Client {
     /// `BLPOP key... timeout` → the key and the head popped from the first
     /// non-empty list, waiting up to `timeout` (zero: forever); `None` on
