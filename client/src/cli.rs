@@ -292,6 +292,13 @@ pub fn run(args: CliArgs) -> i32 {
             return e.exit_code();
         }
     };
+    // Help needs no server.
+    if let Some(tools::Tool::Help { topic }) = &tool {
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(help::render(topic).as_bytes());
+        let _ = stdout.flush();
+        return 0;
+    }
     let mut builder = Client::builder()
         .resp3(args.resp3)
         .cluster(!args.no_cluster)

@@ -263,6 +263,12 @@ fn help_lists_the_collection_commands() {
     assert!(zadd.contains("  group: sorted-set\n"), "{zadd}");
     assert!(ok(server.cli(&["help", "@list"])).contains("\n  BLMPOP timeout numkeys key"));
     assert!(ok(server.cli(&["--help"])).contains("kiln-cli help @<group>"));
+    // One-shot help needs no server.
+    let offline = Command::new(env!("CARGO_BIN_EXE_kiln-cli"))
+        .args(["-p", "1", "help", "lpush"])
+        .output()
+        .expect("run kiln-cli");
+    assert!(ok(offline).contains("  LPUSH key element [element ...]\n"));
     // At the prompt too, between commands for the server.
     let output = server.prompt("help sadd\nsadd s a b\nhelp @nope\n");
     assert!(output.status.success());
