@@ -505,7 +505,12 @@ impl Client {
         if let Some(cluster) = &mut self.cluster {
             for slot in &mut cluster.conns {
                 if let NodeConn::Open(conn) = slot
-                    && !matches!(conn.request(args), Ok(r) if !r.is_error())
+                    && !matches!(
+                        conn.set_read_timeout(self.config.read_timeout)
+                            .map_err(Error::from)
+                            .and_then(|()| conn.request(args)),
+                        Ok(r) if !r.is_error()
+                    )
                 {
                     *slot = NodeConn::Closed;
                 }
