@@ -7,7 +7,8 @@
 //! they are, one per line).
 //!
 //! `kiln-cli fn load|list|delete` and `kiln-cli fcall` are storage-function
-//! tools ([`tools`]); any other first word is a command for the server.
+//! tools ([`tools`]), `kiln-cli help @<group>` / `help <command>` is command
+//! help ([`help`]); any other first word is a command for the server.
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -17,6 +18,7 @@ use kiln_net::Reply;
 
 use crate::{Client, Error};
 
+pub mod help;
 pub mod snippet;
 pub mod tools;
 
@@ -219,7 +221,10 @@ fn as_nested(reply: &Reply) -> Reply {
         kiln-cli fn list [--code] [PATTERN] list libraries and their functions\n  \
         kiln-cli fn delete LIBRARY          delete a library\n  \
         kiln-cli fcall [--ro] FUNCTION NUMKEYS [KEY...] [ARG...]\n\
-        See kiln-cli fn --help and kiln-cli fcall --help."
+        See kiln-cli fn --help and kiln-cli fcall --help.\n\n\
+        Command help (also at the prompt):\n  \
+        kiln-cli help @<group>              a group's commands: @hash, @list, @set, @sorted-set\n  \
+        kiln-cli help <command>             one command's arguments"
 )]
 pub struct CliArgs {
     /// Print help.
@@ -287,6 +292,13 @@ pub fn run(args: CliArgs) -> i32 {
             return e.exit_code();
         }
     };
+    // Help needs no server.
+    if let Some(tools::Tool::Help { topic }) = &tool {
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(help::render(topic).as_bytes());
+        let _ = stdout.flush();
+        return 0;
+    }
     let mut builder = Client::builder()
         .resp3(args.resp3)
         .cluster(!args.no_cluster)

@@ -112,6 +112,8 @@ impl ClientBuilder {
     }
 
     /// Fail a read that waits longer than this (the connection is dropped).
+    /// Blocking commands ([`Client::blpop`]...) wait their own timeout on
+    /// top of it.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.config.read_timeout = Some(timeout);
         self
@@ -133,6 +135,7 @@ impl ClientBuilder {
             main: Some(main),
             cluster: None,
             scratch: Vec::new(),
+            blocking_read_timeout: None,
         };
         if client.config.cluster {
             client.refresh_slots()?;
@@ -184,6 +187,9 @@ pub struct Client {
     cluster: Option<Cluster>,
     /// Reused buffer for encoding requests.
     scratch: Vec<u8>,
+    /// During a blocking command: the read timeout its connections use
+    /// instead of `config.read_timeout`.
+    blocking_read_timeout: Option<Option<Duration>>,
 }
 
 impl Client {
@@ -308,8 +314,38 @@ impl Client {
         }
     }
 
-    /// The connection for `target`, opened (with the handshake) if needed.
+    /// Runs a command that waits up to `wait` on the server (`BLPOP`...,
+    /// zero: forever). The configured read timeout would fire first, so
+    /// while it runs the socket waits `wait` plus that timeout (no limit for
+    /// zero); the next command's connection goes back to the configured one.
+    pub(crate) fn cmd_blocking<A: AsRef<[u8]>>(
+        &mut self,
+        args: &[A],
+        wait: Duration,
+    ) -> Result<Reply, Error> {
+        let Some(base) = self.config.read_timeout else {
+            return self.cmd(args);
+        };
+        let extended = (!wait.is_zero()).then(|| base.saturating_add(wait));
+        self.blocking_read_timeout = Some(extended);
+        let reply = self.cmd(args);
+        self.blocking_read_timeout = None;
+        reply
+    }
+
+    /// The connection for `target`, opened if needed, with the read timeout
+    /// of the command at hand.
     pub(crate) fn conn(&mut self, target: Target) -> Result<&mut NodeConnection, Error> {
+        let timeout = self
+            .blocking_read_timeout
+            .unwrap_or(self.config.read_timeout);
+        let conn = self.open_conn(target)?;
+        conn.set_read_timeout(timeout)?;
+        Ok(conn)
+    }
+
+    /// The connection for `target`, opened (with the handshake) if needed.
+    fn open_conn(&mut self, target: Target) -> Result<&mut NodeConnection, Error> {
         if let (Target::Node(i), Some(cluster)) = (target, &mut self.cluster)
             && let Some(slot) = cluster.conns.get_mut(i)
         {
@@ -469,7 +505,12 @@ impl Client {
         if let Some(cluster) = &mut self.cluster {
             for slot in &mut cluster.conns {
                 if let NodeConn::Open(conn) = slot
-                    && !matches!(conn.request(args), Ok(r) if !r.is_error())
+                    && !matches!(
+                        conn.set_read_timeout(self.config.read_timeout)
+                            .map_err(Error::from)
+                            .and_then(|()| conn.request(args)),
+                        Ok(r) if !r.is_error()
+                    )
                 {
                     *slot = NodeConn::Closed;
                 }

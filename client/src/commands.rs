@@ -4,6 +4,8 @@
 //! routing, redirections and error replies work the same as for raw commands.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kiln_net::Reply;
@@ -16,15 +18,15 @@ use crate::{Client, Error, Pipeline};
 /// An argument: borrowed key/value bytes or a formatted number.
 pub(crate) type ArgBytes<'a> = Cow<'a, [u8]>;
 
-fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> ArgBytes<'_> {
+pub(crate) fn b(bytes: &(impl AsRef<[u8]> + ?Sized)) -> ArgBytes<'_> {
     Cow::Borrowed(bytes.as_ref())
 }
 
-fn n(number: impl ToString) -> ArgBytes<'static> {
+pub(crate) fn n(number: impl ToString) -> ArgBytes<'static> {
     Cow::Owned(number.to_string().into_bytes())
 }
 
-fn s(word: &'static str) -> ArgBytes<'static> {
+pub(crate) fn s(word: &'static str) -> ArgBytes<'static> {
     Cow::Borrowed(word.as_bytes())
 }
 
@@ -63,20 +65,20 @@ impl Iterator for ScanIter<'_> {
     }
 }
 
-fn unexpected(expected: &str, reply: &Reply) -> Error {
+pub(crate) fn unexpected(expected: &str, reply: &Reply) -> Error {
     let mut shown = format!("{reply:?}");
     shown.truncate(200);
     Error::UnexpectedReply(format!("expected {expected}, got {shown}"))
 }
 
-fn ok(reply: Reply) -> Result<(), Error> {
+pub(crate) fn ok(reply: Reply) -> Result<(), Error> {
     match reply {
         Reply::Status(_) => Ok(()),
         other => Err(unexpected("OK", &other)),
     }
 }
 
-fn int(reply: Reply) -> Result<i64, Error> {
+pub(crate) fn int(reply: Reply) -> Result<i64, Error> {
     match reply {
         Reply::Integer(n) => Ok(n),
         Reply::Boolean(b) => Ok(i64::from(b)),
@@ -84,7 +86,7 @@ fn int(reply: Reply) -> Result<i64, Error> {
     }
 }
 
-fn boolean(reply: Reply) -> Result<bool, Error> {
+pub(crate) fn boolean(reply: Reply) -> Result<bool, Error> {
     match reply {
         Reply::Integer(n) => Ok(n != 0),
         Reply::Boolean(b) => Ok(b),
@@ -92,7 +94,7 @@ fn boolean(reply: Reply) -> Result<bool, Error> {
     }
 }
 
-fn opt_bytes(reply: Reply) -> Result<Option<Bytes>, Error> {
+pub(crate) fn opt_bytes(reply: Reply) -> Result<Option<Bytes>, Error> {
     match reply {
         Reply::Bulk(b) | Reply::Verbatim(_, b) => Ok(Some(b)),
         Reply::Status(s) => Ok(Some(Bytes::from(s.into_owned()))),
@@ -101,18 +103,18 @@ fn opt_bytes(reply: Reply) -> Result<Option<Bytes>, Error> {
     }
 }
 
-fn bytes(reply: Reply) -> Result<Bytes, Error> {
+pub(crate) fn bytes(reply: Reply) -> Result<Bytes, Error> {
     match opt_bytes(reply)? {
         Some(b) => Ok(b),
         None => Err(unexpected("a bulk string", &Reply::Nil)),
     }
 }
 
-fn string(reply: Reply) -> Result<String, Error> {
+pub(crate) fn string(reply: Reply) -> Result<String, Error> {
     bytes(reply).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-fn float(reply: Reply) -> Result<f64, Error> {
+pub(crate) fn float(reply: Reply) -> Result<f64, Error> {
     match reply {
         Reply::Double(d) => Ok(d),
         Reply::Integer(n) => Ok(n as f64),
@@ -124,23 +126,193 @@ fn float(reply: Reply) -> Result<f64, Error> {
     }
 }
 
-fn items(reply: Reply) -> Result<Vec<Reply>, Error> {
+pub(crate) fn items(reply: Reply) -> Result<Vec<Reply>, Error> {
     match reply {
         Reply::Array(items) | Reply::Set(items) => Ok(items),
         other => Err(unexpected("an array", &other)),
     }
 }
 
-fn bytes_list(reply: Reply) -> Result<Vec<Bytes>, Error> {
+pub(crate) fn bytes_list(reply: Reply) -> Result<Vec<Bytes>, Error> {
     items(reply)?.into_iter().map(bytes).collect()
 }
 
-fn with_keys<'a, K: AsRef<[u8]>>(name: &'static str, keys: &'a [K]) -> Vec<ArgBytes<'a>> {
+/// An optional float: nil (RESP2's `$-1`, RESP3's `_`) is `None`.
+pub(crate) fn opt_float(reply: Reply) -> Result<Option<f64>, Error> {
+    match reply {
+        Reply::Nil | Reply::NilArray => Ok(None),
+        other => float(other).map(Some),
+    }
+}
+
+pub(crate) fn opt_int(reply: Reply) -> Result<Option<i64>, Error> {
+    match reply {
+        Reply::Nil | Reply::NilArray => Ok(None),
+        other => int(other).map(Some),
+    }
+}
+
+/// An array, or nil as no elements (`LPOP key count` of a missing key).
+pub(crate) fn items_or_nil(reply: Reply) -> Result<Vec<Reply>, Error> {
+    match reply {
+        Reply::Nil | Reply::NilArray => Ok(Vec::new()),
+        other => items(other),
+    }
+}
+
+pub(crate) fn bytes_list_or_nil(reply: Reply) -> Result<Vec<Bytes>, Error> {
+    items_or_nil(reply)?.into_iter().map(bytes).collect()
+}
+
+pub(crate) fn opt_bytes_list(reply: Reply) -> Result<Vec<Option<Bytes>>, Error> {
+    items(reply)?.into_iter().map(opt_bytes).collect()
+}
+
+pub(crate) fn int_list(reply: Reply) -> Result<Vec<i64>, Error> {
+    items(reply)?.into_iter().map(int).collect()
+}
+
+pub(crate) fn bool_list(reply: Reply) -> Result<Vec<bool>, Error> {
+    items(reply)?.into_iter().map(boolean).collect()
+}
+
+/// Pairs in any of the shapes Redis sends them: a RESP3 map, a RESP3 array
+/// of 2-element arrays (`ZRANGE ... WITHSCORES`, `HRANDFIELD ... WITHVALUES`),
+/// or RESP2's flat `[first, second, first, second, ...]`. Nil is no pairs.
+pub(crate) fn pairs(reply: Reply) -> Result<Vec<(Reply, Reply)>, Error> {
+    let list = match reply {
+        Reply::Map(pairs) | Reply::Pairs(pairs) => return Ok(pairs),
+        Reply::Nil | Reply::NilArray => return Ok(Vec::new()),
+        Reply::Array(list) | Reply::Set(list) => list,
+        other => return Err(unexpected("pairs", &other)),
+    };
+    if matches!(list.first(), Some(Reply::Array(_))) {
+        list.into_iter()
+            .map(|pair| match pair {
+                Reply::Array(two) if two.len() == 2 => {
+                    let mut two = two.into_iter();
+                    Ok((
+                        two.next().unwrap_or(Reply::Nil),
+                        two.next().unwrap_or(Reply::Nil),
+                    ))
+                }
+                other => Err(unexpected("a 2-element array", &other)),
+            })
+            .collect()
+    } else if list.len() % 2 == 0 {
+        let mut flat = list.into_iter();
+        let mut out = Vec::with_capacity(flat.len() / 2);
+        while let (Some(first), Some(second)) = (flat.next(), flat.next()) {
+            out.push((first, second));
+        }
+        Ok(out)
+    } else {
+        Err(unexpected("pairs", &Reply::Array(list)))
+    }
+}
+
+/// Field, value pairs (`HGETALL`, `HRANDFIELD ... WITHVALUES`).
+pub(crate) fn byte_pairs(reply: Reply) -> Result<Vec<(Bytes, Bytes)>, Error> {
+    pairs(reply)?
+        .into_iter()
+        .map(|(first, second)| Ok((bytes(first)?, bytes(second)?)))
+        .collect()
+}
+
+pub(crate) fn byte_map(reply: Reply) -> Result<HashMap<Bytes, Bytes>, Error> {
+    Ok(byte_pairs(reply)?.into_iter().collect())
+}
+
+/// Member, score pairs: scores are RESP3 doubles or RESP2 bulk strings.
+pub(crate) fn scored(reply: Reply) -> Result<Vec<(Bytes, f64)>, Error> {
+    pairs(reply)?
+        .into_iter()
+        .map(|(member, score)| Ok((bytes(member)?, float(score)?)))
+        .collect()
+}
+
+/// Exactly `N` elements of an array; nil (a timeout, an empty source) is `None`.
+pub(crate) fn opt_tuple<const N: usize>(reply: Reply) -> Result<Option<[Reply; N]>, Error> {
+    match reply {
+        Reply::Nil | Reply::NilArray => Ok(None),
+        Reply::Array(list) if list.len() == N => Ok(list.try_into().ok()),
+        other => Err(unexpected(&format!("an array of {N}"), &other)),
+    }
+}
+
+pub(crate) fn with_keys<'a, K: AsRef<[u8]>>(
+    name: &'static str,
+    keys: &'a [K],
+) -> Vec<ArgBytes<'a>> {
     let mut args = Vec::with_capacity(keys.len() + 1);
     args.push(s(name));
     args.extend(keys.iter().map(b));
     args
 }
+
+/// `numkeys key...`, the counted keys of `SINTERCARD`, `ZUNION`, `LMPOP`...
+pub(crate) fn counted_keys<'a, K: AsRef<[u8]>>(args: &mut Vec<ArgBytes<'a>>, keys: &'a [K]) {
+    args.push(n(keys.len()));
+    args.extend(keys.iter().map(b));
+}
+
+/// A blocking command's timeout in seconds, fractions allowed (`0` blocks
+/// forever).
+pub(crate) fn seconds(timeout: Duration) -> ArgBytes<'static> {
+    if timeout.subsec_nanos() == 0 {
+        n(timeout.as_secs())
+    } else {
+        n(timeout.as_secs_f64())
+    }
+}
+
+/// Declares typed commands once for both [`Client`] and [`Pipeline`]:
+///
+/// ```text
+/// /// `HGET key field`
+/// fn hget(key: impl AsRef<[u8]>, field: impl AsRef<[u8]>) -> Option<Bytes> = opt_bytes => {
+///     vec![s("HGET"), b(&key), b(&field)]
+/// }
+/// ```
+///
+/// The block builds the arguments. `Client::hget` sends them and converts
+/// the reply with the function after `=`; `Pipeline::hget` queues them (its
+/// reply comes back raw from [`Pipeline::query`]). Generic parameters go in
+/// `fn name<T: Bound>(...)`.
+macro_rules! typed_commands {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident $(<$($generic:ident: $bound:path),+>)? ($($param:ident: $ty:ty),* $(,)?)
+            -> $out:ty = $convert:expr => $args:block
+    )*) => {
+        impl $crate::Client {
+            $(
+                $(#[$doc])*
+                pub fn $name $(<$($generic: $bound),+>)? (&mut self, $($param: $ty),*)
+                    -> Result<$out, $crate::Error>
+                {
+                    let args: Vec<$crate::commands::ArgBytes<'_>> = $args;
+                    ($convert)(self.cmd(&args)?)
+                }
+            )*
+        }
+
+        impl $crate::Pipeline<'_> {
+            $(
+                $(#[$doc])*
+                pub fn $name $(<$($generic: $bound),+>)? (&mut self, $($param: $ty),*) -> &mut Self {
+                    let args: Vec<$crate::commands::ArgBytes<'_>> = $args;
+                    self.cmd(&args)
+                }
+            )*
+        }
+    };
+}
+
+mod hash;
+mod list;
+mod set;
+mod zset;
 
 impl Client {
     /// A [`Pipeline`] on this client.
@@ -260,10 +432,7 @@ impl Client {
 
     /// `MGET key...` (keys on several cores are gathered by the main port).
     pub fn mget<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<Vec<Option<Bytes>>, Error> {
-        items(self.cmd(&with_keys("MGET", keys))?)?
-            .into_iter()
-            .map(opt_bytes)
-            .collect()
+        opt_bytes_list(self.cmd(&with_keys("MGET", keys))?)
     }
 
     /// `MSET key value...`
@@ -694,4 +863,82 @@ pub(crate) fn fcall_args<'a, K: AsRef<[u8]>, A: AsRef<[u8]>>(
     all.extend(keys.iter().map(b));
     all.extend(args.iter().map(b));
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Reply {
+        Reply::bulk_from(text)
+    }
+
+    #[test]
+    fn pairs_in_every_shape() {
+        let expected = vec![
+            (Bytes::from("a"), Bytes::from("1")),
+            (Bytes::from("b"), Bytes::from("2")),
+        ];
+        let flat = Reply::Array(vec![bulk("a"), bulk("1"), bulk("b"), bulk("2")]);
+        let nested = Reply::Array(vec![
+            Reply::Array(vec![bulk("a"), bulk("1")]),
+            Reply::Array(vec![bulk("b"), bulk("2")]),
+        ]);
+        let map = Reply::Map(vec![(bulk("a"), bulk("1")), (bulk("b"), bulk("2"))]);
+        for reply in [flat, nested, map] {
+            assert_eq!(byte_pairs(reply).unwrap(), expected);
+        }
+        assert!(byte_pairs(Reply::Array(vec![])).unwrap().is_empty());
+        assert!(byte_pairs(Reply::NilArray).unwrap().is_empty());
+        assert!(byte_pairs(Reply::Array(vec![bulk("a")])).is_err());
+        assert!(byte_pairs(Reply::Array(vec![Reply::Array(vec![bulk("a")])])).is_err());
+        assert!(byte_pairs(Reply::Integer(1)).is_err());
+    }
+
+    #[test]
+    fn scores_as_doubles_or_bulk_strings() {
+        let resp2 = Reply::Array(vec![bulk("a"), bulk("1.5"), bulk("b"), bulk("inf")]);
+        let resp3 = Reply::Array(vec![
+            Reply::Array(vec![bulk("a"), Reply::Double(1.5)]),
+            Reply::Array(vec![bulk("b"), Reply::Double(f64::INFINITY)]),
+        ]);
+        for reply in [resp2, resp3] {
+            assert_eq!(
+                scored(reply).unwrap(),
+                [(Bytes::from("a"), 1.5), (Bytes::from("b"), f64::INFINITY)]
+            );
+        }
+        assert_eq!(float(bulk("-inf")).unwrap(), f64::NEG_INFINITY);
+        assert_eq!(opt_float(Reply::Nil).unwrap(), None);
+        assert_eq!(opt_float(bulk("2")).unwrap(), Some(2.0));
+        assert!(scored(Reply::Array(vec![bulk("a"), bulk("x")])).is_err());
+    }
+
+    #[test]
+    fn tuples_and_nil() {
+        let [a, b] = opt_tuple(Reply::Array(vec![bulk("k"), bulk("v")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (bytes(a).unwrap(), bytes(b).unwrap()),
+            ("k".into(), "v".into())
+        );
+        assert!(opt_tuple::<2>(Reply::NilArray).unwrap().is_none());
+        assert!(opt_tuple::<2>(Reply::Nil).unwrap().is_none());
+        assert!(opt_tuple::<3>(Reply::Array(vec![bulk("k")])).is_err());
+        assert!(bytes_list_or_nil(Reply::NilArray).unwrap().is_empty());
+        assert_eq!(
+            bool_list(Reply::Array(vec![Reply::Integer(1), Reply::Boolean(false)])).unwrap(),
+            [true, false]
+        );
+    }
+
+    #[test]
+    fn timeouts_in_seconds() {
+        let text = |d| String::from_utf8(seconds(d).into_owned()).unwrap();
+        assert_eq!(text(Duration::ZERO), "0");
+        assert_eq!(text(Duration::from_secs(5)), "5");
+        assert_eq!(text(Duration::from_millis(1500)), "1.5");
+        assert_eq!(text(Duration::from_millis(100)), "0.1");
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use kiln_net::Reply;
@@ -23,6 +24,8 @@ pub(crate) struct NodeConnection {
     /// Remembers how far into a partial reply `rbuf` has been checked.
     scanner: FrameScanner,
     wbuf: Vec<u8>,
+    /// The socket's read timeout now (set only when it changes).
+    read_timeout: Option<Duration>,
 }
 
 impl NodeConnection {
@@ -59,6 +62,7 @@ impl NodeConnection {
             rbuf: BytesMut::new(),
             scanner: FrameScanner::new(),
             wbuf: Vec::new(),
+            read_timeout: config.read_timeout,
         };
         conn.handshake(config)?;
         Ok(conn)
@@ -113,6 +117,15 @@ impl NodeConnection {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Sets the socket's read timeout if it is not `timeout` already.
+    pub(crate) fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout != timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
+        }
+        Ok(())
     }
 
     /// Writes already-encoded request bytes.

@@ -43,6 +43,11 @@
 //! let replies = client.pipeline().incr("hits").get("greeting").query()?;
 //! assert_eq!(replies.len(), 2);
 //!
+//! // Hashes, sets, sorted sets and lists, typed; the builders work on both.
+//! client.hset("user:1", &[("name", "ann"), ("lang", "en")])?;
+//! kiln_client::zadd("board").gt().member(42.0, "ann").run(&mut client)?;
+//! let top = kiln_client::zrange("board").rev().index(0, 2).with_scores().run(&mut client)?;
+//!
 //! // Anything else, raw.
 //! let reply = client.cmd(&["OBJECT", "ENCODING", "greeting"])?;
 //! # Ok::<(), kiln_client::Error>(())
@@ -52,7 +57,9 @@
 //!
 //! - [`Client`] / [`ClientBuilder`]: connections, routing, redirections.
 //! - [`Pipeline`]: batched commands.
-//! - the typed command methods on [`Client`]; their option types ([`SetWithOptions`], [`ScanOptions`]...) in `options`.
+//! - the typed command methods on [`Client`] (strings, keys, hashes, sets,
+//!   sorted sets, lists); their option and builder types ([`SetWithOptions`],
+//!   [`ScanOptions`], [`ZAdd`], [`ZRange`], [`ScoreBound`]...) in `options`.
 //! - storage functions: [`Client::function_load`], [`Client::fcall`] (routed
 //!   by its keys like any keyed command), [`Client::function_list`] →
 //!   [`LibraryInfo`], dump and restore ([`FunctionRestorePolicy`]).
@@ -79,6 +86,10 @@ pub use commands::ScanIter;
 pub use error::{Error, Redirect};
 pub use functions::{FunctionInfo, FunctionRestorePolicy, LibraryInfo};
 pub use kiln_net::Reply;
-pub use options::{ExpireIf, Expiry, GetExExpiry, ScanOptions, SetIf, SetReply, SetWithOptions};
+pub use options::{
+    Aggregate, Direction, ExpireIf, Expiry, GetExExpiry, InsertPosition, LexBound, LposOptions,
+    Members, MinMax, RangeReply, ScanOptions, ScoreBound, ScoredMembers, SetIf, SetReply,
+    SetWithOptions, WithScores, ZAdd, ZCombineOptions, ZRange, zadd, zrange,
+};
 pub use pipeline::Pipeline;
 pub use slots::{ClusterNode, NodeAddr, SlotRange, SlotTable};

@@ -23,6 +23,16 @@ use crate::{Client, Error, Redirect};
 /// returns them in the order the commands were added. An error reply is an
 /// element of the result ([`Reply::Error`]), not a failure of the pipeline;
 /// `MOVED` / `ASK` replies are retried one by one.
+///
+/// The commands for one node run in the order they were added; commands for
+/// different nodes do not wait for each other. A cross-core command (say
+/// `SINTER` of keys on two cores, sent to the main port) may run before an
+/// `SADD` queued ahead of it for a core: query the writes first.
+///
+/// The hash, set, sorted-set and list commands have the same methods here as
+/// on [`Client`] (declared once for both), builders included:
+/// `pipe.hset("h", &[("f", "v")]).zadd_with(&zadd("z").member(1.0, "m"))`.
+/// Their replies come back raw; the blocking pops are [`Client`]-only.
 pub struct Pipeline<'c> {
     client: &'c mut Client,
     /// Every command, encoded back to back.

@@ -19,12 +19,34 @@ pub enum KeyRoute {
     CrossSlot,
 }
 
-/// Key positions: `args[first..end]` stepping by `step`.
+/// Key positions: `args[first..end]` stepping by `step`, after `args[extra]`
+/// if set (the destination of `ZUNIONSTORE dst numkeys key...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KeyPositions {
     first: usize,
     end: usize,
     step: usize,
+    extra: Option<usize>,
+}
+
+impl KeyPositions {
+    fn indices(self) -> impl Iterator<Item = usize> {
+        self.extra
+            .into_iter()
+            .chain((self.first..self.end.max(self.first)).step_by(self.step))
+    }
+}
+
+/// The count at `args[at]` of `numkeys key...`, and the end of those keys;
+/// `None` if it is not a number or counts past the arguments (the server
+/// rejects it; let the main port say so).
+fn counted<A: AsRef<[u8]>>(args: &[A], at: usize) -> Option<usize> {
+    let numkeys: usize = std::str::from_utf8(args.get(at)?.as_ref())
+        .ok()?
+        .parse()
+        .ok()?;
+    let end = numkeys.checked_add(at + 1)?;
+    (end <= args.len()).then_some(end)
 }
 
 fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
@@ -38,6 +60,7 @@ fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
         first,
         end: end.min(all),
         step,
+        extra: None,
     };
     Some(match &*upper {
         b"GET" | b"SET" | b"SETNX" | b"SETEX" | b"PSETEX" | b"GETSET" | b"GETDEL" | b"GETEX"
@@ -45,20 +68,35 @@ fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
         | b"INCRBYFLOAT" | b"DECR" | b"DECRBY" | b"EXPIRE" | b"PEXPIRE" | b"EXPIREAT"
         | b"PEXPIREAT" | b"TTL" | b"PTTL" | b"EXPIRETIME" | b"PEXPIRETIME" | b"PERSIST"
         | b"TYPE" | b"DUMP" | b"RESTORE" => spec(1, 2, 1),
+        // Hashes, sets, sorted sets and lists: one key first.
+        b"HSET" | b"HSETNX" | b"HMSET" | b"HGET" | b"HMGET" | b"HGETALL" | b"HDEL" | b"HEXISTS"
+        | b"HLEN" | b"HSTRLEN" | b"HKEYS" | b"HVALS" | b"HINCRBY" | b"HINCRBYFLOAT"
+        | b"HRANDFIELD" | b"HSCAN" | b"SADD" | b"SREM" | b"SMEMBERS" | b"SISMEMBER"
+        | b"SMISMEMBER" | b"SCARD" | b"SPOP" | b"SRANDMEMBER" | b"SSCAN" | b"ZADD" | b"ZINCRBY"
+        | b"ZREM" | b"ZSCORE" | b"ZMSCORE" | b"ZCARD" | b"ZCOUNT" | b"ZLEXCOUNT" | b"ZRANGE"
+        | b"ZRANGEBYSCORE" | b"ZREVRANGEBYSCORE" | b"ZRANGEBYLEX" | b"ZREVRANGEBYLEX"
+        | b"ZREVRANGE" | b"ZRANK" | b"ZREVRANK" | b"ZPOPMIN" | b"ZPOPMAX" | b"ZRANDMEMBER"
+        | b"ZREMRANGEBYSCORE" | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYLEX" | b"ZSCAN" | b"LPUSH"
+        | b"RPUSH" | b"LPUSHX" | b"RPUSHX" | b"LPOP" | b"RPOP" | b"LRANGE" | b"LINDEX"
+        | b"LSET" | b"LINSERT" | b"LLEN" | b"LREM" | b"LTRIM" | b"LPOS" => spec(1, 2, 1),
         b"OBJECT" => spec(2, 3, 1),
-        b"MGET" | b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" => spec(1, all, 1),
+        b"MGET" | b"DEL" | b"UNLINK" | b"EXISTS" | b"TOUCH" | b"SINTER" | b"SUNION" | b"SDIFF"
+        | b"SINTERSTORE" | b"SUNIONSTORE" | b"SDIFFSTORE" => spec(1, all, 1),
         b"MSET" | b"MSETNX" => spec(1, all, 2),
-        b"RENAME" | b"RENAMENX" | b"COPY" => spec(1, 3, 1),
+        b"RENAME" | b"RENAMENX" | b"COPY" | b"SMOVE" | b"ZRANGESTORE" | b"LMOVE" | b"RPOPLPUSH"
+        | b"BLMOVE" | b"BRPOPLPUSH" => spec(1, 3, 1),
+        // key... timeout
+        b"BLPOP" | b"BRPOP" | b"BZPOPMIN" | b"BZPOPMAX" => spec(1, all.saturating_sub(1), 1),
+        b"SINTERCARD" | b"ZUNION" | b"ZINTER" | b"ZDIFF" | b"ZINTERCARD" | b"ZMPOP" | b"LMPOP" => {
+            spec(2, counted(args, 1)?, 1)
+        }
+        b"BLMPOP" | b"BZMPOP" => spec(3, counted(args, 2)?, 1),
+        b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => KeyPositions {
+            extra: Some(1),
+            ..spec(3, counted(args, 2)?, 1)
+        },
         b"FCALL" | b"FCALL_RO" | b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
-            let numkeys: usize = std::str::from_utf8(args.get(2)?.as_ref())
-                .ok()?
-                .parse()
-                .ok()?;
-            let end = numkeys.checked_add(3)?;
-            if end > all {
-                return None; // the server rejects it; let the main port say so
-            }
-            spec(3, end, 1)
+            spec(3, counted(args, 2)?, 1)
         }
         _ => return None,
     })
@@ -67,12 +105,8 @@ fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
 /// The keys of a command, in order (empty for keyless and unknown commands).
 pub fn command_keys<A: AsRef<[u8]>>(args: &[A]) -> Vec<&[u8]> {
     match key_spec(args) {
-        Some(s) if s.first < s.end => args[s.first..s.end]
-            .iter()
-            .step_by(s.step)
-            .map(AsRef::as_ref)
-            .collect(),
-        _ => Vec::new(),
+        Some(s) => s.indices().map(|i| args[i].as_ref()).collect(),
+        None => Vec::new(),
     }
 }
 
@@ -81,10 +115,7 @@ pub fn route<A: AsRef<[u8]>>(args: &[A]) -> KeyRoute {
     let Some(s) = key_spec(args) else {
         return KeyRoute::Keyless;
     };
-    if s.first >= s.end {
-        return KeyRoute::Keyless;
-    }
-    let mut keys = args[s.first..s.end].iter().step_by(s.step);
+    let mut keys = s.indices().map(|i| &args[i]);
     let Some(first) = keys.next() else {
         return KeyRoute::Keyless;
     };
@@ -130,6 +161,51 @@ mod tests {
         assert_eq!(keys("GET"), Vec::<String>::new());
         assert_eq!(keys("PING"), Vec::<String>::new());
         assert_eq!(keys("AVERYLONGCOMMANDNAMEINDEED a"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn collection_key_positions() {
+        assert_eq!(keys("HSET h f v g w"), ["h"]);
+        assert_eq!(keys("zremrangebyscore z 1 2"), ["z"]);
+        assert_eq!(keys("ZREVRANGEBYSCORE z 2 1"), ["z"]);
+        assert_eq!(keys("LPOS l x RANK 2"), ["l"]);
+        assert_eq!(keys("SMOVE a b m"), ["a", "b"]);
+        assert_eq!(keys("ZRANGESTORE d s 0 -1"), ["d", "s"]);
+        assert_eq!(keys("LMOVE a b LEFT RIGHT"), ["a", "b"]);
+        assert_eq!(keys("BLMOVE a b LEFT RIGHT 0"), ["a", "b"]);
+        assert_eq!(keys("SINTER a b c"), ["a", "b", "c"]);
+        assert_eq!(keys("SUNIONSTORE d a b"), ["d", "a", "b"]);
+        // The timeout after the keys is not a key.
+        assert_eq!(keys("BLPOP a b 0"), ["a", "b"]);
+        assert_eq!(keys("BZPOPMIN z 1.5"), ["z"]);
+        assert_eq!(keys("BLPOP"), Vec::<String>::new());
+        // numkeys key...
+        assert_eq!(keys("SINTERCARD 2 a b LIMIT 3"), ["a", "b"]);
+        assert_eq!(keys("ZUNION 2 a b WEIGHTS 1 2"), ["a", "b"]);
+        assert_eq!(keys("LMPOP 1 l LEFT COUNT 2"), ["l"]);
+        assert_eq!(keys("BLMPOP 0 2 a b RIGHT"), ["a", "b"]);
+        assert_eq!(keys("BZMPOP 1 1 z MIN"), ["z"]);
+        // destination numkeys key...
+        assert_eq!(keys("ZUNIONSTORE d 2 a b AGGREGATE MAX"), ["d", "a", "b"]);
+        assert_eq!(keys("ZDIFFSTORE d 1 a"), ["d", "a"]);
+        // Counts the server would refuse: no keys, the main port answers.
+        assert_eq!(keys("ZUNION 3 a b"), Vec::<String>::new());
+        assert_eq!(keys("ZINTERSTORE d x a"), Vec::<String>::new());
+        assert_eq!(keys("SINTERCARD"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn collection_routes() {
+        let u = KeyRoute::Slot(key_slot(b"u"));
+        assert_eq!(route(&["ZUNIONSTORE", "{u}d", "2", "{u}a", "{u}b"]), u);
+        // The destination counts: in another slot, the main port gathers.
+        assert_eq!(
+            route(&["ZUNIONSTORE", "d", "2", "{u}a", "{u}b"]),
+            KeyRoute::CrossSlot
+        );
+        assert_eq!(route(&["BLPOP", "{u}a", "{u}b", "5"]), u);
+        assert_eq!(route(&["SINTER", "{u}a", "b"]), KeyRoute::CrossSlot);
+        assert_eq!(route(&["HGET", "foo", "f"]), KeyRoute::Slot(12182));
     }
 
     #[test]

@@ -246,3 +246,36 @@ fn the_prompt_runs_the_tools_too() {
         "{errors}"
     );
 }
+
+#[test]
+fn help_lists_the_collection_commands() {
+    let server = CliServer::start();
+    let hash = ok(server.cli(&["help", "@hash"]));
+    assert!(
+        hash.starts_with("\n  HSET key field value [field value ...]\n  summary: "),
+        "{hash}"
+    );
+    assert!(
+        hash.contains("\n  HRANDFIELD key [count [WITHVALUES]]\n"),
+        "{hash}"
+    );
+    let zadd = ok(server.cli(&["HELP", "zadd"]));
+    assert!(zadd.contains("  group: sorted-set\n"), "{zadd}");
+    assert!(ok(server.cli(&["help", "@list"])).contains("\n  BLMPOP timeout numkeys key"));
+    assert!(ok(server.cli(&["--help"])).contains("kiln-cli help @<group>"));
+    // One-shot help needs no server.
+    let offline = Command::new(env!("CARGO_BIN_EXE_kiln-cli"))
+        .args(["-p", "1", "help", "lpush"])
+        .output()
+        .expect("run kiln-cli");
+    assert!(ok(offline).contains("  LPUSH key element [element ...]\n"));
+    // At the prompt too, between commands for the server.
+    let output = server.prompt("help sadd\nsadd s a b\nhelp @nope\n");
+    assert!(output.status.success());
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        out.starts_with("\n  SADD key member [member ...]\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n2\nNo such group: @nope."), "{out}");
+}

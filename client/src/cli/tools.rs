@@ -1,5 +1,5 @@
 //! `kiln-cli fn load|list|delete` and `kiln-cli fcall`: storage functions
-//! from the command line.
+//! from the command line; `kiln-cli help ...`: command help ([`help`]).
 //!
 //! These words are read only as the first word of a command (one-shot or at
 //! the prompt), so `kiln-cli -p 7000 GET k` and every other command still go
@@ -16,7 +16,7 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use kiln_net::Reply;
 
-use super::{OutputMode, describe, execute, format_reply, snippet};
+use super::{OutputMode, describe, execute, format_reply, help, snippet};
 use crate::{Client, Error, LibraryInfo};
 
 /// The storage-function tools.
@@ -29,6 +29,11 @@ pub enum Tool {
     /// Call a function (FCALL, or FCALL_RO with --ro), routed to the core
     /// owning its keys.
     Fcall(FcallArgs),
+    /// Help on commands: `help @<group>`, `help <command>` ([`help`]).
+    Help {
+        /// `@group` or a command's name; none for how to ask.
+        topic: Vec<String>,
+    },
 }
 
 /// `kiln-cli fn ...`
@@ -79,6 +84,13 @@ impl Tool {
     /// error (or help) for a tool line it cannot parse.
     pub fn from_command(command: &[OsString]) -> Result<Option<Tool>, clap::Error> {
         match command.first().and_then(|w| w.to_str()) {
+            // Any case, as redis-cli; the topic words as typed.
+            Some(word) if word.eq_ignore_ascii_case("help") => Ok(Some(Tool::Help {
+                topic: command[1..]
+                    .iter()
+                    .map(|w| w.to_string_lossy().into_owned())
+                    .collect(),
+            })),
             Some("fn" | "fcall") => {
                 let words =
                     std::iter::once(OsString::from("kiln-cli")).chain(command.iter().cloned());
@@ -92,6 +104,7 @@ impl Tool {
 /// Runs a tool; returns the process exit code.
 pub fn run(client: &mut Client, tool: Tool, mode: OutputMode) -> i32 {
     let result = match tool {
+        Tool::Help { topic } => print(help::render(&topic).as_bytes()).map_err(|e| describe(&e)),
         Tool::Fcall(call) => fcall(client, call, mode).map_err(|e| describe(&e)),
         Tool::Fn(FnCommand::Load { file, replace }) => load(client, &file, replace, mode),
         Tool::Fn(FnCommand::List { code, pattern }) => {
@@ -199,6 +212,18 @@ mod tests {
         assert!(parse("FCALL f 0").unwrap().is_none()); // typed as a command
         assert!(parse("function list").unwrap().is_none());
         assert!(Tool::from_command(&[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn help_takes_its_topic_in_any_case() {
+        assert!(matches!(
+            parse("HELP @hash").unwrap(),
+            Some(Tool::Help { topic }) if topic == ["@hash"]
+        ));
+        assert!(matches!(
+            parse("help").unwrap(),
+            Some(Tool::Help { topic }) if topic.is_empty()
+        ));
     }
 
     #[test]
