@@ -628,7 +628,10 @@ fn acl_cat_lists_redis_categories_and_the_tables_commands() {
         panic!()
     };
     assert!(list.contains(&bulk("lpush")) && list.contains(&bulk("blpop")));
-    assert_eq!(admin.cmd(&["ACL", "CAT", "stream"]), Reply::Array(Vec::new()));
+    assert_eq!(
+        admin.cmd(&["ACL", "CAT", "stream"]),
+        Reply::Array(Vec::new())
+    );
     assert_eq!(
         admin.cmd(&["ACL", "CAT", "Operator"]),
         Reply::error("ERR Unknown category 'Operator'")

@@ -1,9 +1,7 @@
 //! The typed list methods and the blocking pops against a real two-core Kiln
 //! server, on a client and in pipelines, over RESP2 and RESP3.
-//!
-//! The server does not serve lists yet (they are being written on main), so
-//! every test here is ignored until then; the blocking sorted-set pops
-//! (`BZPOPMIN`...) come with the list commands' blocking machinery.
+//! The blocking sorted-set pops (`BZPOPMIN`...) are here too: they share
+//! the list pops' blocking machinery.
 
 mod common;
 
@@ -16,7 +14,6 @@ use kiln_client::{Client, Direction, InsertPosition, LposOptions, MinMax, Reply,
 const PROTOCOLS: [bool; 2] = [false, true];
 
 #[test]
-#[ignore = "needs lists on the server"]
 fn lists() {
     let server = TestServer::start();
     for resp3 in PROTOCOLS {
@@ -115,13 +112,15 @@ fn lists() {
 }
 
 #[test]
-#[ignore = "needs lists on the server"]
 fn lists_in_a_pipeline() {
     let server = TestServer::start();
     for resp3 in PROTOCOLS {
         let mut c = server.client(resp3);
         c.flushall().unwrap();
-        let (l0, l1) = (key_on_core("l", 0), key_on_core("l", 1));
+        // One slot: a pipeline is ordered per connection, and a cluster
+        // client sends each node its own share (a cross-slot command goes
+        // to the main port's connection).
+        let (l0, l1) = ("{l}0".to_string(), "{l}1".to_string());
         let replies = c
             .pipeline()
             .rpush(&l0, &["a", "b", "c"])
@@ -164,7 +163,6 @@ fn push_later(port: u16, key: String, delay: Duration) -> thread::JoinHandle<()>
 }
 
 #[test]
-#[ignore = "needs lists on the server"]
 fn blocking_list_pops() {
     let server = TestServer::start();
     for resp3 in PROTOCOLS {
@@ -183,8 +181,13 @@ fn blocking_list_pops() {
                 .unwrap(),
             Some(b("2"))
         );
+        // One blocking pop waits on one core: keys on two are refused.
+        assert!(matches!(
+            c.blmpop(&[&a, &other], Direction::Left, 3, second),
+            Err(kiln_client::Error::Server { code, .. }) if code == "CROSSSLOT"
+        ));
         assert_eq!(
-            c.blmpop(&[&a, &other], Direction::Left, 3, second).unwrap(),
+            c.lmpop(&[&a, &other], Direction::Left, 3).unwrap(),
             Some((b(&other), vec![b("2")]))
         );
 
@@ -222,7 +225,6 @@ fn blocking_list_pops() {
 }
 
 #[test]
-#[ignore = "needs lists on the server"]
 fn blocking_outlives_the_read_timeout() {
     let server = TestServer::start();
     let mut c = Client::builder()
@@ -246,7 +248,6 @@ fn blocking_outlives_the_read_timeout() {
 }
 
 #[test]
-#[ignore = "needs lists on the server"]
 fn blocking_sorted_set_pops() {
     let server = TestServer::start();
     for resp3 in PROTOCOLS {
