@@ -60,6 +60,32 @@ fn pipelined_requests_alternating_cores_come_back_in_order() {
 }
 
 #[test]
+fn a_pipelined_read_sees_the_multi_step_write_before_it() {
+    let server = TestServer::start();
+    let (src, dst) = (server.key_on_core(0, "src"), server.key_on_core(1, "dst"));
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd(&["ZADD", &src, "1", "a"]), Reply::Integer(1));
+    // ZUNIONSTORE gathers then writes (two steps); the ZUNION and RENAME
+    // after it in the same write must run after it, as in Redis.
+    let mut wire = Vec::new();
+    for round in 0..20 {
+        let member = format!("m{round}");
+        kiln_net::resp::encode_request(&["ZADD", &src, "2", &member], &mut wire);
+        kiln_net::resp::encode_request(&["ZUNIONSTORE", &dst, "1", &src], &mut wire);
+        kiln_net::resp::encode_request(&["ZCARD", &dst], &mut wire);
+        kiln_net::resp::encode_request(&["ZINTERCARD", "2", &src, &dst], &mut wire);
+    }
+    conn.send_raw(&wire);
+    for round in 0..20 {
+        assert_eq!(conn.read_reply(), Some(Reply::Integer(1)));
+        let n = round + 2;
+        assert_eq!(conn.read_reply(), Some(Reply::Integer(n)));
+        assert_eq!(conn.read_reply(), Some(Reply::Integer(n)), "ZCARD, round {round}");
+        assert_eq!(conn.read_reply(), Some(Reply::Integer(n)), "ZINTERCARD, round {round}");
+    }
+}
+
+#[test]
 fn multi_key_commands_span_cores_on_the_main_port() {
     let server = TestServer::start();
     let a = server.key_on_core(0, "a");
