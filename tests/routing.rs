@@ -80,8 +80,16 @@ fn a_pipelined_read_sees_the_multi_step_write_before_it() {
         assert_eq!(conn.read_reply(), Some(Reply::Integer(1)));
         let n = round + 2;
         assert_eq!(conn.read_reply(), Some(Reply::Integer(n)));
-        assert_eq!(conn.read_reply(), Some(Reply::Integer(n)), "ZCARD, round {round}");
-        assert_eq!(conn.read_reply(), Some(Reply::Integer(n)), "ZINTERCARD, round {round}");
+        assert_eq!(
+            conn.read_reply(),
+            Some(Reply::Integer(n)),
+            "ZCARD, round {round}"
+        );
+        assert_eq!(
+            conn.read_reply(),
+            Some(Reply::Integer(n)),
+            "ZINTERCARD, round {round}"
+        );
     }
 }
 

@@ -34,6 +34,31 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16(hash_tag(key)) & (SLOT_COUNT as u16 - 1)
 }
 
+/// The one slot every key a glob-style `pattern` can match hashes to, or
+/// `None` when they may fall in several (Redis's `patternHashSlot`): a
+/// wildcard or escape before a complete hash tag spreads them.
+pub fn pattern_slot(pattern: &[u8]) -> Option<u16> {
+    let mut open: Option<usize> = None;
+    let mut empty_tag = false;
+    for (i, &b) in pattern.iter().enumerate() {
+        match b {
+            b'*' | b'?' | b'[' | b'\\' => return None,
+            b'{' if open.is_none() && !empty_tag => open = Some(i),
+            b'}' if open.is_some_and(|o| i == o + 1) => {
+                // `{}` hashes the whole key.
+                open = None;
+                empty_tag = true;
+            }
+            b'}' if open.is_some() => {
+                let o = open.unwrap_or_default();
+                return Some(crc16(&pattern[o + 1..i]) & (SLOT_COUNT as u16 - 1));
+            }
+            _ => {}
+        }
+    }
+    Some(key_slot(pattern))
+}
+
 fn hash_tag(key: &[u8]) -> &[u8] {
     let Some(open) = key.iter().position(|&b| b == b'{') else {
         return key;
@@ -90,6 +115,17 @@ mod tests {
         assert_eq!(key_slot(b"somekey"), 11058);
         assert_eq!(key_slot(b"key:000000000000"), key_slot(b"key:000000000000"));
         assert_eq!(key_slot(b""), 0);
+    }
+
+    #[test]
+    fn pattern_slots_as_redis() {
+        assert_eq!(pattern_slot(b"{user1}:w_*"), Some(key_slot(b"user1")));
+        assert_eq!(pattern_slot(b"w_*"), None);
+        assert_eq!(pattern_slot(b"a?{user1}"), None);
+        assert_eq!(pattern_slot(b"\\{x}"), None);
+        assert_eq!(pattern_slot(b"fixed"), Some(key_slot(b"fixed")));
+        assert_eq!(pattern_slot(b"{}{a}*"), None);
+        assert_eq!(pattern_slot(b"{}{a}"), Some(key_slot(b"{}{a}")));
     }
 
     proptest::proptest! {

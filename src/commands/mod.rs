@@ -40,6 +40,7 @@ pub mod route;
 pub mod scan;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod syntax;
 pub mod zset;
@@ -338,6 +339,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             hash::COMMANDS,
             list::COMMANDS,
             blocking::COMMANDS,
+            sort::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
         ] {

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// LSET / LINDEX-style index past either end of a list.
     #[error("ERR index out of range")]
     IndexOutOfRange,
+    /// SORT without ALPHA met an element (or weight) that is not a number.
+    #[error("ERR One or more scores can't be converted into double")]
+    SortNotDouble,
     /// The source key of a RENAME does not exist.
     #[error("ERR no such key")]
     NoSuchKey,

@@ -41,6 +41,7 @@
 //! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
 //! - `zset`: [`ZSet`], its ordered index (an order-statistic treap) and the
 //!   sorted-set commands (ZADD, ZRANGE, ZUNIONSTORE, ...).
+//! - `sort`: SORT / SORT_RO ([`SortOptions`]).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
@@ -65,6 +66,7 @@ mod record;
 mod scan;
 mod set;
 mod shard;
+mod sort;
 mod strings;
 mod tenant_id;
 mod zset;
@@ -81,6 +83,7 @@ pub use list::{End, List, LposOptions};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
+pub use sort::SortOptions;
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;
 pub use zset::{
