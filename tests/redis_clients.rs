@@ -144,3 +144,44 @@ fn redis_rs_hashes_sets_and_sorted_sets() {
     let err = con.sadd::<_, _, i64>("rs:h", "x").unwrap_err();
     assert_eq!(err.code(), Some("WRONGTYPE"));
 }
+
+#[test]
+fn redis_rs_lists_and_blocking_pops() {
+    let server = TestServer::start();
+    let client = redis::Client::open(format!("redis://{}/", server.addr)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let (src, dst) = (
+        server.key_on_core(0, "rs:q"),
+        server.key_on_core(1, "rs:done"),
+    );
+    let n: i64 = con.rpush(&src, &["j1", "j2", "j3"]).unwrap();
+    assert_eq!(n, 3);
+    let all: Vec<String> = con.lrange(&src, 0, -1).unwrap();
+    assert_eq!(all, ["j1", "j2", "j3"]);
+    // Across cores: popped on one, pushed on the other.
+    let moved: String = con
+        .lmove(&src, &dst, redis::Direction::Left, redis::Direction::Right)
+        .unwrap();
+    assert_eq!(moved, "j1");
+    let head: Option<String> = con.lindex(&dst, 0).unwrap();
+    assert_eq!(head.as_deref(), Some("j1"));
+    let popped: Vec<String> = con.rpop(&src, std::num::NonZeroUsize::new(5)).unwrap();
+    assert_eq!(popped, ["j3", "j2"]);
+    // A blocking pop, served by another connection's push.
+    let waiter = {
+        let client = client.clone();
+        let src = src.clone();
+        std::thread::spawn(move || {
+            let mut con = client.get_connection().unwrap();
+            let got: Option<(String, String)> = con.blpop(&src, 10.0).unwrap();
+            got
+        })
+    };
+    while !waiter.is_finished() {
+        let _: i64 = con.rpush(&src, "late").unwrap();
+        std::thread::park_timeout(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(waiter.join().unwrap(), Some((src.clone(), "late".into())));
+    let none: Option<(String, String)> = con.blpop("rs:never", 0.05).unwrap();
+    assert_eq!(none, None);
+}

@@ -1,4 +1,4 @@
-"""redis-py (from PyPI) against Kiln: hashes, sets and sorted sets end to end,
+"""redis-py (from PyPI) against Kiln: hashes, lists, sets and sorted sets end to end,
 over RESP2 and RESP3, on the main port (keys on both cores) and through
 redis-py's cluster client on the core ports.
 
@@ -7,6 +7,7 @@ Exits non-zero (with a traceback) on the first wrong answer.
 """
 
 import sys
+import threading
 
 import redis
 from redis.cluster import RedisCluster
@@ -72,6 +73,40 @@ def exercise(r, tag):
     assert r.zadd(z1, {"dan": float("inf")}) == 1
     assert r.zscore(z1, "dan") == float("inf")
     assert r.zrem(z1, "dan") == 1
+
+    # Lists: a work queue.
+    q, done = f"{tag}:q", f"{tag}:done"
+    assert r.rpush(q, "j1", "j2", "j3") == 3
+    assert r.lpush(q, "j0") == 4
+    assert r.lrange(q, 0, -1) == [b"j0", b"j1", b"j2", b"j3"]
+    assert r.lindex(q, -1) == b"j3" and r.llen(q) == 4
+    assert r.lpos(q, "j2") == 2
+    assert r.linsert(q, "AFTER", "j3", "j4") == 5
+    assert r.lset(q, 0, "J0")
+    assert r.lmove(q, done, "LEFT", "RIGHT") == b"J0"
+    assert r.rpoplpush(q, done) == b"j4"
+    assert r.lpop(q, 2) == [b"j1", b"j2"]
+    assert r.rpop(q) == b"j3" and r.exists(q) == 0
+    assert r.lrem(done, 0, "j4") == 1 and r.lrange(done, 0, -1) == [b"J0"]
+    assert r.ltrim(done, 1, -1) and r.exists(done) == 0
+    assert r.lmpop(2, q, done, direction="LEFT") is None
+    assert r.type(f"{tag}:nothing") == b"none"
+    r.rpush(q, 3, 1, 2)
+    assert r.sort(q) == [b"1", b"2", b"3"]
+    assert r.sort(q, desc=True, start=0, num=2) == [b"3", b"2"]
+    # A blocking pop, served by another client's push.
+    assert tuple(r.blpop([q], timeout=1)) == (q.encode(), b"3")
+    popped = []
+    waiter = threading.Thread(target=lambda: popped.append(r.blpop([done], timeout=10)))
+    waiter.start()
+    while waiter.is_alive():
+        r.rpush(done, "late")
+        waiter.join(0.05)
+    waiter.join()
+    assert popped and popped[0] is not None and popped[0][1] == b"late", popped
+    assert r.blpop([f"{tag}:never"], timeout=0.05) is None
+    assert r.bzpopmin([f"{tag}:never"], timeout=0.05) is None
+    r.delete(q, done)
 
     # Wrong types answer WRONGTYPE, and nothing changes.
     try:
