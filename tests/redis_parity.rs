@@ -50,8 +50,11 @@ impl Redis {
                 return false;
             }
             if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let info = Raw::from_stream(stream).cmd(&["INFO", "server"]);
-                return matches!(info, Reply::Bulk(text) if String::from_utf8_lossy(&text).contains(&pid));
+                // Another process may hold the port (and answer nothing).
+                let mut conn = Raw::from_stream(stream);
+                conn.send(&["INFO", "server"]);
+                let info = conn.read_reply();
+                return matches!(info, Some(Reply::Bulk(text)) if String::from_utf8_lossy(&text).contains(&pid));
             }
             std::thread::park_timeout(Duration::from_millis(10));
         }

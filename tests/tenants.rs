@@ -393,18 +393,22 @@ fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
         vec!["t1", "on", "nopass", "resetpass", ">mine"],
         vec!["t1", "get", k0],
     ];
-    let mut names: Vec<&str> = Vec::new();
+    let mut names: Vec<(&str, bool)> = Vec::new();
     for spec in kiln::commands::table() {
-        names.push(spec.name);
-        names.extend(spec.subcommands.iter().map(|s| s.name));
+        let blocking = spec.flags.has(kiln::commands::Flags::BLOCKING);
+        names.push((spec.name, blocking));
+        names.extend(spec.subcommands.iter().map(|s| (s.name, false)));
     }
     names
         .into_iter()
-        .filter(|n| !matches!(*n, "quit" | "reset" | "auth" | "hello"))
-        .flat_map(|name| {
+        .filter(|(n, _)| !matches!(*n, "quit" | "reset" | "auth" | "hello"))
+        .flat_map(|(name, blocking)| {
             tails.iter().map(move |tail| {
+                // A blocking pop waits 10 ms at most, never for ever.
+                let timeout = blocking.then_some("0.01");
                 name.split('|')
                     .chain(tail.iter().copied())
+                    .chain(timeout)
                     .map(String::from)
                     .collect()
             })

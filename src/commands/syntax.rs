@@ -167,6 +167,7 @@ const FAMILY_SYNTAX: &[&[(&str, &str)]] = &[
     super::hash::SYNTAX,
     super::list::SYNTAX,
     super::blocking::SYNTAX,
+    super::sort::SYNTAX,
     super::set::SYNTAX,
     super::zset::SYNTAX,
 ];
