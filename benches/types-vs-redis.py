@@ -6,7 +6,7 @@ RSS it grew by (/proc/<pid>/status VmRSS, before and after) is divided by
 the number of keys:
   hashes   N keys of 10 short fields        sets   N keys of 10 small integers
   zsets    N keys of 10 members             lists  N/10 keys of 100 items
-  big      1,000 keys sharing N elements (sets of N/1000 members)
+  big      1,000 sets of 1,000 members (hashtable-encoded in both)
   strings  N keys key:%08d of 100-byte values
 
 CPU: server CPU time (utime+stime from /proc/<pid>/stat) per request over a
@@ -99,7 +99,7 @@ def dataset(name, n):
         keys = max(n // 10, 1)
         return (resp("RPUSH", f"l:{i}", *[f"item{j}" for j in range(100)]) for i in range(keys)), keys
     if name == "big":
-        per_key = max(n // 1000, 1)
+        per_key = 1000
         def gen():
             for k in range(1000):
                 for start in range(0, per_key, 100):
@@ -119,7 +119,7 @@ def fill(port, name, n):
 
 
 def memory(n):
-    print(f"\nmemory: RSS grown per key ({n:,} base keys; lists: {max(n // 10, 1):,} keys of 100 items; big: 1,000 keys)")
+    print(f"\nmemory: RSS grown per key ({n:,} keys; lists: {max(n // 10, 1):,} keys of 100 items; big: 1,000 sets of 1,000)")
     print(f"{'data set':<10} {'redis B/key':>12} {'kiln B/key':>12} {'kiln/redis':>11}")
     for name in ("strings", "hashes", "sets", "zsets", "lists", "big"):
         per_key = {}
@@ -159,9 +159,10 @@ def cpu(requests, rounds, bench):
                     samples = {"redis": [], "kiln": []}
                     for _ in range(rounds):
                         for kind, (proc, port) in servers.items():
+                            prefix = name.split()[0].lower() + ":"
                             base = ["taskset", "-c", "0", bench, "-p", str(port), "-t", "1", "-c", "10",
                                     "-d", "16", "--key-minimum=1", "--key-maximum=1000", "--hide-histogram",
-                                    "--hide-progress"]
+                                    "--hide-progress", f"--key-prefix={prefix}"]
                             if prefill:
                                 subprocess.run(base + ["--command", prefill, "--command-key-pattern", "P",
                                                        "-n", "100"], stdout=subprocess.DEVNULL, check=True)
@@ -186,8 +187,10 @@ def main():
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-cpu", action="store_true")
     a = p.parse_args()
-    env = f". {ROOT}/../shared/v8/env.sh 2>/dev/null;"
-    subprocess.run(f"{env} cargo build --release -q -p kiln --bins -p kiln-bench", shell=True, cwd=ROOT, check=True)
+    env = os.path.join(ROOT, "..", "shared", "v8", "env.sh")
+    setup = f". {env}; " if os.path.exists(env) else ""
+    build = f"{setup}cargo build --release -q -p kiln --bins -p kiln-bench"
+    subprocess.run(["bash", "-c", build], cwd=ROOT, check=True)
     if not a.skip_memory:
         memory(a.keys)
     if not a.skip_cpu:
