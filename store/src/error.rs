@@ -40,6 +40,11 @@ pub enum StoreError {
     /// SORT without ALPHA met an element (or weight) that is not a number.
     #[error("ERR One or more scores can't be converted into double")]
     SortNotDouble,
+    /// SORT would return more than `MAX_SORT_OUTPUT` values.
+    #[error(
+        "ERR SORT would return more than 16777216 values (elements times GET patterns); use LIMIT"
+    )]
+    SortTooLarge,
     /// The source key of a RENAME does not exist.
     #[error("ERR no such key")]
     NoSuchKey,

@@ -83,7 +83,7 @@ pub use list::{End, List, LposOptions};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
-pub use sort::SortOptions;
+pub use sort::{MAX_SORT_OUTPUT, SortOptions};
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;
 pub use zset::{

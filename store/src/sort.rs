@@ -17,6 +17,12 @@ use crate::list::{End, List};
 use crate::record::Value;
 use crate::shard::Shard;
 
+/// The most values one SORT may return or store: `GET` patterns multiply
+/// the elements, so a short request over a big list could otherwise build
+/// a reply of billions of values (Redis would cut the client off at its
+/// output limit after building part of it; Kiln refuses up front).
+pub const MAX_SORT_OUTPUT: usize = 1 << 24;
+
 /// What to sort by and what to return.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SortOptions<'a> {
@@ -181,7 +187,11 @@ impl Shard {
         } else {
             &items[start as usize..=end as usize]
         };
-        let mut out = Vec::with_capacity(chosen.len() * options.get.len().max(1));
+        let values = chosen.len().saturating_mul(options.get.len().max(1));
+        if values > MAX_SORT_OUTPUT {
+            return Err(StoreError::SortTooLarge);
+        }
+        let mut out = Vec::with_capacity(values);
         for item in chosen {
             if options.get.is_empty() {
                 out.push(Some(item.element.clone()));
@@ -301,5 +311,12 @@ mod tests {
             s.sort(b"missing", &SortOptions::default(), false),
             Ok(Vec::new())
         );
+        // Five elements times a quarter of the bound in GET patterns.
+        let many = SortOptions {
+            alpha: true,
+            get: vec![b"#"; MAX_SORT_OUTPUT / 4 + 1],
+            ..Default::default()
+        };
+        assert_eq!(s.sort(b"l", &many, false), Err(StoreError::SortTooLarge));
     }
 }
