@@ -190,4 +190,8 @@ impl kiln_net::transport::ClientState for Session {
     fn holds_input(&self) -> bool {
         self.held.is_some()
     }
+
+    fn blocked(&self) -> bool {
+        self.held.is_some_and(|h| h.blocking)
+    }
 }

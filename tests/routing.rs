@@ -94,6 +94,20 @@ fn a_pipelined_read_sees_the_multi_step_write_before_it() {
 }
 
 #[test]
+fn a_half_closed_client_gets_its_multi_step_answers() {
+    let server = TestServer::start();
+    let (src, dst) = (server.key_on_core(0, "hsrc"), server.key_on_core(1, "hdst"));
+    let mut conn = server.connect();
+    assert_eq!(conn.cmd(&["SADD", &src, "a", "b"]), Reply::Integer(2));
+    conn.send(&["SUNIONSTORE", &dst, &src]);
+    conn.send(&["SCARD", &dst]);
+    conn.finish_writing();
+    assert_eq!(conn.read_reply(), Some(Reply::Integer(2)));
+    assert_eq!(conn.read_reply(), Some(Reply::Integer(2)));
+    assert!(conn.is_closed());
+}
+
+#[test]
 fn multi_key_commands_span_cores_on_the_main_port() {
     let server = TestServer::start();
     let a = server.key_on_core(0, "a");

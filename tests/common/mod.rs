@@ -253,6 +253,13 @@ impl Raw {
         }
     }
 
+    /// Half-closes: no more requests (the server still answers).
+    pub fn finish_writing(&mut self) {
+        self.stream
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+    }
+
     /// Writes raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");

@@ -92,6 +92,12 @@ pub trait ClientState {
     fn holds_input(&self) -> bool {
         false
     }
+    /// Whether what it waits for is other clients' data (a blocking pop):
+    /// such a client that goes away is closed at once, as Redis frees it,
+    /// rather than answered first as a half-closed client is.
+    fn blocked(&self) -> bool {
+        false
+    }
 }
 
 /// Counters the worker keeps in the service (so `INFO` can read them).

@@ -301,7 +301,7 @@ impl<S: Service> Worker<S> {
                 return;
             };
             conn.peer_closed |= closing;
-            if conn.peer_closed && conn.session.holds_input() {
+            if conn.peer_closed && conn.session.blocked() {
                 // A blocked client that went away: nothing it waits for
                 // can reach it (Redis frees it on EOF too).
                 return self.close(key, Closed::Peer);
@@ -323,9 +323,18 @@ impl<S: Service> Worker<S> {
                     }
                 }
                 Ok(Filled::WouldBlock) => break,
-                Ok(Filled::Eof) | Err(_) => {
+                Ok(Filled::Eof) => {
                     // Answer what already arrived before closing (a client
-                    // may half-close after its last request).
+                    // may half-close after its last request): the
+                    // connection closes once every reply, those other cores
+                    // owe it too, is written (`flush`).
+                    self.run_local();
+                    if let Some(conn) = self.conns.get_mut(key) {
+                        conn.peer_closed = true;
+                    }
+                    return self.flush(key);
+                }
+                Err(_) => {
                     self.run_local();
                     return self.close(key, Closed::Peer);
                 }
@@ -448,7 +457,10 @@ impl<S: Service> Worker<S> {
             }
             conn.wants_write = unsent;
         }
-        if conn.done_reading() && !unsent && conn.replies.queued() == 0 {
+        // Done: it asked to close, or its peer stopped sending and every
+        // request it sent has run (reading is not held back).
+        let finished = conn.done_reading() || (conn.peer_closed && !conn.read_paused);
+        if finished && !unsent && conn.replies.queued() == 0 {
             return self.close(key, Closed::Done);
         }
         if conn.read_paused && !limits.backpressured(conn) && !conn.session.holds_input() {
