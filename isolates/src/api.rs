@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use kiln_net::OwnedArgs;
 use v8::MapFnTo;
 use v8::fast_api::{CFunction, CFunctionInfo, FastApiCallbackOptions, Int64Representation, Type};
 
@@ -706,7 +707,8 @@ fn call(
     }
     let limits = limits(scope);
     let mut left = limits.host_call_bytes();
-    let mut command = Vec::new();
+    // One buffer for every argument: the command runs on views into it.
+    let mut command = OwnedArgs::default();
     for i in 0..args.length() {
         if scope.is_execution_terminating() {
             return;
@@ -715,7 +717,7 @@ fn call(
         match convert::value_bytes(scope, args.get(i), cap) {
             Ok(arg) => {
                 left -= arg.len();
-                command.push(Bytes::from(arg));
+                command.push(&arg);
             }
             Err(BytesError::TooLong) if cap < limits.max_arg_bytes => {
                 return throw(
@@ -737,13 +739,13 @@ fn call(
             }
         }
     }
-    if command.is_empty() {
+    if command.args().is_empty() {
         return throw(
             scope,
             "ERR Please specify at least one argument for this call",
         );
     }
-    let reply = match host(scope).and_then(|host| guarded(|| Ok(host.call(&command)))) {
+    let reply = match host(scope).and_then(|host| guarded(|| Ok(host.call(command.args())))) {
         Ok(reply) => reply,
         Err(HostError(message)) => return throw(scope, &message),
     };

@@ -6,7 +6,7 @@
 //! (else a `CROSSSLOT` error) and that writes are allowed.
 
 use bytes::Bytes;
-use kiln_net::Reply;
+use kiln_net::{Args, Reply};
 
 /// An error the host raises into JavaScript as a thrown `Error`; the text
 /// keeps Redis's form, error code first (`"WRONGTYPE Operation against..."`).
@@ -36,5 +36,5 @@ pub trait Host {
     fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError>;
     /// Runs any data command of the command table (`args[0]` is its name)
     /// and returns its reply; an error reply is thrown into JavaScript.
-    fn call(&mut self, args: &[Bytes]) -> Reply;
+    fn call(&mut self, args: Args<'_>) -> Reply;
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use kiln_net::Reply;
+use kiln_net::{Args, Reply};
 
 use crate::host::{Host, HostError};
 
@@ -76,14 +76,12 @@ impl Host for MemoryHost {
     }
 
     /// Knows `PING` and `STRLEN key`.
-    fn call(&mut self, args: &[Bytes]) -> Reply {
-        match args[0].to_ascii_uppercase().as_slice() {
+    fn call(&mut self, args: Args<'_>) -> Reply {
+        match args.get(0).to_ascii_uppercase().as_slice() {
             b"PING" => Reply::status("PONG"),
-            b"STRLEN" if args.len() == 2 => Reply::Integer(
-                self.data
-                    .get(args[1].as_ref())
-                    .map_or(0, |v| v.len() as i64),
-            ),
+            b"STRLEN" if args.len() == 2 => {
+                Reply::Integer(self.data.get(args.get(1)).map_or(0, |v| v.len() as i64))
+            }
             _ => Reply::error("ERR unknown command"),
         }
     }

@@ -172,7 +172,9 @@ pub fn execute<'a>(
 fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -> Executed {
     let Command { spec, args, tenant } = cmd;
     let (core, shared) = (site.core, site.shared);
-    let started = Instant::now();
+    // A function's own commands are inside the FCALL's time already.
+    let timed = !matches!(caller, Caller::Function { .. });
+    let started = timed.then(Instant::now);
     let mut ctx = Ctx::new(site, tenant, caller, out);
     // A bug in one command must not take the core (and every client on it)
     // down, nor unwind into V8's frames under a storage function: answer an
@@ -185,8 +187,10 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
         tracing::error!(core, command = spec.name, "command panicked");
         Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
     });
-    let usage = shared.tenants.usage(core, tenant);
-    Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
+    if let Some(started) = started {
+        let usage = shared.tenants.usage(core, tenant);
+        Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
+    }
     if let (Some(timeout), false) = (blocks, reply.is_error()) {
         return Executed::Block(timeout);
     }

@@ -252,6 +252,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         core: ctx.core,
         tenant: ctx.tenant,
         read_only,
+        last_spec: None,
     };
     // The engine publishes the memory this call changed (see `Engine::exec`).
     let call = Call {

@@ -702,7 +702,7 @@ impl Host for SlowHost {
     fn incr(&mut self, key: &[u8], delta: i64) -> Result<i64, HostError> {
         self.inner.incr(key, delta)
     }
-    fn call(&mut self, args: &[Bytes]) -> Reply {
+    fn call(&mut self, args: kiln_net::Args<'_>) -> Reply {
         self.inner.call(args)
     }
 }

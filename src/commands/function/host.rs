@@ -3,11 +3,11 @@
 
 use bytes::Bytes;
 use kiln_functions::{Host, HostError};
-use kiln_net::{OwnedArgs, Reply};
+use kiln_net::{Args, Reply};
 use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
 
 use crate::commands::execute::{NOT_LOCAL, READ_ONLY, admit_growth};
-use crate::commands::{Caller, Command, Executed, Lookup, Out, Site, execute, lookup};
+use crate::commands::{Caller, Command, CommandSpec, Executed, Lookup, Out, Site, execute, lookup};
 use crate::shared::Shared;
 use crate::stats::CoreStats;
 use crate::tenant::{Growth, TenantId, Usage};
@@ -22,6 +22,8 @@ pub struct ShardHost<'a> {
     pub(super) read_only: bool,
     /// The shard's memory as last published (see [`ShardHost::publish`]).
     pub(super) published: usize,
+    /// The command `kiln.call` ran last.
+    pub(super) last_spec: Option<&'static CommandSpec>,
 }
 
 /// Accounted bytes of the longest integer `kiln.incr` can store.
@@ -142,12 +144,20 @@ impl Host for ShardHost<'_> {
         result.map_err(store_error)
     }
 
-    fn call(&mut self, parts: &[Bytes]) -> Reply {
-        let owned = OwnedArgs::new(parts.iter().map(|p| p.as_ref()));
-        let args = owned.args();
-        let spec = match lookup(args) {
-            Lookup::Found(spec) => spec,
-            Lookup::Unknown(reply) => return reply,
+    fn call(&mut self, args: Args<'_>) -> Reply {
+        // A function calls the same command over and over: one comparison
+        // beats lowercasing and hashing its name again (as the engine does).
+        let spec = match self.last_spec {
+            Some(spec) if args.get(0).eq_ignore_ascii_case(spec.name.as_bytes()) => spec,
+            _ => match lookup(args) {
+                Lookup::Found(spec) => {
+                    if spec.subcommands.is_empty() && !spec.name.contains('|') {
+                        self.last_spec = Some(spec);
+                    }
+                    spec
+                }
+                Lookup::Unknown(reply) => return reply,
+            },
         };
         let site = Site {
             core: self.core,
