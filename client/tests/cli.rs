@@ -1,42 +1,18 @@
 //! `kiln-cli` end to end: the real binary against a real Kiln server.
 //!
 //! Only this package can run the `kiln-cli` binary (`CARGO_BIN_EXE_*` is set
-//! for a package's own binaries), so the server is started in-process with
-//! `kiln::Server::start` — the same start-up `kiln-server` runs — on free
+//! for a package's own binaries), so the server is started in-process
+//! (`common::TestServer`, the same start-up `kiln-server` runs) on free
 //! loopback ports; it is listening when `start` returns.
+
+mod common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use kiln::{Handle, Server, Settings};
-
-/// A two-core server on free loopback ports, stopped on drop.
-struct CliServer {
-    handle: Option<Handle>,
-    dir: tempfile::TempDir,
-    port: u16,
-}
+use common::TestServer as CliServer;
 
 impl CliServer {
-    fn start() -> CliServer {
-        let dir = tempfile::tempdir().expect("temporary data directory");
-        let settings = Settings {
-            port: 0,
-            cores: 2,
-            core_port_base: 0,
-            loglevel: "warn".into(),
-            dir: dir.path().to_path_buf(),
-            ..Settings::default()
-        };
-        let handle = Server::start(settings).expect("start the server");
-        let port = handle.addr().port();
-        CliServer {
-            handle: Some(handle),
-            dir,
-            port,
-        }
-    }
-
     /// Runs `kiln-cli -p <port> words...` (stdout is a pipe: raw output).
     fn cli(&self, words: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_kiln-cli"))
@@ -63,14 +39,6 @@ impl CliServer {
         stdin.write_all(lines.as_bytes()).expect("type the lines");
         drop(stdin);
         child.wait_with_output().expect("kiln-cli output")
-    }
-}
-
-impl Drop for CliServer {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.shutdown();
-        }
     }
 }
 

@@ -368,8 +368,7 @@ fn blmove_wait(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> {
         _ => return Err(super::store_error(StoreError::WrongType)),
     }
     let (src, timeout) = (args.get(1), args.get(args.len() - 1));
-    let pop = [move_ends(args).0, b"pop"].concat();
-    let blocking_pop = [&b"b"[..], &pop].concat();
+    let blocking_pop = [&b"b"[..], &list_verb(move_ends(args).0, b"pop")].concat();
     Ok(Plan::new(
         [command_on(f, src, &[&blocking_pop, src, timeout])],
         Finish::Continue(lmove_push),

@@ -25,7 +25,7 @@ use kiln_net::resp::encode;
 use kiln_net::transport::{
     Accepted, ClientLimits, Clients, Closed, Connection, NetCounters, Post, Service,
 };
-use kiln_net::{Args, OwnedArgs, Reply};
+use kiln_net::{Args, OwnedArgs, Protocol, Reply};
 use kiln_store::{Keyspaces, Shard, ShardConfig};
 
 use crate::commands::blocking::Timeout;
@@ -393,15 +393,7 @@ impl Engine {
             seq,
             blocking: true,
         });
-        let origin = Origin {
-            core: self.id,
-            conn: conn.key,
-            client_id: conn.id,
-            seq,
-            part: 0,
-            tenant: conn.session.tenant,
-            encode: Some(protocol),
-        };
+        let origin = self.origin(conn, seq, conn.session.tenant, Some(protocol));
         let args = OwnedArgs::from_buffer(self.buffer(), args.iter());
         self.park(spec, args, origin, timeout);
     }
@@ -463,27 +455,40 @@ impl Engine {
         }
     }
 
-    /// Answers `waiters` that stopped waiting unserved with `output`.
+    /// Drops `waiters` that stopped waiting unserved; with `post`, each is
+    /// answered as a timeout (a cancelled one has nobody to answer).
     fn release(
         &mut self,
         waiters: Vec<(Waiter, Vec<bytes::Bytes>)>,
-        post: Option<&mut Post<Msg>>,
-        output: fn() -> Output,
+        mut post: Option<&mut Post<Msg>>,
     ) {
-        let mut post = post;
         for (waiter, idle) in waiters {
             self.unwatch(waiter.origin.tenant, &idle);
             if let Some(post) = post.as_deref_mut() {
                 let origin = waiter.origin;
-                post.send(
-                    origin.core,
-                    Msg::Done {
-                        origin,
-                        output: output(),
-                    },
-                );
+                let output = blocked::timed_out();
+                post.send(origin.core, Msg::Done { origin, output });
             }
             self.recycle(waiter.args.into_buffer());
+        }
+    }
+
+    /// Where the answer to request `seq` of `conn` goes, as `tenant`.
+    fn origin(
+        &self,
+        conn: &Connection<Engine>,
+        seq: u64,
+        tenant: TenantId,
+        encode: Option<Protocol>,
+    ) -> Origin {
+        Origin {
+            core: self.id,
+            conn: conn.key,
+            client_id: conn.id,
+            seq,
+            part: 0,
+            tenant,
+            encode,
         }
     }
 
@@ -705,15 +710,7 @@ impl Service for Engine {
                         blocking: spec.flags.has(Flags::BLOCKING),
                     });
                 }
-                let origin = Origin {
-                    core: self.id,
-                    conn: conn.key,
-                    client_id: conn.id,
-                    seq,
-                    part: 0,
-                    tenant,
-                    encode: single.then_some(protocol),
-                };
+                let origin = self.origin(conn, seq, tenant, single.then_some(protocol));
                 self.send_jobs(jobs, origin, post);
             }
         }
@@ -735,7 +732,7 @@ impl Service for Engine {
             Msg::Done { origin, output } => self.deliver(origin, output, clients, post),
             Msg::Cancel { client_id } => {
                 let gone = self.blocked.cancel(client_id);
-                self.release(gone, None, blocked::timed_out);
+                self.release(gone, None);
             }
         }
     }
@@ -773,7 +770,7 @@ impl Service for Engine {
 
     fn timers(&mut self, now: Instant, post: &mut Post<Msg>) {
         let due = self.blocked.expire(now);
-        self.release(due, Some(post), blocked::timed_out);
+        self.release(due, Some(post));
     }
 
     fn closed(&mut self, conn: &mut Connection<Engine>, _: Closed, post: &mut Post<Msg>) {

@@ -10,7 +10,8 @@ use kiln_client::{Client, Reply};
 
 pub struct TestServer {
     handle: Option<Handle>,
-    _dir: tempfile::TempDir,
+    /// Its data directory (kiln-cli's tests keep its history file there).
+    pub dir: tempfile::TempDir,
     pub port: u16,
 }
 
@@ -29,7 +30,7 @@ impl TestServer {
         let port = handle.addr().port();
         TestServer {
             handle: Some(handle),
-            _dir: dir,
+            dir,
             port,
         }
     }

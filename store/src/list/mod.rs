@@ -20,8 +20,6 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-#[cfg(test)]
-use crate::collection::rank_interval;
 use crate::collection::{COLLECTION_OVERHEAD, Collection, EncodingLimits};
 use crate::record::Value;
 pub use ops::LposOptions;

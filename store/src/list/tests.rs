@@ -4,6 +4,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::StoreError;
+use crate::collection::rank_interval;
 use crate::shard::{Shard, ShardConfig};
 
 fn limits(size: i64) -> EncodingLimits {
