@@ -20,10 +20,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use kiln_net::{OwnedArgs, Reply};
 
-use super::message::Origin;
+use kiln_net::Args;
+use kiln_net::transport::{Connection, Post};
+use kiln_store::Shard;
+
+use super::Engine;
+use super::message::{Msg, Origin, Waiting};
 use crate::commands::CommandSpec;
-use crate::commands::blocking::{UNBLOCKED, Unblock};
+use crate::commands::blocking::{Timeout, UNBLOCKED, Unblock};
 use crate::commands::plan::Output;
+use crate::session::Held;
 use crate::tenant::TenantId;
 
 /// A parked request.
@@ -182,6 +188,124 @@ impl Blocked {
     /// the answer, and the keys it left without a waiter.
     pub fn take_answered(&mut self) -> Vec<(Origin, Output, Vec<Bytes>)> {
         std::mem::take(&mut self.answered)
+    }
+}
+
+/// The engine's side: parking, serving and releasing its blocked clients.
+impl Engine {
+    /// Parks a blocked request on its keys until they are created, its
+    /// timeout passes, or its client goes.
+    pub(super) fn park(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: OwnedArgs,
+        origin: Origin,
+        timeout: Timeout,
+    ) {
+        let keys = spec
+            .keys
+            .positions_in(args.args())
+            .map(|at| bytes::Bytes::copy_from_slice(args.args().get(at)))
+            .collect();
+        let deadline = timeout.map(|t| self.now + t);
+        let fresh = self.blocked.park(spec, args, origin, keys, deadline);
+        self.watch(origin.tenant, fresh);
+    }
+
+    /// A client's blocking command found nothing: its reply keeps its
+    /// place in the queue, its later requests wait, and the request is
+    /// parked here (its keys are this core's).
+    pub(super) fn block_client(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        timeout: Timeout,
+    ) {
+        let protocol = conn.session.protocol;
+        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
+        conn.session.held = Some(Held {
+            seq,
+            blocking: true,
+        });
+        let origin = self.origin(conn, seq, conn.session.tenant, Some(protocol));
+        let args = OwnedArgs::from_buffer(self.buffer(), args.iter());
+        self.park(spec, args, origin, timeout);
+    }
+
+    pub(super) fn watch(&mut self, tenant: TenantId, keys: Vec<bytes::Bytes>) {
+        if let Some(shard) = self.shard_of(tenant) {
+            keys.into_iter().for_each(|key| shard.watch(key));
+        }
+    }
+
+    pub(super) fn unwatch(&mut self, tenant: TenantId, keys: &[bytes::Bytes]) {
+        if let Some(shard) = self.shard_of(tenant) {
+            keys.iter().for_each(|key| shard.unwatch(key));
+        }
+    }
+
+    /// Serves the clients blocked on `tenant`'s keys that commands just
+    /// created, first blocked first: each runs again, and is answered if
+    /// it popped (its own pops and pushes may create more keys), or keeps
+    /// its turn if it still found nothing. Then sends what `CLIENT
+    /// UNBLOCK` answered.
+    pub(super) fn serve_blocked(&mut self, tenant: TenantId, post: &mut Post<Msg>) {
+        while !self.blocked.is_empty() {
+            let ready = self
+                .shard_of(tenant)
+                .map(Shard::take_ready)
+                .unwrap_or_default();
+            if ready.is_empty() {
+                break;
+            }
+            for key in ready {
+                self.serve_key(tenant, &key, post);
+            }
+        }
+        for (origin, output, idle) in self.blocked.take_answered() {
+            self.unwatch(origin.tenant, &idle);
+            post.send(origin.core, Msg::Done { origin, output });
+        }
+    }
+
+    pub(super) fn serve_key(&mut self, tenant: TenantId, key: &bytes::Bytes, post: &mut Post<Msg>) {
+        while let Some((waiter, idle)) = self.blocked.take_first(tenant, key) {
+            self.unwatch(tenant, &idle);
+            let Waiter { spec, origin, .. } = waiter;
+            match self.job_output(spec, &waiter.args, origin, &[]) {
+                Ok(output) => {
+                    self.recycle(waiter.args.into_buffer());
+                    post.send(origin.core, Msg::Done { origin, output });
+                }
+                Err(_) => {
+                    let fresh = self.blocked.put_back(waiter);
+                    self.watch(tenant, fresh);
+                    return;
+                }
+            }
+        }
+        if let Some(shard) = self.shard_of(tenant) {
+            shard.unwatch(key);
+        }
+    }
+
+    /// Drops `waiters` that stopped waiting unserved; with `post`, each is
+    /// answered as a timeout (a cancelled one has nobody to answer).
+    pub(super) fn release(
+        &mut self,
+        waiters: Vec<(Waiter, Vec<bytes::Bytes>)>,
+        mut post: Option<&mut Post<Msg>>,
+    ) {
+        for (waiter, idle) in waiters {
+            self.unwatch(waiter.origin.tenant, &idle);
+            if let Some(post) = post.as_deref_mut() {
+                let origin = waiter.origin;
+                let output = timed_out();
+                post.send(origin.core, Msg::Done { origin, output });
+            }
+            self.recycle(waiter.args.into_buffer());
+        }
     }
 }
 
