@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use kiln_persist::aof::Fsync;
 use kiln_store::EncodingLimits;
 use serde::Deserialize;
 use thiserror::Error;
@@ -119,6 +120,27 @@ pub struct Options {
     /// Log filter (`info`, `debug`, `kiln=trace`...).
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Keep every write in an append-only log, one per core, and replay it
+    /// at start (`yes`/`no`).
+    #[arg(long, value_parser = parse_yes_no)]
+    #[serde(default, deserialize_with = "de_yes_no")]
+    pub appendonly: Option<bool>,
+    /// When the log reaches the disk: `always` (before a write's reply),
+    /// `everysec` (once a second) or `no` (when the kernel decides).
+    #[arg(long, value_parser = parse_fsync)]
+    #[serde(default, deserialize_with = "de_fsync")]
+    pub appendfsync: Option<Fsync>,
+    /// The log's directory, inside `dir`.
+    #[arg(long)]
+    pub appenddirname: Option<String>,
+    /// The first part of every log file's name.
+    #[arg(long)]
+    pub appendfilename: Option<String>,
+    /// Load a log whose last record is torn (a crash mid-write), cutting
+    /// it off with a warning (`yes`), or refuse to start (`no`).
+    #[arg(long, value_parser = parse_yes_no)]
+    #[serde(default, deserialize_with = "de_yes_no")]
+    pub aof_load_truncated: Option<bool>,
     /// Fields a hash keeps in its compact (listpack) encoding.
     #[arg(long)]
     pub hash_max_listpack_entries: Option<usize>,
@@ -231,6 +253,8 @@ pub struct Settings {
     pub pin_threads: bool,
     /// Log filter.
     pub loglevel: String,
+    /// The append-only log.
+    pub aof: AofSettings,
     /// The tenant file, if any.
     pub tenant_file: Option<PathBuf>,
     /// Tenant capacity.
@@ -243,6 +267,33 @@ pub struct Settings {
     pub functions: FunctionSettings,
     /// Where collections leave their compact encodings.
     pub encoding: EncodingLimits,
+}
+
+/// The append-only log's settings (Redis's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofSettings {
+    /// `appendonly`.
+    pub enabled: bool,
+    /// `appendfsync`.
+    pub fsync: Fsync,
+    /// `appenddirname`.
+    pub dirname: String,
+    /// `appendfilename`.
+    pub filename: String,
+    /// `aof-load-truncated`.
+    pub load_truncated: bool,
+}
+
+impl Default for AofSettings {
+    fn default() -> AofSettings {
+        AofSettings {
+            enabled: false,
+            fsync: Fsync::EverySec,
+            dirname: "appendonlydir".into(),
+            filename: "appendonly.aof".into(),
+            load_truncated: true,
+        }
+    }
 }
 
 /// Limits on storage functions (the `function-*` settings).
@@ -279,6 +330,7 @@ impl Default for Settings {
             hz: 10,
             pin_threads: false,
             loglevel: "info".into(),
+            aof: AofSettings::default(),
             tenant_file: None,
             max_tenants: 1024,
             tenants: Vec::new(),
@@ -338,6 +390,11 @@ impl Options {
             hz,
             pin_threads,
             loglevel,
+            appendonly,
+            appendfsync,
+            appenddirname,
+            appendfilename,
+            aof_load_truncated,
             tenant_file,
             max_tenants,
             dir,
@@ -394,7 +451,19 @@ impl Options {
             hz: self.hz.unwrap_or(d.hz),
             pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
             loglevel: self.loglevel.unwrap_or(d.loglevel),
-            tenant_file: self.tenant_file,
+            aof: AofSettings {
+                enabled: self.appendonly.unwrap_or(d.aof.enabled),
+                fsync: self.appendfsync.unwrap_or(d.aof.fsync),
+                dirname: self.appenddirname.unwrap_or(d.aof.dirname),
+                filename: self.appendfilename.unwrap_or(d.aof.filename),
+                load_truncated: self.aof_load_truncated.unwrap_or(d.aof.load_truncated),
+            },
+            // With a log, tenants must outlive a restart as their keys do:
+            // `ACL SETUSER`s are kept beside the data unless told otherwise.
+            tenant_file: self.tenant_file.or_else(|| {
+                let dir = self.dir.clone().unwrap_or_else(|| d.dir.clone());
+                (self.appendonly == Some(true)).then(|| dir.join("tenants.toml"))
+            }),
             max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
             tenants: self.tenant,
             functions,
@@ -476,6 +545,14 @@ impl Settings {
         }
         if self.core_port_base != 0 && usize::from(self.core_port_base) + self.cores > 65536 {
             return invalid("core-port-base", "core ports would pass 65535");
+        }
+        for (name, value) in [
+            ("appenddirname", &self.aof.dirname),
+            ("appendfilename", &self.aof.filename),
+        ] {
+            if value.is_empty() || value.contains('/') || value.starts_with('.') {
+                return invalid(name, "must be a plain file name, not a path");
+            }
         }
         if self.maxmemory_policy != "noeviction" {
             return invalid("maxmemory-policy", "only noeviction is supported");
@@ -672,6 +749,40 @@ impl std::fmt::Display for OutputBufferLimits {
             )?;
         }
         Ok(())
+    }
+}
+
+/// `yes`/`no` (Redis's booleans), or `true`/`false`.
+pub fn parse_yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!("'{text}' is not yes or no")),
+    }
+}
+
+fn de_yes_no<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum YesNo {
+        Bool(bool),
+        Text(String),
+    }
+    match Option::<YesNo>::deserialize(d)? {
+        None => Ok(None),
+        Some(YesNo::Bool(b)) => Ok(Some(b)),
+        Some(YesNo::Text(t)) => parse_yes_no(&t).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+fn parse_fsync(text: &str) -> Result<Fsync, String> {
+    text.parse()
+}
+
+fn de_fsync<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Fsync>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(t) => t.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
 

@@ -56,6 +56,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod fdlimit;
+pub mod journal;
 pub mod server;
 pub mod session;
 pub mod shared;

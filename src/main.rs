@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Ok(h) => h,
         Err(err) => {
             tracing::error!(%err, "cannot start");
+            eprintln!("kiln-server: cannot start: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -40,7 +41,10 @@ fn main() -> ExitCode {
         }
         Err(err) => tracing::warn!(%err, "cannot install signal handlers"),
     }
-    handle.wait();
+    if let Err(why) = handle.wait() {
+        eprintln!("kiln-server: {why}");
+        return ExitCode::FAILURE;
+    }
     tracing::info!("bye");
     ExitCode::SUCCESS
 }

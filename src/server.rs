@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use mio::net::TcpListener;
@@ -15,6 +15,7 @@ use crate::engine::{Engine, Msg};
 use crate::shared::{Shared, SlotMap, random_hex_id};
 use crate::tenant::Tenants;
 use kiln_net::transport::{Exchange, Worker, WorkerParts};
+use kiln_persist::aof::AofDir;
 
 /// Pending connections the kernel queues per listener (Redis's tcp-backlog).
 const BACKLOG: i32 = 511;
@@ -85,6 +86,16 @@ impl Server {
         let pin = settings.pin_threads;
         let registry = kiln_functions::Registry::open(&settings.dir, settings.functions.registry)
             .map_err(|e| io::Error::other(e.to_string()))?;
+        // The log directory is locked before any core starts, so a second
+        // server on the same directory stops here.
+        let aof = match settings.aof.enabled {
+            true => {
+                let path = settings.dir.join(&settings.aof.dirname);
+                let dir = AofDir::open(&path, &settings.aof.filename, cores)?;
+                Some(Arc::new(Mutex::new(dir)))
+            }
+            false => None,
+        };
         let shared = Arc::new(
             Shared::new(
                 settings,
@@ -123,6 +134,7 @@ impl Server {
                 hz: shared.settings.hz,
             };
             let shared = Arc::clone(&shared);
+            let aof = aof.clone();
             let ready = ready_tx.clone();
             let cpu = (!cpu_ids.is_empty()).then(|| cpu_ids[id % cpu_ids.len()]);
             let thread = std::thread::Builder::new()
@@ -131,7 +143,10 @@ impl Server {
                     if let Some(cpu) = cpu {
                         core_affinity::set_for_current(cpu);
                     }
-                    let engine = Engine::new(id, Arc::clone(&shared));
+                    let mut engine = Engine::new(id, Arc::clone(&shared));
+                    if let Some(aof) = aof {
+                        engine.load_from(aof);
+                    }
                     let core = match Worker::new(parts, engine) {
                         Ok(core) => core,
                         Err(e) => {
@@ -195,16 +210,18 @@ impl Handle {
     /// Asks the cores to stop and waits for them.
     pub fn shutdown(self) {
         self.shared.request_shutdown();
-        self.wait();
+        let _ = self.wait();
     }
 
     /// Waits until the cores stop (after SHUTDOWN or a trigger), then
-    /// until every function library change is on disk.
-    pub fn wait(self) {
+    /// until every function library change is on disk; `Err` says why the
+    /// server stopped when it could not go on (a corrupt log at load).
+    pub fn wait(self) -> Result<(), String> {
         for thread in self.threads {
             let _ = thread.join();
         }
         self.shared.functions.sync();
+        self.shared.failure().map_or(Ok(()), Err)
     }
 }
 

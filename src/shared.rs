@@ -7,12 +7,13 @@
 //! lock (the password) is read only at connect and AUTH time.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kiln_net::slot::SLOT_COUNT;
 use kiln_net::transport::Bell;
+use kiln_persist::aof::Fsync;
 use kiln_store::EncodingLimits;
 
 use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
@@ -41,12 +42,32 @@ pub struct LiveSettings {
     pub requirepass: RwLock<Option<Arc<str>>>,
     /// The collections' encoding thresholds (`hash-max-listpack-entries`...).
     encoding: RwLock<EncodingLimits>,
+    /// `appendfsync` ([`LiveSettings::fsync_code`]).
+    pub appendfsync: AtomicU64,
     /// Bumped by every change of `encoding`: a core compares it (one relaxed
     /// load per command) and re-reads the limits only when it moved.
     encoding_generation: AtomicU64,
 }
 
 impl LiveSettings {
+    /// `appendfsync` now.
+    pub fn appendfsync(&self) -> Fsync {
+        match self.appendfsync.load(Ordering::Relaxed) {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+
+    /// How `appendfsync` is kept in its atomic.
+    pub fn fsync_code(fsync: Fsync) -> u64 {
+        match fsync {
+            Fsync::Always => 0,
+            Fsync::EverySec => 1,
+            Fsync::No => 2,
+        }
+    }
+
     fn new(settings: &Settings) -> LiveSettings {
         LiveSettings {
             maxmemory: AtomicU64::new(settings.maxmemory),
@@ -61,6 +82,7 @@ impl LiveSettings {
             requirepass: RwLock::new(settings.requirepass.as_deref().map(Arc::from)),
             encoding: RwLock::new(settings.encoding),
             encoding_generation: AtomicU64::new(0),
+            appendfsync: AtomicU64::new(LiveSettings::fsync_code(settings.aof.fsync)),
         }
     }
 
@@ -242,6 +264,10 @@ pub fn random_hex_id() -> String {
 pub struct Shared {
     /// The settings the server started with.
     pub settings: Settings,
+    /// Cores still loading their log (`INFO persistence` `loading`).
+    pub loading: AtomicUsize,
+    /// Why the server stopped, when a core could not go on (a corrupt log).
+    fatal: Mutex<Option<String>>,
     /// Settings changeable at runtime.
     pub runtime: LiveSettings,
     /// Slot ownership and node identities.
@@ -308,6 +334,8 @@ impl Shared {
             connections: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             next_client_id: Arc::new(AtomicU64::new(1)),
             shutdown: AtomicBool::new(false),
+            loading: AtomicUsize::new(0),
+            fatal: Mutex::new(None),
             main_addr,
             run_id,
             started: Instant::now(),
@@ -347,6 +375,22 @@ impl Shared {
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         self.bell.ring_all();
+    }
+
+    /// Stops the server because it cannot go on safely (a corrupt log):
+    /// the first reason is what the process exits with.
+    pub fn fail(&self, why: String) {
+        tracing::error!("{why}");
+        self.fatal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(why);
+        self.request_shutdown();
+    }
+
+    /// Why the server stopped, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Whether shutdown was requested.

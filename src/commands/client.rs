@@ -422,6 +422,7 @@ mod tests {
                 stats: &mut bed.stats,
                 functions: None,
                 waiters: None,
+                journal: None,
             };
             let tenant = crate::tenant::TenantId::DEFAULT;
             let mut ctx = Ctx::new(site, tenant, Caller::Job(&clients), Out::Value);

@@ -7,6 +7,7 @@ use kiln_store::{Others, Shard};
 
 use super::blocking::{Timeout, Unblock};
 use super::{Caller, Site};
+use crate::journal::Journal;
 use crate::session::{ClientView, Session};
 use crate::shared::Shared;
 use crate::stats::CoreStats;
@@ -38,6 +39,8 @@ pub struct Ctx<'a> {
     pub out: Out<'a>,
     /// The clients blocked on this core (`CLIENT UNBLOCK`), if reachable.
     pub waiters: Option<&'a mut dyn Unblock>,
+    /// This core's log, when the command's writes are logged.
+    pub journal: Option<&'a mut Journal>,
     /// Set by [`Ctx::block`]: the command waits, this long.
     pub(crate) blocks: Option<Timeout>,
 }
@@ -53,6 +56,7 @@ impl<'a> Ctx<'a> {
             stats,
             functions,
             waiters,
+            journal,
         } = site;
         Ctx {
             shard,
@@ -65,6 +69,7 @@ impl<'a> Ctx<'a> {
             functions,
             out,
             waiters,
+            journal,
             blocks: None,
         }
     }

@@ -28,6 +28,7 @@ use super::blocking::{Timeout, Unblock};
 use super::plan::Plan;
 use super::route::{self, Routed};
 use super::{CommandSpec, Ctx, Flags, Out, Route, errors, no_permission, wrong_arity};
+use crate::journal::Journal;
 use crate::session::{ClientView, Session};
 use crate::shared::Shared;
 use crate::stats::CoreStats;
@@ -69,6 +70,9 @@ pub struct Site<'a> {
     /// The clients blocked on this core, for `CLIENT UNBLOCK`; `None`
     /// where no command can reach them (scratch shards, functions).
     pub waiters: Option<&'a mut dyn Unblock>,
+    /// This core's log, where writes go; `None` where nothing may be
+    /// logged (scratch shards, a replay of the log itself).
+    pub journal: Option<&'a mut Journal>,
 }
 
 /// A command to run: its spec (looked up once, where it arrived), its
@@ -155,6 +159,13 @@ pub fn execute<'a>(
             }
         }
     }
+    if spec.flags.has(Flags::WRITE)
+        && let Some(refusal) = site.journal.as_deref().and_then(Journal::refusal)
+    {
+        // As Redis: nothing is written that the log could not keep.
+        site.stats.error_replies += 1;
+        return Executed::Reply(refusal);
+    }
     let function = matches!(caller, Caller::Function { .. });
     if !function && spec.flags.has(Flags::DENYOOM) && !site.shared.admits(tenant, Growth::UNKNOWN) {
         site.stats.error_replies += 1;
@@ -166,6 +177,17 @@ pub fn execute<'a>(
         site.stats.commands_processed += 1;
     }
     run(site, cmd, caller, out)
+}
+
+/// Runs a command read back from this core's log as `cmd.tenant`. Nothing
+/// is admitted again (it was when it first ran, and a restart must not drop
+/// what today's limits would refuse) and nothing is logged (`site.journal`
+/// is `None`).
+pub fn replay(site: Site<'_>, cmd: Command<'_>) -> Executed {
+    if !cmd.spec.arity_ok(cmd.args.len()) {
+        return Executed::Reply(wrong_arity(cmd.spec));
+    }
+    run(site, cmd, Caller::Job(&[]), Out::Value)
 }
 
 /// Runs an admitted command, containing a panic and accounting for it.
@@ -187,6 +209,13 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
         tracing::error!(core, command = spec.name, "command panicked");
         Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
     });
+    if spec.flags.has(Flags::WRITE)
+        && !reply.is_error()
+        && blocks.is_none()
+        && let Some(journal) = ctx.journal.as_deref_mut()
+    {
+        journal.command(shared, ctx.shard, tenant, (spec, args), &reply);
+    }
     if let Some(started) = started {
         let usage = shared.tenants.usage(core, tenant);
         Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);

@@ -253,6 +253,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         tenant: ctx.tenant,
         read_only,
         last_spec: None,
+        journal: ctx.journal.as_deref_mut(),
     };
     // The engine publishes the memory this call changed (see `Engine::exec`).
     let call = Call {

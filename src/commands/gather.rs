@@ -119,6 +119,7 @@ fn run_on(f: &Finishing<'_>, shard: &mut Shard, args: Args<'_>) -> Reply {
         stats: &mut stats,
         functions: None,
         waiters: None,
+        journal: None,
     };
     let mut ctx = Ctx::new(site, f.tenant, Caller::Job(&[]), Out::Value);
     (f.spec.run)(&mut ctx, args)

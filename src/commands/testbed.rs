@@ -97,6 +97,7 @@ impl TestBed {
             stats: &mut self.stats,
             functions: Some(&mut self.functions),
             waiters: None,
+            journal: None,
         };
         let tenant = self.session.tenant;
         let mut ctx = Ctx::new(site, tenant, Caller::Client(&mut self.session), Out::Value);

@@ -15,6 +15,7 @@
 //! periodic work (expiry, deleted tenants, figures).
 
 pub mod blocked;
+pub mod loading;
 pub mod message;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use crate::commands::{
     self, Caller, Command, CommandSpec, ENCODE_IN_JOB_MAX, Executed, Flags, Lookup, Out, Route,
     Site, errors,
 };
+use crate::journal::Journal;
 use crate::session::{ClientView, Held, Session};
 use crate::shared::{LiveSettings, Shared, unix_ms};
 use crate::stats::{CoreStats, OpsMeter};
@@ -71,6 +73,13 @@ pub struct Engine {
     encoding_generation: u64,
     /// Clients blocked on this core's keys.
     blocked: Blocked,
+    /// This core's append-only log (empty with `appendonly no`).
+    pub journal: Journal,
+    /// The log being replayed at start.
+    loading: Option<loading::Loading>,
+    /// The locked log directory, held for the server's lifetime once
+    /// loading is done (its flock keeps a second server out).
+    aof_dir: Option<std::sync::Arc<std::sync::Mutex<kiln_persist::aof::AofDir>>>,
 }
 
 impl Engine {
@@ -96,6 +105,9 @@ impl Engine {
             buffers: Vec::new(),
             encoding_generation: 0,
             blocked: Blocked::default(),
+            journal: Journal::default(),
+            loading: None,
+            aof_dir: None,
         }
     }
 
@@ -132,6 +144,7 @@ impl Engine {
             stats: &mut self.stats,
             functions: Some(&mut self.functions),
             waiters: Some(&mut self.blocked),
+            journal: Some(&mut self.journal),
         };
         let executed = commands::execute(site, cmd, caller, out);
         let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
@@ -271,6 +284,11 @@ impl Engine {
         origin: Origin,
         clients: &Clients<'_, Engine>,
     ) -> Option<Output> {
+        let loads = |spec: &CommandSpec| spec.flags.has(Flags::LOADING);
+        if self.loading.is_some() && !matches!(&job, Job::Command(spec, _) if loads(spec)) {
+            // Another core's request must not see a half-loaded keyspace.
+            return Some(Output::Reply(loading::LOADING));
+        }
         let (spec, args) = match job {
             Job::Command(spec, args) => (spec, args),
             record => return Some(self.record_job(record, origin.tenant)),
@@ -380,10 +398,21 @@ impl Engine {
     /// Runs a record job (cross-core RENAME / COPY) on `tenant`'s shard.
     fn record_job(&mut self, job: Job, tenant: TenantId) -> Output {
         let over = !self.shared.admits(tenant, Growth::UNKNOWN);
-        let Some(shard) = self.shard_of(tenant) else {
+        let written_key = match &job {
+            Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => Some(key.clone()),
+            Job::PeekRecord(_) | Job::Command(..) => None,
+        };
+        let Some(shard) = self.keyspaces.get_mut(tenant.index(), tenant.generation()) else {
             return Output::Reply(errors::USER_DELETED);
         };
         let output = commands::plan::record_job(shard, job, over);
+        if let (Some(key), Output::Reply(Reply::Integer(1))) = (written_key, &output) {
+            // What the key holds now: the record put, or nothing.
+            match shard.stored(&key) {
+                Some(record) => self.journal.record(&self.shared, tenant, &key, record),
+                None => self.journal.effect(&self.shared, tenant, &[b"DEL", &key]),
+            }
+        }
         self.publish_memory();
         self.publish_usage(tenant);
         output
@@ -479,6 +508,7 @@ impl Engine {
             tenants
                 .usage(self.id, TenantId::new(index, 0))
                 .publish(0, 0);
+            self.journal.dropped(index);
         }
         let live: Vec<TenantId> = self
             .keyspaces
@@ -540,6 +570,10 @@ impl Service for Engine {
                 return conn.replies.push(&reply, conn.session.protocol);
             }
         };
+        if self.loading.is_some() && !spec.flags.has(Flags::LOADING) {
+            self.stats.error_replies += 1;
+            return conn.replies.push(&loading::LOADING, conn.session.protocol);
+        }
         let tenant = conn.session.tenant;
         if !tenant.is_default() && !self.shared.tenants.is_current(tenant) {
             // Its user was deleted: Redis closes such connections.
@@ -631,7 +665,10 @@ impl Service for Engine {
             .sample(Instant::now(), self.stats.commands_processed);
         self.stats.instantaneous_ops_per_sec = self.ops.per_sec();
         self.keyspaces.set_now(unix_ms());
-        self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        if self.loading.is_none() {
+            // Nothing expires while loading (replay runs before deadlines).
+            self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        }
         self.sweep_tenants();
         // Deleted tenants' connections close, as Redis closes a deleted
         // user's clients (a busy one is closed at its next command already).
@@ -650,12 +687,34 @@ impl Service for Engine {
     }
 
     fn next_timer(&self) -> Option<Instant> {
+        if self.loading.is_some() {
+            // Loading goes on between turns, without waiting for events.
+            return Some(self.now);
+        }
         self.blocked.next_deadline()
     }
 
     fn timers(&mut self, now: Instant, post: &mut Post<Msg>) {
+        if self.loading.is_some() {
+            self.load_some();
+        }
         let due = self.blocked.expire(now);
         self.release(due, Some(post));
+    }
+
+    fn commit(&mut self) {
+        let fsync = self.shared.runtime.appendfsync();
+        if let Some(log) = self.journal.log_mut() {
+            log.set_fsync(fsync);
+            // A failure is kept in the log's status: writes get -MISCONF.
+            let _ = log.commit();
+        }
+    }
+
+    fn holds_replies(&self) -> bool {
+        self.journal
+            .log()
+            .is_some_and(kiln_persist::aof::Log::holds_replies)
     }
 
     fn closed(&mut self, conn: &mut Connection<Engine>, _: Closed, post: &mut Post<Msg>) {

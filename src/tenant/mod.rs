@@ -543,6 +543,18 @@ impl Tenants {
             .collect()
     }
 
+    /// The current id of the tenant named `name` (`default` included).
+    pub fn id_of(&self, name: &str) -> Option<TenantId> {
+        if name == DEFAULT_USER {
+            return Some(TenantId::DEFAULT);
+        }
+        let users = self.read();
+        let index = users
+            .iter()
+            .position(|u| u.as_ref().is_some_and(|u| u.name == name))?;
+        Some(self.id_at(index))
+    }
+
     /// A tenant by name.
     pub fn get(&self, name: &str) -> Option<User> {
         self.read()

@@ -89,6 +89,12 @@ impl Shard {
         }
     }
 
+    /// The key's deadline as stored, touching neither statistics nor
+    /// expiry (the log records it after a write that set it).
+    pub fn deadline(&self, key: &[u8]) -> Option<u64> {
+        self.table.get(key).and_then(|record| record.expire_at)
+    }
+
     /// PERSIST: removes the deadline; true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let Some(idx) = self.live_index(key) else {

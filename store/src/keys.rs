@@ -105,6 +105,12 @@ impl Shard {
         self.remove_live(key)
     }
 
+    /// The record stored under `key`, expired or not, without copying it
+    /// or touching statistics (the log rebuilds a record from it).
+    pub fn stored(&self, key: &[u8]) -> Option<&Record> {
+        self.table.get(key)
+    }
+
     /// A clone of a live record (cheap: the value is shared, not copied).
     pub fn peek_record(&mut self, key: &[u8]) -> Option<Record> {
         let idx = self.live_index(key)?;

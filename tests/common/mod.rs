@@ -136,6 +136,33 @@ impl TestServer {
         self.child.id()
     }
 
+    /// Waits until every core has loaded its log (`INFO persistence`
+    /// reports `loading:0`); commands answer `-LOADING` until then.
+    pub fn wait_loaded(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut conn = self.connect();
+        loop {
+            if let Reply::Bulk(text) = conn.cmd(&["INFO", "persistence"])
+                && String::from_utf8_lossy(&text)
+                    .lines()
+                    .any(|line| line == "loading:0")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never finished loading"
+            );
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         send_sigterm(self.child.id());
@@ -162,6 +189,42 @@ fn send_sigterm(pid: u32) {
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
+}
+
+/// Runs `kiln-server` with `args` where it must refuse to run (a corrupt
+/// log, a locked directory): its exit status and what it printed, once it
+/// exits (within 30 s, or the test fails).
+pub fn run_to_failure(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let port = free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln-server"))
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--core-port-base",
+            "0",
+        ])
+        .args(["--cores", "2", "--loglevel", "warn"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kiln-server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("kiln-server kept running");
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    (status, stderr)
 }
 
 fn free_port() -> u16 {

@@ -179,6 +179,17 @@ pub trait Service: Sized {
         let _ = (now, post);
     }
 
+    /// Makes durable what this turn wrote, before its replies and
+    /// messages leave (a write-ahead log's group commit).
+    fn commit(&mut self) {}
+
+    /// Whether replies must wait for [`Service::commit`] (what they answer
+    /// is not durable yet); the worker holds every connection's output
+    /// until this turns false.
+    fn holds_replies(&self) -> bool {
+        false
+    }
+
     /// The worker's counters.
     fn counters(&mut self) -> &mut NetCounters;
 }

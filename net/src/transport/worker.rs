@@ -49,6 +49,8 @@ pub struct Worker<S: Service> {
     core_listener: TcpListener,
     conns: Slab<Connection<S>>,
     dirty: Vec<usize>,
+    /// Connections whose output waits for the service's commit.
+    held: Vec<usize>,
     closing: Vec<usize>,
     post: Post<S::Msg>,
     next_client_id: Arc<std::sync::atomic::AtomicU64>,
@@ -112,6 +114,7 @@ impl<S: Service> Worker<S> {
             core_listener,
             conns: Slab::new(),
             dirty: Vec::new(),
+            held: Vec::new(),
             closing: Vec::new(),
             post: Post::new(core, exchange),
             next_client_id,
@@ -167,6 +170,9 @@ impl<S: Service> Worker<S> {
                 self.service.timers(now, &mut self.post);
             }
             self.run_local();
+            // What this turn wrote is made durable before anything it
+            // answered leaves: messages to other cores, then replies.
+            self.service.commit();
             // Everything this turn produced for other cores leaves now,
             // before this core can block in poll.
             self.post.flush();
@@ -177,6 +183,7 @@ impl<S: Service> Worker<S> {
                 self.run_local();
                 self.flush_dirty();
             }
+            self.service.commit();
             held = self.post.flush();
             self.service.end_turn();
             if Instant::now() >= next_tick {
@@ -332,7 +339,7 @@ impl<S: Service> Worker<S> {
                     if let Some(conn) = self.conns.get_mut(key) {
                         conn.peer_closed = true;
                     }
-                    return self.flush(key);
+                    return self.dirty.push(key);
                 }
                 Err(_) => {
                     self.run_local();
@@ -341,7 +348,10 @@ impl<S: Service> Worker<S> {
             }
         }
         self.run_local();
-        self.flush(key);
+        // Replies leave at the end of the turn, after the service commits
+        // what their requests wrote (a reply must never overtake its log
+        // write, whatever the fsync policy).
+        self.dirty.push(key);
     }
 
     /// Parses and hands over every complete request buffered on `key`,
@@ -410,18 +420,36 @@ impl<S: Service> Worker<S> {
     }
 
     fn flush_dirty(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for key in dirty.drain(..) {
-            self.flush(key);
+        // Flushing can resume a paused reader whose new replies mark their
+        // connection dirty again: go on until nothing is left to write.
+        loop {
+            self.service.commit();
+            if !self.service.holds_replies() {
+                self.dirty.append(&mut self.held);
+            }
+            if self.dirty.is_empty() {
+                return;
+            }
+            let mut dirty = std::mem::take(&mut self.dirty);
+            dirty.sort_unstable();
+            dirty.dedup();
+            for key in dirty.drain(..) {
+                self.flush(key);
+            }
+            if self.dirty.is_empty() {
+                // Keep the allocation for the next turn.
+                self.dirty = dirty;
+            }
         }
-        self.dirty = dirty;
     }
 
     /// Writes what is ready; resumes a paused reader; closes a connection
     /// that asked to close once its replies are out.
     fn flush(&mut self, key: usize) {
+        if self.service.holds_replies() {
+            // Written at the end of the turn, once the service committed.
+            return self.held.push(key);
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };

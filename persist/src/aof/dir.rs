@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use super::encode::Encoder;
 use super::manifest::{FileKind, MAX_MANIFEST_LEN, Manifest, ManifestEntry};
 
 /// The lock file inside the log directory.
@@ -30,6 +31,53 @@ pub struct CoreFiles {
     /// Its manifest as found (empty for a new log).
     pub manifest: Manifest,
 }
+
+/// A new base file being written by a rewrite; removed unless finished.
+#[derive(Debug)]
+pub struct NewBase {
+    file: Option<File>,
+    temp: PathBuf,
+    seq: u64,
+    out: Encoder,
+    size: u64,
+}
+
+impl NewBase {
+    /// Where the records go, as commands (written by [`NewBase::write_out`]).
+    pub fn out(&mut self) -> &mut Encoder {
+        &mut self.out
+    }
+
+    /// Writes what was encoded to the file.
+    pub fn write_out(&mut self) -> io::Result<()> {
+        let file = self.file.as_mut().expect("an unfinished base has its file");
+        file.write_all(self.out.bytes())?;
+        self.size += self.out.bytes().len() as u64;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Where it is while being written.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+}
+
+impl Drop for NewBase {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// How a rewrite's temporary base file's name starts.
+const TEMP_REWRITE: &str = "temp-rewrite-";
 
 /// A file to load, in order.
 #[derive(Debug, Clone)]
@@ -83,8 +131,8 @@ impl AofDir {
                     return Err(corrupt(&path, "manifest too long".into()));
                 }
                 Ok(bytes) => {
-                    let text = String::from_utf8(bytes)
-                        .map_err(|_| corrupt(&path, "not UTF-8".into()))?;
+                    let text =
+                        String::from_utf8(bytes).map_err(|_| corrupt(&path, "not UTF-8".into()))?;
                     Manifest::parse(&text).map_err(|e| corrupt(&path, e))?
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
@@ -92,12 +140,14 @@ impl AofDir {
             };
             files.push(CoreFiles { core, manifest });
         }
-        Ok(AofDir {
+        let dir = AofDir {
             path: dir.to_owned(),
             prefix: prefix.to_owned(),
             cores: files,
             _lock: lock,
-        })
+        };
+        dir.remove_temporaries()?;
+        Ok(dir)
     }
 
     /// The directory.
@@ -152,11 +202,96 @@ impl AofDir {
         Ok((file, path))
     }
 
+    /// Starts a rewrite of core `core`'s log: an empty temporary base file
+    /// for the caller to write the core's records into, then hand to
+    /// [`AofDir::finish_rewrite`] (or drop, which removes it).
+    pub fn begin_rewrite(&mut self, core: usize) -> io::Result<NewBase> {
+        let seq = self.cores[core].manifest.last_seq() + 1;
+        let temp = self.path.join(format!(
+            "{TEMP_REWRITE}{}.core{core}.{seq}.base.aof",
+            self.prefix
+        ));
+        let file = File::create(&temp)
+            .map_err(|e| annotate(e, format!("cannot create {}", temp.display())))?;
+        Ok(NewBase {
+            file: Some(file),
+            temp,
+            seq,
+            out: Encoder::with_capacity(256 * 1024),
+            size: 0,
+        })
+    }
+
+    /// Makes `base`, which holds everything core `core`'s log held, its
+    /// log: the base is fsynced and renamed, a new empty incremental file
+    /// follows it, the manifest is replaced to name just those two, and
+    /// the files it named before are removed. Returns the new incremental
+    /// file, for appending, and its path. On an error the old log stays
+    /// the log.
+    pub fn finish_rewrite(
+        &mut self,
+        core: usize,
+        mut base: NewBase,
+    ) -> io::Result<(File, PathBuf)> {
+        base.write_out()?;
+        let file = base.file.take().expect("a base is finished once");
+        file.sync_all()?;
+        drop(file);
+        let base_name = format!("{}.core{core}.{}.base.aof", self.prefix, base.seq);
+        fs::rename(&base.temp, self.path.join(&base_name))?;
+        let incr_seq = base.seq + 1;
+        let incr_name = format!("{}.core{core}.{incr_seq}.incr.aof", self.prefix);
+        let incr_path = self.path.join(&incr_name);
+        File::create(&incr_path)?.sync_all()?;
+        let old: Vec<String> = self.cores[core]
+            .manifest
+            .files()
+            .map(|entry| entry.name.clone())
+            .collect();
+        let manifest = Manifest {
+            base: Some(ManifestEntry {
+                name: base_name,
+                seq: base.seq,
+                kind: FileKind::Base,
+            }),
+            incr: vec![ManifestEntry {
+                name: incr_name,
+                seq: incr_seq,
+                kind: FileKind::Incr,
+            }],
+        };
+        self.write_manifest(core, manifest)?;
+        for name in old {
+            if let Err(e) = fs::remove_file(self.path.join(&name)) {
+                tracing::warn!(file = %name, error = %e, "cannot remove a rewritten log file");
+            }
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&incr_path)
+            .map_err(|e| annotate(e, format!("cannot open {}", incr_path.display())))?;
+        Ok((file, incr_path))
+    }
+
+    /// Removes what an interrupted rewrite left (its temporary bases).
+    fn remove_temporaries(&self) -> io::Result<()> {
+        for entry in fs::read_dir(&self.path)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_str().is_some_and(|n| n.starts_with(TEMP_REWRITE)) {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces core `core`'s manifest atomically: a temporary file,
     /// fsynced, renamed over the old one, then the directory fsynced.
     fn write_manifest(&mut self, core: usize, manifest: Manifest) -> io::Result<()> {
         let path = self.path.join(manifest_name(&self.prefix, core));
-        let temp = self.path.join(format!("temp-{}", manifest_name(&self.prefix, core)));
+        let temp = self
+            .path
+            .join(format!("temp-{}", manifest_name(&self.prefix, core)));
         let mut file = File::create(&temp)?;
         file.write_all(manifest.render().as_bytes())?;
         file.sync_all()?;

@@ -114,7 +114,10 @@ mod tests {
         };
         let got = commands(b"k", &record);
         assert_eq!(got[0], [b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
-        assert_eq!(got[1], [b"PEXPIREAT".to_vec(), b"k".to_vec(), b"1234".to_vec()]);
+        assert_eq!(
+            got[1],
+            [b"PEXPIREAT".to_vec(), b"k".to_vec(), b"1234".to_vec()]
+        );
     }
 
     #[test]
@@ -124,24 +127,54 @@ mod tests {
         let items: Vec<Vec<u8>> = (0..130).map(|i| i.to_string().into_bytes()).collect();
         let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
         list.push(kiln_store::End::Right, &refs, &limits);
-        let got = commands(b"l", &Record { value: Value::List(Box::new(list)), expire_at: None });
+        let got = commands(
+            b"l",
+            &Record {
+                value: Value::List(Box::new(list)),
+                expire_at: None,
+            },
+        );
         assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [66, 66, 4]);
         assert_eq!(got[2][3], b"129");
 
         let mut hash = Hash::new();
         hash.insert(b"f", b"v", &limits);
-        let got = commands(b"h", &Record { value: Value::Hash(Box::new(hash)), expire_at: None });
-        assert_eq!(got, [[b"HSET".to_vec(), b"h".to_vec(), b"f".to_vec(), b"v".to_vec()]]);
+        let got = commands(
+            b"h",
+            &Record {
+                value: Value::Hash(Box::new(hash)),
+                expire_at: None,
+            },
+        );
+        assert_eq!(
+            got,
+            [[
+                b"HSET".to_vec(),
+                b"h".to_vec(),
+                b"f".to_vec(),
+                b"v".to_vec()
+            ]]
+        );
     }
 
     #[test]
     fn scores_keep_every_bit() {
         let limits = EncodingLimits::default();
         let mut zset = ZSet::new();
-        for (m, s) in [(&b"a"[..], 0.1 + 0.2), (b"b", f64::INFINITY), (b"c", -1e300)] {
+        for (m, s) in [
+            (&b"a"[..], 0.1 + 0.2),
+            (b"b", f64::INFINITY),
+            (b"c", -1e300),
+        ] {
             zset.insert(m, s, &limits);
         }
-        let got = commands(b"z", &Record { value: Value::ZSet(Box::new(zset)), expire_at: None });
+        let got = commands(
+            b"z",
+            &Record {
+                value: Value::ZSet(Box::new(zset)),
+                expire_at: None,
+            },
+        );
         let scores: Vec<f64> = got[0][2..]
             .chunks(2)
             .map(|p| match &p[0][..] {

@@ -56,7 +56,11 @@ impl Manifest {
                 }
                 FileKind::Base => manifest.base = Some(entry),
                 FileKind::Incr => {
-                    if manifest.incr.last().is_some_and(|last| last.seq >= entry.seq) {
+                    if manifest
+                        .incr
+                        .last()
+                        .is_some_and(|last| last.seq >= entry.seq)
+                    {
                         return Err(format!("incr files out of order at line {}", n + 1));
                     }
                     manifest.incr.push(entry);

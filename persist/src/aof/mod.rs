@@ -25,6 +25,7 @@
 
 mod dir;
 mod emit;
+mod encode;
 mod manifest;
 mod reader;
 mod writer;
@@ -32,8 +33,9 @@ mod writer;
 use std::fmt;
 use std::str::FromStr;
 
-pub use dir::{AofDir, CoreFiles, LoadFile};
+pub use dir::{AofDir, CoreFiles, LoadFile, NewBase};
 pub use emit::emit_record;
+pub use encode::Encoder;
 pub use manifest::{FileKind, Manifest, ManifestEntry};
 pub use reader::{ReadError, Record, Records};
 pub use writer::{Log, LogStatus};

@@ -150,10 +150,13 @@ impl<R: Read> Iterator for Records<R> {
     }
 }
 
+/// Where bytes stop being a command (relative to the parsed slice), and why.
+type Malformed = (usize, &'static str);
+
 /// One command from the front of `buf`: its arguments and the bytes it
 /// took, `None` when `buf` ends inside it, `Err((at, what))` when it is not
 /// a command.
-fn parse(buf: &[u8]) -> Result<Option<(Vec<Bytes>, usize)>, (usize, &'static str)> {
+fn parse(buf: &[u8]) -> Result<Option<(Vec<Bytes>, usize)>, Malformed> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -239,7 +242,10 @@ mod tests {
     fn reads_commands_with_offsets() {
         let records: Vec<Record> = Records::new(TWO).map(Result::unwrap).collect();
         assert_eq!(records.len(), 2);
-        assert_eq!(records[0].args, vec![Bytes::from("SELECT"), Bytes::from("0")]);
+        assert_eq!(
+            records[0].args,
+            vec![Bytes::from("SELECT"), Bytes::from("0")]
+        );
         assert_eq!(records[1].offset, 23);
         assert_eq!(records[1].args[2], Bytes::new());
     }
@@ -271,8 +277,16 @@ mod tests {
             Some(ReadError::Corrupt { offset, .. }) => assert_eq!(offset, 28),
             other => panic!("{other:?}"),
         }
-        for bad in [&b"+OK\r\n"[..], b"*0\r\n", b"*99999999999999999999\r\n", b"*1\r\n:1\r\n"] {
-            assert!(matches!(read_all(bad).1, Some(ReadError::Corrupt { .. })), "{bad:?}");
+        for bad in [
+            &b"+OK\r\n"[..],
+            b"*0\r\n",
+            b"*99999999999999999999\r\n",
+            b"*1\r\n:1\r\n",
+        ] {
+            assert!(
+                matches!(read_all(bad).1, Some(ReadError::Corrupt { .. })),
+                "{bad:?}"
+            );
         }
     }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::{DEFAULT_TENANT, Fsync};
+use super::Fsync;
+use super::encode::Encoder;
 
 /// How often `everysec` fsyncs.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -30,13 +31,11 @@ pub struct Log {
     file: Arc<File>,
     path: PathBuf,
     /// Encoded commands not yet written.
-    buf: Vec<u8>,
+    out: Encoder,
     /// Bytes of the file known whole (a failed write is cut back to it).
     size: u64,
     /// Written but not yet fsynced, under `always`.
     unsynced: bool,
-    /// The tenant the last record named.
-    tenant: Option<String>,
     error: Option<String>,
     syncer: Syncer,
 }
@@ -51,10 +50,9 @@ impl Log {
             syncer: Syncer::start(Arc::clone(&file), fsync == Fsync::EverySec),
             file,
             path: path.to_owned(),
-            buf: Vec::with_capacity(64 * 1024),
+            out: Encoder::with_capacity(64 * 1024),
             size,
             unsynced: false,
-            tenant: None,
             error: None,
         })
     }
@@ -77,44 +75,25 @@ impl Log {
         }
     }
 
-    /// Makes the next commands act as `tenant`: a tenant record, unless the
-    /// last record already named it.
+    /// Makes the next commands act as `tenant` (see [`Encoder::select`]).
     pub fn select(&mut self, tenant: &str) {
-        if self.tenant.as_deref() == Some(tenant) {
-            return;
-        }
-        if tenant == DEFAULT_TENANT {
-            self.append(&[b"SELECT", b"0"]);
-        } else {
-            self.append(&[b"TENANT", tenant.as_bytes()]);
-        }
-        self.tenant = Some(tenant.to_owned());
+        self.out.select(tenant);
     }
 
     /// Appends one command, as RESP.
     pub fn append(&mut self, args: &[&[u8]]) {
-        self.append_iter(args.len(), args.iter().copied());
+        self.out.append(args);
     }
 
     /// Appends one command of `count` arguments.
     pub fn append_iter<'a>(&mut self, count: usize, args: impl Iterator<Item = &'a [u8]>) {
-        let buf = &mut self.buf;
-        buf.push(b'*');
-        buf.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        for arg in args {
-            buf.push(b'$');
-            buf.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
-            buf.extend_from_slice(b"\r\n");
-            buf.extend_from_slice(arg);
-            buf.extend_from_slice(b"\r\n");
-        }
+        self.out.append_iter(count, args);
     }
 
     /// Whether replies must wait for [`Log::commit`]: under `always`, the
     /// log holds commands not yet on disk.
     pub fn holds_replies(&self) -> bool {
-        self.fsync == Fsync::Always && (!self.buf.is_empty() || self.unsynced)
+        self.fsync == Fsync::Always && (!self.out.bytes().is_empty() || self.unsynced)
     }
 
     /// Writes what was appended (and under `always` fsyncs it). A failed
@@ -135,20 +114,27 @@ impl Log {
     }
 
     fn write_and_sync(&mut self) -> io::Result<()> {
+        if self.out.bytes().is_empty()
+            && !self.unsynced
+            && self.error.is_none()
+            && !self.syncer.failed()
+        {
+            return Ok(());
+        }
         if let Some(error) = self.syncer.take_error() {
             // The background fsync failed: the file may have lost pages the
             // kernel could not write; fsync again before trusting it.
             self.unsynced = true;
             tracing::warn!(path = %self.path.display(), %error, "background fsync failed");
         }
-        if !self.buf.is_empty() {
-            if let Err(e) = (&*self.file).write_all(&self.buf) {
+        if !self.out.bytes().is_empty() {
+            if let Err(e) = (&*self.file).write_all(self.out.bytes()) {
                 // Never leave part of a record behind.
                 let _ = self.file.set_len(self.size);
                 return Err(e);
             }
-            self.size += self.buf.len() as u64;
-            self.buf.clear();
+            self.size += self.out.bytes().len() as u64;
+            self.out.clear();
             match self.fsync {
                 Fsync::Always => self.unsynced = true,
                 Fsync::EverySec => self.syncer.mark_dirty(),
@@ -172,7 +158,7 @@ impl Log {
     pub fn status(&self) -> LogStatus {
         LogStatus {
             error: self.error.clone(),
-            size: self.size + self.buf.len() as u64,
+            size: self.size + self.out.bytes().len() as u64,
         }
     }
 
@@ -200,6 +186,8 @@ struct SyncShared {
     enabled: AtomicBool,
     dirty: AtomicBool,
     stop: AtomicBool,
+    /// `error` holds a failure not yet taken.
+    failed: AtomicBool,
     error: Mutex<Option<String>>,
 }
 
@@ -209,6 +197,7 @@ impl Syncer {
             enabled: AtomicBool::new(enabled),
             dirty: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             error: Mutex::new(None),
         });
         let state = Arc::clone(&shared);
@@ -221,7 +210,9 @@ impl Syncer {
                         && state.dirty.swap(false, Ordering::AcqRel)
                         && let Err(e) = file.sync_data()
                     {
-                        *state.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                        *state.error.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(e.to_string());
+                        state.failed.store(true, Ordering::Release);
                     }
                 }
             })
@@ -237,7 +228,15 @@ impl Syncer {
         self.shared.dirty.store(true, Ordering::Release);
     }
 
+    /// Whether a background fsync failed since [`Syncer::take_error`].
+    fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
     fn take_error(&self) -> Option<String> {
+        if !self.shared.failed.swap(false, Ordering::AcqRel) {
+            return None;
+        }
         self.shared
             .error
             .lock()
@@ -292,7 +291,10 @@ mod tests {
         let names: Vec<&[u8]> = records.iter().map(|r| &r[0][..]).collect();
         assert_eq!(names, [&b"SELECT"[..], b"SET", b"DEL", b"TENANT", b"INCR"]);
         assert_eq!(records[3][1], "alice");
-        assert_eq!(log.status().size, std::fs::metadata(log.path()).unwrap().len());
+        assert_eq!(
+            log.status().size,
+            std::fs::metadata(log.path()).unwrap().len()
+        );
     }
 
     #[test]

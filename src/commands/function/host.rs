@@ -8,6 +8,7 @@ use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
 
 use crate::commands::execute::{NOT_LOCAL, READ_ONLY, admit_growth};
 use crate::commands::{Caller, Command, CommandSpec, Executed, Lookup, Out, Site, execute, lookup};
+use crate::journal::Journal;
 use crate::shared::Shared;
 use crate::stats::CoreStats;
 use crate::tenant::{Growth, TenantId, Usage};
@@ -24,6 +25,8 @@ pub struct ShardHost<'a> {
     pub(super) published: usize,
     /// The command `kiln.call` ran last.
     pub(super) last_spec: Option<&'static CommandSpec>,
+    /// This core's log: the function's writes are logged as their effects.
+    pub(super) journal: Option<&'a mut Journal>,
 }
 
 /// Accounted bytes of the longest integer `kiln.incr` can store.
@@ -49,6 +52,9 @@ impl ShardHost<'_> {
         if self.read_only {
             return Err(READ_ONLY);
         }
+        if let Some(refusal) = self.journal.as_deref().and_then(Journal::refusal) {
+            return Err(refusal);
+        }
         match growth {
             Some(growth) => admit_growth(self.shared, self.core, self.tenant, growth),
             None => Ok(()),
@@ -72,6 +78,13 @@ impl ShardHost<'_> {
             growth
         } else {
             growth.new_key(ENTRY_OVERHEAD)
+        }
+    }
+
+    /// Logs a host call's write as the command it amounts to.
+    fn log(&mut self, args: &[&[u8]]) {
+        if let Some(journal) = self.journal.as_deref_mut() {
+            journal.effect(self.shared, self.tenant, args);
         }
     }
 
@@ -119,9 +132,18 @@ impl Host for ShardHost<'_> {
         if let Some(ms) = ttl_ms {
             options.expire = kiln_store::SetExpire::At(self.shard.now().saturating_add(ms));
         }
-        let result = self.shard.set(key, value, options);
+        let result = self.shard.set(key, value.clone(), options);
         self.publish();
-        result.map(drop).map_err(store_error)
+        result.map_err(store_error)?;
+        let deadline = self
+            .shard
+            .deadline(key)
+            .map(|at| itoa::Buffer::new().format(at).to_owned());
+        match &deadline {
+            Some(at) => self.log(&[b"SET", key, &value, b"PXAT", at.as_bytes()]),
+            None => self.log(&[b"SET", key, &value]),
+        }
+        Ok(())
     }
 
     fn del(&mut self, key: &[u8]) -> Result<bool, HostError> {
@@ -129,6 +151,9 @@ impl Host for ShardHost<'_> {
         self.writable(key, None)?;
         let deleted = self.shard.del(key);
         self.publish();
+        if deleted {
+            self.log(&[b"DEL", key]);
+        }
         Ok(deleted)
     }
 
@@ -141,7 +166,9 @@ impl Host for ShardHost<'_> {
         self.writable(key, Some(INTEGER_BYTES))?;
         let result = self.shard.incr_by(key, delta);
         self.publish();
-        result.map_err(store_error)
+        let value = result.map_err(store_error)?;
+        self.log(&[b"INCRBY", key, itoa::Buffer::new().format(delta).as_bytes()]);
+        Ok(value)
     }
 
     fn call(&mut self, args: Args<'_>) -> Reply {
@@ -167,6 +194,7 @@ impl Host for ShardHost<'_> {
             stats: &mut *self.stats,
             functions: None,
             waiters: None,
+            journal: self.journal.as_deref_mut(),
         };
         let command = Command {
             spec,

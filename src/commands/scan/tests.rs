@@ -219,6 +219,7 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
         stats: &mut stats,
         functions: None,
         waiters: None,
+        journal: None,
     };
     let tenant = crate::tenant::TenantId::DEFAULT;
     let mut ctx = Ctx::new(site, tenant, Caller::Job(&[]), Out::Value);

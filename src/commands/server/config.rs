@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kiln_net::{Args, Reply};
 
+use kiln_persist::aof::Fsync;
 use kiln_store::EncodingLimits;
 
 use crate::commands::Ctx;
@@ -46,6 +47,10 @@ enum ParamKind {
     OutputBuffer,
     /// Accepts only this value (features Kiln does not have).
     Only(&'static str),
+    /// Changes only at start: `CONFIG SET` accepts the value it has.
+    AtStart,
+    /// `appendfsync`: `always`, `everysec` or `no`.
+    Fsync,
     /// A collection encoding threshold: a plain integer, or a memory value
     /// (`1kb`) when `memory`, within `min..=max`.
     Encoding {
@@ -187,8 +192,28 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "appendonly",
-        get: |_| "no".into(),
-        kind: ParamKind::Only("no"),
+        get: |s| yes_no(s.settings.aof.enabled),
+        kind: ParamKind::AtStart,
+    },
+    Param {
+        name: "appendfsync",
+        get: |s| s.runtime.appendfsync().to_string(),
+        kind: ParamKind::Fsync,
+    },
+    Param {
+        name: "appenddirname",
+        get: |s| s.settings.aof.dirname.clone(),
+        kind: ParamKind::Immutable,
+    },
+    Param {
+        name: "appendfilename",
+        get: |s| s.settings.aof.filename.clone(),
+        kind: ParamKind::Immutable,
+    },
+    Param {
+        name: "aof-load-truncated",
+        get: |s| yes_no(s.settings.aof.load_truncated),
+        kind: ParamKind::Immutable,
     },
     encoding_param!(
         "hash-max-listpack-entries",
@@ -296,6 +321,10 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+fn yes_no(on: bool) -> String {
+    if on { "yes" } else { "no" }.into()
+}
+
 /// `CONFIG GET pattern [pattern ...]`: each matching parameter once.
 pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let fields = PARAMS
@@ -335,9 +364,10 @@ fn set_failed(name: &str, why: &str) -> Reply {
 /// `output`: the output buffer limits now (a class not named keeps its own).
 fn parse_config_set(
     args: Args<'_>,
-    cores: usize,
+    shared: &Shared,
     output: OutputBufferLimits,
 ) -> Result<Vec<Change>, Reply> {
+    let cores = shared.cores();
     // Names and values come in pairs after `CONFIG SET`.
     if args.len() & 1 == 1 {
         return Err(Reply::error(
@@ -367,6 +397,7 @@ fn parse_config_set(
     let mut changes = Vec::new();
     for (param, i) in params.into_iter().zip((3..args.len()).step_by(2)) {
         let value = String::from_utf8_lossy(args.get(i));
+        let current = (param.get)(shared);
         let in_range = |field, n: u64, min: u64, max: u64| {
             if (min..=max).contains(&n) {
                 Ok(Change::Number(field, n))
@@ -441,6 +472,22 @@ fn parse_config_set(
                     &format!("argument(s) must be one of the following: {allowed}"),
                 ));
             }
+            ParamKind::AtStart if value.eq_ignore_ascii_case(&current) => Change::Nothing,
+            ParamKind::AtStart => {
+                return Err(set_failed(
+                    param.name,
+                    "Kiln takes it only at start (config file or command line)",
+                ));
+            }
+            ParamKind::Fsync => match value.parse::<Fsync>() {
+                Ok(fsync) => Change::Number(|r| &r.appendfsync, LiveSettings::fsync_code(fsync)),
+                Err(_) => {
+                    return Err(set_failed(
+                        param.name,
+                        "argument(s) must be one of the following: always, everysec, no",
+                    ));
+                }
+            },
             ParamKind::Immutable => unreachable!("rejected above"),
         });
     }
@@ -450,7 +497,7 @@ fn parse_config_set(
 /// `CONFIG SET name value [name value ...]`
 pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let output = ctx.shared.runtime.output_buffer_limits();
-    let changes = match parse_config_set(args, ctx.shared.cores(), output) {
+    let changes = match parse_config_set(args, ctx.shared, output) {
         Ok(changes) => changes,
         Err(reply) => return reply,
     };

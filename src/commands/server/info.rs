@@ -10,6 +10,7 @@ use kiln_store::Shard;
 use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
 use crate::commands::{Ctx, Finishing, Output};
+use crate::journal::Journal;
 use crate::shared::{LiveSettings, Shared};
 use crate::stats::CoreStats;
 use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
@@ -32,10 +33,14 @@ struct ServerFigures {
     hits: u64,
     misses: u64,
     expired: u64,
+    /// Bytes in the cores' current log files.
+    aof_size: u64,
+    /// Cores whose last log write failed.
+    aof_failed: u64,
 }
 
 /// Number of shard figures after the [`CoreStats`] fields.
-const SHARD_FIELDS: usize = 8;
+const SHARD_FIELDS: usize = 10;
 
 /// One core's part: its counters, then the caller's shard's figures and
 /// the client output buffers it counts. An operator's memory, client buffers
@@ -53,6 +58,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         let usage = ctx.shared.tenants.usage(ctx.core, ctx.tenant);
         usage.output.load(std::sync::atomic::Ordering::Relaxed)
     };
+    let log = ctx.journal.as_deref().and_then(Journal::status);
     let shard = [
         ctx.shard.len() as u64,
         ctx.shard.volatile_len() as u64,
@@ -62,6 +68,8 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         sum(|s| s.stats().keyspace_misses),
         sum(|s| s.stats().expired_keys),
         clients,
+        log.as_ref().map_or(0, |s| s.size),
+        u64::from(log.is_some_and(|s| s.error.is_some())),
     ];
     let mut stats = ctx.stats.clone();
     if let Some(runtime) = ctx.functions.as_deref() {
@@ -90,6 +98,8 @@ impl ServerFigures {
         self.misses += f(5);
         self.expired += f(6);
         self.clients_memory += f(7);
+        self.aof_size += f(8);
+        self.aof_failed += f(9);
     }
 }
 
@@ -110,6 +120,8 @@ struct Environment {
     rss: Option<u64>,
     cpu_sys_us: u64,
     cpu_user_us: u64,
+    aof_enabled: bool,
+    loading: bool,
 }
 
 impl Environment {
@@ -134,6 +146,8 @@ impl Environment {
             rss: resident_bytes(),
             cpu_sys_us,
             cpu_user_us,
+            aof_enabled: shared.settings.aof.enabled,
+            loading: shared.loading.load(std::sync::atomic::Ordering::Relaxed) > 0,
         }
     }
 }
@@ -193,10 +207,11 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// INFO's sections, in output order.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "clients",
     "memory",
+    "persistence",
     "stats",
     "replication",
     "cpu",
@@ -281,6 +296,19 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                     ("maxmemory_policy", "noeviction".into()),
                 ]);
                 lines
+            }
+            "persistence" => {
+                let flag = |on: bool| u8::from(on).to_string();
+                let status = |failed: bool| if failed { "err" } else { "ok" }.to_string();
+                vec![
+                    ("loading", flag(env.loading)),
+                    ("async_loading", "0".into()),
+                    ("aof_enabled", flag(env.aof_enabled)),
+                    ("aof_rewrite_in_progress", "0".into()),
+                    ("aof_rewrite_scheduled", "0".into()),
+                    ("aof_last_write_status", status(fig.aof_failed > 0)),
+                    ("aof_current_size", fig.aof_size.to_string()),
+                ]
             }
             "stats" => vec![
                 (
@@ -511,6 +539,8 @@ mod tests {
             rss: Some(2048),
             cpu_sys_us: 1_500_000,
             cpu_user_us: 25,
+            aof_enabled: true,
+            loading: false,
         }
     }
 
@@ -520,8 +550,8 @@ mod tests {
         let stats = |n: i64| CoreStats::from_fields(&[n; 9]).to_fields();
         let part =
             |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
-        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7, 100]));
-        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20]));
+        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7, 100, 300, 0]));
+        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20, 200, 1]));
         assert_eq!(fig.stats.commands_processed, 3);
         assert_eq!((fig.keys, fig.volatile, fig.used_memory), (14, 4, 1024));
         assert_eq!(fig.clients_memory, 120);
@@ -532,6 +562,16 @@ mod tests {
         assert_eq!((fig.hits, fig.misses, fig.expired), (6, 7, 8));
         let text = format_info(&["keyspace"], &fig, &env());
         assert_eq!(text, "# Keyspace\r\ndb0:keys=14,expires=4,avg_ttl=200\r\n");
+        let persistence = format_info(&["persistence"], &fig, &env());
+        assert!(persistence.contains("aof_enabled:1\r\n"), "{persistence}");
+        assert!(
+            persistence.contains("aof_current_size:500\r\n"),
+            "{persistence}"
+        );
+        assert!(
+            persistence.contains("aof_last_write_status:err\r\n"),
+            "{persistence}"
+        );
     }
 
     #[test]
