@@ -141,6 +141,14 @@ pub struct Options {
     #[arg(long, value_parser = parse_yes_no)]
     #[serde(default, deserialize_with = "de_yes_no")]
     pub aof_load_truncated: Option<bool>,
+    /// Rewrite a core's log once it has grown by this percentage of its
+    /// base since the last rewrite (0 = never on its own).
+    #[arg(long)]
+    pub auto_aof_rewrite_percentage: Option<u64>,
+    /// ... but not before it is this big (e.g. `64mb`).
+    #[arg(long, value_parser = parse_size_arg)]
+    #[serde(default, deserialize_with = "de_size")]
+    pub auto_aof_rewrite_min_size: Option<u64>,
     /// Fields a hash keeps in its compact (listpack) encoding.
     #[arg(long)]
     pub hash_max_listpack_entries: Option<usize>,
@@ -282,6 +290,22 @@ pub struct AofSettings {
     pub filename: String,
     /// `aof-load-truncated`.
     pub load_truncated: bool,
+    /// `auto-aof-rewrite-percentage`.
+    pub auto_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`, bytes.
+    pub auto_rewrite_min_size: u64,
+}
+
+impl AofSettings {
+    /// Whether a core's log of `size` bytes, whose base was `base` bytes
+    /// after the last rewrite, is due for an automatic rewrite (Redis's
+    /// rule: past the minimum size and grown by the percentage).
+    pub fn rewrite_due(&self, size: u64, base: u64) -> bool {
+        self.auto_rewrite_percentage > 0
+            && size >= self.auto_rewrite_min_size
+            && size.saturating_sub(base).saturating_mul(100)
+                >= base.max(1).saturating_mul(self.auto_rewrite_percentage)
+    }
 }
 
 impl Default for AofSettings {
@@ -292,6 +316,8 @@ impl Default for AofSettings {
             dirname: "appendonlydir".into(),
             filename: "appendonly.aof".into(),
             load_truncated: true,
+            auto_rewrite_percentage: 100,
+            auto_rewrite_min_size: 64 << 20,
         }
     }
 }
@@ -395,6 +421,8 @@ impl Options {
             appenddirname,
             appendfilename,
             aof_load_truncated,
+            auto_aof_rewrite_percentage,
+            auto_aof_rewrite_min_size,
             tenant_file,
             max_tenants,
             dir,
@@ -457,6 +485,12 @@ impl Options {
                 dirname: self.appenddirname.unwrap_or(d.aof.dirname),
                 filename: self.appendfilename.unwrap_or(d.aof.filename),
                 load_truncated: self.aof_load_truncated.unwrap_or(d.aof.load_truncated),
+                auto_rewrite_percentage: self
+                    .auto_aof_rewrite_percentage
+                    .unwrap_or(d.aof.auto_rewrite_percentage),
+                auto_rewrite_min_size: self
+                    .auto_aof_rewrite_min_size
+                    .unwrap_or(d.aof.auto_rewrite_min_size),
             },
             // With a log, tenants must outlive a restart as their keys do:
             // `ACL SETUSER`s are kept beside the data unless told otherwise.

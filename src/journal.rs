@@ -14,9 +14,10 @@
 //!   a record another core moved here (cross-core `RENAME`, `COPY`, STORE
 //!   forms) is logged as the commands that rebuild it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use kiln_net::{Args, Reply};
+use bytes::Bytes;
+use kiln_net::{Args, OwnedArgs, Reply};
 use kiln_persist::aof::{Log, LogStatus, emit_record};
 use kiln_store::{Record, Shard};
 
@@ -38,6 +39,36 @@ pub struct Journal {
     /// The names of the tenants this log has records of, so a deleted
     /// tenant's keyspace can be logged as emptied once it has no name.
     names: HashMap<TenantId, String>,
+    /// While a rewrite walks this core's shards: what was written since it
+    /// started, to write again at its end.
+    touched: Option<Touched>,
+    /// This core's log rewrites.
+    pub rewrites: RewriteStats,
+}
+
+/// A core's log rewrites, for `INFO persistence`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RewriteStats {
+    /// `BGREWRITEAOF` (or the automatic rule) asked for one.
+    pub requested: bool,
+    /// One is walking the shards.
+    pub in_progress: bool,
+    /// Rewrites finished.
+    pub done: u64,
+    /// The last one failed.
+    pub last_failed: bool,
+    /// Bytes of the base the last rewrite wrote (the log's size right after it).
+    pub base_size: u64,
+}
+
+/// What the writes during a rewrite changed.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// The keys written, with their tenant.
+    pub keys: HashSet<(TenantId, Bytes)>,
+    /// A write without keys (a flush) or a tenant's deletion: the walk
+    /// must start over.
+    pub restart: bool,
 }
 
 impl Journal {
@@ -47,7 +78,67 @@ impl Journal {
             log: Some(log),
             tenant: None,
             names: HashMap::new(),
+            touched: None,
+            rewrites: RewriteStats::default(),
         }
+    }
+
+    /// Asks for a rewrite of this core's log (`BGREWRITEAOF`).
+    pub fn request_rewrite(&mut self) -> Result<(), Reply> {
+        if self.log.is_none() {
+            return Err(Reply::error(
+                "ERR the append-only log is off on this server (appendonly no)",
+            ));
+        }
+        if self.rewrites.in_progress || self.rewrites.requested {
+            return Err(Reply::error(
+                "ERR Background append only file rewriting already in progress",
+            ));
+        }
+        self.rewrites.requested = true;
+        Ok(())
+    }
+
+    /// Logs into `log` from now on: a rewrite's new incremental file.
+    pub fn replace_log(&mut self, log: Log) {
+        self.log = Some(log);
+        self.tenant = None;
+    }
+
+    /// Starts (or stops, with `false`) noting the keys writes touch.
+    pub fn track(&mut self, on: bool) {
+        self.touched = on.then(Touched::default);
+    }
+
+    /// What was touched since [`Journal::track`] or the last take.
+    pub fn take_touched(&mut self) -> Touched {
+        self.touched
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Notes `key` of `tenant` as written.
+    fn touch(&mut self, tenant: TenantId, key: &[u8]) {
+        if let Some(touched) = &mut self.touched {
+            touched.keys.insert((tenant, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Notes the keys `spec` names in `args` as written; a keyless write
+    /// restarts the walk.
+    fn touch_keys(&mut self, tenant: TenantId, spec: &CommandSpec, args: Args<'_>) {
+        let Some(touched) = &mut self.touched else {
+            return;
+        };
+        let mut any = false;
+        for at in spec.keys.positions_in(args) {
+            touched
+                .keys
+                .insert((tenant, Bytes::copy_from_slice(args.get(at))));
+            any = true;
+        }
+        touched.restart |= !any;
     }
 
     /// The log, when there is one.
@@ -108,6 +199,9 @@ impl Journal {
         }
         // The next record names its tenant again.
         self.tenant = None;
+        if let Some(touched) = &mut self.touched {
+            touched.restart = true;
+        }
     }
 
     /// Logs a write `spec` ran with `args` and answered `reply` (not an
@@ -120,9 +214,10 @@ impl Journal {
         (spec, args): (&CommandSpec, Args<'_>),
         reply: &Reply,
     ) {
-        if !logged(spec) {
+        if !logged(spec) || self.log.is_none() {
             return;
         }
+        self.touch_keys(tenant, spec, args);
         let Some(log) = self.as_tenant(shared, tenant) else {
             return;
         };
@@ -143,6 +238,19 @@ impl Journal {
 
     /// Logs one command a storage function's host call amounts to.
     pub fn effect(&mut self, shared: &Shared, tenant: TenantId, args: &[&[u8]]) {
+        if self.touched.is_some() {
+            let owned = OwnedArgs::new(args.iter().copied());
+            match crate::commands::lookup(owned.args()) {
+                crate::commands::Lookup::Found(spec) => {
+                    self.touch_keys(tenant, spec, owned.args());
+                }
+                crate::commands::Lookup::Unknown(_) => {
+                    if let Some(touched) = &mut self.touched {
+                        touched.restart = true;
+                    }
+                }
+            }
+        }
         if let Some(log) = self.as_tenant(shared, tenant) {
             log.append(args);
         }
@@ -150,6 +258,7 @@ impl Journal {
 
     /// Logs that `key` now holds `record` (written over whatever it held).
     pub fn record(&mut self, shared: &Shared, tenant: TenantId, key: &[u8], record: &Record) {
+        self.touch(tenant, key);
         if let Some(log) = self.as_tenant(shared, tenant) {
             log.append(&[b"DEL", key]);
             emit_record(key, record, |args| log.append(args));

@@ -444,3 +444,193 @@ fn a_full_disk_refuses_writes_with_misconf_until_it_has_room() {
         panic!("after restart: {}", text(&got).len());
     }
 }
+
+/// `INFO persistence` as field → value.
+fn persistence_info(conn: &mut Raw) -> BTreeMap<String, String> {
+    let Reply::Bulk(info) = conn.cmd(&["INFO", "persistence"]) else {
+        panic!("INFO")
+    };
+    String::from_utf8_lossy(&info)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Waits until the cores have finished `rewrites` rewrites in all, none
+/// running.
+fn wait_rewrites(conn: &mut Raw, rewrites: u64) -> BTreeMap<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = persistence_info(conn);
+        if info["aof_rewrite_in_progress"] == "0"
+            && info["aof_rewrites"].parse::<u64>().unwrap() >= rewrites
+        {
+            return info;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rewrites never finished: {info:?}"
+        );
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+/// Files in the log directory.
+fn log_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn bgrewriteaof_compacts_each_cores_log_while_writes_go_on_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "everysec", &[]);
+    let mut admin = server.connect();
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all"]),
+        Reply::OK
+    );
+    let mut app = login(&server, "app");
+    // Enough history that the rewrite takes many slices: counters
+    // incremented often, collections of every type, deadlines.
+    for conn in [&mut admin, &mut app] {
+        for core in 0..2 {
+            for i in 0..300 {
+                let key = server.key_on_core(core, &format!("k{i}:"));
+                conn.cmd(&["SET", &format!("{key}s"), &"x".repeat(100), "EX", "1000"]);
+                conn.cmd(&["RPUSH", &format!("{key}l"), "a", "b", "c"]);
+                conn.cmd(&["HSET", &format!("{key}h"), "f", "1", "g", "2"]);
+                conn.cmd(&["SADD", &format!("{key}set"), "x", "y", &i.to_string()]);
+                conn.cmd(&["ZADD", &format!("{key}z"), "1.5", "m", &i.to_string(), "n"]);
+                for _ in 0..5 {
+                    conn.cmd(&["INCR", &format!("{key}n")]);
+                }
+            }
+        }
+    }
+    let sizes = |dir: &Path| -> u64 {
+        log_files(dir)
+            .iter()
+            .filter(|n| n.ends_with(".aof"))
+            .map(|n| {
+                std::fs::metadata(dir.join("appendonlydir").join(n))
+                    .unwrap()
+                    .len()
+            })
+            .sum()
+    };
+    let before_size = sizes(dir.path());
+    // Writers keep going during the rewrite: the keys they touch after the
+    // walk passed them must be written again before the switch.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|core| {
+            let stop = std::sync::Arc::clone(&stop);
+            let mut conn = login(&server, "app");
+            let keys: Vec<String> = (0..300)
+                .map(|i| server.key_on_core(core, &format!("k{i}:")))
+                .collect();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let key = &keys[n % keys.len()];
+                    conn.cmd(&["INCR", &format!("{key}n")]);
+                    conn.cmd(&["LPUSH", &format!("{key}l"), "w"]);
+                    conn.cmd(&["DEL", &format!("{key}h")]);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    assert_eq!(
+        admin.cmd(&["BGREWRITEAOF"]),
+        Reply::Status("Background append only file rewriting started".into())
+    );
+    let rewritten = wait_rewrites(&mut admin, 2);
+    let base_size: u64 = rewritten["aof_base_size"].parse().unwrap();
+    assert!(
+        base_size > 0 && base_size < before_size,
+        "base {base_size} bytes, log before {before_size}"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    // Writes after the switch land in the new incremental files.
+    app.cmd(&["SET", "after-rewrite", "1"]);
+    let before = (dump(&mut admin), dump(&mut app));
+    let files = log_files(dir.path());
+    for core in 0..2 {
+        let manifest = std::fs::read_to_string(
+            dir.path()
+                .join("appendonlydir")
+                .join(format!("appendonly.aof.core{core}.manifest")),
+        )
+        .unwrap();
+        assert!(
+            manifest.contains(" type b") && manifest.lines().count() == 2,
+            "{manifest}"
+        );
+        for line in manifest.lines() {
+            let name = line.split(' ').nth(1).unwrap();
+            assert!(files.iter().any(|f| f == name), "{name} in {files:?}");
+        }
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains(".1.incr.") || f.starts_with("temp")),
+        "old and temporary files are gone: {files:?}"
+    );
+    server.kill();
+
+    let server = start(dir.path(), "everysec", &[]);
+    let mut admin = server.connect();
+    let mut app = login(&server, "app");
+    assert_eq!(before.0, dump(&mut admin));
+    assert_eq!(before.1, dump(&mut app));
+    let info = persistence_info(&mut admin);
+    assert_eq!(info["aof_base_size"], base_size.to_string(), "{info:?}");
+}
+
+#[test]
+fn a_log_past_the_automatic_rule_is_rewritten_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        "no",
+        &[
+            "--auto-aof-rewrite-min-size",
+            "256kb",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut conn = server.connect();
+    let key = server.key_on_core(0, "big");
+    let value = "v".repeat(1000);
+    // ~600 kB of overwrites of one key: the rewrite keeps one SET.
+    for _ in 0..600 {
+        assert_eq!(conn.cmd(&["SET", &key, &value]), Reply::OK);
+    }
+    let info = wait_rewrites(&mut conn, 1);
+    let current: u64 = info["aof_current_size"].parse().unwrap();
+    assert!(current < 64 * 1024, "{info:?}");
+    assert_eq!(info["aof_last_bgrewrite_status"], "ok");
+    server.kill();
+    let server = start(dir.path(), "no", &[]);
+    assert_eq!(
+        server.connect().cmd(&["GET", &key]),
+        Reply::Bulk(value.into())
+    );
+}
+
+#[test]
+fn bgrewriteaof_without_a_log_is_refused() {
+    let server = TestServer::start();
+    let mut conn = server.connect();
+    assert!(matches!(conn.cmd(&["BGREWRITEAOF"]), Reply::Error(e) if e.contains("appendonly no")));
+}

@@ -27,6 +27,7 @@ use self::config::{config, config_get, config_resetstat, config_rewrite, config_
 use self::info::{info_combine, info_part};
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
 use crate::commands::plan as fanout;
+use crate::journal::Journal;
 use crate::{client_session, command};
 
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
@@ -58,6 +59,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     command!("debug", -2, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, debug,
         "server", "1.0.0", "A container for debugging commands."),
+    command!("bgrewriteaof", 1, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::AllCores(rewrite_started), bgrewriteaof,
+        "server", "1.0.0", "Asynchronously rewrites the append-only file to disk."),
     command!("lastsave", 1, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), &["@admin", "@fast", "@dangerous"], KeySpec::NONE, Route::Local, lastsave,
         "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk."),
 ];
@@ -178,6 +181,28 @@ fn sleep_duration(arg: &[u8]) -> Duration {
 
 /// `LASTSAVE`: Kiln has no persistence and never saves; it reports the
 /// start time, as Redis does before its first save.
+/// `BGREWRITEAOF`, on each core: its log is compacted between requests.
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    match ctx.journal.as_deref_mut().map(Journal::request_rewrite) {
+        Some(Ok(())) => REWRITE_STARTED,
+        Some(Err(refusal)) => refusal,
+        None => Reply::error("ERR the append-only log is off on this server (appendonly no)"),
+    }
+}
+
+const REWRITE_STARTED: Reply = Reply::Status(std::borrow::Cow::Borrowed(
+    "Background append only file rewriting started",
+));
+
+/// Combine for `BGREWRITEAOF`: started on every core, or the first refusal.
+fn rewrite_started(_: &fanout::Finishing<'_>, outputs: Vec<fanout::Output>) -> Reply {
+    outputs
+        .into_iter()
+        .map(fanout::Output::into_reply)
+        .find(Reply::is_error)
+        .unwrap_or(REWRITE_STARTED)
+}
+
 fn lastsave(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     Reply::Integer(ctx.shared.started_unix as i64)
 }

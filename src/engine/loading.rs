@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kiln_net::{OwnedArgs, Reply};
-use kiln_persist::aof::{AofDir, LoadFile, Log, ReadError, Record, Records};
+use kiln_persist::aof::{AofDir, FileKind, LoadFile, Log, ReadError, Record, Records};
 
 use super::Engine;
 use crate::commands::{self, Command, Executed, Lookup, Site};
@@ -224,6 +224,7 @@ impl Engine {
         match opened {
             Ok(log) => {
                 self.journal = Journal::new(log);
+                self.journal.rewrites.base_size = base_size(&loading.dir, self.id);
                 self.aof_dir = Some(loading.dir.clone());
             }
             Err(e) => {
@@ -243,4 +244,18 @@ impl Engine {
             "log loaded"
         );
     }
+}
+
+/// Bytes in core `core`'s base file (0 without one).
+fn base_size(dir: &Mutex<AofDir>, core: usize) -> u64 {
+    let files = dir
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .load_files(core);
+    files
+        .iter()
+        .filter(|f| f.kind == FileKind::Base)
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum()
 }

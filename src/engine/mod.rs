@@ -17,6 +17,7 @@
 pub mod blocked;
 pub mod loading;
 pub mod message;
+mod rewrite;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -80,6 +81,8 @@ pub struct Engine {
     /// The locked log directory, held for the server's lifetime once
     /// loading is done (its flock keeps a second server out).
     aof_dir: Option<std::sync::Arc<std::sync::Mutex<kiln_persist::aof::AofDir>>>,
+    /// A rewrite of this core's log under way (`BGREWRITEAOF`).
+    rewrite: Option<rewrite::Rewrite>,
 }
 
 impl Engine {
@@ -108,6 +111,7 @@ impl Engine {
             journal: Journal::default(),
             loading: None,
             aof_dir: None,
+            rewrite: None,
         }
     }
 
@@ -670,6 +674,9 @@ impl Service for Engine {
             self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
         }
         self.sweep_tenants();
+        if self.loading.is_none() {
+            self.check_auto_rewrite();
+        }
         // Deleted tenants' connections close, as Redis closes a deleted
         // user's clients (a busy one is closed at its next command already).
         let tenants = &self.shared.tenants;
@@ -687,8 +694,9 @@ impl Service for Engine {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        if self.loading.is_some() {
-            // Loading goes on between turns, without waiting for events.
+        if self.loading.is_some() || self.rewriting() {
+            // Loading and rewriting go on between turns, without waiting
+            // for events.
             return Some(self.now);
         }
         self.blocked.next_deadline()
@@ -697,6 +705,8 @@ impl Service for Engine {
     fn timers(&mut self, now: Instant, post: &mut Post<Msg>) {
         if self.loading.is_some() {
             self.load_some();
+        } else if self.rewriting() {
+            self.rewrite_some();
         }
         let due = self.blocked.expire(now);
         self.release(due, Some(post));

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 
 use crate::glob::glob_match;
-use crate::record::copy_out;
+use crate::record::{Record, copy_out};
 use crate::shard::Shard;
 
 impl Shard {
@@ -71,6 +71,35 @@ impl Shard {
             }
         }
         (next as u64 + 1, keys)
+    }
+
+    /// Walks up to `count` slots from `cursor` in [`Shard::scan`]'s order
+    /// (so a record present for the whole walk is seen at least once,
+    /// perhaps twice), calling `visit` with each record not expired; returns
+    /// the next cursor, 0 when done. Changes nothing: a log rewrite walks a
+    /// shard between requests with it.
+    pub fn walk(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Record)) -> u64 {
+        let len = self.table.len();
+        if len == 0 {
+            return 0;
+        }
+        let last = len - 1;
+        let mut next = if cursor == 0 {
+            last
+        } else {
+            usize::try_from(cursor - 1).map_or(last, |c| c.min(last))
+        };
+        for _ in 0..count.max(1) {
+            let (key, record) = self.table.get_index(next).expect("slot in bounds");
+            if !record.is_expired_at(self.now_ms) {
+                visit(key, record);
+            }
+            if next == 0 {
+                return 0;
+            }
+            next -= 1;
+        }
+        next as u64 + 1
     }
 }
 

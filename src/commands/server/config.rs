@@ -215,6 +215,16 @@ const PARAMS: &[Param] = &[
         get: |s| yes_no(s.settings.aof.load_truncated),
         kind: ParamKind::Immutable,
     },
+    Param {
+        name: "auto-aof-rewrite-percentage",
+        get: |s| s.settings.aof.auto_rewrite_percentage.to_string(),
+        kind: ParamKind::AtStart,
+    },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        get: |s| s.settings.aof.auto_rewrite_min_size.to_string(),
+        kind: ParamKind::AtStart,
+    },
     encoding_param!(
         "hash-max-listpack-entries",
         hash_max_listpack_entries,

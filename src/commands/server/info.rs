@@ -37,10 +37,18 @@ struct ServerFigures {
     aof_size: u64,
     /// Cores whose last log write failed.
     aof_failed: u64,
+    /// Cores rewriting their log.
+    aof_rewriting: u64,
+    /// Log rewrites finished.
+    aof_rewrites: u64,
+    /// Cores whose last rewrite failed.
+    aof_rewrite_failed: u64,
+    /// Bytes in the cores' base files.
+    aof_base_size: u64,
 }
 
 /// Number of shard figures after the [`CoreStats`] fields.
-const SHARD_FIELDS: usize = 10;
+const SHARD_FIELDS: usize = 14;
 
 /// One core's part: its counters, then the caller's shard's figures and
 /// the client output buffers it counts. An operator's memory, client buffers
@@ -59,6 +67,7 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         usage.output.load(std::sync::atomic::Ordering::Relaxed)
     };
     let log = ctx.journal.as_deref().and_then(Journal::status);
+    let rewrites = ctx.journal.as_deref().map(|j| j.rewrites);
     let shard = [
         ctx.shard.len() as u64,
         ctx.shard.volatile_len() as u64,
@@ -70,6 +79,10 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         clients,
         log.as_ref().map_or(0, |s| s.size),
         u64::from(log.is_some_and(|s| s.error.is_some())),
+        u64::from(rewrites.is_some_and(|r| r.in_progress || r.requested)),
+        rewrites.map_or(0, |r| r.done),
+        u64::from(rewrites.is_some_and(|r| r.last_failed)),
+        rewrites.map_or(0, |r| r.base_size),
     ];
     let mut stats = ctx.stats.clone();
     if let Some(runtime) = ctx.functions.as_deref() {
@@ -100,6 +113,10 @@ impl ServerFigures {
         self.clients_memory += f(7);
         self.aof_size += f(8);
         self.aof_failed += f(9);
+        self.aof_rewriting += f(10);
+        self.aof_rewrites += f(11);
+        self.aof_rewrite_failed += f(12);
+        self.aof_base_size += f(13);
     }
 }
 
@@ -304,10 +321,19 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                     ("loading", flag(env.loading)),
                     ("async_loading", "0".into()),
                     ("aof_enabled", flag(env.aof_enabled)),
-                    ("aof_rewrite_in_progress", "0".into()),
+                    ("aof_rewrite_in_progress", flag(fig.aof_rewriting > 0)),
                     ("aof_rewrite_scheduled", "0".into()),
                     ("aof_last_write_status", status(fig.aof_failed > 0)),
-                    ("aof_current_size", fig.aof_size.to_string()),
+                    (
+                        "aof_last_bgrewrite_status",
+                        status(fig.aof_rewrite_failed > 0),
+                    ),
+                    ("aof_rewrites", fig.aof_rewrites.to_string()),
+                    (
+                        "aof_current_size",
+                        (fig.aof_base_size + fig.aof_size).to_string(),
+                    ),
+                    ("aof_base_size", fig.aof_base_size.to_string()),
                 ]
             }
             "stats" => vec![
@@ -550,8 +576,11 @@ mod tests {
         let stats = |n: i64| CoreStats::from_fields(&[n; 9]).to_fields();
         let part =
             |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
-        fig.add_part(&part(1, [10, 2, 100, 1000, 5, 6, 7, 100, 300, 0]));
-        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20, 200, 1]));
+        fig.add_part(&part(
+            1,
+            [10, 2, 100, 1000, 5, 6, 7, 100, 300, 0, 1, 2, 0, 1000],
+        ));
+        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20, 200, 1, 0, 1, 1, 500]));
         assert_eq!(fig.stats.commands_processed, 3);
         assert_eq!((fig.keys, fig.volatile, fig.used_memory), (14, 4, 1024));
         assert_eq!(fig.clients_memory, 120);
@@ -564,10 +593,18 @@ mod tests {
         assert_eq!(text, "# Keyspace\r\ndb0:keys=14,expires=4,avg_ttl=200\r\n");
         let persistence = format_info(&["persistence"], &fig, &env());
         assert!(persistence.contains("aof_enabled:1\r\n"), "{persistence}");
-        assert!(
-            persistence.contains("aof_current_size:500\r\n"),
-            "{persistence}"
-        );
+        for line in [
+            "aof_current_size:2000",
+            "aof_base_size:1500",
+            "aof_rewrite_in_progress:1",
+            "aof_rewrites:3",
+            "aof_last_bgrewrite_status:err",
+        ] {
+            assert!(
+                persistence.contains(&format!("{line}\r\n")),
+                "{line}: {persistence}"
+            );
+        }
         assert!(
             persistence.contains("aof_last_write_status:err\r\n"),
             "{persistence}"
