@@ -4,25 +4,30 @@
 # requests from kiln-bench, round after round, alternating the servers.
 # It does not depend on whether the load generator saturates.
 #
-#   benches/cpu-per-request.sh [--rounds N] [--requests N] [--pipeline N] [SERVER-BINARY...]
+#   benches/cpu-per-request.sh [--rounds N] [--requests N] [--pipeline N]
+#       [--ratio SET:GET] [--appendfsync off|no|everysec|always] [SERVER-BINARY...]
 #
 # Each SERVER-BINARY (default: this tree's release kiln-server) runs with
 # 2 cores on a free loopback port; redis-server 7 runs beside them. The
 # load is memtier's default mix as issue reports use it: 50 connections,
 # 1:10 SET:GET, 100-byte values, 100,000 keys (filled first). Prints, per
 # server, the median microseconds of CPU per request and the ratio to Redis.
+# --appendfsync turns the append-only log on in every server (Redis's and
+# Kiln's) with that policy; `off` (the default) runs without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f ../shared/v8/env.sh ]; then
   # shellcheck disable=SC1091
   . ../shared/v8/env.sh
 fi
-rounds=3 requests=20000 pipeline=1 servers=()
+rounds=3 requests=20000 pipeline=1 ratio=1:10 fsync=off servers=()
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift ;;
     --requests) requests=$2; shift ;;
     --pipeline) pipeline=$2; shift ;;
+    --ratio) ratio=$2; shift ;;
+    --appendfsync) fsync=$2; shift ;;
     -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) servers+=("$1") ;;
   esac
@@ -46,12 +51,15 @@ pids=() ports=() names=(redis)
 data=$(mktemp -d)
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$data"' EXIT
 port=$(free_port)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+log=(--appendonly no)
+if [ "$fsync" != off ]; then log=(--appendonly yes --appendfsync "$fsync"); fi
+mkdir -p "$data/redis"
+redis-server --port "$port" --bind 127.0.0.1 --save '' --dir "$data/redis" "${log[@]}" >/dev/null &
 pids+=($!) ports+=("$port")
 for i in "${!servers[@]}"; do
   port=$(free_port)
   mkdir -p "$data/$i"
-  "${servers[$i]}" --port "$port" --core-port-base 0 --cores 2 --loglevel warn --dir "$data/$i" &
+  "${servers[$i]}" --port "$port" --core-port-base 0 --cores 2 --loglevel warn --dir "$data/$i" "${log[@]}" &
   pids+=($!) ports+=("$port") names+=("$(basename "${servers[$i]}")#$i")
 done
 for p in "${ports[@]}"; do
@@ -66,7 +74,7 @@ declare -A samples
 for _ in $(seq "$rounds"); do
   for i in "${!ports[@]}"; do
     before=$(cpu_ticks "${pids[$i]}")
-    "$bench" -p "${ports[$i]}" "${common[@]}" --ratio=1:10 --pipeline="$pipeline" -n "$per_client" >/dev/null
+    "$bench" -p "${ports[$i]}" "${common[@]}" --ratio="$ratio" --pipeline="$pipeline" -n "$per_client" >/dev/null
     after=$(cpu_ticks "${pids[$i]}")
     us=$(awk -v t=$((after - before)) -v hz="$hz" -v n=$((per_client * 50)) 'BEGIN { printf "%.3f", t / hz * 1e6 / n }')
     samples[$i]="${samples[$i]:-} $us"
@@ -74,7 +82,7 @@ for _ in $(seq "$rounds"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 redis_us=$(echo "${samples[0]}" | median)
-printf '%-24s %14s %10s   (pipeline %s, %s requests x %s rounds)\n' server "cpu_us/request" vs_redis "$pipeline" "$requests" "$rounds"
+printf '%-24s %14s %10s   (pipeline %s, SET:GET %s, appendfsync %s, %s requests x %s rounds)\n' server "cpu_us/request" vs_redis "$pipeline" "$ratio" "$fsync" "$requests" "$rounds"
 for i in "${!ports[@]}"; do
   us=$(echo "${samples[$i]}" | median)
   printf '%-24s %14s %10.2f\n' "${names[$i]}" "$us" "$(awk -v a="$us" -v b="$redis_us" 'BEGIN { print a / b }')"
