@@ -28,6 +28,7 @@ pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod ctx;
+pub mod dump;
 pub mod execute;
 pub mod expire;
 pub mod function;
@@ -328,6 +329,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             connection::COMMANDS,
             string::COMMANDS,
             keys::COMMANDS,
+            dump::COMMANDS,
             expire::COMMANDS,
             scan::COMMANDS,
             server::COMMANDS,
@@ -689,6 +691,7 @@ mod tests {
                 "acl|list",
                 "acl|setuser",
                 "acl|users",
+                "bgrewriteaof",
                 "client|no-evict",
                 "config|get",
                 "config|resetstat",
