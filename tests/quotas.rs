@@ -356,3 +356,33 @@ fn config_get_prints_every_client_class() {
         )
     );
 }
+
+#[test]
+fn a_setbit_far_out_is_refused_before_it_allocates() {
+    let server = TestServer::start_with(&["--maxmemory", "50mb"]);
+    let mut admin = server.connect();
+    let mut t1 = tenant(&server, &mut admin, "t1", &["maxmemory=1mb"]);
+    // 64 MiB of zero bytes would be needed: refused, and nothing was made.
+    assert_eq!(t1.cmd(&["SETBIT", "far", "536870912", "1"]), oom());
+    assert_eq!(t1.cmd(&["EXISTS", "far"]), Reply::Integer(0));
+    assert!(tenant_field(&mut t1, "used_memory") < 1 << 20);
+    // Within the quota it grows as Redis's does.
+    assert_eq!(t1.cmd(&["SETBIT", "near", "8000", "1"]), Reply::Integer(0));
+    assert_eq!(t1.cmd(&["STRLEN", "near"]), Reply::Integer(1001));
+}
+
+#[test]
+fn bitmap_arguments_are_checked_before_the_key_as_in_redis_7_2() {
+    let server = TestServer::start();
+    let mut conn = server.connect();
+    let syntax = Reply::error("ERR syntax error");
+    assert_eq!(conn.cmd(&["BITCOUNT", "nosuchkey", "1"]), syntax);
+    assert_eq!(
+        conn.cmd(&["BITCOUNT", "nosuchkey", "0", "1", "BOGUS"]),
+        syntax
+    );
+    assert_eq!(
+        conn.cmd(&["BITPOS", "nosuchkey", "0", "a"]),
+        Reply::error("ERR value is not an integer or out of range")
+    );
+}

@@ -21,6 +21,7 @@
 //! and their unit tests.
 
 pub mod acl;
+pub mod bits;
 pub mod blocking;
 pub mod client;
 pub mod cluster;
@@ -330,6 +331,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             string::COMMANDS,
             keys::COMMANDS,
             dump::COMMANDS,
+            bits::COMMANDS,
             expire::COMMANDS,
             scan::COMMANDS,
             server::COMMANDS,

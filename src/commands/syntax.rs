@@ -53,6 +53,10 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("renamenx", "key newkey"),
     ("copy", "source destination [DB destination-db] [REPLACE]"),
     ("dump", "key"),
+    ("setbit", "key offset value"),
+    ("getbit", "key offset"),
+    ("bitcount", "key [start end [BYTE | BIT]]"),
+    ("bitpos", "key bit [start [end [BYTE | BIT]]]"),
     (
         "restore",
         "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",

@@ -52,6 +52,7 @@
 //! - `numeric`: Redis's integer / float parsing and float printing.
 #![warn(missing_docs)]
 
+mod bits;
 mod collection;
 mod error;
 mod expire;
@@ -74,6 +75,7 @@ mod zset;
 #[cfg(test)]
 mod model_tests;
 
+pub use bits::{BitRange, BitUnit};
 pub use collection::{EncodingLimits, MAX_RANDOM_DRAWS};
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};

@@ -104,7 +104,7 @@ fn into_growable(value: Bytes, needed: usize) -> BytesMut {
 
 impl Shard {
     /// The string at `idx`, or WRONGTYPE.
-    fn string_at(&self, idx: usize) -> Result<&Bytes, StoreError> {
+    pub(crate) fn string_at(&self, idx: usize) -> Result<&Bytes, StoreError> {
         self.table[idx]
             .value
             .as_string()
@@ -303,21 +303,42 @@ impl Shard {
         offset: usize,
         data: &[u8],
     ) -> Result<usize, StoreError> {
+        if data.is_empty() {
+            return self.strlen_for_write(key);
+        }
+        let end = offset.checked_add(data.len()).ok_or(StoreError::TooLarge)?;
+        self.edit_string(key, end, |buf| {
+            buf[offset..end].copy_from_slice(data);
+            buf.len()
+        })
+    }
+
+    /// The length of the string at `key` (0 if missing), or WRONGTYPE.
+    fn strlen_for_write(&mut self, key: &[u8]) -> Result<usize, StoreError> {
+        match self.live_index(key) {
+            Some(i) => Ok(self.string_at(i)?.len()),
+            None => Ok(0),
+        }
+    }
+
+    /// Edits the string at `key` in place (creating it empty), first
+    /// growing it with zero bytes to at least `min_len` (refused past
+    /// `max_value_len`); keeps its deadline. Returns what `edit` returns.
+    pub(crate) fn edit_string<R>(
+        &mut self,
+        key: &[u8],
+        min_len: usize,
+        edit: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, StoreError> {
+        if min_len > self.config.max_value_len {
+            return Err(StoreError::TooLarge);
+        }
         let idx = self.live_index(key);
         let len = match idx {
             Some(i) => self.string_at(i)?.len(),
             None => 0,
         };
-        if data.is_empty() {
-            return Ok(len);
-        }
-        let end = offset
-            .checked_add(data.len())
-            .filter(|&n| n <= self.config.max_value_len);
-        let Some(end) = end else {
-            return Err(StoreError::TooLarge);
-        };
-        let new_len = end.max(len);
+        let new_len = min_len.max(len);
         let mut buf = match idx {
             Some(i) => {
                 let Value::String(old) = self.replace_value(i, Value::String(Bytes::new())) else {
@@ -330,7 +351,7 @@ impl Shard {
         if buf.len() < new_len {
             buf.resize(new_len, 0);
         }
-        buf[offset..end].copy_from_slice(data);
+        let out = edit(&mut buf);
         let value = Value::String(buf.freeze());
         match idx {
             Some(i) => {
@@ -346,7 +367,7 @@ impl Shard {
                 );
             }
         }
-        Ok(new_len)
+        Ok(out)
     }
 
     /// INCRBY / DECRBY / INCR / DECR: adds `delta` to the integer stored at

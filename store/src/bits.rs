@@ -1,0 +1,198 @@
+//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS.
+//!
+//! Bit 0 is the most significant bit of byte 0, as in Redis. Ranges follow
+//! Redis 7: inclusive, negative counts from the end, in bytes or (`BIT`) in
+//! bits, clamped to the string.
+
+use crate::error::StoreError;
+use crate::shard::Shard;
+
+/// The unit of a BITCOUNT / BITPOS range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitUnit {
+    /// Whole bytes (the default).
+    Byte,
+    /// Single bits.
+    Bit,
+}
+
+/// An inclusive range as a command gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitRange {
+    /// First index (negative counts from the end).
+    pub start: i64,
+    /// Last index; `None` runs to the end (BITPOS with a start only).
+    pub end: Option<i64>,
+    /// Bytes or bits.
+    pub unit: BitUnit,
+}
+
+impl Shard {
+    /// SETBIT: sets bit `offset` to `on`, growing the string with zero
+    /// bytes (refused past `max_value_len`); returns the bit it had.
+    pub fn set_bit(&mut self, key: &[u8], offset: u64, on: bool) -> Result<bool, StoreError> {
+        let byte = usize::try_from(offset / 8).map_err(|_| StoreError::TooLarge)?;
+        let mask = 0x80u8 >> (offset % 8);
+        self.edit_string(key, byte + 1, |buf| {
+            let old = buf[byte] & mask != 0;
+            if on {
+                buf[byte] |= mask;
+            } else {
+                buf[byte] &= !mask;
+            }
+            old
+        })
+    }
+
+    /// GETBIT: bit `offset` of the string (0 past its end or when missing).
+    pub fn get_bit(&mut self, key: &[u8], offset: u64) -> Result<bool, StoreError> {
+        let Some(idx) = self.read_index(key) else {
+            return Ok(false);
+        };
+        let value = self.string_at(idx)?;
+        let byte = usize::try_from(offset / 8).unwrap_or(usize::MAX);
+        Ok(value
+            .get(byte)
+            .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0))
+    }
+
+    /// BITCOUNT: set bits in `range` (the whole string without one).
+    pub fn bit_count(&mut self, key: &[u8], range: Option<BitRange>) -> Result<u64, StoreError> {
+        let Some(idx) = self.read_index(key) else {
+            return Ok(0);
+        };
+        let value = self.string_at(idx)?;
+        let Some((first, last)) = bit_span(value.len(), range) else {
+            return Ok(0);
+        };
+        Ok(count_ones(value, first, last))
+    }
+
+    /// BITPOS: the first bit equal to `bit` in `range`, or -1. Looking for
+    /// a 0 without an explicit end, a string of ones answers the bit just
+    /// past it (Redis's rule: the string is as if padded with zeros).
+    pub fn bit_pos(
+        &mut self,
+        key: &[u8],
+        bit: bool,
+        range: Option<BitRange>,
+    ) -> Result<i64, StoreError> {
+        let Some(idx) = self.read_index(key) else {
+            return Ok(if bit { -1 } else { 0 });
+        };
+        let value = self.string_at(idx)?;
+        let open_end = range.is_none_or(|r| r.end.is_none());
+        let Some((first, last)) = bit_span(value.len(), range) else {
+            return Ok(-1);
+        };
+        let found = (first..=last).find(|&at| bit_at(value, at) == bit);
+        Ok(match found {
+            Some(at) => at as i64,
+            None if !bit && open_end => ((last / 8 + 1) * 8) as i64,
+            None => -1,
+        })
+    }
+}
+
+/// Whether bit `at` of `bytes` is set.
+fn bit_at(bytes: &[u8], at: u64) -> bool {
+    bytes[(at / 8) as usize] & (0x80 >> (at % 8)) != 0
+}
+
+/// Set bits from bit `first` to bit `last`, inclusive: whole bytes by
+/// popcount, the partial ends bit by bit.
+fn count_ones(bytes: &[u8], first: u64, last: u64) -> u64 {
+    let (first_byte, last_byte) = ((first / 8) as usize, (last / 8) as usize);
+    let head = 0xffu8 >> (first % 8);
+    let tail = 0xffu8 << (7 - last % 8);
+    if first_byte == last_byte {
+        return u64::from((bytes[first_byte] & head & tail).count_ones());
+    }
+    let middle: u64 = bytes[first_byte + 1..last_byte]
+        .iter()
+        .map(|b| u64::from(b.count_ones()))
+        .sum();
+    u64::from((bytes[first_byte] & head).count_ones())
+        + middle
+        + u64::from((bytes[last_byte] & tail).count_ones())
+}
+
+/// The inclusive span of bits `range` covers in a string of `len` bytes,
+/// or `None` when it is empty.
+fn bit_span(len: usize, range: Option<BitRange>) -> Option<(u64, u64)> {
+    if len == 0 {
+        return None;
+    }
+    let Some(range) = range else {
+        return Some((0, len as u64 * 8 - 1));
+    };
+    let total = match range.unit {
+        BitUnit::Byte => len as i64,
+        BitUnit::Bit => len as i64 * 8,
+    };
+    let clamp = |i: i64| if i < 0 { (total + i).max(0) } else { i };
+    let start = clamp(range.start);
+    let end = clamp(range.end.unwrap_or(total - 1)).min(total - 1);
+    if start > end {
+        return None;
+    }
+    Some(match range.unit {
+        BitUnit::Byte => (start as u64 * 8, end as u64 * 8 + 7),
+        BitUnit::Bit => (start as u64, end as u64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::ShardConfig;
+
+    fn bytes_range(start: i64, end: i64) -> Option<BitRange> {
+        Some(BitRange {
+            start,
+            end: Some(end),
+            unit: BitUnit::Byte,
+        })
+    }
+
+    #[test]
+    fn set_and_get_bits_grow_the_string_with_zeros() {
+        let mut shard = Shard::new(ShardConfig::default());
+        assert!(!shard.set_bit(b"k", 7, true).unwrap());
+        assert!(shard.set_bit(b"k", 7, true).unwrap());
+        assert!(!shard.set_bit(b"k", 17, true).unwrap());
+        assert_eq!(shard.get(b"k").unwrap().unwrap(), &[0x01, 0x00, 0x40][..]);
+        assert!(shard.get_bit(b"k", 17).unwrap());
+        assert!(!shard.get_bit(b"k", 1 << 40).unwrap());
+        assert!(shard.set_bit(b"k", 7, false).unwrap());
+        assert_eq!(shard.bit_count(b"k", None).unwrap(), 1);
+    }
+
+    #[test]
+    fn counts_and_positions_follow_redis_ranges() {
+        let mut shard = Shard::new(ShardConfig::default());
+        shard.set_range(b"s", 0, b"foobar").unwrap();
+        assert_eq!(shard.bit_count(b"s", None).unwrap(), 26);
+        assert_eq!(shard.bit_count(b"s", bytes_range(0, 0)).unwrap(), 4);
+        assert_eq!(shard.bit_count(b"s", bytes_range(1, 1)).unwrap(), 6);
+        assert_eq!(shard.bit_count(b"s", bytes_range(-2, -1)).unwrap(), 7);
+        assert_eq!(shard.bit_count(b"s", bytes_range(4, 2)).unwrap(), 0);
+        let bits = Some(BitRange {
+            start: 5,
+            end: Some(30),
+            unit: BitUnit::Bit,
+        });
+        assert_eq!(shard.bit_count(b"s", bits).unwrap(), 17);
+        shard.set_range(b"p", 0, b"\xff\xf0\x00").unwrap();
+        assert_eq!(shard.bit_pos(b"p", false, None).unwrap(), 12);
+        assert_eq!(shard.bit_pos(b"p", true, bytes_range(2, -1)).unwrap(), -1);
+        shard.set_range(b"ones", 0, b"\xff\xff").unwrap();
+        assert_eq!(shard.bit_pos(b"ones", false, None).unwrap(), 16);
+        assert_eq!(
+            shard.bit_pos(b"ones", false, bytes_range(0, -1)).unwrap(),
+            -1
+        );
+        assert_eq!(shard.bit_pos(b"none", false, None).unwrap(), 0);
+        assert_eq!(shard.bit_pos(b"none", true, None).unwrap(), -1);
+    }
+}
