@@ -358,12 +358,16 @@ fn config_get_prints_every_client_class() {
 }
 
 #[test]
-fn a_setbit_far_out_is_refused_before_it_allocates() {
+fn a_setbit_or_bitfield_far_out_is_refused_before_it_allocates() {
     let server = TestServer::start_with(&["--maxmemory", "50mb"]);
     let mut admin = server.connect();
     let mut t1 = tenant(&server, &mut admin, "t1", &["maxmemory=1mb"]);
     // 64 MiB of zero bytes would be needed: refused, and nothing was made.
     assert_eq!(t1.cmd(&["SETBIT", "far", "536870912", "1"]), oom());
+    assert_eq!(
+        t1.cmd(&["BITFIELD", "far", "SET", "u8", "536870912", "1"]),
+        oom()
+    );
     assert_eq!(t1.cmd(&["EXISTS", "far"]), Reply::Integer(0));
     assert!(tenant_field(&mut t1, "used_memory") < 1 << 20);
     // Within the quota it grows as Redis's does.

@@ -1858,3 +1858,75 @@ const BITS_SCRIPT: &[&[&str]] = &[
 fn bitmap_replies_match_redis_7() {
     compare(&[], BITS_SCRIPT);
 }
+
+const BITFIELD_SCRIPT: &[&[&str]] = &[
+    &[
+        "BITFIELD", "f", "SET", "i8", "0", "-1", "GET", "u8", "0", "INCRBY", "i8", "0", "1",
+    ],
+    &[
+        "BITFIELD", "f", "INCRBY", "u8", "8", "200", "OVERFLOW", "SAT", "INCRBY", "u8", "8", "100",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u8", "8", "1", "GET", "u8", "8",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "SAT", "INCRBY", "i8", "16", "-300", "SET", "u4", "#6", "99",
+    ],
+    &[
+        "BITFIELD", "f", "SET", "u8", "24", "300", "GET", "i64", "0", "GET", "u63", "1",
+    ],
+    &[
+        "BITFIELD",
+        "f",
+        "INCRBY",
+        "i64",
+        "64",
+        "9223372036854775807",
+        "INCRBY",
+        "i64",
+        "64",
+        "1",
+    ],
+    &[
+        "BITFIELD",
+        "f",
+        "OVERFLOW",
+        "SAT",
+        "INCRBY",
+        "i64",
+        "64",
+        "9223372036854775807",
+    ],
+    &[
+        "BITFIELD", "f", "OVERFLOW", "FAIL", "SET", "i4", "200", "100", "GET", "i4", "200",
+    ],
+    &["GET", "f"],
+    &["BITFIELD", "f", "GET", "u3", "#5", "GET", "i1", "7"],
+    &["BITFIELD", "f"],
+    &["BITFIELD", "nosuchkey", "GET", "u8", "0"],
+    &["EXISTS", "nosuchkey"],
+    &["BITFIELD_RO", "f", "GET", "i16", "0", "GET", "u8", "#1"],
+    &["BITFIELD_RO", "f", "SET", "u8", "0", "1"],
+    &["BITFIELD_RO", "f", "INCRBY", "u8", "0", "1"],
+    &["BITFIELD", "f", "GET", "u64", "0"],
+    &["BITFIELD", "f", "GET", "i65", "0"],
+    &["BITFIELD", "f", "GET", "x8", "0"],
+    &["BITFIELD", "f", "GET", "i0", "0"],
+    &["BITFIELD", "f", "GET", "i8", "-1"],
+    &["BITFIELD", "f", "GET", "i8", "#-1"],
+    &["BITFIELD", "f", "GET", "i8", "abc"],
+    &["BITFIELD", "f", "GET", "i8", "4294967296"],
+    &["BITFIELD", "f", "SET", "i8", "0", "x"],
+    &["BITFIELD", "f", "OVERFLOW", "BOGUS", "GET", "i8", "0"],
+    &["BITFIELD", "f", "BOGUS", "i8", "0"],
+    &["BITFIELD", "f", "GET", "i8"],
+    &["BITFIELD", "f", "SET", "i8", "0"],
+    &["HSET", "h", "f", "v"],
+    &["BITFIELD", "h", "GET", "i8", "0"],
+    &["BITFIELD_RO", "h", "GET", "i8", "0"],
+];
+
+#[test]
+fn bitfield_replies_match_redis_7() {
+    compare(&[], BITFIELD_SCRIPT);
+}

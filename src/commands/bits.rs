@@ -10,7 +10,7 @@
 //! a SETBIT would add are charged to the tenant before they are allocated.
 
 use kiln_net::{Args, Reply};
-use kiln_store::{BitRange, BitUnit};
+use kiln_store::{BitRange, BitUnit, FieldKind, FieldOp, Overflow};
 
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg, store_error};
 use crate::command;
@@ -31,6 +31,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         "bitmap", "2.2.0", "Returns a bit value by offset."),
     command!("bitcount", -2, Flags::READONLY, &["@read", "@bitmap", "@slow"], KeySpec::FIRST, ONE_KEY, bitcount,
         "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string."),
+    command!("bitfield", -2, Flags::WRITE.with(Flags::DENYOOM), &["@write", "@bitmap", "@slow"], KeySpec::FIRST, ONE_KEY, bitfield,
+        "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings."),
+    command!("bitfield_ro", -2, Flags::READONLY.with(Flags::FAST), &["@read", "@bitmap", "@fast"], KeySpec::FIRST, ONE_KEY, bitfield_ro,
+        "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings."),
     command!("bitpos", -3, Flags::READONLY, &["@read", "@bitmap", "@slow"], KeySpec::FIRST, ONE_KEY, bitpos,
         "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string."),
 ];
@@ -127,4 +131,146 @@ fn bitpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         },
         Err(e) => e,
     }
+}
+
+/// Most operations one BITFIELD may carry (each takes at least three
+/// arguments, so a request within the argument limits never reaches it;
+/// it bounds the reply all the same).
+const MAX_FIELD_OPS: usize = 1 << 20;
+
+/// `i<bits>` (1..=64) or `u<bits>` (1..=63).
+fn field_type(arg: &[u8]) -> Result<(bool, u32), Reply> {
+    let bad = Reply::error(
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+    );
+    let (signed, digits) = match arg.split_first() {
+        Some((b'i' | b'I', rest)) => (true, rest),
+        Some((b'u' | b'U', rest)) => (false, rest),
+        _ => return Err(bad),
+    };
+    let bits = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse::<u32>().ok())
+        .filter(|&b| b >= 1 && (b <= 63 || (signed && b == 64)));
+    bits.map(|b| (signed, b)).ok_or(bad)
+}
+
+/// A field offset: bits, or `#n` fields of `bits`; the field must end
+/// within `proto-max-bulk-len` bytes.
+fn field_offset(ctx: &Ctx<'_>, arg: &[u8], bits: u32) -> Result<u64, Reply> {
+    let (scaled, digits) = match arg.strip_prefix(b"#") {
+        Some(rest) => (true, rest),
+        None => (false, arg),
+    };
+    let max_bits = LiveSettings::get(&ctx.shared.runtime.proto_max_bulk_len).saturating_mul(8);
+    kiln_store::numeric::parse_i64(digits)
+        .and_then(|n| u64::try_from(n).ok())
+        .and_then(|n| {
+            if scaled {
+                n.checked_mul(u64::from(bits))
+            } else {
+                Some(n)
+            }
+        })
+        .filter(|&n| n.saturating_add(u64::from(bits)) <= max_bits)
+        .ok_or(BAD_OFFSET)
+}
+
+/// BITFIELD's operations, all checked before any runs.
+fn field_ops(ctx: &Ctx<'_>, args: Args<'_>, read_only: bool) -> Result<Vec<FieldOp>, Reply> {
+    let mut ops = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut at = 2;
+    while at < args.len() {
+        let word = args.get(at);
+        let left = args.len() - at - 1;
+        if word.eq_ignore_ascii_case(b"OVERFLOW") && left >= 1 {
+            let policy = args.get(at + 1);
+            overflow = if policy.eq_ignore_ascii_case(b"WRAP") {
+                Overflow::Wrap
+            } else if policy.eq_ignore_ascii_case(b"SAT") {
+                Overflow::Sat
+            } else if policy.eq_ignore_ascii_case(b"FAIL") {
+                Overflow::Fail
+            } else {
+                return Err(Reply::error("ERR Invalid OVERFLOW type specified"));
+            };
+            at += 2;
+            continue;
+        }
+        let get = word.eq_ignore_ascii_case(b"GET");
+        let set = word.eq_ignore_ascii_case(b"SET");
+        let incr = word.eq_ignore_ascii_case(b"INCRBY");
+        let needs = if get { 2 } else { 3 };
+        if !(get || set || incr) || left < needs {
+            return Err(errors::SYNTAX);
+        }
+        let (signed, bits) = field_type(args.get(at + 1))?;
+        let offset = field_offset(ctx, args.get(at + 2), bits)?;
+        let kind = if get {
+            FieldKind::Get
+        } else {
+            let value = int_arg(args.get(at + 3))?;
+            if read_only {
+                return Err(Reply::error(
+                    "ERR BITFIELD_RO only supports the GET subcommand",
+                ));
+            }
+            if set {
+                FieldKind::Set(value)
+            } else {
+                FieldKind::IncrBy(value)
+            }
+        };
+        if ops.len() == MAX_FIELD_OPS {
+            return Err(errors::SYNTAX);
+        }
+        ops.push(FieldOp {
+            kind,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
+        at += needs + 1;
+    }
+    Ok(ops)
+}
+
+fn run_bitfield(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
+    let ops = match field_ops(ctx, args, read_only) {
+        Ok(ops) => ops,
+        Err(e) => return e,
+    };
+    let key = args.get(1);
+    let end = ops
+        .iter()
+        .filter(|op| op.kind != FieldKind::Get)
+        .map(|op| (op.offset + u64::from(op.bits)).div_ceil(8))
+        .max()
+        .unwrap_or(0);
+    let len = ctx.shard.strlen(key).unwrap_or(0) as u64;
+    if end > len {
+        let growth = Growth::default().bytes((end - len) as usize);
+        if let Err(refusal) = admit_growth(ctx.shared, ctx.core, ctx.tenant, growth) {
+            return refusal;
+        }
+    }
+    match ctx.shard.bitfield(key, &ops) {
+        Ok(answers) => Reply::Array(
+            answers
+                .into_iter()
+                .map(|a| a.map_or(Reply::Nil, Reply::Integer))
+                .collect(),
+        ),
+        Err(e) => store_error(e),
+    }
+}
+
+fn bitfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    run_bitfield(ctx, args, false)
+}
+
+fn bitfield_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    run_bitfield(ctx, args, true)
 }

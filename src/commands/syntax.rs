@@ -58,6 +58,14 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("bitcount", "key [start end [BYTE | BIT]]"),
     ("bitpos", "key bit [start [end [BYTE | BIT]]]"),
     (
+        "bitfield",
+        "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | [OVERFLOW WRAP | SAT | FAIL] INCRBY encoding offset increment ...]",
+    ),
+    (
+        "bitfield_ro",
+        "key [GET encoding offset [GET encoding offset ...]]",
+    ),
+    (
         "restore",
         "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
     ),

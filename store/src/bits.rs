@@ -1,4 +1,4 @@
-//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS.
+//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITFIELD.
 //!
 //! Bit 0 is the most significant bit of byte 0, as in Redis. Ranges follow
 //! Redis 7: inclusive, negative counts from the end, in bytes or (`BIT`) in
@@ -92,6 +92,181 @@ impl Shard {
             None => -1,
         })
     }
+}
+
+/// One BITFIELD operation on a field of `bits` bits (1..=64 signed,
+/// 1..=63 unsigned) at bit `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldOp {
+    /// What it does.
+    pub kind: FieldKind,
+    /// Two's complement or unsigned.
+    pub signed: bool,
+    /// Width.
+    pub bits: u32,
+    /// First bit.
+    pub offset: u64,
+    /// What a SET or INCRBY past the field's range does.
+    pub overflow: Overflow,
+}
+
+/// A BITFIELD operation's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Read the field.
+    Get,
+    /// Write a value, answering the old one.
+    Set(i64),
+    /// Add to the field, answering the new value.
+    IncrBy(i64),
+}
+
+/// BITFIELD's `OVERFLOW` policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Modulo the field's range (the default).
+    Wrap,
+    /// Clamp to the field's minimum or maximum.
+    Sat,
+    /// Leave the field and answer nil.
+    Fail,
+}
+
+impl Shard {
+    /// BITFIELD / BITFIELD_RO: runs `ops` in order, one answer each (`None`
+    /// where `OVERFLOW FAIL` stopped a write). With any write, the string
+    /// is first grown with zero bytes to hold every written field (as
+    /// Redis does, even when an overflow then fails); reads past the end
+    /// read zeros, and reads alone create nothing.
+    pub fn bitfield(
+        &mut self,
+        key: &[u8],
+        ops: &[FieldOp],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let writes_to = ops
+            .iter()
+            .filter(|op| op.kind != FieldKind::Get)
+            .map(|op| (op.offset + u64::from(op.bits)).div_ceil(8))
+            .max();
+        let Some(len) = writes_to else {
+            let Some(idx) = self.read_index(key) else {
+                return Ok(ops.iter().map(|_| Some(0)).collect());
+            };
+            let value = self.string_at(idx)?;
+            return Ok(ops.iter().map(|op| Some(read_field(value, op))).collect());
+        };
+        let len = usize::try_from(len).map_err(|_| StoreError::TooLarge)?;
+        self.edit_string(key, len, |buf| {
+            ops.iter().map(|op| run_field(buf, op)).collect()
+        })
+    }
+}
+
+/// The field `op` names, as its type reads it.
+fn read_field(bytes: &[u8], op: &FieldOp) -> i64 {
+    let raw = (0..u64::from(op.bits)).fold(0u64, |acc, i| {
+        let at = op.offset + i;
+        let bit = usize::try_from(at / 8)
+            .ok()
+            .and_then(|byte| bytes.get(byte))
+            .is_some_and(|b| b & (0x80 >> (at % 8)) != 0);
+        (acc << 1) | u64::from(bit)
+    });
+    if op.signed && op.bits < 64 && raw >> (op.bits - 1) & 1 == 1 {
+        (raw | (u64::MAX << op.bits)) as i64
+    } else {
+        raw as i64
+    }
+}
+
+fn write_field(bytes: &mut [u8], op: &FieldOp, value: i64) {
+    let value = value as u64;
+    for i in 0..u64::from(op.bits) {
+        let at = op.offset + i;
+        let mask = 0x80u8 >> (at % 8);
+        let byte = &mut bytes[(at / 8) as usize];
+        if value >> (u64::from(op.bits) - 1 - i) & 1 == 1 {
+            *byte |= mask;
+        } else {
+            *byte &= !mask;
+        }
+    }
+}
+
+/// Runs one operation on a buffer that holds its field.
+fn run_field(bytes: &mut [u8], op: &FieldOp) -> Option<i64> {
+    let old = read_field(bytes, op);
+    let (target, incr, answer_old) = match op.kind {
+        FieldKind::Get => return Some(old),
+        FieldKind::Set(value) => (value, 0, true),
+        FieldKind::IncrBy(incr) => (old, incr, false),
+    };
+    let (overflowed, wrapped) = if op.signed {
+        signed_overflow(target, incr, op.bits, op.overflow)
+    } else {
+        unsigned_overflow(target as u64, incr, op.bits, op.overflow)
+    };
+    if overflowed && op.overflow == Overflow::Fail {
+        return None;
+    }
+    let new = if overflowed {
+        wrapped
+    } else {
+        target.wrapping_add(incr)
+    };
+    write_field(bytes, op, new);
+    Some(if answer_old { old } else { new })
+}
+
+/// Whether `value + incr` leaves a signed field of `bits`, and what WRAP or
+/// SAT make of it (Redis's `checkSignedBitfieldOverflow`).
+fn signed_overflow(value: i64, incr: i64, bits: u32, policy: Overflow) -> (bool, i64) {
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let sum = value.checked_add(incr);
+    let (over, under) = match sum {
+        Some(sum) => (sum > max, sum < min),
+        None => (incr > 0, incr < 0),
+    };
+    if !over && !under {
+        return (false, 0);
+    }
+    let limited = match policy {
+        Overflow::Sat if over => max,
+        Overflow::Sat => min,
+        _ => {
+            let raw = (value as u64).wrapping_add(incr as u64);
+            if bits == 64 {
+                raw as i64
+            } else if raw >> (bits - 1) & 1 == 1 {
+                (raw | (u64::MAX << bits)) as i64
+            } else {
+                (raw & !(u64::MAX << bits)) as i64
+            }
+        }
+    };
+    (true, limited)
+}
+
+/// The same for an unsigned field of `bits` (at most 63): a value past
+/// its maximum (a negative SET) overflows too.
+fn unsigned_overflow(value: u64, incr: i64, bits: u32, policy: Overflow) -> (bool, i64) {
+    let max = (1u64 << bits) - 1;
+    let over = value > max || (incr > 0 && incr as u64 > max - value);
+    let under = !over && incr < 0 && incr.unsigned_abs() > value;
+    if !over && !under {
+        return (false, 0);
+    }
+    let limited = match policy {
+        Overflow::Sat if over => max,
+        Overflow::Sat => 0,
+        _ => value.wrapping_add(incr as u64) & max,
+    };
+    (true, limited as i64)
 }
 
 /// Whether bit `at` of `bytes` is set.
@@ -194,5 +369,54 @@ mod tests {
         );
         assert_eq!(shard.bit_pos(b"none", false, None).unwrap(), 0);
         assert_eq!(shard.bit_pos(b"none", true, None).unwrap(), -1);
+    }
+
+    fn field(kind: FieldKind, signed: bool, bits: u32, offset: u64, overflow: Overflow) -> FieldOp {
+        FieldOp {
+            kind,
+            signed,
+            bits,
+            offset,
+            overflow,
+        }
+    }
+
+    #[test]
+    fn bitfields_wrap_saturate_and_fail_as_redis() {
+        let mut shard = Shard::new(ShardConfig::default());
+        let ops = [
+            field(FieldKind::Set(-1), true, 8, 0, Overflow::Wrap),
+            field(FieldKind::Get, false, 8, 0, Overflow::Wrap),
+            field(FieldKind::IncrBy(1), true, 8, 0, Overflow::Wrap),
+            field(FieldKind::IncrBy(200), false, 8, 8, Overflow::Wrap),
+            field(FieldKind::IncrBy(100), false, 8, 8, Overflow::Sat),
+            field(FieldKind::IncrBy(1), false, 8, 8, Overflow::Fail),
+            field(FieldKind::IncrBy(-300), true, 8, 16, Overflow::Sat),
+            field(FieldKind::Set(300), false, 8, 24, Overflow::Wrap),
+            field(FieldKind::Get, true, 64, 0, Overflow::Wrap),
+        ];
+        let got = shard.bitfield(b"f", &ops).unwrap();
+        assert_eq!(
+            got,
+            [
+                Some(0),
+                Some(255),
+                Some(0),
+                Some(200),
+                Some(255),
+                None,
+                Some(-128),
+                Some(0),
+                Some(0x00ff_802c_0000_0000),
+            ]
+        );
+        assert_eq!(
+            shard.get(b"f").unwrap().unwrap(),
+            &[0x00, 0xff, 0x80, 0x2c][..]
+        );
+        // Reads alone create nothing.
+        let get = [field(FieldKind::Get, false, 4, 100, Overflow::Wrap)];
+        assert_eq!(shard.bitfield(b"none", &get).unwrap(), [Some(0)]);
+        assert!(!shard.exists(b"none"));
     }
 }
