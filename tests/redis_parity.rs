@@ -1930,3 +1930,50 @@ const BITFIELD_SCRIPT: &[&[&str]] = &[
 fn bitfield_replies_match_redis_7() {
     compare(&[], BITFIELD_SCRIPT);
 }
+
+/// BITOP with its keys on both cores (see [`CROSS_CORE_SCRIPT`]), so the
+/// main port gathers them.
+const BITOP_SCRIPT: &[&[&str]] = &[
+    &["SET", "{a}a", "foobar"],
+    &["SET", "{b}b", "abcdef"],
+    &["SET", "{c}c", "\u{ff}"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{b}b"],
+    &["GET", "{d}d"],
+    &["BITOP", "or", "{d}d", "{a}a", "{b}b", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "XOR", "{d}d", "{a}a", "{c}c", "{a}none"],
+    &["GET", "{d}d"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{a}none"],
+    &["GET", "{d}d"],
+    &["BITOP", "NOT", "{d}d", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "NOT", "{b}n", "{a}a"],
+    &["GET", "{b}n"],
+    &["BITOP", "NOT", "{d}d", "{a}a", "{b}b"],
+    &["BITOP", "NAND", "{d}d", "{a}a", "{b}b"],
+    &["BITOP", "OR", "{d}d"],
+    &["EXPIRE", "{d}d", "100"],
+    &["BITOP", "OR", "{d}d", "{a}a"],
+    &["TTL", "{d}d"],
+    &["BITOP", "OR", "{d}d", "{a}none", "{b}none"],
+    &["EXISTS", "{d}d"],
+    &["BITOP", "AND", "{a}a", "{a}a", "{a}a"],
+    &["GET", "{a}a"],
+    &["HSET", "{c}h", "f", "v"],
+    &["BITOP", "OR", "{d}d", "{a}a", "{c}h"],
+    &["BITOP", "OR", "{c}h", "{b}b"],
+    &["TYPE", "{c}h"],
+    &["GET", "{c}h"],
+    &["BITOP", "NOT", "{c}h", "{a}none"],
+    &["EXISTS", "{c}h"],
+    &["SET", "{d}x", "12"],
+    &["BITOP", "XOR", "{d}x", "{d}x", "{d}x"],
+    &["GET", "{d}x"],
+];
+
+#[test]
+fn bitop_replies_match_redis_7() {
+    compare(&[], BITOP_SCRIPT);
+}

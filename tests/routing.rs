@@ -174,6 +174,7 @@ fn core_ports_answer_like_cluster_nodes() {
         &["SUNIONSTORE", &mine, &other_slot][..],
         &["SMOVE", &mine, &other_slot, "m"],
         &["ZUNION", "2", &mine, &other_slot],
+        &["BITOP", "OR", &mine, &other_slot],
     ] {
         assert_eq!(
             node0.cmd(command),

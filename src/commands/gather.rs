@@ -1,6 +1,6 @@
 //! Multi-key collection commands whose keys live on several cores, on the
 //! main port: the set and sorted-set algebra (SINTER, SUNIONSTORE,
-//! ZINTERCARD, ZRANGESTORE...), the moves between two keys (SMOVE, LMOVE,
+//! ZINTERCARD, ZRANGESTORE...) and BITOP, the moves between two keys (SMOVE, LMOVE,
 //! RPOPLPUSH) and the pops from the first non-empty of several keys
 //! (LMPOP, ZMPOP).
 //!
@@ -89,7 +89,13 @@ fn run_gathered(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> 
     if !f.spec.flags.has(Flags::WRITE) || reply.is_error() {
         return Err(reply);
     }
-    let dest = args.get(1);
+    // The destination is the first key (BITOP's comes after its operation).
+    let dest = f
+        .spec
+        .keys
+        .positions_in(args)
+        .next()
+        .map_or(args.get(1), |at| args.get(at));
     let job = match scratch.peek_record(dest) {
         Some(record) => Job::PutRecord {
             key: Bytes::copy_from_slice(dest),
