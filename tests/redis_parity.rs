@@ -1977,3 +1977,113 @@ const BITOP_SCRIPT: &[&[&str]] = &[
 fn bitop_replies_match_redis_7() {
     compare(&[], BITOP_SCRIPT);
 }
+
+/// HyperLogLog with keys on both cores (`{a}`/`{d}` on one, `{b}`/`{c}` on
+/// the other).
+const HLL_SCRIPT: &[&[&str]] = &[
+    &["PFADD", "{a}h", "a", "b", "c", "d", "e", "f", "g"],
+    &["PFADD", "{a}h", "a", "b"],
+    &["PFADD", "{a}h"],
+    &["PFADD", "{b}e"],
+    &["PFADD", "{b}e"],
+    &["PFCOUNT", "{a}h"],
+    &["PFCOUNT", "{b}e"],
+    &["PFCOUNT", "{c}none"],
+    &[
+        "PFADD", "{b}h", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p",
+    ],
+    &["PFCOUNT", "{a}h", "{b}h"],
+    &["PFCOUNT", "{a}h", "{b}h", "{c}none"],
+    &["PFMERGE", "{d}m", "{a}h", "{b}h"],
+    &["PFCOUNT", "{d}m"],
+    &["PFADD", "{c}x", "zz", "yy"],
+    &["PFMERGE", "{c}x", "{a}h"],
+    &["PFCOUNT", "{c}x"],
+    &["PFMERGE", "{c}new"],
+    &["PFCOUNT", "{c}new"],
+    &["EXISTS", "{c}new"],
+    &["EXPIRE", "{d}m", "100"],
+    &["PFMERGE", "{d}m", "{c}x"],
+    &["TTL", "{d}m"],
+    &["PFCOUNT", "{d}m"],
+    &["SET", "{a}s", "not an hll"],
+    &["PFADD", "{a}s", "x"],
+    &["PFCOUNT", "{a}s"],
+    &["PFCOUNT", "{a}h", "{a}s"],
+    &["PFMERGE", "{d}m", "{a}s"],
+    &["PFMERGE", "{a}s", "{a}h"],
+    &[
+        "SET",
+        "{a}bad",
+        "HYLL\u{1}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{7f}",
+    ],
+    &["PFCOUNT", "{a}bad"],
+    &["PFCOUNT", "{a}bad", "{a}h"],
+    &["PFADD", "{a}bad", "x"],
+    &[
+        "SET",
+        "{a}stale",
+        "HYLL\u{1}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{80}\u{7f}",
+    ],
+    &["PFCOUNT", "{a}stale"],
+    &["PFADD", "{a}stale", "x"],
+    &["PFMERGE", "{d}m", "{a}stale"],
+    &["SET", "{a}short", "HYLL"],
+    &["PFCOUNT", "{a}short"],
+    &["HSET", "{b}hash", "f", "v"],
+    &["PFADD", "{b}hash", "x"],
+    &["PFCOUNT", "{b}hash"],
+    &["PFMERGE", "{b}hash", "{a}h"],
+    &["PFADD"],
+    &["PFCOUNT"],
+    &["PFMERGE"],
+];
+
+#[test]
+fn hyperloglog_replies_match_redis_7() {
+    compare(&[], HLL_SCRIPT);
+}
+
+/// HyperLogLog values move both ways with GET / SET and count the same:
+/// sparse, dense, and a stale cached count.
+#[test]
+fn hyperloglog_values_move_between_redis_and_kiln() {
+    let redis = Redis::start();
+    let kiln = TestServer::start();
+    let mut r = Raw::connect(format!("127.0.0.1:{}", redis.port).parse().unwrap());
+    let mut k = kiln.connect();
+    for (key, n) in [("small", 20), ("mid", 400), ("big", 20_000)] {
+        for conn in [&mut r, &mut k] {
+            let mut args: Vec<String> = vec!["PFADD".into(), key.into()];
+            args.extend((0..n).map(|i| format!("el:{i}")));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(conn.cmd(&args), Reply::Integer(1), "{key}");
+        }
+        let want = r.cmd(&["PFCOUNT", key]);
+        assert_eq!(k.cmd(&["PFCOUNT", key]), want, "{key}");
+        // Redis's value into Kiln, Kiln's into Redis.
+        let (Reply::Bulk(theirs), Reply::Bulk(ours)) = (r.cmd(&["GET", key]), k.cmd(&["GET", key]))
+        else {
+            panic!("GET {key}")
+        };
+        let copy = format!("{key}:copy");
+        assert_eq!(k.cmd_bytes(&[b"SET", copy.as_bytes(), &theirs]), Reply::OK);
+        assert_eq!(r.cmd_bytes(&[b"SET", copy.as_bytes(), &ours]), Reply::OK);
+        assert_eq!(k.cmd(&["PFCOUNT", &copy]), want, "redis -> kiln {key}");
+        assert_eq!(r.cmd(&["PFCOUNT", &copy]), want, "kiln -> redis {key}");
+        // Both keep adding to the other's value the same way.
+        for conn in [&mut r, &mut k] {
+            conn.cmd(&["PFADD", &copy, "one", "more", "element"]);
+        }
+        assert_eq!(
+            k.cmd(&["PFCOUNT", &copy]),
+            r.cmd(&["PFCOUNT", &copy]),
+            "{key}"
+        );
+        assert_eq!(
+            k.cmd(&["PFCOUNT", key, &copy]),
+            r.cmd(&["PFCOUNT", key, &copy]),
+            "{key}"
+        );
+    }
+}

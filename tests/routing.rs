@@ -175,6 +175,8 @@ fn core_ports_answer_like_cluster_nodes() {
         &["SMOVE", &mine, &other_slot, "m"],
         &["ZUNION", "2", &mine, &other_slot],
         &["BITOP", "OR", &mine, &other_slot],
+        &["PFCOUNT", &mine, &other_slot],
+        &["PFMERGE", &mine, &other_slot],
     ] {
         assert_eq!(
             node0.cmd(command),

@@ -53,9 +53,9 @@ pub fn algebra_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
 }
 
 /// The keys a command reads: all of them, but for a STORE form (a write)
-/// the first, which is its destination.
+/// the first, which is its destination (PFMERGE reads its destination too).
 fn sources_of<'a>(spec: &CommandSpec, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> {
-    let skip = usize::from(spec.flags.has(Flags::WRITE));
+    let skip = usize::from(spec.flags.has(Flags::WRITE) && spec.name != "pfmerge");
     spec.keys
         .positions_in(args)
         .skip(skip)

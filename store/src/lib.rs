@@ -58,6 +58,7 @@ mod error;
 mod expire;
 pub mod glob;
 mod hash;
+pub mod hll;
 mod keys;
 mod keyspaces;
 mod list;
