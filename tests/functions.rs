@@ -495,7 +495,7 @@ fn info_reports_each_cores_isolates() {
 }
 
 #[test]
-fn bitmap_commands_run_through_kiln_call() {
+fn bitmap_and_hyperloglog_commands_run_through_kiln_call() {
     let server = TestServer::start();
     let mut c = server.connect();
     load(&mut c, LIB);
@@ -531,5 +531,15 @@ fn bitmap_commands_run_through_kiln_call() {
     assert_eq!(
         c.cmd(&["GET", "{t}b"]),
         Reply::Bulk(bytes::Bytes::from_static(&[0xfc]))
+    );
+    assert_eq!(
+        call(&mut c, &["PFADD", "{t}h", "a", "b"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(call(&mut c, &["PFCOUNT", "{t}h"]), Reply::Integer(2));
+    assert_eq!(call(&mut c, &["PFMERGE", "{t}m", "{t}h"]), bulk("OK"));
+    assert_eq!(
+        call(&mut c, &["PFCOUNT", "{t}m", "{t}h"]),
+        Reply::Integer(2)
     );
 }

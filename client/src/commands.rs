@@ -530,6 +530,33 @@ impl Client {
         int(self.cmd(&args)?)
     }
 
+    /// `PFADD key element...` → whether the HyperLogLog changed.
+    pub fn pfadd<E: AsRef<[u8]>>(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        elements: &[E],
+    ) -> Result<bool, Error> {
+        let mut args = vec![s("PFADD"), b(&key)];
+        args.extend(elements.iter().map(b));
+        boolean(self.cmd(&args)?)
+    }
+
+    /// `PFCOUNT key...` → the estimated distinct elements of their union.
+    pub fn pfcount<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("PFCOUNT", keys))?)
+    }
+
+    /// `PFMERGE destkey sourcekey...`
+    pub fn pfmerge<K: AsRef<[u8]>>(
+        &mut self,
+        dest: impl AsRef<[u8]>,
+        sources: &[K],
+    ) -> Result<(), Error> {
+        let mut args = vec![s("PFMERGE"), b(&dest)];
+        args.extend(sources.iter().map(b));
+        ok(self.cmd(&args)?)
+    }
+
     /// `INCR key`
     pub fn incr(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
         int(self.cmd(&[s("INCR"), b(&key)])?)

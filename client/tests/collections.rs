@@ -705,5 +705,18 @@ fn bitmaps() {
         assert_eq!(c.bitop(BitOperation::Not, &d, &[&x]).unwrap(), 1);
         assert_eq!(c.get(&d).unwrap(), Some(Bytes::from_static(&[0xfe])));
         assert!(c.bitop(BitOperation::Not, &d, &[&x, &y]).is_err());
+        let (h, g, m) = (
+            key_on_core("h", 0),
+            key_on_core("g", 1),
+            key_on_core("m", 1),
+        );
+        assert!(c.pfadd(&h, &["a", "b", "c"]).unwrap());
+        assert!(!c.pfadd(&h, &["a"]).unwrap());
+        assert!(c.pfadd(&g, &["c", "d"]).unwrap());
+        assert_eq!(c.pfcount(&[&h]).unwrap(), 3);
+        assert_eq!(c.pfcount(&[&h, &g]).unwrap(), 4);
+        c.pfmerge(&m, &[&h, &g]).unwrap();
+        assert_eq!(c.pfcount(&[&m]).unwrap(), 4);
+        assert!(c.pfadd(&x, &["a"]).is_err());
     }
 }

@@ -4,7 +4,8 @@
 //! The text is a static table in the shape of redis-cli's `commands.def`
 //! (argument synopsis, summary, the Redis version that added the command, its
 //! group), kept in step with the server's `COMMAND DOCS`. It covers the
-//! collection families (hashes, sets, sorted sets and lists) and bitmaps.
+//! collection families (hashes, sets, sorted sets and lists), bitmaps and
+//! HyperLogLog.
 
 /// One command's help entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct CommandHelp {
 }
 
 /// The groups `help @<group>` knows, in the order `help` lists them.
-pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap"];
+pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap", "hyperloglog"];
 
 /// Other names a group answers to (Redis's ACL categories among them).
 const GROUP_ALIASES: &[(&str, &str)] = &[
@@ -132,6 +133,9 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("BITOP", "operation destkey key [key ...]", "Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "bitmap"),
     ("BITFIELD", "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | [OVERFLOW WRAP | SAT | FAIL] INCRBY encoding offset increment ...]", "Performs arbitrary bitfield integer operations on strings.", "3.2.0", "bitmap"),
     ("BITFIELD_RO", "key [GET encoding offset [GET encoding offset ...]]", "Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0", "bitmap"),
+    ("PFADD", "key [element [element ...]]", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "hyperloglog"),
+    ("PFCOUNT", "key [key ...]", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "hyperloglog"),
+    ("PFMERGE", "destkey [sourcekey [sourcekey ...]]", "Merges one or more HyperLogLog values into a single key.", "2.8.9", "hyperloglog"),
 ];
 
 /// The help entries, in table order.
@@ -254,6 +258,7 @@ mod tests {
             ("@SortedSet", "ZADD", 35),
             ("@list", "LPUSH", 22),
             ("@bitmap", "SETBIT", 7),
+            ("@hyperloglog", "PFADD", 3),
         ] {
             let text = help(topic);
             assert!(
