@@ -479,4 +479,25 @@ mod tests {
         assert_eq!(shard.pf_merge(b"d", &[b"h"]), Err(StoreError::WrongType));
         assert!(!shard.exists(b"d"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_after_a_header_decode_or_fail_without_panicking(
+            dense in proptest::prelude::any::<bool>(),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut value = b"HYLL".to_vec();
+            value.push(u8::from(!dense));
+            value.extend_from_slice(&[0; 11]);
+            value.extend_from_slice(&body);
+            if dense {
+                value.resize(DENSE_LEN, 0x5a);
+            }
+            if let Ok(mut hll) = Hll::decode(&value) {
+                hll.add(b"x");
+                let again = Hll::decode(&hll.encode()).unwrap();
+                proptest::prop_assert_eq!(again.registers, hll.registers);
+            }
+        }
+    }
 }
