@@ -1929,6 +1929,7 @@ const BITFIELD_SCRIPT: &[&[&str]] = &[
 #[test]
 fn bitfield_replies_match_redis_7() {
     compare(&[], BITFIELD_SCRIPT);
+    compare(&["HELLO", "3"], BITFIELD_SCRIPT);
 }
 
 /// BITOP with its keys on both cores (see [`CROSS_CORE_SCRIPT`]), so the
@@ -1976,6 +1977,7 @@ const BITOP_SCRIPT: &[&[&str]] = &[
 #[test]
 fn bitop_replies_match_redis_7() {
     compare(&[], BITOP_SCRIPT);
+    compare(&["HELLO", "3"], BITOP_SCRIPT);
 }
 
 /// HyperLogLog with keys on both cores (`{a}`/`{d}` on one, `{b}`/`{c}` on
@@ -2042,6 +2044,7 @@ const HLL_SCRIPT: &[&[&str]] = &[
 #[test]
 fn hyperloglog_replies_match_redis_7() {
     compare(&[], HLL_SCRIPT);
+    compare(&["HELLO", "3"], HLL_SCRIPT);
 }
 
 /// HyperLogLog values move both ways with GET / SET and count the same:
