@@ -199,6 +199,21 @@ fn core_ports_answer_like_cluster_nodes() {
         node.cmd(&["MGET", tagged[0], tagged[1]]),
         Reply::Array(vec![bulk("1"), bulk("2")])
     );
+    // Keys of one slot run on their node.
+    assert_eq!(
+        node.cmd(&["BITOP", "OR", "{user1}:or", tagged[0], tagged[1]]),
+        Reply::Integer(1)
+    );
+    assert_eq!(node.cmd(&["GET", "{user1}:or"]), bulk("3"));
+    assert_eq!(
+        node.cmd(&["PFADD", "{user1}:h", "x", "y"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(node.cmd(&["PFMERGE", "{user1}:m", "{user1}:h"]), Reply::OK);
+    assert_eq!(
+        node.cmd(&["PFCOUNT", "{user1}:m", "{user1}:h"]),
+        Reply::Integer(2)
+    );
     // A node's DBSIZE counts only its own keys.
     let mut node1 = Raw::connect(server.core_addrs[1]);
     let own = node1.cmd(&["DBSIZE"]);
