@@ -214,7 +214,7 @@ impl Journal {
         (spec, args): (&CommandSpec, Args<'_>),
         reply: &Reply,
     ) {
-        if !logged(spec) || self.log.is_none() {
+        if !logged(spec) || self.log.is_none() || reads_only(spec, args) {
             return;
         }
         self.touch_keys(tenant, spec, args);
@@ -273,6 +273,18 @@ fn logged(spec: &CommandSpec) -> bool {
     spec.flags.has(Flags::WRITE) && !matches!(spec.route, Route::Local)
 }
 
+/// A write command that changed nothing by its arguments: BITFIELD with
+/// only GET (and OVERFLOW) operations, which Redis does not propagate
+/// either. (A parsed GET's type and offset, and OVERFLOW's policy, are
+/// never `SET` or `INCRBY`, so any such word past the key is an operation.)
+fn reads_only(spec: &CommandSpec, args: Args<'_>) -> bool {
+    spec.name == "bitfield"
+        && !args
+            .iter()
+            .skip(2)
+            .any(|a| a.eq_ignore_ascii_case(b"SET") || a.eq_ignore_ascii_case(b"INCRBY"))
+}
+
 /// `SPOP key [count]` as `SREM key <popped>`: replay pops the same members.
 fn log_popped(log: &mut Log, key: &[u8], reply: &Reply) {
     let members: Vec<&[u8]> = match reply {
@@ -293,4 +305,24 @@ fn log_popped(log: &mut Log, key: &[u8], reply: &Reply) {
         .into_iter()
         .chain(members.iter().copied());
     log.append_iter(members.len() + 2, args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::spec_named;
+
+    #[test]
+    fn a_bitfield_of_gets_only_is_not_logged() {
+        let spec = spec_named("bitfield").unwrap();
+        let args = |words: &[&str]| OwnedArgs::new(words.iter().map(|w| w.as_bytes()));
+        let gets = args(&["BITFIELD", "set", "GET", "u8", "0", "OVERFLOW", "SAT"]);
+        assert!(reads_only(spec, gets.args()));
+        let set = args(&["bitfield", "k", "GET", "u8", "0", "set", "i4", "#1", "3"]);
+        assert!(!reads_only(spec, set.args()));
+        let incr = args(&["BITFIELD", "k", "INCRBY", "u8", "0", "1"]);
+        assert!(!reads_only(spec, incr.args()));
+        let setbit = OwnedArgs::new([&b"SETBIT"[..], b"k", b"1", b"1"]);
+        assert!(!reads_only(spec_named("setbit").unwrap(), setbit.args()));
+    }
 }

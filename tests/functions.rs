@@ -493,3 +493,53 @@ fn info_reports_each_cores_isolates() {
     assert_eq!(field("functions_isolates_evicted"), 0);
     assert!(field("functions_isolates_heap_bytes") > 0);
 }
+
+#[test]
+fn bitmap_and_hyperloglog_commands_run_through_kiln_call() {
+    let server = TestServer::start();
+    let mut c = server.connect();
+    load(&mut c, LIB);
+    let call = |c: &mut Raw, words: &[&str]| {
+        let mut args = vec!["FCALL", "call", "1", "{t}b"];
+        args.extend_from_slice(words);
+        c.cmd(&args)
+    };
+    assert_eq!(
+        call(&mut c, &["SETBIT", "{t}b", "7", "1"]),
+        Reply::Integer(0)
+    );
+    assert_eq!(call(&mut c, &["GETBIT", "{t}b", "7"]), Reply::Integer(1));
+    assert_eq!(call(&mut c, &["BITCOUNT", "{t}b"]), Reply::Integer(1));
+    assert_eq!(call(&mut c, &["BITPOS", "{t}b", "1"]), Reply::Integer(7));
+    assert_eq!(
+        call(
+            &mut c,
+            &[
+                "BITFIELD", "{t}b", "INCRBY", "u8", "0", "2", "GET", "u4", "4"
+            ]
+        ),
+        Reply::Array(vec![Reply::Integer(3), Reply::Integer(3)])
+    );
+    assert_eq!(
+        call(&mut c, &["BITFIELD_RO", "{t}b", "GET", "u8", "0"]),
+        Reply::Array(vec![Reply::Integer(3)])
+    );
+    assert_eq!(
+        call(&mut c, &["BITOP", "NOT", "{t}b", "{t}b"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        c.cmd(&["GET", "{t}b"]),
+        Reply::Bulk(bytes::Bytes::from_static(&[0xfc]))
+    );
+    assert_eq!(
+        call(&mut c, &["PFADD", "{t}h", "a", "b"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(call(&mut c, &["PFCOUNT", "{t}h"]), Reply::Integer(2));
+    assert_eq!(call(&mut c, &["PFMERGE", "{t}m", "{t}h"]), bulk("OK"));
+    assert_eq!(
+        call(&mut c, &["PFCOUNT", "{t}m", "{t}h"]),
+        Reply::Integer(2)
+    );
+}

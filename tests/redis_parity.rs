@@ -1929,4 +1929,167 @@ const BITFIELD_SCRIPT: &[&[&str]] = &[
 #[test]
 fn bitfield_replies_match_redis_7() {
     compare(&[], BITFIELD_SCRIPT);
+    compare(&["HELLO", "3"], BITFIELD_SCRIPT);
+}
+
+/// BITOP with its keys on both cores (see [`CROSS_CORE_SCRIPT`]), so the
+/// main port gathers them.
+const BITOP_SCRIPT: &[&[&str]] = &[
+    &["SET", "{a}a", "foobar"],
+    &["SET", "{b}b", "abcdef"],
+    &["SET", "{c}c", "\u{ff}"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{b}b"],
+    &["GET", "{d}d"],
+    &["BITOP", "or", "{d}d", "{a}a", "{b}b", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "XOR", "{d}d", "{a}a", "{c}c", "{a}none"],
+    &["GET", "{d}d"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "AND", "{d}d", "{a}a", "{a}none"],
+    &["GET", "{d}d"],
+    &["BITOP", "NOT", "{d}d", "{c}c"],
+    &["GET", "{d}d"],
+    &["BITOP", "NOT", "{b}n", "{a}a"],
+    &["GET", "{b}n"],
+    &["BITOP", "NOT", "{d}d", "{a}a", "{b}b"],
+    &["BITOP", "NAND", "{d}d", "{a}a", "{b}b"],
+    &["BITOP", "OR", "{d}d"],
+    &["EXPIRE", "{d}d", "100"],
+    &["BITOP", "OR", "{d}d", "{a}a"],
+    &["TTL", "{d}d"],
+    &["BITOP", "OR", "{d}d", "{a}none", "{b}none"],
+    &["EXISTS", "{d}d"],
+    &["BITOP", "AND", "{a}a", "{a}a", "{a}a"],
+    &["GET", "{a}a"],
+    &["HSET", "{c}h", "f", "v"],
+    &["BITOP", "OR", "{d}d", "{a}a", "{c}h"],
+    &["BITOP", "OR", "{c}h", "{b}b"],
+    &["TYPE", "{c}h"],
+    &["GET", "{c}h"],
+    &["BITOP", "NOT", "{c}h", "{a}none"],
+    &["EXISTS", "{c}h"],
+    &["SET", "{d}x", "12"],
+    &["BITOP", "XOR", "{d}x", "{d}x", "{d}x"],
+    &["GET", "{d}x"],
+];
+
+#[test]
+fn bitop_replies_match_redis_7() {
+    compare(&[], BITOP_SCRIPT);
+    compare(&["HELLO", "3"], BITOP_SCRIPT);
+}
+
+/// HyperLogLog with keys on both cores (`{a}`/`{d}` on one, `{b}`/`{c}` on
+/// the other).
+const HLL_SCRIPT: &[&[&str]] = &[
+    &["PFADD", "{a}h", "a", "b", "c", "d", "e", "f", "g"],
+    &["PFADD", "{a}h", "a", "b"],
+    &["PFADD", "{a}h"],
+    &["PFADD", "{b}e"],
+    &["PFADD", "{b}e"],
+    &["PFCOUNT", "{a}h"],
+    &["PFCOUNT", "{b}e"],
+    &["PFCOUNT", "{c}none"],
+    &[
+        "PFADD", "{b}h", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p",
+    ],
+    &["PFCOUNT", "{a}h", "{b}h"],
+    &["PFCOUNT", "{a}h", "{b}h", "{c}none"],
+    &["PFMERGE", "{d}m", "{a}h", "{b}h"],
+    &["PFCOUNT", "{d}m"],
+    &["PFADD", "{c}x", "zz", "yy"],
+    &["PFMERGE", "{c}x", "{a}h"],
+    &["PFCOUNT", "{c}x"],
+    &["PFMERGE", "{c}new"],
+    &["PFCOUNT", "{c}new"],
+    &["EXISTS", "{c}new"],
+    &["EXPIRE", "{d}m", "100"],
+    &["PFMERGE", "{d}m", "{c}x"],
+    &["TTL", "{d}m"],
+    &["PFCOUNT", "{d}m"],
+    &["SET", "{a}s", "not an hll"],
+    &["PFADD", "{a}s", "x"],
+    &["PFCOUNT", "{a}s"],
+    &["PFCOUNT", "{a}h", "{a}s"],
+    &["PFMERGE", "{d}m", "{a}s"],
+    &["PFMERGE", "{a}s", "{a}h"],
+    &[
+        "SET",
+        "{a}bad",
+        "HYLL\u{1}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{7f}",
+    ],
+    &["PFCOUNT", "{a}bad"],
+    &["PFCOUNT", "{a}bad", "{a}h"],
+    &["PFADD", "{a}bad", "x"],
+    &[
+        "SET",
+        "{a}stale",
+        "HYLL\u{1}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{80}\u{7f}",
+    ],
+    &["PFCOUNT", "{a}stale"],
+    &["PFADD", "{a}stale", "x"],
+    &["PFMERGE", "{d}m", "{a}stale"],
+    &["SET", "{a}short", "HYLL"],
+    &["PFCOUNT", "{a}short"],
+    &["HSET", "{b}hash", "f", "v"],
+    &["PFADD", "{b}hash", "x"],
+    &["PFCOUNT", "{b}hash"],
+    &["PFMERGE", "{b}hash", "{a}h"],
+    &["PFADD"],
+    &["PFCOUNT"],
+    &["PFMERGE"],
+];
+
+#[test]
+fn hyperloglog_replies_match_redis_7() {
+    compare(&[], HLL_SCRIPT);
+    compare(&["HELLO", "3"], HLL_SCRIPT);
+}
+
+/// HyperLogLog values move both ways with GET / SET and count the same:
+/// sparse, dense, and a stale cached count.
+#[test]
+fn hyperloglog_values_move_between_redis_and_kiln() {
+    let redis = Redis::start();
+    let kiln = TestServer::start();
+    let mut r = Raw::connect(format!("127.0.0.1:{}", redis.port).parse().unwrap());
+    let mut k = kiln.connect();
+    for (key, n) in [("small", 20), ("mid", 400), ("big", 20_000)] {
+        for conn in [&mut r, &mut k] {
+            let mut args: Vec<String> = vec!["PFADD".into(), key.into()];
+            args.extend((0..n).map(|i| format!("el:{i}")));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(conn.cmd(&args), Reply::Integer(1), "{key}");
+        }
+        let want = r.cmd(&["PFCOUNT", key]);
+        assert_eq!(k.cmd(&["PFCOUNT", key]), want, "{key}");
+        // Redis's value into Kiln, Kiln's into Redis.
+        let (Reply::Bulk(theirs), Reply::Bulk(ours)) = (r.cmd(&["GET", key]), k.cmd(&["GET", key]))
+        else {
+            panic!("GET {key}")
+        };
+        // Kiln writes sparse runs canonically; for these adds that is byte
+        // for byte what Redis writes.
+        assert_eq!(theirs, ours, "{key}: the stored bytes");
+        let copy = format!("{key}:copy");
+        assert_eq!(k.cmd_bytes(&[b"SET", copy.as_bytes(), &theirs]), Reply::OK);
+        assert_eq!(r.cmd_bytes(&[b"SET", copy.as_bytes(), &ours]), Reply::OK);
+        assert_eq!(k.cmd(&["PFCOUNT", &copy]), want, "redis -> kiln {key}");
+        assert_eq!(r.cmd(&["PFCOUNT", &copy]), want, "kiln -> redis {key}");
+        // Both keep adding to the other's value the same way.
+        for conn in [&mut r, &mut k] {
+            conn.cmd(&["PFADD", &copy, "one", "more", "element"]);
+        }
+        assert_eq!(
+            k.cmd(&["PFCOUNT", &copy]),
+            r.cmd(&["PFCOUNT", &copy]),
+            "{key}"
+        );
+        assert_eq!(
+            k.cmd(&["PFCOUNT", key, &copy]),
+            r.cmd(&["PFCOUNT", key, &copy]),
+            "{key}"
+        );
+    }
 }

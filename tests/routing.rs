@@ -174,6 +174,9 @@ fn core_ports_answer_like_cluster_nodes() {
         &["SUNIONSTORE", &mine, &other_slot][..],
         &["SMOVE", &mine, &other_slot, "m"],
         &["ZUNION", "2", &mine, &other_slot],
+        &["BITOP", "OR", &mine, &other_slot],
+        &["PFCOUNT", &mine, &other_slot],
+        &["PFMERGE", &mine, &other_slot],
     ] {
         assert_eq!(
             node0.cmd(command),
@@ -195,6 +198,21 @@ fn core_ports_answer_like_cluster_nodes() {
     assert_eq!(
         node.cmd(&["MGET", tagged[0], tagged[1]]),
         Reply::Array(vec![bulk("1"), bulk("2")])
+    );
+    // Keys of one slot run on their node.
+    assert_eq!(
+        node.cmd(&["BITOP", "OR", "{user1}:or", tagged[0], tagged[1]]),
+        Reply::Integer(1)
+    );
+    assert_eq!(node.cmd(&["GET", "{user1}:or"]), bulk("3"));
+    assert_eq!(
+        node.cmd(&["PFADD", "{user1}:h", "x", "y"]),
+        Reply::Integer(1)
+    );
+    assert_eq!(node.cmd(&["PFMERGE", "{user1}:m", "{user1}:h"]), Reply::OK);
+    assert_eq!(
+        node.cmd(&["PFCOUNT", "{user1}:m", "{user1}:h"]),
+        Reply::Integer(2)
     );
     // A node's DBSIZE counts only its own keys.
     let mut node1 = Raw::connect(server.core_addrs[1]);

@@ -30,6 +30,30 @@ pub(crate) fn s(word: &'static str) -> ArgBytes<'static> {
     Cow::Borrowed(word.as_bytes())
 }
 
+/// BITOP's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOperation {
+    /// `AND`
+    And,
+    /// `OR`
+    Or,
+    /// `XOR`
+    Xor,
+    /// `NOT` (of one key)
+    Not,
+}
+
+impl BitOperation {
+    fn word(self) -> &'static str {
+        match self {
+            BitOperation::And => "AND",
+            BitOperation::Or => "OR",
+            BitOperation::Xor => "XOR",
+            BitOperation::Not => "NOT",
+        }
+    }
+}
+
 /// Iterates over the keyspace with `SCAN`; made by [`Client::scan_iter`].
 pub struct ScanIter<'c> {
     client: &'c mut Client,
@@ -476,6 +500,61 @@ impl Client {
         value: impl AsRef<[u8]>,
     ) -> Result<i64, Error> {
         int(self.cmd(&[s("SETRANGE"), b(&key), n(offset), b(&value)])?)
+    }
+
+    /// `SETBIT key offset 0|1` → the bit it had.
+    pub fn setbit(&mut self, key: impl AsRef<[u8]>, offset: u64, on: bool) -> Result<bool, Error> {
+        boolean(self.cmd(&[s("SETBIT"), b(&key), n(offset), n(u8::from(on))])?)
+    }
+
+    /// `GETBIT key offset`
+    pub fn getbit(&mut self, key: impl AsRef<[u8]>, offset: u64) -> Result<bool, Error> {
+        boolean(self.cmd(&[s("GETBIT"), b(&key), n(offset)])?)
+    }
+
+    /// `BITCOUNT key`: the set bits of the whole string.
+    pub fn bitcount(&mut self, key: impl AsRef<[u8]>) -> Result<i64, Error> {
+        int(self.cmd(&[s("BITCOUNT"), b(&key)])?)
+    }
+
+    /// `BITOP op destkey key...` → the result's length. The keys may live
+    /// on several cores on the main port.
+    pub fn bitop<K: AsRef<[u8]>>(
+        &mut self,
+        op: BitOperation,
+        dest: impl AsRef<[u8]>,
+        keys: &[K],
+    ) -> Result<i64, Error> {
+        let mut args = vec![s("BITOP"), s(op.word()), b(&dest)];
+        args.extend(keys.iter().map(b));
+        int(self.cmd(&args)?)
+    }
+
+    /// `PFADD key element...` → whether the HyperLogLog changed.
+    pub fn pfadd<E: AsRef<[u8]>>(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        elements: &[E],
+    ) -> Result<bool, Error> {
+        let mut args = vec![s("PFADD"), b(&key)];
+        args.extend(elements.iter().map(b));
+        boolean(self.cmd(&args)?)
+    }
+
+    /// `PFCOUNT key...` → the estimated distinct elements of their union.
+    pub fn pfcount<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Result<i64, Error> {
+        int(self.cmd(&with_keys("PFCOUNT", keys))?)
+    }
+
+    /// `PFMERGE destkey sourcekey...`
+    pub fn pfmerge<K: AsRef<[u8]>>(
+        &mut self,
+        dest: impl AsRef<[u8]>,
+        sources: &[K],
+    ) -> Result<(), Error> {
+        let mut args = vec![s("PFMERGE"), b(&dest)];
+        args.extend(sources.iter().map(b));
+        ok(self.cmd(&args)?)
     }
 
     /// `INCR key`

@@ -82,7 +82,7 @@ pub mod slots;
 
 pub(crate) use client::ClientConfig;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
-pub use commands::ScanIter;
+pub use commands::{BitOperation, ScanIter};
 pub use error::{Error, Redirect};
 pub use functions::{FunctionInfo, FunctionRestorePolicy, LibraryInfo};
 pub use kiln_net::Reply;

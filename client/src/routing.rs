@@ -67,7 +67,11 @@ fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
         | b"APPEND" | b"STRLEN" | b"GETRANGE" | b"SUBSTR" | b"SETRANGE" | b"INCR" | b"INCRBY"
         | b"INCRBYFLOAT" | b"DECR" | b"DECRBY" | b"EXPIRE" | b"PEXPIRE" | b"EXPIREAT"
         | b"PEXPIREAT" | b"TTL" | b"PTTL" | b"EXPIRETIME" | b"PEXPIRETIME" | b"PERSIST"
-        | b"TYPE" | b"DUMP" | b"RESTORE" => spec(1, 2, 1),
+        | b"TYPE" | b"DUMP" | b"RESTORE" | b"SETBIT" | b"GETBIT" | b"BITCOUNT" | b"BITPOS"
+        | b"BITFIELD" | b"BITFIELD_RO" => spec(1, 2, 1),
+        b"BITOP" => spec(2, all, 1),
+        b"PFADD" => spec(1, 2, 1),
+        b"PFCOUNT" | b"PFMERGE" => spec(1, all, 1),
         // Hashes, sets, sorted sets and lists: one key first.
         b"HSET" | b"HSETNX" | b"HMSET" | b"HGET" | b"HMGET" | b"HGETALL" | b"HDEL" | b"HEXISTS"
         | b"HLEN" | b"HSTRLEN" | b"HKEYS" | b"HVALS" | b"HINCRBY" | b"HINCRBYFLOAT"
@@ -145,6 +149,10 @@ mod tests {
         assert_eq!(keys("get a"), ["a"]);
         assert_eq!(keys("SET a 1 EX 10"), ["a"]);
         assert_eq!(keys("GETRANGE k 0 -1"), ["k"]);
+        assert_eq!(keys("SETBIT k 7 1"), ["k"]);
+        assert_eq!(keys("BITOP AND d a b"), ["d", "a", "b"]);
+        assert_eq!(keys("PFADD h x y"), ["h"]);
+        assert_eq!(keys("PFMERGE d a b"), ["d", "a", "b"]);
         assert_eq!(keys("OBJECT ENCODING k"), ["k"]);
         assert_eq!(keys("OBJECT HELP"), Vec::<String>::new());
         assert_eq!(keys("MGET a b c"), ["a", "b", "c"]);

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use common::{TestServer, b, bulk, key_on_core, score, sorted};
 use kiln_client::{
-    Aggregate, Error, LexBound, MinMax, Reply, ScoreBound, ZAdd, ZCombineOptions, ZRange, zadd,
-    zrange,
+    Aggregate, BitOperation, Error, LexBound, MinMax, Reply, ScoreBound, ZAdd, ZCombineOptions,
+    ZRange, zadd, zrange,
 };
 
 const PROTOCOLS: [bool; 2] = [false, true];
@@ -678,5 +678,45 @@ fn sorted_sets_in_a_pipeline() {
             zrange(&z1).with_scores().run(&mut c).unwrap(),
             scored(&[("a", 2.0)])
         );
+    }
+}
+
+#[test]
+fn bitmaps() {
+    let server = TestServer::start();
+    for resp3 in PROTOCOLS {
+        let mut c = server.client(resp3);
+        c.flushall().unwrap();
+        let (x, y, d) = (
+            key_on_core("x", 0),
+            key_on_core("y", 1),
+            key_on_core("d", 0),
+        );
+        assert!(!c.setbit(&x, 7, true).unwrap());
+        assert!(c.setbit(&x, 7, true).unwrap());
+        assert!(c.getbit(&x, 7).unwrap());
+        assert!(!c.getbit(&x, 1000).unwrap());
+        assert!(!c.setbit(&y, 8, true).unwrap());
+        assert_eq!(c.bitcount(&x).unwrap(), 1);
+        assert_eq!(c.bitop(BitOperation::Or, &d, &[&x, &y]).unwrap(), 2);
+        assert_eq!(c.get(&d).unwrap(), Some(Bytes::from_static(&[0x01, 0x80])));
+        assert_eq!(c.bitop(BitOperation::And, &d, &[&x, &y]).unwrap(), 2);
+        assert_eq!(c.bitcount(&d).unwrap(), 0);
+        assert_eq!(c.bitop(BitOperation::Not, &d, &[&x]).unwrap(), 1);
+        assert_eq!(c.get(&d).unwrap(), Some(Bytes::from_static(&[0xfe])));
+        assert!(c.bitop(BitOperation::Not, &d, &[&x, &y]).is_err());
+        let (h, g, m) = (
+            key_on_core("h", 0),
+            key_on_core("g", 1),
+            key_on_core("m", 1),
+        );
+        assert!(c.pfadd(&h, &["a", "b", "c"]).unwrap());
+        assert!(!c.pfadd(&h, &["a"]).unwrap());
+        assert!(c.pfadd(&g, &["c", "d"]).unwrap());
+        assert_eq!(c.pfcount(&[&h]).unwrap(), 3);
+        assert_eq!(c.pfcount(&[&h, &g]).unwrap(), 4);
+        c.pfmerge(&m, &[&h, &g]).unwrap();
+        assert_eq!(c.pfcount(&[&m]).unwrap(), 4);
+        assert!(c.pfadd(&x, &["a"]).is_err());
     }
 }

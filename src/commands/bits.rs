@@ -4,21 +4,29 @@
 //! ```text
 //! SETBIT key offset 0|1           BITCOUNT key [start end [BYTE|BIT]]
 //! GETBIT key offset               BITPOS key 0|1 [start [end [BYTE|BIT]]]
+//! BITOP AND|OR|XOR|NOT destkey key [key ...]
 //! ```
+//!
+//! BITOP's keys may live on several cores: on the main port it is planned
+//! like SUNIONSTORE (copies of the sources, the operation on a scratch
+//! shard, the result written on the destination's core; see `gather`).
 //!
 //! An offset is refused past `proto-max-bulk-len` bytes, and the zero bytes
 //! a SETBIT would add are charged to the tenant before they are allocated.
 
 use kiln_net::{Args, Reply};
-use kiln_store::{BitRange, BitUnit, FieldKind, FieldOp, Overflow};
+use kiln_store::{BitOp, BitRange, BitUnit, FieldKind, FieldOp, Overflow};
 
-use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, int_arg, store_error};
+use super::{
+    CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, gather, int_arg, store_error,
+};
 use crate::command;
 use crate::commands::execute::admit_growth;
 use crate::shared::LiveSettings;
 use crate::tenant::Growth;
 
 const ONE_KEY: Route = Route::Keys(KeyRouting::SameCore);
+const GATHERED: Route = Route::Keys(KeyRouting::Planned(gather::algebra_plan));
 const BAD_OFFSET: Reply = Reply::error("ERR bit offset is not an integer or out of range");
 
 /// This family's commands.
@@ -37,6 +45,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings."),
     command!("bitpos", -3, Flags::READONLY, &["@read", "@bitmap", "@slow"], KeySpec::FIRST, ONE_KEY, bitpos,
         "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string."),
+    command!("bitop", -4, Flags::WRITE.with(Flags::DENYOOM), &["@write", "@bitmap", "@slow"], KeySpec::range(2, -1, 1), GATHERED, bitop,
+        "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result."),
 ];
 
 /// A bit offset: non-negative and within `proto-max-bulk-len` bytes.
@@ -273,4 +283,29 @@ fn bitfield(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 
 fn bitfield_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     run_bitfield(ctx, args, true)
+}
+
+/// BITOP op destkey key...: the operation and the key count are checked
+/// before any key is read.
+fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let word = args.get(1);
+    let op = if word.eq_ignore_ascii_case(b"AND") {
+        BitOp::And
+    } else if word.eq_ignore_ascii_case(b"OR") {
+        BitOp::Or
+    } else if word.eq_ignore_ascii_case(b"XOR") {
+        BitOp::Xor
+    } else if word.eq_ignore_ascii_case(b"NOT") {
+        BitOp::Not
+    } else {
+        return errors::SYNTAX;
+    };
+    if op == BitOp::Not && args.len() != 4 {
+        return Reply::error("ERR BITOP NOT must be called with a single source key.");
+    }
+    let sources: Vec<&[u8]> = args.iter().skip(3).collect();
+    match ctx.shard.bit_op(op, args.get(2), &sources) {
+        Ok(len) => Reply::Integer(len as i64),
+        Err(e) => store_error(e),
+    }
 }

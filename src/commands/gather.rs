@@ -1,6 +1,6 @@
 //! Multi-key collection commands whose keys live on several cores, on the
 //! main port: the set and sorted-set algebra (SINTER, SUNIONSTORE,
-//! ZINTERCARD, ZRANGESTORE...), the moves between two keys (SMOVE, LMOVE,
+//! ZINTERCARD, ZRANGESTORE...) and BITOP, the moves between two keys (SMOVE, LMOVE,
 //! RPOPLPUSH) and the pops from the first non-empty of several keys
 //! (LMPOP, ZMPOP).
 //!
@@ -53,9 +53,9 @@ pub fn algebra_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
 }
 
 /// The keys a command reads: all of them, but for a STORE form (a write)
-/// the first, which is its destination.
+/// the first, which is its destination (PFMERGE reads its destination too).
 fn sources_of<'a>(spec: &CommandSpec, args: Args<'a>) -> impl Iterator<Item = &'a [u8]> {
-    let skip = usize::from(spec.flags.has(Flags::WRITE));
+    let skip = usize::from(spec.flags.has(Flags::WRITE) && spec.name != "pfmerge");
     spec.keys
         .positions_in(args)
         .skip(skip)
@@ -89,7 +89,13 @@ fn run_gathered(f: &Finishing<'_>, outputs: Vec<Output>) -> Result<Plan, Reply> 
     if !f.spec.flags.has(Flags::WRITE) || reply.is_error() {
         return Err(reply);
     }
-    let dest = args.get(1);
+    // The destination is the first key (BITOP's comes after its operation).
+    let dest = f
+        .spec
+        .keys
+        .positions_in(args)
+        .next()
+        .map_or(args.get(1), |at| args.get(at));
     let job = match scratch.peek_record(dest) {
         Some(record) => Job::PutRecord {
             key: Bytes::copy_from_slice(dest),

@@ -35,6 +35,7 @@ pub mod expire;
 pub mod function;
 pub mod gather;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod plan;
@@ -332,6 +333,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             keys::COMMANDS,
             dump::COMMANDS,
             bits::COMMANDS,
+            hll::COMMANDS,
             expire::COMMANDS,
             scan::COMMANDS,
             server::COMMANDS,

@@ -57,6 +57,10 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("getbit", "key offset"),
     ("bitcount", "key [start end [BYTE | BIT]]"),
     ("bitpos", "key bit [start [end [BYTE | BIT]]]"),
+    ("bitop", "operation destkey key [key ...]"),
+    ("pfadd", "key [element [element ...]]"),
+    ("pfcount", "key [key ...]"),
+    ("pfmerge", "destkey [sourcekey [sourcekey ...]]"),
     (
         "bitfield",
         "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | [OVERFLOW WRAP | SAT | FAIL] INCRBY encoding offset increment ...]",

@@ -1,11 +1,15 @@
-//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITFIELD.
+//! Bit operations on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITFIELD,
+//! BITOP.
 //!
 //! Bit 0 is the most significant bit of byte 0, as in Redis. Ranges follow
 //! Redis 7: inclusive, negative counts from the end, in bytes or (`BIT`) in
 //! bits, clamped to the string.
 
+use bytes::Bytes;
+
 use crate::error::StoreError;
 use crate::shard::Shard;
+use crate::strings::SetOptions;
 
 /// The unit of a BITCOUNT / BITPOS range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +96,81 @@ impl Shard {
             None => -1,
         })
     }
+}
+
+/// BITOP's operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitOp {
+    /// AND of every source (a shorter source counts as zero bytes).
+    And,
+    /// OR of every source.
+    Or,
+    /// XOR of every source.
+    Xor,
+    /// NOT of the one source.
+    Not,
+}
+
+impl Shard {
+    /// BITOP: `op` over `sources` (a missing one is an empty string, any
+    /// other type is WRONGTYPE before anything changes) into `dest`, which
+    /// becomes a string without a deadline, or is deleted when the result
+    /// is empty. Returns the result's length (the longest source's).
+    pub fn bit_op(
+        &mut self,
+        op: BitOp,
+        dest: &[u8],
+        sources: &[&[u8]],
+    ) -> Result<usize, StoreError> {
+        let mut values: Vec<Bytes> = Vec::with_capacity(sources.len());
+        for key in sources {
+            if let Some(idx) = self.read_index(key) {
+                values.push(self.string_at(idx)?.clone());
+            } else {
+                values.push(Bytes::new());
+            }
+        }
+        let out = combine(op, &values);
+        if out.is_empty() {
+            self.del(dest);
+            return Ok(0);
+        }
+        let len = out.len();
+        self.set(dest, Bytes::from(out), SetOptions::default())?;
+        Ok(len)
+    }
+}
+
+/// The bytes BITOP `op` makes of `values` (as long as the longest).
+fn combine(op: BitOp, values: &[Bytes]) -> Vec<u8> {
+    let len = values.iter().map(Bytes::len).max().unwrap_or(0);
+    let Some((first, rest)) = values.split_first() else {
+        return Vec::new();
+    };
+    let mut out = vec![0u8; len];
+    out[..first.len()].copy_from_slice(first);
+    match op {
+        BitOp::Not => out.iter_mut().for_each(|b| *b = !*b),
+        BitOp::And => {
+            for value in rest {
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b &= value.get(i).copied().unwrap_or(0);
+                }
+            }
+        }
+        BitOp::Or | BitOp::Xor => {
+            for value in rest {
+                for (b, v) in out.iter_mut().zip(value.iter()) {
+                    if op == BitOp::Or {
+                        *b |= v;
+                    } else {
+                        *b ^= v;
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One BITFIELD operation on a field of `bits` bits (1..=64 signed,
@@ -418,5 +497,79 @@ mod tests {
         let get = [field(FieldKind::Get, false, 4, 100, Overflow::Wrap)];
         assert_eq!(shard.bitfield(b"none", &get).unwrap(), [Some(0)]);
         assert!(!shard.exists(b"none"));
+    }
+
+    /// BITOP's model: bit by bit, a bit past a source's end is 0.
+    fn model(op: BitOp, values: &[Vec<u8>]) -> Vec<u8> {
+        let len = values.iter().map(Vec::len).max().unwrap_or(0);
+        (0..len * 8)
+            .collect::<Vec<_>>()
+            .chunks(8)
+            .map(|bits| {
+                bits.iter().fold(0u8, |byte, &at| {
+                    let bit =
+                        |v: &Vec<u8>| v.get(at / 8).is_some_and(|b| b & (0x80 >> (at % 8)) != 0);
+                    let on = match op {
+                        BitOp::And => values.iter().all(bit),
+                        BitOp::Or => values.iter().any(bit),
+                        BitOp::Xor => values.iter().filter(|v| bit(v)).count() % 2 == 1,
+                        BitOp::Not => !bit(&values[0]),
+                    };
+                    byte | (u8::from(on) << (7 - at % 8))
+                })
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bitop_matches_a_bit_model(
+            values in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6), 1..4),
+            which in 0usize..4,
+        ) {
+            let op = [BitOp::And, BitOp::Or, BitOp::Xor, BitOp::Not][which];
+            let values = if op == BitOp::Not { values[..1].to_vec() } else { values };
+            let mut shard = Shard::new(ShardConfig::default());
+            let keys: Vec<Vec<u8>> = (0..values.len()).map(|i| format!("s{i}").into_bytes()).collect();
+            for (key, value) in keys.iter().zip(&values) {
+                if !value.is_empty() {
+                    shard.set(key, Bytes::copy_from_slice(value), SetOptions::default()).unwrap();
+                }
+            }
+            let sources: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let want = model(op, &values);
+            proptest::prop_assert_eq!(shard.bit_op(op, b"d", &sources).unwrap(), want.len());
+            let got = shard.get(b"d").unwrap().map(|b| b.to_vec());
+            proptest::prop_assert_eq!(got, (!want.is_empty()).then_some(want));
+        }
+    }
+
+    #[test]
+    fn bitop_checks_types_first_and_deletes_an_empty_result() {
+        let mut shard = Shard::new(ShardConfig::default());
+        shard
+            .set(b"a", Bytes::from_static(b"\xff\x0f"), SetOptions::default())
+            .unwrap();
+        shard
+            .set(b"d", Bytes::from_static(b"old"), SetOptions::default())
+            .unwrap();
+        shard.hset(b"h", [(&b"f"[..], &b"v"[..])]).unwrap();
+        assert_eq!(
+            shard.bit_op(BitOp::Or, b"d", &[b"a", b"h"]),
+            Err(StoreError::WrongType)
+        );
+        assert_eq!(shard.get(b"d").unwrap().unwrap(), &b"old"[..]);
+        assert_eq!(shard.bit_op(BitOp::Not, b"d", &[b"a"]).unwrap(), 2);
+        assert_eq!(shard.get(b"d").unwrap().unwrap(), &[0x00, 0xf0][..]);
+        assert_eq!(
+            shard
+                .bit_op(BitOp::And, b"d", &[b"none", b"other"])
+                .unwrap(),
+            0
+        );
+        assert!(!shard.exists(b"d"));
+        // A hash destination is simply replaced.
+        assert_eq!(shard.bit_op(BitOp::Xor, b"h", &[b"a", b"a"]).unwrap(), 2);
+        assert_eq!(shard.get(b"h").unwrap().unwrap(), &[0, 0][..]);
     }
 }

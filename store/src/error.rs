@@ -48,6 +48,12 @@ pub enum StoreError {
     /// The source key of a RENAME does not exist.
     #[error("ERR no such key")]
     NoSuchKey,
+    /// A HyperLogLog command met a string that is not one.
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog whose registers do not decode.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    CorruptHll,
 }
 
 #[cfg(test)]

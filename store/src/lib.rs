@@ -58,6 +58,7 @@ mod error;
 mod expire;
 pub mod glob;
 mod hash;
+pub mod hll;
 mod keys;
 mod keyspaces;
 mod list;
@@ -75,7 +76,7 @@ mod zset;
 #[cfg(test)]
 mod model_tests;
 
-pub use bits::{BitRange, BitUnit, FieldKind, FieldOp, Overflow};
+pub use bits::{BitOp, BitRange, BitUnit, FieldKind, FieldOp, Overflow};
 pub use collection::{EncodingLimits, MAX_RANDOM_DRAWS};
 pub use error::StoreError;
 pub use expire::{ExpireCondition, Ttl};

@@ -4,7 +4,8 @@
 //! The text is a static table in the shape of redis-cli's `commands.def`
 //! (argument synopsis, summary, the Redis version that added the command, its
 //! group), kept in step with the server's `COMMAND DOCS`. It covers the
-//! collection families: hashes, sets, sorted sets and lists.
+//! collection families (hashes, sets, sorted sets and lists), bitmaps and
+//! HyperLogLog.
 
 /// One command's help entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct CommandHelp {
 }
 
 /// The groups `help @<group>` knows, in the order `help` lists them.
-pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set"];
+pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap", "hyperloglog"];
 
 /// Other names a group answers to (Redis's ACL categories among them).
 const GROUP_ALIASES: &[(&str, &str)] = &[
@@ -125,6 +126,16 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("BLMOVE", "source destination LEFT | RIGHT LEFT | RIGHT timeout", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "6.2.0", "list"),
     ("BLMPOP", "timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "7.0.0", "list"),
     ("BRPOPLPUSH", "source destination timeout", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "2.2.0", "list"),
+    ("SETBIT", "key offset value", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "2.2.0", "bitmap"),
+    ("GETBIT", "key offset", "Returns a bit value by offset.", "2.2.0", "bitmap"),
+    ("BITCOUNT", "key [start end [BYTE | BIT]]", "Counts the number of set bits (population counting) in a string.", "2.6.0", "bitmap"),
+    ("BITPOS", "key bit [start [end [BYTE | BIT]]]", "Finds the first set (1) or clear (0) bit in a string.", "2.8.7", "bitmap"),
+    ("BITOP", "operation destkey key [key ...]", "Performs bitwise operations on multiple strings, and stores the result.", "2.6.0", "bitmap"),
+    ("BITFIELD", "key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | [OVERFLOW WRAP | SAT | FAIL] INCRBY encoding offset increment ...]", "Performs arbitrary bitfield integer operations on strings.", "3.2.0", "bitmap"),
+    ("BITFIELD_RO", "key [GET encoding offset [GET encoding offset ...]]", "Performs arbitrary read-only bitfield integer operations on strings.", "6.0.0", "bitmap"),
+    ("PFADD", "key [element [element ...]]", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "hyperloglog"),
+    ("PFCOUNT", "key [key ...]", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "hyperloglog"),
+    ("PFMERGE", "destkey [sourcekey [sourcekey ...]]", "Merges one or more HyperLogLog values into a single key.", "2.8.9", "hyperloglog"),
 ];
 
 /// The help entries, in table order.
@@ -246,6 +257,8 @@ mod tests {
             ("@zset", "ZADD", 35),
             ("@SortedSet", "ZADD", 35),
             ("@list", "LPUSH", 22),
+            ("@bitmap", "SETBIT", 7),
+            ("@hyperloglog", "PFADD", 3),
         ] {
             let text = help(topic);
             assert!(
