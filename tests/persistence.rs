@@ -618,7 +618,10 @@ fn a_log_past_the_automatic_rule_is_rewritten_on_its_own() {
     }
     let info = wait_rewrites(&mut conn, 1);
     let current: u64 = info["aof_current_size"].parse().unwrap();
-    assert!(current < 64 * 1024, "{info:?}");
+    // Without a rewrite the log holds every SET (~606 kB). The rule fires
+    // once 256 kB are logged, while the writes go on; what follows the
+    // rewrite stays logged until the rule fires again.
+    assert!(current < 400 * 1024, "{info:?}");
     assert_eq!(info["aof_last_bgrewrite_status"], "ok");
     server.kill();
     let server = start(dir.path(), "no", &[]);
