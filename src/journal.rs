@@ -24,6 +24,7 @@ use kiln_store::{Record, Shard};
 use crate::commands::{CommandSpec, Flags, Route};
 use crate::shared::Shared;
 use crate::tenant::TenantId;
+use crate::watches::Watches;
 
 /// Commands whose deadline depends on when they ran.
 const RELATIVE_DEADLINE: &[&str] = &[
@@ -44,6 +45,9 @@ pub struct Journal {
     touched: Option<Touched>,
     /// This core's log rewrites.
     pub rewrites: RewriteStats,
+    /// The keys clients watch on this core: every write logged here
+    /// flags their watchers, with the log on or off.
+    pub watches: Watches,
 }
 
 /// A core's log rewrites, for `INFO persistence`.
@@ -80,6 +84,7 @@ impl Journal {
             names: HashMap::new(),
             touched: None,
             rewrites: RewriteStats::default(),
+            watches: Watches::default(),
         }
     }
 
@@ -120,6 +125,7 @@ impl Journal {
 
     /// Notes `key` of `tenant` as written.
     fn touch(&mut self, tenant: TenantId, key: &[u8]) {
+        self.watches.touch(tenant, key);
         if let Some(touched) = &mut self.touched {
             touched.keys.insert((tenant, Bytes::copy_from_slice(key)));
         }
@@ -214,7 +220,15 @@ impl Journal {
         (spec, args): (&CommandSpec, Args<'_>),
         reply: &Reply,
     ) {
-        if !logged(spec) || self.log.is_none() || reads_only(spec, args) {
+        if !logged(spec) || reads_only(spec, args) {
+            return;
+        }
+        if !self.watches.is_empty() {
+            for at in spec.keys.positions_in(args) {
+                self.watches.touch(tenant, args.get(at));
+            }
+        }
+        if self.log.is_none() {
             return;
         }
         self.touch_keys(tenant, spec, args);
@@ -238,6 +252,10 @@ impl Journal {
 
     /// Logs one command a storage function's host call amounts to.
     pub fn effect(&mut self, shared: &Shared, tenant: TenantId, args: &[&[u8]]) {
+        if let Some(key) = args.get(1) {
+            // Every host call's effect names its one key first.
+            self.watches.touch(tenant, key);
+        }
         if self.touched.is_some() {
             let owned = OwnedArgs::new(args.iter().copied());
             match crate::commands::lookup(owned.args()) {

@@ -62,6 +62,7 @@ pub mod session;
 pub mod shared;
 pub mod stats;
 pub mod tenant;
+pub mod watches;
 
 pub use config::{Options, Settings};
 pub use server::{Handle, Server, ShutdownTrigger};

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use kiln_net::Protocol;
+use kiln_net::{OwnedArgs, Protocol};
+use smallvec::SmallVec;
 use kiln_net::transport::{Accepted, ConnFacts};
 
 pub use kiln_net::transport::PortKind;
@@ -49,9 +50,26 @@ pub struct Session {
     /// The request its later ones wait for: they are not read until it is
     /// answered.
     pub held: Option<Held>,
+    /// Inside `MULTI`: the commands queued since, until `EXEC` or `DISCARD`.
+    pub multi: Option<Multi>,
+    /// The cores where this client watches keys (`WATCH`), ascending.
+    pub watching: SmallVec<[usize; 2]>,
+    /// `RESET` ran: the engine drops the client's watches.
+    pub reset_watches: bool,
     /// The unsent output last charged to a tenant's figures, and to whom
     /// (the engine's books; see `Engine::charge_output`).
     pub(crate) charged: (TenantId, usize),
+}
+
+/// A transaction being queued (`MULTI` ... `EXEC`).
+#[derive(Debug, Default)]
+pub struct Multi {
+    /// The commands queued, in order.
+    pub queued: Vec<OwnedArgs>,
+    /// Their bytes, held to the client's query buffer limit.
+    pub bytes: usize,
+    /// A command was refused while queueing: `EXEC` answers `EXECABORT`.
+    pub failed: bool,
 }
 
 /// A request that holds back the client's next ones until it is answered.
@@ -112,6 +130,9 @@ impl Session {
             close_after_reply: false,
             core,
             held: None,
+            multi: None,
+            watching: SmallVec::new(),
+            reset_watches: false,
             charged: (TenantId::DEFAULT, 0),
         }
     }
@@ -131,6 +152,8 @@ impl Session {
         self.authenticated = !needs_auth;
         self.user = DEFAULT_USER.into();
         self.tenant = TenantId::DEFAULT;
+        self.multi = None;
+        self.reset_watches = !self.watching.is_empty();
     }
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order;
@@ -150,7 +173,7 @@ impl Session {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
             self.id,
             self.peer,
             self.local,
@@ -159,9 +182,12 @@ impl Session {
             now.saturating_duration_since(last_active).as_secs(),
             if self.held.is_some_and(|h| h.blocking) {
                 "b"
+            } else if self.multi.is_some() {
+                "x"
             } else {
                 "N"
             },
+            self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
             query_buf,
             out_buf,
             self.last_command,

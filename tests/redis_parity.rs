@@ -2093,3 +2093,104 @@ fn hyperloglog_values_move_between_redis_and_kiln() {
         );
     }
 }
+
+/// Transactions, keys on both of Kiln's cores (`{a}` on core 1, `{b}` on
+/// core 0): queued replies, errors found while queueing (EXECABORT) and
+/// while running (reported in place), WATCH broken by the client's own
+/// write, blocking pops that cannot block, keyless commands, nesting and
+/// misuse errors.
+const TRANSACTION_SCRIPT: &[&[&str]] = &[
+    &["MULTI"],
+    &["SET", "{a}x", "1"],
+    &["INCR", "{b}y"],
+    &["LPUSH", "{a}x", "oops"],
+    &["MGET", "{a}x", "{b}y", "{a}nope"],
+    &["DEL", "{a}x", "{b}gone"],
+    &["PING", "inside"],
+    &["ECHO", "hello"],
+    &["EXEC"],
+    &["MULTI"],
+    &["EXEC"],
+    &["MULTI"],
+    &["SET", "{a}k"],
+    &["SET", "{a}k", "v"],
+    &["EXEC"],
+    &["GET", "{a}k"],
+    &["MULTI"],
+    &["NOSUCHCOMMAND", "x"],
+    &["INCR", "{b}y"],
+    &["EXEC"],
+    &["GET", "{b}y"],
+    &["EXEC"],
+    &["DISCARD"],
+    &["MULTI"],
+    &["MULTI"],
+    &["WATCH", "{a}x"],
+    &["INCR", "{b}y"],
+    &["DISCARD"],
+    &["GET", "{b}y"],
+    &["WATCH"],
+    &["WATCH", "{a}w", "{b}w"],
+    &["SET", "{b}w", "mine"],
+    &["MULTI"],
+    &["SET", "{a}w", "lost"],
+    &["EXEC"],
+    &["GET", "{a}w"],
+    &["WATCH", "{a}w", "{b}w"],
+    &["MULTI"],
+    &["SET", "{a}w", "kept"],
+    &["EXEC"],
+    &["GET", "{a}w"],
+    &["WATCH", "{a}w"],
+    &["UNWATCH"],
+    &["SET", "{a}w", "after-unwatch"],
+    &["MULTI"],
+    &["GET", "{a}w"],
+    &["EXEC"],
+    &["MULTI"],
+    &["BLPOP", "{a}empty", "0"],
+    &["BLMOVE", "{a}empty", "{a}to", "LEFT", "RIGHT", "0"],
+    &["BZPOPMIN", "{b}empty", "0"],
+    &["RPUSH", "{a}list", "1", "2"],
+    &["BLPOP", "{a}list", "0"],
+    &["EXEC"],
+    &["MULTI"],
+    &["DBSIZE"],
+    &["EXISTS", "{a}w", "{b}w", "{b}y"],
+    &["INCRBYFLOAT", "{b}y", "1.5"],
+    &["HSET", "{b}y", "f", "v"],
+    &["EXEC"],
+    &["MULTI"],
+    &["FLUSHDB"],
+    &["SET", "{b}fresh", "1"],
+    &["DBSIZE"],
+    &["EXEC"],
+    &["DBSIZE"],
+];
+
+#[test]
+fn transaction_replies_match_redis_7() {
+    compare(&[], TRANSACTION_SCRIPT);
+}
+
+/// The same over RESP3: an aborted EXEC is a RESP3 null, replies keep
+/// their RESP3 shapes inside EXEC's array.
+const TRANSACTION_RESP3_SCRIPT: &[&[&str]] = &[
+    &["HSET", "{a}h", "f", "1"],
+    &["MULTI"],
+    &["HGETALL", "{a}h"],
+    &["INCRBYFLOAT", "{b}n", "2.5"],
+    &["ZADD", "{b}z", "1", "m"],
+    &["ZSCORE", "{b}z", "m"],
+    &["EXEC"],
+    &["WATCH", "{b}n"],
+    &["SET", "{b}n", "0"],
+    &["MULTI"],
+    &["GET", "{b}n"],
+    &["EXEC"],
+];
+
+#[test]
+fn transaction_resp3_replies_match_redis_7() {
+    compare(&["HELLO", "3"], TRANSACTION_RESP3_SCRIPT);
+}

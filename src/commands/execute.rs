@@ -99,8 +99,9 @@ pub enum Executed {
     /// It needs other cores: the plan to send (client requests only).
     Elsewhere(Plan),
     /// It found nothing to pop and waits, for its keys on this core or
-    /// until the timeout (`None`: forever); clients and jobs only.
-    Block(Timeout),
+    /// until the timeout (`None`: forever); clients and jobs only. The
+    /// reply is what it answers if it may not wait (inside `EXEC`).
+    Block(Timeout, Reply),
 }
 
 /// The error a function gets for a key another core owns.
@@ -128,7 +129,7 @@ pub fn execute<'a>(
         Usage::bump(&site.shared.tenants.usage(site.core, tenant).commands);
     }
     let refused = match &mut caller {
-        Caller::Client(session) => admit_client(&site, cmd, session),
+        Caller::Client(session) => admit_client(site.shared, cmd, session),
         Caller::Job(_) => Ok(()),
         Caller::Function { read_only } => admit_function(&mut site, cmd, *read_only),
     };
@@ -221,7 +222,7 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
         Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
     }
     if let (Some(timeout), false) = (blocks, reply.is_error()) {
-        return Executed::Block(timeout);
+        return Executed::Block(timeout, reply);
     }
     if written {
         return Executed::Written;
@@ -233,7 +234,7 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
 }
 
 /// A client's command: authenticated, and allowed to its tenant.
-fn admit_client(site: &Site<'_>, cmd: Command<'_>, session: &mut Session) -> Result<(), Reply> {
+pub fn admit_client(shared: &Shared, cmd: Command<'_>, session: &mut Session) -> Result<(), Reply> {
     let Command { spec, args, tenant } = cmd;
     if !spec.arity_ok(args.len()) {
         return Err(wrong_arity(spec));
@@ -243,10 +244,10 @@ fn admit_client(site: &Site<'_>, cmd: Command<'_>, session: &mut Session) -> Res
     }
     // Refused or not, it is the client's last command (`CLIENT LIST cmd=`).
     session.last_command = spec.name;
-    if !site.shared.tenants.may_run(tenant, spec, args) {
+    if !shared.tenants.may_run(tenant, spec, args) {
         // As Redis does: the refusal shows in its tenant's ACL LOG.
         let client_info = session.info_line(Instant::now(), None);
-        return Err(deny(site.shared, tenant, spec, &session.user, client_info));
+        return Err(deny(shared, tenant, spec, &session.user, client_info));
     }
     Ok(())
 }

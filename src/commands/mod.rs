@@ -46,6 +46,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod syntax;
+pub mod transaction;
 pub mod zset;
 
 use std::collections::HashMap;
@@ -98,6 +99,9 @@ impl Flags {
     /// May block the client (BLPOP...): its connection reads no further
     /// request until it is answered.
     pub const BLOCKING: Flags = Flags(1 << 11);
+    /// Kiln's own: a transaction command (`MULTI`, `EXEC`, `WATCH`...),
+    /// which the engine runs itself. Not reported by `COMMAND INFO`.
+    pub const TRANSACTION: Flags = Flags(1 << 12);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -348,6 +352,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             sort::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            transaction::COMMANDS,
         ] {
             all.extend(family.iter());
         }

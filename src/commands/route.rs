@@ -101,6 +101,23 @@ fn as_cluster_node(
     }
 }
 
+/// On a core port, the refusal (`CROSSSLOT`, `MOVED`) of a request whose
+/// keys, at `positions`, are not all in one slot of this core; `None` when
+/// they are.
+pub fn refuse_on_core_port(
+    shared: &Shared,
+    core: usize,
+    args: Args<'_>,
+    mut positions: impl Iterator<Item = usize>,
+    local: SocketAddr,
+) -> Option<Reply> {
+    let first = positions.next()?;
+    match as_cluster_node(shared, core, args, first, positions, local) {
+        Routed::Reply(reply) => Some(reply),
+        _ => None,
+    }
+}
+
 /// Whether the arguments after the first key form whole groups of `step`
 /// (MSET's key, value pairs).
 fn complete_groups(spec: &CommandSpec, argc: usize) -> bool {

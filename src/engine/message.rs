@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use crate::commands::CommandSpec;
 use crate::commands::plan::{Finish, Job, Output, Parts, Plan};
 use crate::tenant::TenantId;
+use super::transaction::{TxId, TxOp, TxReport};
 
 /// Where an output must go: a part of a request in a connection's reply
 /// queue on some core.
@@ -52,6 +53,27 @@ pub enum Msg {
     /// Client `client_id`'s connection closed: drop what it waits for
     /// (a blocking pop parked on this core).
     Cancel {
+        /// The client.
+        client_id: u64,
+    },
+    /// A transaction's request to this core (lock, run, release, watch).
+    Tx {
+        /// The transaction, named by its coordinating core.
+        id: TxId,
+        /// What to do.
+        op: TxOp,
+    },
+    /// A core's report to the core coordinating transaction `id`.
+    TxReport {
+        /// The transaction.
+        id: TxId,
+        /// The reporting core.
+        core: usize,
+        /// The report.
+        report: TxReport,
+    },
+    /// Client `client_id` stopped watching its keys on this core.
+    Unwatch {
         /// The client.
         client_id: u64,
     },

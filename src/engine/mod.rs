@@ -18,6 +18,7 @@ pub mod blocked;
 pub mod loading;
 pub mod message;
 mod rewrite;
+pub mod transaction;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,6 +32,7 @@ use kiln_net::{Args, OwnedArgs, Protocol, Reply};
 use kiln_store::{Keyspaces, Shard, ShardConfig};
 
 use crate::commands::blocking::Timeout;
+use crate::commands::transaction::runs_inside_multi as transaction_runs_now;
 use crate::commands::plan::{Finish, Finishing, Job, Output, Plan};
 use crate::commands::{
     self, Caller, Command, CommandSpec, ENCODE_IN_JOB_MAX, Executed, Flags, Lookup, Out, Route,
@@ -83,6 +85,8 @@ pub struct Engine {
     aof_dir: Option<std::sync::Arc<std::sync::Mutex<kiln_persist::aof::AofDir>>>,
     /// A rewrite of this core's log under way (`BGREWRITEAOF`).
     rewrite: Option<rewrite::Rewrite>,
+    /// The transactions this core coordinates, and their locks here.
+    transactions: transaction::Transactions,
 }
 
 impl Engine {
@@ -112,6 +116,7 @@ impl Engine {
             loading: None,
             aof_dir: None,
             rewrite: None,
+            transactions: transaction::Transactions::default(),
         }
     }
 
@@ -280,14 +285,30 @@ impl Engine {
         }
     }
 
+    /// Runs a job another core (or this one) sent, and routes its output.
+    fn run_message(
+        &mut self,
+        job: Job,
+        origin: Origin,
+        clients: &mut Clients<'_, Engine>,
+        post: &mut Post<Msg>,
+    ) {
+        if let Some(output) = self.run_job(job, origin, clients) {
+            self.deliver(origin, output, clients, post);
+        }
+        self.serve_blocked(origin.tenant, post);
+    }
+
     /// Executes a job for `origin` (possibly this core) as its tenant;
-    /// `None` when it blocked (it is parked here until served).
+    /// `None` when it blocked (it is parked here until served) or waits
+    /// for a transaction's locks.
     fn run_job(
         &mut self,
         job: Job,
         origin: Origin,
         clients: &Clients<'_, Engine>,
     ) -> Option<Output> {
+        let (job, origin) = self.defer_job(job, origin)?;
         let loads = |spec: &CommandSpec| spec.flags.has(Flags::LOADING);
         if self.loading.is_some() && !matches!(&job, Job::Command(spec, _) if loads(spec)) {
             // Another core's request must not see a half-loaded keyspace.
@@ -346,7 +367,7 @@ impl Engine {
         let Some(protocol) = origin.encode else {
             return match self.execute(cmd, Caller::Job(views), Out::Value) {
                 Executed::Reply(reply) => Ok(Output::Reply(reply)),
-                Executed::Block(timeout) => Err(timeout),
+                Executed::Block(timeout, _) => Err(timeout),
                 Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
                     Ok(Output::Reply(errors::NOT_HERE))
                 }
@@ -368,7 +389,7 @@ impl Engine {
                 Output::Encoded(buf)
             }
             Executed::Written => Output::Encoded(buf),
-            Executed::Block(timeout) => {
+            Executed::Block(timeout, _) => {
                 self.recycle(buf);
                 return Err(timeout);
             }
@@ -571,6 +592,9 @@ impl Service for Engine {
             Ok(spec) => spec,
             Err(reply) => {
                 self.stats.error_replies += 1;
+                if let Some(multi) = conn.session.multi.as_mut() {
+                    multi.failed = true;
+                }
                 return conn.replies.push(&reply, conn.session.protocol);
             }
         };
@@ -582,6 +606,15 @@ impl Service for Engine {
         if !tenant.is_default() && !self.shared.tenants.is_current(tenant) {
             // Its user was deleted: Redis closes such connections.
             conn.session.close_after_reply = true;
+            return;
+        }
+        if spec.flags.has(Flags::TRANSACTION) {
+            return self.transaction_command(conn, spec, args, post);
+        }
+        if conn.session.multi.is_some() && !transaction_runs_now(spec) {
+            return self.queue_command(conn, spec, args);
+        }
+        if !self.transactions.locks.is_idle() && self.defer_if_locked(conn, spec, args) {
             return;
         }
         let cmd = Command { spec, args, tenant };
@@ -601,7 +634,7 @@ impl Service for Engine {
                 None
             }
             Executed::Written => None,
-            Executed::Block(timeout) => {
+            Executed::Block(timeout, _) => {
                 self.block_client(conn, spec, args, timeout);
                 None
             }
@@ -637,6 +670,9 @@ impl Service for Engine {
                 self.send_jobs(jobs, origin, post);
             }
         }
+        if std::mem::take(&mut conn.session.reset_watches) {
+            self.unwatch_everywhere(conn, post);
+        }
         if conn.session.tenant != tenant {
             // AUTH changed the tenant whose room replies are checked against.
             self.charge_output(conn);
@@ -646,17 +682,15 @@ impl Service for Engine {
 
     fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
         match msg {
-            Msg::Run { job, origin } => {
-                if let Some(output) = self.run_job(job, origin, clients) {
-                    self.deliver(origin, output, clients, post);
-                }
-                self.serve_blocked(origin.tenant, post);
-            }
+            Msg::Run { job, origin } => self.run_message(job, origin, clients, post),
             Msg::Done { origin, output } => self.deliver(origin, output, clients, post),
             Msg::Cancel { client_id } => {
                 let gone = self.blocked.cancel(client_id);
                 self.release(gone, None);
             }
+            Msg::Tx { id, op } => self.tx_op(id, op, clients, post),
+            Msg::TxReport { id, core, report } => self.tx_report(id, core, report, clients, post),
+            Msg::Unwatch { client_id } => self.journal.watches.unwatch(client_id),
         }
     }
 
@@ -735,6 +769,7 @@ impl Service for Engine {
                 post.send(core, Msg::Cancel { client_id });
             }
         }
+        self.unwatch_everywhere(conn, post);
         self.charge(&mut conn.session, 0);
         self.shared.tenants.disconnect(conn.session.tenant);
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);

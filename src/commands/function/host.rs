@@ -210,7 +210,7 @@ impl Host for ShardHost<'_> {
             Executed::Written
             | Executed::Forward(_)
             | Executed::Elsewhere(_)
-            | Executed::Block(_) => {
+            | Executed::Block(..) => {
                 Reply::error("ERR internal: a function's command left its core")
             }
         };

@@ -1,0 +1,1064 @@
+//! Transactions on a core: `MULTI` queues, `WATCH` registers on the keys'
+//! cores, and `EXEC` runs the queue atomically, on one core or several.
+//!
+//! ```text
+//!  one core (or core port)        several cores (main port)
+//!  ───────────────────────        ─────────────────────────────────────────────
+//!  EXEC ─► watches intact? ─►     EXEC ─► Lock core a ─► Lock core b ... ─► Lock+Run last
+//!          run the queue in           (ascending core order; each lock is granted
+//!          this turn                   once its keys are free, the watches checked)
+//!                                  ─► Run on every other core ─► combine ─► reply
+//! ```
+//!
+//! Across cores nothing is global: each core locks only the transaction's
+//! keys there (its tenant's whole keyspace there for a keyless command such
+//! as `DBSIZE`), and only while the transaction is under way. Cores are
+//! locked in ascending order and a lock is granted whole or not at all, so
+//! two transactions never wait for each other in a cycle. While a key is
+//! locked, any other command on it (a client's, another core's job, another
+//! transaction's lock) waits in this core's queue, in arrival order, and
+//! runs when the lock goes; commands on other keys go on. A core holds a
+//! lock from its grant to its part's run: the time the transaction takes
+//! to lock the cores after it, then one message.
+//!
+//! Each core runs its part in one turn, so no client sees part of a
+//! transaction: a reader of several cores' keys either reads under its own
+//! transaction (and waits for the locks) or reads the cores one at a time,
+//! as any main-port multi-key read does (see the README).
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use kiln_net::transport::{Clients, Connection, PortKind, Post};
+use kiln_net::{Args, OwnedArgs, Reply};
+use smallvec::SmallVec;
+
+use super::message::{Msg, Origin, Waiting};
+use super::{Engine, loading};
+use crate::commands::execute::admit_client;
+use crate::commands::plan::{Finish, Finishing, Job, Output};
+use crate::commands::transaction::{self as tx, Placement};
+use crate::commands::{
+    self, Caller, Command, CombineFn, CommandSpec, Executed, Lookup, Out, Route, errors,
+};
+use crate::session::{Held, Multi};
+use crate::tenant::TenantId;
+
+/// A transaction (or a `WATCH` of keys on other cores), named by the core
+/// coordinating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxId {
+    core: usize,
+    n: u64,
+}
+
+/// Which command of a transaction, and which of its parts, a job answers.
+pub type Slot = (usize, usize);
+
+/// What one core runs of a transaction, in the transaction's order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    tenant: TenantId,
+    jobs: Vec<(Slot, Job)>,
+}
+
+/// A core's part in a transaction, as its coordinator asks for it.
+#[derive(Debug)]
+pub enum TxOp {
+    /// Watch `keys` of `tenant` for `client`, then report.
+    Watch {
+        /// The tenant.
+        tenant: TenantId,
+        /// The watching client.
+        client: u64,
+        /// Its keys on this core.
+        keys: Vec<Bytes>,
+    },
+    /// Lock `keys` (and the client's watched keys here) once they are
+    /// free, check the client's watches, report; with `run`, run it at once
+    /// and release (the last core to lock).
+    Lock {
+        /// The tenant.
+        tenant: TenantId,
+        /// The client whose watches are checked.
+        client: u64,
+        /// The transaction's keys here.
+        keys: Vec<Bytes>,
+        /// A keyless command runs here: lock the tenant's whole keyspace.
+        whole: bool,
+        /// The part to run straight away.
+        run: Option<Batch>,
+    },
+    /// Run the part under the locks granted, release, report.
+    Run(Batch),
+    /// The transaction is aborted: release what it holds here and forget
+    /// the client's watches.
+    Release {
+        /// The client.
+        client: u64,
+    },
+}
+
+/// A core's answer to its coordinator.
+#[derive(Debug)]
+pub enum TxReport {
+    /// The keys are watched.
+    Watched,
+    /// Locked; `intact`: the client's watches here held (nothing is
+    /// locked when they did not).
+    Locked {
+        /// The watches held.
+        intact: bool,
+    },
+    /// The part ran (or, when the watches broke, did not), and its locks
+    /// are released.
+    Ran {
+        /// The watches held.
+        intact: bool,
+        /// Each job's reply.
+        replies: Vec<(Slot, Reply)>,
+    },
+}
+
+/// Work waiting here for a transaction's locks, in arrival order.
+enum Deferred {
+    /// A job (a client's request of this core, or another core's).
+    Job(Job, Origin),
+    /// Another transaction's lock.
+    Lock(TxId, TxOp),
+}
+
+/// What one transaction holds on this core.
+struct Holding {
+    tenant: TenantId,
+    keys: Vec<Bytes>,
+    whole: bool,
+}
+
+/// This core's transaction locks and the work waiting for them.
+#[derive(Default)]
+pub struct Locks {
+    keys: HashMap<(TenantId, Bytes), TxId>,
+    /// Tenants whose whole keyspace here is locked.
+    whole: HashMap<TenantId, TxId>,
+    /// Key locks per tenant (a whole lock waits for none).
+    per_tenant: HashMap<TenantId, usize>,
+    held: HashMap<TxId, Holding>,
+    queue: VecDeque<Deferred>,
+    /// Clients with work in the queue: their later work queues behind it.
+    queued_clients: HashMap<u64, usize>,
+    draining: bool,
+    released_while_draining: bool,
+}
+
+impl Locks {
+    /// Nothing locked, nothing waiting: every command runs (checked first,
+    /// on every request).
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.queue.is_empty()
+    }
+
+    fn free(&self, tenant: TenantId, keys: &[Bytes], whole: bool) -> bool {
+        if self.whole.contains_key(&tenant) {
+            return false;
+        }
+        if whole {
+            return self.per_tenant.get(&tenant).is_none_or(|n| *n == 0);
+        }
+        keys.iter()
+            .all(|k| !self.keys.contains_key(&(tenant, k.clone())))
+    }
+
+    /// Whether work of `client` on `tenant`'s `keys` must wait (`keys`
+    /// empty: a keyless command, which only a whole lock stops).
+    fn holds<'k>(
+        &self,
+        client: u64,
+        tenant: TenantId,
+        mut keys: impl Iterator<Item = &'k [u8]>,
+    ) -> bool {
+        self.queued_clients.contains_key(&client)
+            || self.whole.contains_key(&tenant)
+            || (self.per_tenant.get(&tenant).is_some_and(|n| *n > 0)
+                && keys.any(|k| self.keys.contains_key(&(tenant, Bytes::copy_from_slice(k)))))
+    }
+
+    fn acquire(&mut self, id: TxId, holding: Holding) {
+        if holding.whole {
+            self.whole.insert(holding.tenant, id);
+        }
+        for key in &holding.keys {
+            if self.keys.insert((holding.tenant, key.clone()), id).is_none() {
+                *self.per_tenant.entry(holding.tenant).or_default() += 1;
+            }
+        }
+        self.held.insert(id, holding);
+    }
+
+    fn release(&mut self, id: TxId) -> bool {
+        let Some(holding) = self.held.remove(&id) else {
+            return false;
+        };
+        if holding.whole {
+            self.whole.remove(&holding.tenant);
+        }
+        for key in holding.keys {
+            if self.keys.remove(&(holding.tenant, key)).is_some()
+                && let Some(n) = self.per_tenant.get_mut(&holding.tenant)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_tenant.remove(&holding.tenant);
+                }
+            }
+        }
+        true
+    }
+
+    fn defer(&mut self, client: u64, work: Deferred) {
+        *self.queued_clients.entry(client).or_default() += 1;
+        self.queue.push_back(work);
+    }
+
+    fn take_queue(&mut self) -> VecDeque<Deferred> {
+        self.queued_clients.clear();
+        std::mem::take(&mut self.queue)
+    }
+}
+
+/// A transaction this core coordinates (or a `WATCH` waiting for cores).
+enum Coordinated {
+    Watch {
+        at: ClientAt,
+        remaining: usize,
+    },
+    Exec(Box<Exec>),
+}
+
+/// The client a coordinated request answers.
+#[derive(Clone, Copy)]
+struct ClientAt {
+    conn: usize,
+    client: u64,
+    seq: u64,
+}
+
+/// An `EXEC` across cores under way.
+struct Exec {
+    at: ClientAt,
+    tenant: TenantId,
+    /// The cores taking part, ascending: the order they lock in.
+    order: Vec<usize>,
+    /// Each core's part (taken when sent) and what it locks.
+    parts: Vec<(Batch, Vec<Bytes>, bool)>,
+    /// Cores locked so far.
+    locked: usize,
+    /// Cores whose part ran.
+    ran: usize,
+    /// The commands, for connection commands run at the end and for
+    /// combining split ones.
+    commands: Vec<Queued>,
+}
+
+/// One queued command as `EXEC` runs it.
+struct Queued {
+    spec: Option<&'static CommandSpec>,
+    args: OwnedArgs,
+    /// Its reply, once known.
+    reply: Option<Reply>,
+    /// A command in parts on several cores: how they combine, and each
+    /// part's output.
+    split: Option<Split>,
+    /// A connection command, run at the end with the session.
+    with_session: bool,
+}
+
+struct Split {
+    combine: CombineFn,
+    part_keys: Vec<SmallVec<[usize; 4]>>,
+    part_cores: Vec<usize>,
+    outputs: Vec<Option<Output>>,
+}
+
+/// This core's transactions: the ones it coordinates and its locks.
+#[derive(Default)]
+pub struct Transactions {
+    coordinated: HashMap<TxId, Coordinated>,
+    next: u64,
+    /// The locks transactions hold on this core.
+    pub locks: Locks,
+}
+
+impl Engine {
+    /// Runs `MULTI`, `EXEC`, `DISCARD`, `WATCH` or `UNWATCH` for `conn`.
+    pub(super) fn transaction_command(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        post: &mut Post<Msg>,
+    ) {
+        let cmd = Command {
+            spec,
+            args,
+            tenant: conn.session.tenant,
+        };
+        let protocol = conn.session.protocol;
+        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
+            self.stats.error_replies += 1;
+            return conn.replies.push(&reply, protocol);
+        }
+        self.stats.commands_processed += 1;
+        let reply = match spec.name {
+            "multi" if conn.session.multi.is_some() => tx::NESTED,
+            "multi" => {
+                conn.session.multi = Some(Multi::default());
+                Reply::OK
+            }
+            "discard" if conn.session.multi.take().is_none() => tx::DISCARD_WITHOUT_MULTI,
+            "discard" | "unwatch" => {
+                self.unwatch_everywhere(conn, post);
+                Reply::OK
+            }
+            "watch" if conn.session.multi.is_some() => tx::WATCH_IN_MULTI,
+            "watch" => return self.watch_keys(conn, spec, args, post),
+            "exec" => return self.exec(conn, spec, post),
+            _ => errors::NOT_HERE,
+        };
+        self.stats.error_replies += u64::from(reply.is_error());
+        conn.replies.push(&reply, protocol);
+    }
+
+    /// Queues a command inside `MULTI`: `+QUEUED`, or the error that will
+    /// make `EXEC` answer `EXECABORT`.
+    pub(super) fn queue_command(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+    ) {
+        let session = &mut conn.session;
+        let cmd = Command {
+            spec,
+            args,
+            tenant: session.tenant,
+        };
+        let bytes: usize = args.iter().map(<[u8]>::len).sum();
+        let limit = crate::shared::LiveSettings::get(&self.shared.runtime.client_query_buffer_limit);
+        let queued_bytes = session.multi.as_ref().map_or(0, |m| m.bytes) + bytes;
+        let admitted = if queued_bytes as u64 > limit {
+            Err(tx::TOO_BIG)
+        } else {
+            tx::admit_queued(&self.shared, self.id, cmd, session)
+        };
+        let Some(multi) = session.multi.as_mut() else {
+            return;
+        };
+        let reply = match admitted {
+            Ok(()) => {
+                multi.queued.push(args.to_owned_args());
+                multi.bytes = queued_bytes;
+                tx::QUEUED
+            }
+            Err(reply) => {
+                multi.failed = true;
+                self.stats.error_replies += 1;
+                reply
+            }
+        };
+        conn.replies.push(&reply, session.protocol);
+    }
+
+    /// Defers a client's request whose keys (all on this core) a
+    /// transaction holds: its reply keeps its place, its connection reads
+    /// nothing more until it ran. True if deferred (or refused).
+    pub(super) fn defer_if_locked(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+    ) -> bool {
+        let Route::Keys(_) = spec.route else {
+            return false;
+        };
+        let tenant = conn.session.tenant;
+        let slots = &self.shared.slots;
+        let mut keys = spec.keys.positions_in(args).map(|at| args.get(at)).peekable();
+        if keys.peek().is_none() || !keys.clone().all(|k| slots.owner_of(k) == self.id) {
+            // Routing forwards or refuses it; the owner checks its locks.
+            return false;
+        }
+        if !self.transactions.locks.holds(conn.id, tenant, keys) {
+            return false;
+        }
+        let cmd = Command { spec, args, tenant };
+        let protocol = conn.session.protocol;
+        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
+            self.stats.error_replies += 1;
+            conn.replies.push(&reply, protocol);
+            return true;
+        }
+        self.stats.commands_processed += 1;
+        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
+        conn.session.held = Some(Held {
+            seq,
+            blocking: false,
+        });
+        let origin = self.origin(conn, seq, tenant, Some(protocol));
+        let job_args = OwnedArgs::from_buffer(self.buffer(), args.iter());
+        self.transactions
+            .locks
+            .defer(conn.id, Deferred::Job(Job::Command(spec, job_args), origin));
+        true
+    }
+
+    /// Whether a job must wait for a transaction's locks; if so it is
+    /// queued here (given back otherwise).
+    pub(super) fn defer_job(&mut self, job: Job, origin: Origin) -> Option<(Job, Origin)> {
+        let locks = &mut self.transactions.locks;
+        if locks.is_idle() {
+            return Some((job, origin));
+        }
+        let held = match &job {
+            Job::Command(spec, args) => {
+                let args = args.args();
+                locks.holds(
+                    origin.client_id,
+                    origin.tenant,
+                    spec.keys.positions_in(args).map(|at| args.get(at)),
+                )
+            }
+            Job::PeekRecord(key) | Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => {
+                locks.holds(origin.client_id, origin.tenant, std::iter::once(&key[..]))
+            }
+        };
+        if !held {
+            return Some((job, origin));
+        }
+        locks.defer(origin.client_id, Deferred::Job(job, origin));
+        None
+    }
+
+    /// `WATCH key...`: each key watched on its core; `+OK` once all are.
+    fn watch_keys(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+        post: &mut Post<Msg>,
+    ) {
+        let session = &conn.session;
+        let (tenant, protocol, client) = (session.tenant, session.protocol, conn.id);
+        let keys = (1..args.len()).map(|at| args.get(at));
+        if session.port_kind == PortKind::Core
+            && let Some(refusal) = commands::route::refuse_on_core_port(
+                &self.shared,
+                self.id,
+                args,
+                1..args.len(),
+                session.local,
+            )
+        {
+            self.stats.error_replies += 1;
+            return conn.replies.push(&refusal, protocol);
+        }
+        let mut by_core: Vec<(usize, Vec<Bytes>)> = Vec::new();
+        for key in keys {
+            let core = self.shared.slots.owner_of(key);
+            match by_core.iter_mut().find(|(c, _)| *c == core) {
+                Some((_, keys)) => keys.push(Bytes::copy_from_slice(key)),
+                None => by_core.push((core, vec![Bytes::copy_from_slice(key)])),
+            }
+        }
+        let mut remote = 0;
+        let id = self.next_tx_id();
+        for (core, keys) in by_core {
+            if !conn.session.watching.contains(&core) {
+                conn.session.watching.push(core);
+                conn.session.watching.sort_unstable();
+            }
+            if core == self.id {
+                self.watch_here(client, tenant, &keys);
+            } else {
+                remote += 1;
+                let op = TxOp::Watch {
+                    tenant,
+                    client,
+                    keys,
+                };
+                post.send(core, Msg::Tx { id, op });
+            }
+        }
+        if remote == 0 {
+            return conn.replies.push(&Reply::OK, protocol);
+        }
+        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
+        conn.session.held = Some(Held {
+            seq,
+            blocking: false,
+        });
+        let at = ClientAt {
+            conn: conn.key,
+            client,
+            seq,
+        };
+        self.transactions.coordinated.insert(
+            id,
+            Coordinated::Watch {
+                at,
+                remaining: remote,
+            },
+        );
+    }
+
+    fn watch_here(&mut self, client: u64, tenant: TenantId, keys: &[Bytes]) {
+        for key in keys {
+            let exists = self
+                .shard_of(tenant)
+                .is_some_and(|s| s.peek_record(key).is_some());
+            self.journal.watches.watch(client, tenant, key, exists);
+        }
+    }
+
+    /// Forgets every watch of `conn`'s client, on every core it watched on.
+    pub(super) fn unwatch_everywhere(&mut self, conn: &mut Connection<Engine>, post: &mut Post<Msg>) {
+        for core in std::mem::take(&mut conn.session.watching) {
+            if core == self.id {
+                self.journal.watches.unwatch(conn.id);
+            } else {
+                post.send(core, Msg::Unwatch { client_id: conn.id });
+            }
+        }
+    }
+
+    fn next_tx_id(&mut self) -> TxId {
+        self.transactions.next += 1;
+        TxId {
+            core: self.id,
+            n: self.transactions.next,
+        }
+    }
+
+    /// Whether `client`'s watches on this core broke.
+    fn watches_broken(&mut self, client: u64) -> bool {
+        let Engine {
+            journal, keyspaces, ..
+        } = self;
+        journal.watches.broken(client, |tenant, key| {
+            keyspaces
+                .get_mut(tenant.index(), tenant.generation())
+                .is_some_and(|s| s.peek_record(key).is_some())
+        })
+    }
+
+    /// `EXEC`: runs the queue, here in this turn when every key is this
+    /// core's and free, else across the cores owning them.
+    fn exec(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        post: &mut Post<Msg>,
+    ) {
+        let protocol = conn.session.protocol;
+        let Some(multi) = conn.session.multi.take() else {
+            self.stats.error_replies += 1;
+            return conn.replies.push(&tx::EXEC_WITHOUT_MULTI, protocol);
+        };
+        if multi.failed {
+            self.unwatch_everywhere(conn, post);
+            self.stats.error_replies += 1;
+            return conn.replies.push(&tx::EXECABORT, protocol);
+        }
+        let tenant = conn.session.tenant;
+        let mut commands = Vec::with_capacity(multi.queued.len());
+        let mut batches: Vec<(usize, Batch)> = Vec::new();
+        for (i, args) in multi.queued.into_iter().enumerate() {
+            let mut queued = Queued {
+                spec: None,
+                args: OwnedArgs::default(),
+                reply: None,
+                split: None,
+                with_session: false,
+            };
+            let spec = match commands::lookup(args.args()) {
+                Lookup::Found(spec) => spec,
+                Lookup::Unknown(reply) => {
+                    queued.reply = Some(reply);
+                    commands.push(queued);
+                    continue;
+                }
+            };
+            queued.spec = Some(spec);
+            let cmd = Command {
+                spec,
+                args: args.args(),
+                tenant,
+            };
+            // The tenant's rules may have changed since it was queued.
+            if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
+                queued.reply = Some(reply);
+                commands.push(queued);
+                continue;
+            }
+            match tx::place(&self.shared, self.id, spec, args.args(), &conn.session) {
+                Placement::Session => {
+                    queued.with_session = true;
+                    queued.args = args;
+                }
+                Placement::Core(core) => batch_of(&mut batches, core).jobs.push(((i, 0), Job::Command(spec, args))),
+                Placement::Parts(plan) => {
+                    let Finish::Combine(combine) = plan.finish else {
+                        unreachable!("placed in parts only when combined")
+                    };
+                    let part_cores = plan.parts.iter().map(|(c, _)| *c).collect();
+                    let n = plan.parts.len();
+                    for (part, (core, job)) in plan.parts.into_iter().enumerate() {
+                        batch_of(&mut batches, core).jobs.push(((i, part), job));
+                    }
+                    queued.split = Some(Split {
+                        combine,
+                        part_keys: plan.part_keys,
+                        part_cores,
+                        outputs: (0..n).map(|_| None).collect(),
+                    });
+                    queued.args = args;
+                }
+                Placement::Refused(reply) => queued.reply = Some(reply),
+            }
+            commands.push(queued);
+        }
+        self.stats.commands_processed += commands.len() as u64;
+        for core in std::mem::take(&mut conn.session.watching) {
+            batch_of(&mut batches, core);
+        }
+        batches.sort_unstable_by_key(|(core, _)| *core);
+        let order: Vec<usize> = batches.iter().map(|(core, _)| *core).collect();
+        let parts: Vec<(Batch, Vec<Bytes>, bool)> = batches
+            .into_iter()
+            .map(|(_, mut batch)| {
+                batch.tenant = tenant;
+                let (keys, whole) = locked_keys(&batch);
+                (batch, keys, whole)
+            })
+            .collect();
+        let mut exec = Exec {
+            at: ClientAt {
+                conn: conn.key,
+                client: conn.id,
+                seq: 0,
+            },
+            tenant,
+            order,
+            parts,
+            locked: 0,
+            ran: 0,
+            commands,
+        };
+        if self.runs_here_now(&exec) {
+            let intact = !self.watches_broken(conn.id);
+            self.journal.watches.unwatch(conn.id);
+            let reply = if intact {
+                if let Some((batch, _, _)) = exec.parts.pop() {
+                    let replies = self.run_batch(batch);
+                    exec.fill(replies);
+                    self.serve_blocked(tenant, post);
+                }
+                self.finish_exec(&mut exec, conn)
+            } else {
+                Reply::NilArray
+            };
+            return conn.replies.push(&reply, conn.session.protocol);
+        }
+        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
+        conn.session.held = Some(Held {
+            seq,
+            blocking: false,
+        });
+        exec.at.seq = seq;
+        let id = self.next_tx_id();
+        self.lock_next(id, &mut exec, post);
+        self.transactions
+            .coordinated
+            .insert(id, Coordinated::Exec(Box::new(exec)));
+    }
+
+    /// Whether `exec` may run here in this turn: it needs no other core
+    /// and no lock here stands in its way.
+    fn runs_here_now(&self, exec: &Exec) -> bool {
+        let locks = &self.transactions.locks;
+        match (exec.order.as_slice(), exec.parts.first()) {
+            ([], _) => true,
+            ([core], Some((_, keys, whole))) if *core == self.id => {
+                if locks.is_idle() {
+                    return true;
+                }
+                let mut keys = keys.clone();
+                keys.extend(self.journal.watches.keys_of(exec.at.client, exec.tenant));
+                !locks.queued_clients.contains_key(&exec.at.client)
+                    && locks.free(exec.tenant, &keys, *whole)
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks the next core in `exec`'s order for its lock; the last one
+    /// runs its part with it.
+    fn lock_next(&mut self, id: TxId, exec: &mut Exec, post: &mut Post<Msg>) {
+        let k = exec.locked;
+        let last = k + 1 == exec.order.len();
+        let (batch, keys, whole) = &mut exec.parts[k];
+        let op = TxOp::Lock {
+            tenant: exec.tenant,
+            client: exec.at.client,
+            keys: std::mem::take(keys),
+            whole: *whole,
+            run: last.then(|| std::mem::take(batch)),
+        };
+        post.send(exec.order[k], Msg::Tx { id, op });
+    }
+
+    /// A core's report on transaction `id`, which this core coordinates.
+    pub(super) fn tx_report(
+        &mut self,
+        id: TxId,
+        core: usize,
+        report: TxReport,
+        clients: &mut Clients<'_, Engine>,
+        post: &mut Post<Msg>,
+    ) {
+        let Some(coordinated) = self.transactions.coordinated.remove(&id) else {
+            return;
+        };
+        let mut exec = match coordinated {
+            Coordinated::Watch { at, remaining } if remaining > 1 => {
+                let remaining = remaining - 1;
+                let again = Coordinated::Watch { at, remaining };
+                self.transactions.coordinated.insert(id, again);
+                return;
+            }
+            Coordinated::Watch { at, .. } => return self.answer(at, &Reply::OK, clients),
+            Coordinated::Exec(exec) => exec,
+        };
+        match report {
+            TxReport::Watched => {}
+            TxReport::Locked { intact: true } => {
+                exec.locked += 1;
+                self.lock_next(id, &mut exec, post);
+            }
+            TxReport::Locked { intact: false } | TxReport::Ran { intact: false, .. } => {
+                // Every other core releases what it holds and forgets the
+                // client's watches (EXEC ends them, run or not).
+                let client = exec.at.client;
+                for &other in exec.order.iter().filter(|&&c| c != core) {
+                    post.send(other, Msg::Tx {
+                        id,
+                        op: TxOp::Release { client },
+                    });
+                }
+                return self.answer(exec.at, &Reply::NilArray, clients);
+            }
+            TxReport::Ran {
+                intact: true,
+                replies,
+            } => {
+                exec.fill(replies);
+                exec.ran += 1;
+                if exec.ran == 1 {
+                    // The last core locked and ran: every core is locked,
+                    // the others run theirs now.
+                    let others = exec.order.len() - 1;
+                    for k in 0..others {
+                        let batch = std::mem::take(&mut exec.parts[k].0);
+                        post.send(exec.order[k], Msg::Tx {
+                            id,
+                            op: TxOp::Run(batch),
+                        });
+                    }
+                }
+                if exec.ran == exec.order.len() {
+                    let at = exec.at;
+                    let Some(conn) = clients.get_mut(at.conn, at.client) else {
+                        return;
+                    };
+                    let reply = self.finish_exec(&mut exec, conn);
+                    return self.answer(at, &reply, clients);
+                }
+            }
+        }
+        self.transactions
+            .coordinated
+            .insert(id, Coordinated::Exec(exec));
+    }
+
+    /// Answers the request `at` waits for, if its client is still here.
+    fn answer(&mut self, at: ClientAt, reply: &Reply, clients: &mut Clients<'_, Engine>) {
+        let Some(conn) = clients.get_mut(at.conn, at.client) else {
+            return;
+        };
+        self.stats.error_replies += u64::from(reply.is_error());
+        let protocol = conn.session.protocol;
+        conn.replies.resolve(at.seq, reply, protocol);
+        conn.session.release(at.seq);
+        self.charge_output(conn);
+    }
+
+    /// The reply of an `EXEC` whose parts all ran: connection commands run
+    /// now, with the session; split commands' parts are combined.
+    fn finish_exec(&mut self, exec: &mut Exec, conn: &mut Connection<Engine>) -> Reply {
+        let mut replies = Vec::with_capacity(exec.commands.len());
+        for queued in &mut exec.commands {
+            let reply = match (queued.reply.take(), queued.spec, queued.split.take()) {
+                (Some(reply), _, _) => reply,
+                (None, Some(spec), _) if queued.with_session => {
+                    let cmd = Command {
+                        spec,
+                        args: queued.args.args(),
+                        tenant: conn.session.tenant,
+                    };
+                    match self.execute(cmd, Caller::Client(&mut conn.session), Out::Value) {
+                        Executed::Reply(reply) | Executed::Block(_, reply) => reply,
+                        _ => errors::NOT_HERE,
+                    }
+                }
+                (None, Some(spec), Some(split)) => {
+                    let finishing = Finishing {
+                        spec,
+                        args: &queued.args,
+                        protocol: conn.session.protocol,
+                        part_keys: &split.part_keys,
+                        part_cores: &split.part_cores,
+                        shared: &self.shared,
+                        core: self.id,
+                        tenant: exec.tenant,
+                    };
+                    let outputs = split
+                        .outputs
+                        .into_iter()
+                        .map(|o| o.unwrap_or(Output::Reply(Reply::Nil)))
+                        .collect();
+                    (split.combine)(&finishing, outputs)
+                }
+                (None, _, _) => errors::NOT_HERE,
+            };
+            replies.push(reply);
+        }
+        Reply::Array(replies)
+    }
+
+    /// A transaction's request to this core.
+    pub(super) fn tx_op(
+        &mut self,
+        id: TxId,
+        op: TxOp,
+        clients: &mut Clients<'_, Engine>,
+        post: &mut Post<Msg>,
+    ) {
+        match op {
+            TxOp::Watch {
+                tenant,
+                client,
+                keys,
+            } => {
+                self.watch_here(client, tenant, &keys);
+                let report = TxReport::Watched;
+                post.send(id.core, Msg::TxReport {
+                    id,
+                    core: self.id,
+                    report,
+                });
+            }
+            lock @ TxOp::Lock { .. } => self.tx_lock(id, lock, clients, post),
+            TxOp::Run(batch) => {
+                let tenant = batch.tenant;
+                let replies = self.run_batch(batch);
+                self.transactions.locks.release(id);
+                let report = TxReport::Ran {
+                    intact: true,
+                    replies,
+                };
+                post.send(id.core, Msg::TxReport {
+                    id,
+                    core: self.id,
+                    report,
+                });
+                self.serve_blocked(tenant, post);
+                self.drain_deferred(clients, post);
+            }
+            TxOp::Release { client } => {
+                self.journal.watches.unwatch(client);
+                if self.transactions.locks.release(id) {
+                    self.drain_deferred(clients, post);
+                }
+            }
+        }
+    }
+
+    /// Grants a lock once its keys are free (else it waits its turn),
+    /// checking the client's watches here first; runs the part it brings.
+    fn tx_lock(
+        &mut self,
+        id: TxId,
+        op: TxOp,
+        clients: &mut Clients<'_, Engine>,
+        post: &mut Post<Msg>,
+    ) {
+        let TxOp::Lock {
+            tenant,
+            client,
+            mut keys,
+            whole,
+            run,
+        } = op
+        else {
+            return;
+        };
+        keys.extend(self.journal.watches.keys_of(client, tenant));
+        keys.sort_unstable();
+        keys.dedup();
+        let locks = &mut self.transactions.locks;
+        if !locks.free(tenant, &keys, whole) || locks.queued_clients.contains_key(&client) {
+            let op = TxOp::Lock {
+                tenant,
+                client,
+                keys,
+                whole,
+                run,
+            };
+            return locks.defer(client, Deferred::Lock(id, op));
+        }
+        let intact = !self.watches_broken(client);
+        self.journal.watches.unwatch(client);
+        let report = match (intact, run) {
+            (false, Some(_)) => TxReport::Ran {
+                intact,
+                replies: Vec::new(),
+            },
+            (false, None) => TxReport::Locked { intact },
+            (true, Some(batch)) => {
+                let replies = self.run_batch(batch);
+                self.serve_blocked(tenant, post);
+                TxReport::Ran { intact, replies }
+            }
+            (true, None) => {
+                let holding = Holding {
+                    tenant,
+                    keys,
+                    whole,
+                };
+                self.transactions.locks.acquire(id, holding);
+                TxReport::Locked { intact }
+            }
+        };
+        post.send(id.core, Msg::TxReport {
+            id,
+            core: self.id,
+            report,
+        });
+        let _ = clients;
+    }
+
+    /// Runs a transaction's part here, each job as a job of its tenant;
+    /// blocking commands answer what they answer on an empty key.
+    fn run_batch(&mut self, batch: Batch) -> Vec<(Slot, Reply)> {
+        let tenant = batch.tenant;
+        let mut replies = Vec::with_capacity(batch.jobs.len());
+        for (slot, job) in batch.jobs {
+            let reply = if self.loading.is_some() {
+                loading::LOADING
+            } else {
+                match job {
+                    Job::Command(spec, args) => {
+                        let cmd = Command {
+                            spec,
+                            args: args.args(),
+                            tenant,
+                        };
+                        match self.execute(cmd, Caller::Job(&[]), Out::Value) {
+                            Executed::Reply(reply) | Executed::Block(_, reply) => reply,
+                            _ => errors::NOT_HERE,
+                        }
+                    }
+                    record => self.record_job(record, tenant).into_reply(),
+                }
+            };
+            replies.push((slot, reply));
+        }
+        replies
+    }
+
+    /// Runs the work that waited for locks, in the order it came, now that
+    /// a transaction released some; what still finds a lock waits again.
+    fn drain_deferred(&mut self, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+        if self.transactions.locks.draining {
+            self.transactions.locks.released_while_draining = true;
+            return;
+        }
+        self.transactions.locks.draining = true;
+        loop {
+            self.transactions.locks.released_while_draining = false;
+            for work in self.transactions.locks.take_queue() {
+                match work {
+                    Deferred::Job(job, origin) => self.run_message(job, origin, clients, post),
+                    Deferred::Lock(id, op) => self.tx_lock(id, op, clients, post),
+                }
+            }
+            if !self.transactions.locks.released_while_draining {
+                break;
+            }
+        }
+        self.transactions.locks.draining = false;
+    }
+}
+
+impl Exec {
+    /// Records a core's replies in their commands' places.
+    fn fill(&mut self, replies: Vec<(Slot, Reply)>) {
+        for ((i, part), reply) in replies {
+            let Some(queued) = self.commands.get_mut(i) else {
+                continue;
+            };
+            match &mut queued.split {
+                Some(split) => {
+                    if let Some(slot) = split.outputs.get_mut(part) {
+                        *slot = Some(Output::Reply(reply));
+                    }
+                }
+                None => queued.reply = Some(reply),
+            }
+        }
+    }
+}
+
+/// `core`'s part among `batches`, added if new.
+fn batch_of(batches: &mut Vec<(usize, Batch)>, core: usize) -> &mut Batch {
+    let i = match batches.iter().position(|(c, _)| *c == core) {
+        Some(i) => i,
+        None => {
+            batches.push((core, Batch::default()));
+            batches.len() - 1
+        }
+    };
+    &mut batches[i].1
+}
+
+/// The keys a core's part locks, and whether it runs a keyless command
+/// (which locks the tenant's whole keyspace there).
+fn locked_keys(batch: &Batch) -> (Vec<Bytes>, bool) {
+    let mut keys = Vec::new();
+    let mut whole = false;
+    for (_, job) in &batch.jobs {
+        if let Job::Command(spec, args) = job {
+            let args = args.args();
+            let before = keys.len();
+            keys.extend(
+                spec.keys
+                    .positions_in(args)
+                    .map(|at| Bytes::copy_from_slice(args.get(at))),
+            );
+            whole |= keys.len() == before;
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    (keys, whole)
+}
