@@ -13,21 +13,6 @@ use kiln_net::Reply;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A main-port connection accepted by core `core` (the kernel spreads
-/// them; the server says which core took one).
-fn connect_on_core(server: &TestServer, core: usize) -> Raw {
-    for _ in 0..200 {
-        let mut conn = server.connect();
-        let Reply::Bulk(info) = conn.cmd(&["CLIENT", "INFO"]) else {
-            panic!("CLIENT INFO")
-        };
-        if String::from_utf8_lossy(&info).contains(&format!("kiln-core={core}")) {
-            return conn;
-        }
-    }
-    panic!("no main-port connection landed on core {core}");
-}
-
 fn client_id(conn: &mut Raw) -> i64 {
     let Reply::Integer(id) = conn.cmd(&["CLIENT", "ID"]) else {
         panic!("CLIENT ID")
@@ -67,8 +52,8 @@ fn a_push_on_another_cores_connection_serves_the_waiter() {
         // The key lives on the pusher's core: the waiter's request was
         // forwarded there and waits there; the push runs there.
         let key = server.key_on_core(pusher_core, &format!("q{waiter_core}-"));
-        let mut waiter = connect_on_core(&server, waiter_core);
-        let mut pusher = connect_on_core(&server, pusher_core);
+        let mut waiter = server.connect_on_core(waiter_core);
+        let mut pusher = server.connect_on_core(pusher_core);
         waiter.send(&["BLPOP", &key, "0"]);
         until_blocked(&mut pusher, 1);
         assert_eq!(pusher.cmd(&["RPUSH", &key, "a", "b"]), Reply::Integer(2));
@@ -156,7 +141,7 @@ fn client_unblock_answers_a_timeout_or_an_error() {
     let server = TestServer::start();
     let key = server.key_on_core(1, "ub");
     let mut admin = server.connect();
-    let mut waiter = connect_on_core(&server, 0);
+    let mut waiter = server.connect_on_core(0);
     let id = client_id(&mut waiter).to_string();
     assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::Integer(0));
     waiter.send(&["BLPOP", &key, "0"]);
@@ -211,8 +196,8 @@ fn a_tenant_reaches_only_its_own_blocked_clients() {
 fn a_closed_waiter_pops_nothing() {
     let server = TestServer::start();
     let key = server.key_on_core(1, "gone");
-    let mut admin = connect_on_core(&server, 0);
-    let mut waiter = connect_on_core(&server, 0);
+    let mut admin = server.connect_on_core(0);
+    let mut waiter = server.connect_on_core(0);
     waiter.send(&["BLPOP", &key, "0"]);
     until_blocked(&mut admin, 1);
     drop(waiter);

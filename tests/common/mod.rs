@@ -118,6 +118,21 @@ impl TestServer {
         Raw::connect(self.addr)
     }
 
+    /// A main-port connection accepted by core `core` (the kernel spreads
+    /// them; the server says which core took one).
+    pub fn connect_on_core(&self, core: usize) -> Raw {
+        for _ in 0..200 {
+            let mut conn = self.connect();
+            let Reply::Bulk(info) = conn.cmd(&["CLIENT", "INFO"]) else {
+                panic!("CLIENT INFO")
+            };
+            if String::from_utf8_lossy(&info).contains(&format!("kiln-core={core}")) {
+                return conn;
+            }
+        }
+        panic!("no main-port connection landed on core {core}");
+    }
+
     /// A key owned by core `core` (found by asking the server).
     pub fn key_on_core(&self, core: usize, prefix: &str) -> String {
         let per_core = 16384 / self.core_addrs.len();
