@@ -30,6 +30,10 @@ pub enum Error {
     /// [`MAX_REDIRECTS`](crate::MAX_REDIRECTS) times.
     #[error("too many cluster redirections")]
     TooManyRedirects,
+    /// [`Client::transaction`](crate::Client::transaction) found its
+    /// watched keys changed this many times in a row, and gave up.
+    #[error("transaction aborted {0} times by changes to its watched keys")]
+    TransactionAborted(usize),
     /// The address resolved to nothing.
     #[error("address resolved to no socket address")]
     NoAddress,

@@ -79,6 +79,7 @@ mod options;
 mod pipeline;
 pub mod routing;
 pub mod slots;
+mod transaction;
 
 pub(crate) use client::ClientConfig;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
@@ -93,3 +94,4 @@ pub use options::{
 };
 pub use pipeline::Pipeline;
 pub use slots::{ClusterNode, NodeAddr, SlotRange, SlotTable};
+pub use transaction::{MAX_TRANSACTION_ATTEMPTS, Transaction};
