@@ -136,6 +136,7 @@ impl ClientBuilder {
             cluster: None,
             scratch: Vec::new(),
             blocking_read_timeout: None,
+            transaction_state: TransactionState::default(),
         };
         if client.config.cluster {
             client.refresh_slots()?;
@@ -190,6 +191,37 @@ pub struct Client {
     /// During a blocking command: the read timeout its connections use
     /// instead of `config.read_timeout`.
     blocking_read_timeout: Option<Option<Duration>>,
+    /// Between a `WATCH` or `MULTI` sent with [`Client::cmd`] and the
+    /// `EXEC`, `DISCARD`, `UNWATCH` or `RESET` that ends it: every command
+    /// goes to the main connection, where the transaction lives.
+    transaction_state: TransactionState,
+}
+
+/// What the commands sent with [`Client::cmd`] opened of a transaction.
+#[derive(Debug, Default, Clone, Copy)]
+struct TransactionState {
+    multi: bool,
+    watching: bool,
+}
+
+impl TransactionState {
+    /// Whether commands must go to the main connection.
+    fn pinned(self) -> bool {
+        self.multi || self.watching
+    }
+
+    /// Follows command `name` (Redis queues everything inside MULTI but
+    /// EXEC, DISCARD, WATCH, MULTI, QUIT and RESET).
+    fn follow(&mut self, name: &[u8]) {
+        let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
+        if is("MULTI") {
+            self.multi = true;
+        } else if is("WATCH") && !self.multi {
+            self.watching = true;
+        } else if is("EXEC") || is("DISCARD") || is("RESET") || (is("UNWATCH") && !self.multi) {
+            *self = TransactionState::default();
+        }
+    }
 }
 
 impl Client {
@@ -231,10 +263,20 @@ impl Client {
     /// Runs a command and returns the reply as is, error replies included.
     pub fn cmd_reply<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply, Error> {
         let route = routing::route(args);
+        // A transaction's commands, and the one ending it, go where it lives.
+        let pinned = self.transaction_state.pinned();
+        if let Some(name) = args.first() {
+            self.transaction_state.follow(name.as_ref());
+        }
+        let target = if pinned {
+            Target::Main
+        } else {
+            self.target(route)
+        };
         let mut encoded = std::mem::take(&mut self.scratch);
         encoded.clear();
         encode_request(args, &mut encoded);
-        let reply = self.execute(self.target(route), false, &encoded);
+        let reply = self.execute(target, false, &encoded);
         self.scratch = encoded;
         let reply = reply?;
         // Keep every connection (and future ones) on the selected database.
@@ -305,6 +347,10 @@ impl Client {
     }
 
     pub(crate) fn target(&self, route: KeyRoute) -> Target {
+        if self.transaction_state.pinned() {
+            // MULTI's queue and WATCH's keys belong to one connection.
+            return Target::Main;
+        }
         match (route, &self.cluster) {
             (KeyRoute::Slot(slot), Some(cluster)) => cluster
                 .map

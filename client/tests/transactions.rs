@@ -103,3 +103,25 @@ fn a_command_refused_while_queueing_fails_the_transaction() {
     // The connection is usable afterwards, outside any transaction.
     assert_eq!(c.cmd(&["SET", &key, "2"]).unwrap(), Reply::status("OK"));
 }
+
+#[test]
+fn multi_sent_by_hand_keeps_every_command_on_the_main_connection() {
+    let server = TestServer::start();
+    let mut c = server.client(false);
+    let (a, b) = (key_on_core("ha", 0), key_on_core("hb", 1));
+    // Without pinning, SET a would go to core 0's port and SET b to core
+    // 1's, away from the connection holding the MULTI.
+    assert_eq!(c.cmd(&["WATCH", &a]).unwrap(), Reply::status("OK"));
+    assert_eq!(c.cmd(&["MULTI"]).unwrap(), Reply::status("OK"));
+    assert_eq!(c.cmd(&["SET", &a, "1"]).unwrap(), Reply::status("QUEUED"));
+    assert_eq!(c.cmd(&["SET", &b, "2"]).unwrap(), Reply::status("QUEUED"));
+    assert_eq!(
+        c.cmd(&["EXEC"]).unwrap(),
+        Reply::Array(vec![Reply::status("OK"), Reply::status("OK")])
+    );
+    assert_eq!(c.cmd(&["MGET", &a, &b]).unwrap(), Reply::Array(vec![bulk("1"), bulk("2")]));
+    assert_eq!(c.cmd(&["MULTI"]).unwrap(), Reply::status("OK"));
+    assert_eq!(c.cmd(&["INCR", &b]).unwrap(), Reply::status("QUEUED"));
+    assert_eq!(c.cmd(&["DISCARD"]).unwrap(), Reply::status("OK"));
+    assert_eq!(c.cmd(&["GET", &b]).unwrap(), bulk("2"));
+}

@@ -23,7 +23,7 @@ pub struct CommandHelp {
 }
 
 /// The groups `help @<group>` knows, in the order `help` lists them.
-pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap", "hyperloglog"];
+pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap", "hyperloglog", "transactions"];
 
 /// Other names a group answers to (Redis's ACL categories among them).
 const GROUP_ALIASES: &[(&str, &str)] = &[
@@ -136,6 +136,11 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("PFADD", "key [element [element ...]]", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "hyperloglog"),
     ("PFCOUNT", "key [key ...]", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "hyperloglog"),
     ("PFMERGE", "destkey [sourcekey [sourcekey ...]]", "Merges one or more HyperLogLog values into a single key.", "2.8.9", "hyperloglog"),
+    ("MULTI", "", "Starts a transaction.", "1.2.0", "transactions"),
+    ("EXEC", "", "Executes all commands in a transaction.", "1.2.0", "transactions"),
+    ("DISCARD", "", "Discards a transaction.", "2.0.0", "transactions"),
+    ("WATCH", "key [key ...]", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "transactions"),
+    ("UNWATCH", "", "Forgets about watched keys of a transaction.", "2.2.0", "transactions"),
 ];
 
 /// The help entries, in table order.
@@ -259,6 +264,7 @@ mod tests {
             ("@list", "LPUSH", 22),
             ("@bitmap", "SETBIT", 7),
             ("@hyperloglog", "PFADD", 3),
+            ("@transactions", "MULTI", 5),
         ] {
             let text = help(topic);
             assert!(
@@ -281,7 +287,8 @@ mod tests {
         for command in commands() {
             assert!(GROUPS.contains(&command.group), "{}", command.name);
             assert_eq!(command.name, command.name.to_ascii_uppercase());
-            assert!(!command.args.is_empty() && !command.summary.is_empty());
+            // MULTI, EXEC, DISCARD and UNWATCH take no arguments.
+            assert!(!command.summary.is_empty());
         }
     }
 }
