@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
+use kiln_net::transport::{Accepted, ConnFacts};
 use kiln_net::{OwnedArgs, Protocol};
 use smallvec::SmallVec;
-use kiln_net::transport::{Accepted, ConnFacts};
 
 pub use kiln_net::transport::PortKind;
 

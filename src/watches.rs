@@ -32,9 +32,13 @@ struct ClientWatches {
 /// The watched keys on this core.
 #[derive(Debug, Default)]
 pub struct Watches {
-    by_client: HashMap<u64, ClientWatches>,
-    by_key: HashMap<(TenantId, Bytes), SmallVec<[u64; 2]>>,
+    by_client: Map<u64, ClientWatches>,
+    /// Each tenant's watched keys and their watchers.
+    by_key: Map<TenantId, Map<Bytes, SmallVec<[u64; 2]>>>,
 }
+
+/// Keys come from clients: maps are seeded (aHash), as the shard's are.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
 impl Watches {
     /// Whether nobody watches anything here (every write checks this first).
@@ -50,7 +54,8 @@ impl Watches {
         }
         let key = Bytes::copy_from_slice(key);
         mine.keys.push((tenant, key.clone(), exists));
-        self.by_key.entry((tenant, key)).or_default().push(client);
+        let watched = self.by_key.entry(tenant).or_default();
+        watched.entry(key).or_default().push(client);
     }
 
     /// A write changed `tenant`'s `key`: its watchers' transactions abort.
@@ -58,7 +63,7 @@ impl Watches {
         if self.by_key.is_empty() {
             return;
         }
-        let Some(clients) = self.by_key.get(&(tenant, Bytes::copy_from_slice(key))) else {
+        let Some(clients) = self.by_key.get(&tenant).and_then(|keys| keys.get(key)) else {
             return;
         };
         for client in clients {
@@ -99,19 +104,24 @@ impl Watches {
             return;
         };
         for (tenant, key, _) in mine.keys {
-            let slot = (tenant, key);
-            if let Some(clients) = self.by_key.get_mut(&slot) {
+            let Some(watched) = self.by_key.get_mut(&tenant) else {
+                continue;
+            };
+            if let Some(clients) = watched.get_mut(&key) {
                 clients.retain(|c| *c != client);
                 if clients.is_empty() {
-                    self.by_key.remove(&slot);
+                    watched.remove(&key);
                 }
+            }
+            if watched.is_empty() {
+                self.by_key.remove(&tenant);
             }
         }
     }
 
     /// Number of keys watched here.
     pub fn watched_keys(&self) -> usize {
-        self.by_key.len()
+        self.by_key.values().map(HashMap::len).sum()
     }
 }
 

@@ -66,8 +66,39 @@ fn a_bank_transfer_across_cores_never_changes_the_total() {
                     &mut conn,
                     &[&["DECRBY", from, &amount], &["INCRBY", to, &amount]],
                 );
-                assert!(matches!(reply, Reply::Array(ref r) if r.len() == 2), "{reply:?}");
+                assert!(
+                    matches!(reply, Reply::Array(ref r) if r.len() == 2),
+                    "{reply:?}"
+                );
                 moves.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Careful movers: WATCH both accounts, read the balance, move only
+    // what is there (a WATCH abort retries). Their cores lock without
+    // running until every core is locked.
+    for t in 0..2 {
+        let mut conn = server.connect_on_core(t % 2);
+        let (accounts, stop, moves) = (accounts.clone(), stop.clone(), moves.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut n = 7 + t;
+            while !stop.load(Ordering::Relaxed) {
+                n = n.wrapping_mul(2_654_435_761).wrapping_add(12345) % 1_000_003;
+                let from = &accounts[n % ACCOUNTS];
+                let to = &accounts[(n / ACCOUNTS + 1 + n % ACCOUNTS) % ACCOUNTS];
+                assert_eq!(conn.cmd(&["WATCH", from, to]), Reply::OK);
+                let amount = int(&conn.cmd(&["GET", from])).min(30).to_string();
+                let reply = transaction(
+                    &mut conn,
+                    &[&["DECRBY", from, &amount], &["INCRBY", to, &amount]],
+                );
+                if reply != Reply::NilArray {
+                    assert!(
+                        matches!(reply, Reply::Array(ref r) if r.len() == 2),
+                        "{reply:?}"
+                    );
+                    moves.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }));
     }
@@ -123,7 +154,10 @@ fn watch_is_broken_by_any_client_on_any_core() {
         assert_eq!(watcher.cmd(&["WATCH", &key, &other]), Reply::OK);
         assert_eq!(writer.cmd(&["INCR", &key]), Reply::Integer(1));
         assert_eq!(
-            transaction(&mut watcher, &[&["SET", &key, "tx"], &["SET", &other, "tx"]]),
+            transaction(
+                &mut watcher,
+                &[&["SET", &key, "tx"], &["SET", &other, "tx"]]
+            ),
             Reply::NilArray,
             "watcher on core {watcher_core}, key on core {key_core}"
         );
@@ -204,10 +238,7 @@ fn watch_is_broken_by_expiry_deletion_and_flushes() {
 #[test]
 fn a_tenants_watch_is_not_broken_by_another_tenants_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let config = tenant_config(
-        dir.path(),
-        &[("t1", "p1", ""), ("t2", "p2", "")],
-    );
+    let config = tenant_config(dir.path(), &[("t1", "p1", ""), ("t2", "p2", "")]);
     let server = start_with_config(&config);
     let mut t1 = login(&server, "t1", "p1");
     let mut t2 = login(&server, "t2", "p2");
@@ -227,7 +258,10 @@ fn a_tenants_watch_is_not_broken_by_another_tenants_keys() {
 fn core_ports_refuse_other_cores_keys_and_abort_the_transaction() {
     let server = TestServer::start();
     let mut core0 = Raw::connect(server.core_addrs[0]);
-    let (mine, theirs) = (server.key_on_core(0, "mine"), server.key_on_core(1, "theirs"));
+    let (mine, theirs) = (
+        server.key_on_core(0, "mine"),
+        server.key_on_core(1, "theirs"),
+    );
     assert_eq!(core0.cmd(&["MULTI"]), Reply::OK);
     assert_eq!(core0.cmd(&["SET", &mine, "1"]), Reply::status("QUEUED"));
     let Reply::Error(moved) = core0.cmd(&["SET", &theirs, "1"]) else {

@@ -125,7 +125,9 @@ impl Client {
         encode_request(&["EXEC"], &mut batch);
         let replies = self.conn(Target::Main).and_then(|conn| {
             conn.send(&batch)?;
-            (0..count + 2).map(|_| conn.read_reply()).collect::<Result<Vec<_>, _>>()
+            (0..count + 2)
+                .map(|_| conn.read_reply())
+                .collect::<Result<Vec<_>, _>>()
         });
         let mut replies = match replies {
             Ok(replies) => replies,

@@ -71,9 +71,9 @@ fn concurrent_increments_through_transactions_all_count() {
             thread::spawn(move || {
                 for _ in 0..50 {
                     c.transaction(&[&key], |tx| {
-                        let now = tx.get(&key)?.map_or(0, |v| {
-                            String::from_utf8(v).unwrap().parse::<i64>().unwrap()
-                        });
+                        let now = tx
+                            .get(&key)?
+                            .map_or(0, |v| String::from_utf8(v).unwrap().parse::<i64>().unwrap());
                         tx.queue(&["SET", &key, &(now + 1).to_string()]);
                         Ok(())
                     })
@@ -119,7 +119,10 @@ fn multi_sent_by_hand_keeps_every_command_on_the_main_connection() {
         c.cmd(&["EXEC"]).unwrap(),
         Reply::Array(vec![Reply::status("OK"), Reply::status("OK")])
     );
-    assert_eq!(c.cmd(&["MGET", &a, &b]).unwrap(), Reply::Array(vec![bulk("1"), bulk("2")]));
+    assert_eq!(
+        c.cmd(&["MGET", &a, &b]).unwrap(),
+        Reply::Array(vec![bulk("1"), bulk("2")])
+    );
     assert_eq!(c.cmd(&["MULTI"]).unwrap(), Reply::status("OK"));
     assert_eq!(c.cmd(&["INCR", &b]).unwrap(), Reply::status("QUEUED"));
     assert_eq!(c.cmd(&["DISCARD"]).unwrap(), Reply::status("OK"));

@@ -21,9 +21,7 @@ use crate::tenant::Growth;
 
 const FAST: &[&str] = &["@fast", "@transaction"];
 const SLOW: &[&str] = &["@slow", "@transaction"];
-const CONTROL: Flags = Flags::NOSCRIPT
-    .with(Flags::STALE)
-    .with(Flags::TRANSACTION);
+const CONTROL: Flags = Flags::NOSCRIPT.with(Flags::STALE).with(Flags::TRANSACTION);
 
 /// This family's commands.
 // One line per command reads as a table; rustfmt would spread each over ten.

@@ -270,9 +270,14 @@ impl Engine {
     }
 
     pub(super) fn serve_key(&mut self, tenant: TenantId, key: &bytes::Bytes, post: &mut Post<Msg>) {
-        while let Some((waiter, idle)) = self.blocked.take_first(tenant, key) {
+        while let Some((mut waiter, idle)) = self.blocked.take_first(tenant, key) {
             self.unwatch(tenant, &idle);
             let Waiter { spec, origin, .. } = waiter;
+            // A transaction holding one of its keys goes first.
+            match self.defer_waiter(spec, std::mem::take(&mut waiter.args), origin) {
+                Ok(()) => continue,
+                Err(args) => waiter.args = args,
+            }
             match self.job_output(spec, &waiter.args, origin, &[]) {
                 Ok(output) => {
                     self.recycle(waiter.args.into_buffer());

@@ -4,10 +4,10 @@
 use kiln_net::{OwnedArgs, Protocol, Reply};
 use smallvec::SmallVec;
 
+use super::transaction::{TxId, TxOp, TxReport};
 use crate::commands::CommandSpec;
 use crate::commands::plan::{Finish, Job, Output, Parts, Plan};
 use crate::tenant::TenantId;
-use super::transaction::{TxId, TxOp, TxReport};
 
 /// Where an output must go: a part of a request in a connection's reply
 /// queue on some core.

@@ -32,8 +32,8 @@ use kiln_net::{Args, OwnedArgs, Protocol, Reply};
 use kiln_store::{Keyspaces, Shard, ShardConfig};
 
 use crate::commands::blocking::Timeout;
-use crate::commands::transaction::runs_inside_multi as transaction_runs_now;
 use crate::commands::plan::{Finish, Finishing, Job, Output, Plan};
+use crate::commands::transaction::runs_inside_multi as transaction_runs_now;
 use crate::commands::{
     self, Caller, Command, CommandSpec, ENCODE_IN_JOB_MAX, Executed, Flags, Lookup, Out, Route,
     Site, errors,

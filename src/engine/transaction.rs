@@ -39,7 +39,7 @@ use crate::commands::execute::admit_client;
 use crate::commands::plan::{Finish, Finishing, Job, Output};
 use crate::commands::transaction::{self as tx, Placement};
 use crate::commands::{
-    self, Caller, Command, CombineFn, CommandSpec, Executed, Lookup, Out, Route, errors,
+    self, Caller, CombineFn, Command, CommandSpec, Executed, Lookup, Out, Route, errors,
 };
 use crate::session::{Held, Multi};
 use crate::tenant::TenantId;
@@ -76,7 +76,7 @@ pub enum TxOp {
     },
     /// Lock `keys` (and the client's watched keys here) once they are
     /// free, check the client's watches, report; with `run`, run it at once
-    /// and release (the last core to lock).
+    /// (and release, unless `hold`).
     Lock {
         /// The tenant.
         tenant: TenantId,
@@ -88,9 +88,17 @@ pub enum TxOp {
         whole: bool,
         /// The part to run straight away.
         run: Option<Batch>,
+        /// With `run`: keep the locks until released (other cores have
+        /// yet to lock).
+        hold: bool,
     },
     /// Run the part under the locks granted, release, report.
     Run(Batch),
+    /// The transaction will come here: the client's later work waits.
+    Expect {
+        /// The client.
+        client: u64,
+    },
     /// The transaction is aborted: release what it holds here and forget
     /// the client's watches.
     Release {
@@ -130,23 +138,52 @@ enum Deferred {
 
 /// What one transaction holds on this core.
 struct Holding {
+    client: u64,
+    /// Its part ran already (it holds until the other cores ran theirs).
+    ran: bool,
     tenant: TenantId,
     keys: Vec<Bytes>,
     whole: bool,
 }
 
+/// Whose transactions hold a lock. Once its part here ran, a client's
+/// transaction shares its locks with the client's later work: that runs
+/// after it on every core anyway (see [`Locks::expect`]), and other
+/// clients wait for them all.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    client: u64,
+    count: usize,
+    /// Holders whose part here has not run yet.
+    unrun: usize,
+}
+
+impl Owner {
+    /// Whether the lock stops `client`'s work.
+    fn other(&self, client: u64) -> bool {
+        self.client != client || self.unrun > 0
+    }
+}
+
+/// A map keyed by what clients send: seeded per map (aHash), as the
+/// shard's own tables are.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// This core's transaction locks and the work waiting for them.
 #[derive(Default)]
 pub struct Locks {
-    keys: HashMap<(TenantId, Bytes), TxId>,
+    /// Locked keys, per tenant.
+    keys: Map<TenantId, Map<Bytes, Owner>>,
     /// Tenants whose whole keyspace here is locked.
-    whole: HashMap<TenantId, TxId>,
-    /// Key locks per tenant (a whole lock waits for none).
-    per_tenant: HashMap<TenantId, usize>,
-    held: HashMap<TxId, Holding>,
+    whole: Map<TenantId, Owner>,
+    held: Map<TxId, Holding>,
     queue: VecDeque<Deferred>,
     /// Clients with work in the queue: their later work queues behind it.
-    queued_clients: HashMap<u64, usize>,
+    queued_clients: Map<u64, usize>,
+    /// Transactions of a client that will reach this core (an `EXEC` under
+    /// way elsewhere): the client's later work here waits for them, so a
+    /// pipeline keeps its order without holding the client's input.
+    expected: Map<u64, VecDeque<TxId>>,
     draining: bool,
     released_while_draining: bool,
 }
@@ -155,18 +192,45 @@ impl Locks {
     /// Nothing locked, nothing waiting: every command runs (checked first,
     /// on every request).
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.queue.is_empty()
+        self.held.is_empty() && self.queue.is_empty() && self.expected.is_empty()
     }
 
-    fn free(&self, tenant: TenantId, keys: &[Bytes], whole: bool) -> bool {
-        if self.whole.contains_key(&tenant) {
+    /// Client `client`'s transaction `id` will reach this core.
+    fn expect(&mut self, client: u64, id: TxId) {
+        self.expected.entry(client).or_default().push_back(id);
+    }
+
+    /// Whether `client` expects a transaction here before `id`.
+    fn expects_before(&self, client: u64, id: TxId) -> bool {
+        self.expected
+            .get(&client)
+            .and_then(VecDeque::front)
+            .is_some_and(|first| *first != id)
+    }
+
+    /// Transaction `id` of `client` reached this core (or ended).
+    fn arrived(&mut self, client: u64, id: TxId) {
+        if let Some(queue) = self.expected.get_mut(&client) {
+            queue.retain(|t| *t != id);
+            if queue.is_empty() {
+                self.expected.remove(&client);
+            }
+        }
+    }
+
+    /// Whether a lock of `keys` (of the whole keyspace, with `whole`) of
+    /// `tenant` could be granted now.
+    fn free(&self, client: u64, tenant: TenantId, keys: &[Bytes], whole: bool) -> bool {
+        if self.whole.get(&tenant).is_some_and(|o| o.other(client)) {
             return false;
         }
-        if whole {
-            return self.per_tenant.get(&tenant).is_none_or(|n| *n == 0);
+        match self.keys.get(&tenant) {
+            None => true,
+            Some(locked) if whole => locked.values().all(|o| !o.other(client)),
+            Some(locked) => keys
+                .iter()
+                .all(|k| locked.get(k).is_none_or(|o| !o.other(client))),
         }
-        keys.iter()
-            .all(|k| !self.keys.contains_key(&(tenant, k.clone())))
     }
 
     /// Whether work of `client` on `tenant`'s `keys` must wait (`keys`
@@ -178,41 +242,61 @@ impl Locks {
         mut keys: impl Iterator<Item = &'k [u8]>,
     ) -> bool {
         self.queued_clients.contains_key(&client)
-            || self.whole.contains_key(&tenant)
-            || (self.per_tenant.get(&tenant).is_some_and(|n| *n > 0)
-                && keys.any(|k| self.keys.contains_key(&(tenant, Bytes::copy_from_slice(k)))))
+            || self.expected.contains_key(&client)
+            || self.whole.get(&tenant).is_some_and(|o| o.other(client))
+            || self
+                .keys
+                .get(&tenant)
+                .is_some_and(|locked| keys.any(|k| locked.get(k).is_some_and(|o| o.other(client))))
     }
 
     fn acquire(&mut self, id: TxId, holding: Holding) {
+        let fresh = Owner {
+            client: holding.client,
+            count: 0,
+            unrun: 0,
+        };
+        let unrun = usize::from(!holding.ran);
+        let add = |owner: &mut Owner| {
+            owner.count += 1;
+            owner.unrun += unrun;
+        };
         if holding.whole {
-            self.whole.insert(holding.tenant, id);
+            add(self.whole.entry(holding.tenant).or_insert(fresh));
         }
-        for key in &holding.keys {
-            if self.keys.insert((holding.tenant, key.clone()), id).is_none() {
-                *self.per_tenant.entry(holding.tenant).or_default() += 1;
+        if !holding.keys.is_empty() {
+            let locked = self.keys.entry(holding.tenant).or_default();
+            for key in &holding.keys {
+                add(locked.entry(key.clone()).or_insert(fresh));
             }
         }
         self.held.insert(id, holding);
     }
 
-    fn release(&mut self, id: TxId) -> bool {
-        let Some(holding) = self.held.remove(&id) else {
-            return false;
+    /// Releases what `id` holds here; the tenant it held keys of.
+    fn release(&mut self, id: TxId) -> Option<TenantId> {
+        let holding = self.held.remove(&id)?;
+        let tenant = holding.tenant;
+        let unrun = usize::from(!holding.ran);
+        let last = |owner: &mut Owner| {
+            owner.count -= 1;
+            owner.unrun -= unrun;
+            owner.count == 0
         };
-        if holding.whole {
-            self.whole.remove(&holding.tenant);
+        if holding.whole && self.whole.get_mut(&tenant).is_some_and(last) {
+            self.whole.remove(&tenant);
         }
-        for key in holding.keys {
-            if self.keys.remove(&(holding.tenant, key)).is_some()
-                && let Some(n) = self.per_tenant.get_mut(&holding.tenant)
-            {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_tenant.remove(&holding.tenant);
+        if let Some(locked) = self.keys.get_mut(&tenant) {
+            for key in &holding.keys {
+                if locked.get_mut(key).is_some_and(last) {
+                    locked.remove(key);
                 }
             }
+            if locked.is_empty() {
+                self.keys.remove(&tenant);
+            }
         }
-        true
+        Some(tenant)
     }
 
     fn defer(&mut self, client: u64, work: Deferred) {
@@ -228,10 +312,7 @@ impl Locks {
 
 /// A transaction this core coordinates (or a `WATCH` waiting for cores).
 enum Coordinated {
-    Watch {
-        at: ClientAt,
-        remaining: usize,
-    },
+    Watch { at: ClientAt, remaining: usize },
     Exec(Box<Exec>),
 }
 
@@ -253,8 +334,13 @@ struct Exec {
     parts: Vec<(Batch, Vec<Bytes>, bool)>,
     /// Cores locked so far.
     locked: usize,
-    /// Cores whose part ran.
-    ran: usize,
+    /// The cores where the client watches keys.
+    watching: SmallVec<[usize; 2]>,
+    /// Cores that ran their part as they locked, and hold their locks
+    /// until every core has run.
+    ran_early: SmallVec<[usize; 2]>,
+    /// Parts sent to run after every core locked, not reported yet.
+    runs_pending: usize,
     /// The commands, for connection commands run at the end and for
     /// combining split ones.
     commands: Vec<Queued>,
@@ -344,7 +430,8 @@ impl Engine {
             tenant: session.tenant,
         };
         let bytes: usize = args.iter().map(<[u8]>::len).sum();
-        let limit = crate::shared::LiveSettings::get(&self.shared.runtime.client_query_buffer_limit);
+        let limit =
+            crate::shared::LiveSettings::get(&self.shared.runtime.client_query_buffer_limit);
         let queued_bytes = session.multi.as_ref().map_or(0, |m| m.bytes) + bytes;
         let admitted = if queued_bytes as u64 > limit {
             Err(tx::TOO_BIG)
@@ -383,7 +470,11 @@ impl Engine {
         };
         let tenant = conn.session.tenant;
         let slots = &self.shared.slots;
-        let mut keys = spec.keys.positions_in(args).map(|at| args.get(at)).peekable();
+        let mut keys = spec
+            .keys
+            .positions_in(args)
+            .map(|at| args.get(at))
+            .peekable();
         if keys.peek().is_none() || !keys.clone().all(|k| slots.owner_of(k) == self.id) {
             // Routing forwards or refuses it; the owner checks its locks.
             return false;
@@ -439,6 +530,23 @@ impl Engine {
         None
     }
 
+    /// Queues a blocked client's request that a push made ready while a
+    /// transaction holds one of its keys: it runs again when the lock goes
+    /// (and blocks again if it finds nothing). `Err` gives the arguments
+    /// back when nothing holds it.
+    pub(super) fn defer_waiter(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: OwnedArgs,
+        origin: Origin,
+    ) -> Result<(), OwnedArgs> {
+        match self.defer_job(Job::Command(spec, args), origin) {
+            None => Ok(()),
+            Some((Job::Command(_, args), _)) => Err(args),
+            Some(_) => unreachable!("a command job comes back as one"),
+        }
+    }
+
     /// `WATCH key...`: each key watched on its core; `+OK` once all are.
     fn watch_keys(
         &mut self,
@@ -492,11 +600,9 @@ impl Engine {
         if remote == 0 {
             return conn.replies.push(&Reply::OK, protocol);
         }
+        // Answered once every core has the watch; the client's later
+        // requests to those cores follow the watch there.
         let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
-        conn.session.held = Some(Held {
-            seq,
-            blocking: false,
-        });
         let at = ClientAt {
             conn: conn.key,
             client,
@@ -521,7 +627,11 @@ impl Engine {
     }
 
     /// Forgets every watch of `conn`'s client, on every core it watched on.
-    pub(super) fn unwatch_everywhere(&mut self, conn: &mut Connection<Engine>, post: &mut Post<Msg>) {
+    pub(super) fn unwatch_everywhere(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        post: &mut Post<Msg>,
+    ) {
         for core in std::mem::take(&mut conn.session.watching) {
             if core == self.id {
                 self.journal.watches.unwatch(conn.id);
@@ -605,7 +715,9 @@ impl Engine {
                     queued.with_session = true;
                     queued.args = args;
                 }
-                Placement::Core(core) => batch_of(&mut batches, core).jobs.push(((i, 0), Job::Command(spec, args))),
+                Placement::Core(core) => batch_of(&mut batches, core)
+                    .jobs
+                    .push(((i, 0), Job::Command(spec, args))),
                 Placement::Parts(plan) => {
                     let Finish::Combine(combine) = plan.finish else {
                         unreachable!("placed in parts only when combined")
@@ -628,7 +740,8 @@ impl Engine {
             commands.push(queued);
         }
         self.stats.commands_processed += commands.len() as u64;
-        for core in std::mem::take(&mut conn.session.watching) {
+        let watching = std::mem::take(&mut conn.session.watching);
+        for &core in &watching {
             batch_of(&mut batches, core);
         }
         batches.sort_unstable_by_key(|(core, _)| *core);
@@ -651,7 +764,9 @@ impl Engine {
             order,
             parts,
             locked: 0,
-            ran: 0,
+            watching: watching.clone(),
+            ran_early: SmallVec::new(),
+            runs_pending: 0,
             commands,
         };
         if self.runs_here_now(&exec) {
@@ -669,13 +784,18 @@ impl Engine {
             };
             return conn.replies.push(&reply, conn.session.protocol);
         }
-        let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
-        conn.session.held = Some(Held {
-            seq,
-            blocking: false,
-        });
-        exec.at.seq = seq;
+        exec.at.seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
         let id = self.next_tx_id();
+        // The client's next requests to these cores wait there for this
+        // transaction's part, so none overtakes it.
+        for &core in &exec.order {
+            if core == self.id {
+                self.transactions.locks.expect(conn.id, id);
+            } else {
+                let op = TxOp::Expect { client: conn.id };
+                post.send(core, Msg::Tx { id, op });
+            }
+        }
         self.lock_next(id, &mut exec, post);
         self.transactions
             .coordinated
@@ -695,25 +815,35 @@ impl Engine {
                 let mut keys = keys.clone();
                 keys.extend(self.journal.watches.keys_of(exec.at.client, exec.tenant));
                 !locks.queued_clients.contains_key(&exec.at.client)
-                    && locks.free(exec.tenant, &keys, *whole)
+                    && !locks.expected.contains_key(&exec.at.client)
+                    && locks.free(exec.at.client, exec.tenant, &keys, *whole)
             }
             _ => false,
         }
     }
 
-    /// Asks the next core in `exec`'s order for its lock; the last one
-    /// runs its part with it.
+    /// Asks the next core in `exec`'s order for its lock. A core with no
+    /// watches of the client after it in the order runs its part as it
+    /// locks (nothing later can abort the transaction) and holds the lock
+    /// until the end; the last core runs and releases at once.
     fn lock_next(&mut self, id: TxId, exec: &mut Exec, post: &mut Post<Msg>) {
         let k = exec.locked;
         let last = k + 1 == exec.order.len();
+        let early = !exec.order[k + 1..]
+            .iter()
+            .any(|core| exec.watching.contains(core));
         let (batch, keys, whole) = &mut exec.parts[k];
         let op = TxOp::Lock {
             tenant: exec.tenant,
             client: exec.at.client,
             keys: std::mem::take(keys),
             whole: *whole,
-            run: last.then(|| std::mem::take(batch)),
+            run: early.then(|| std::mem::take(batch)),
+            hold: !last,
         };
+        if early && !last {
+            exec.ran_early.push(exec.order[k]);
+        }
         post.send(exec.order[k], Msg::Tx { id, op });
     }
 
@@ -739,43 +869,58 @@ impl Engine {
             Coordinated::Watch { at, .. } => return self.answer(at, &Reply::OK, clients),
             Coordinated::Exec(exec) => exec,
         };
+        let locking = exec.locked < exec.order.len();
         match report {
             TxReport::Watched => {}
+            TxReport::Locked { intact: false } | TxReport::Ran { intact: false, .. } => {
+                // Every other core releases what it holds and forgets the
+                // client's watches (EXEC ends them, run or not). No core
+                // ran its part: one runs early only when no core after it
+                // has watches that could break.
+                let client = exec.at.client;
+                for &other in exec.order.iter().filter(|&&c| c != core) {
+                    post.send(
+                        other,
+                        Msg::Tx {
+                            id,
+                            op: TxOp::Release { client },
+                        },
+                    );
+                }
+                return self.answer(exec.at, &Reply::NilArray, clients);
+            }
             TxReport::Locked { intact: true } => {
                 exec.locked += 1;
                 self.lock_next(id, &mut exec, post);
-            }
-            TxReport::Locked { intact: false } | TxReport::Ran { intact: false, .. } => {
-                // Every other core releases what it holds and forgets the
-                // client's watches (EXEC ends them, run or not).
-                let client = exec.at.client;
-                for &other in exec.order.iter().filter(|&&c| c != core) {
-                    post.send(other, Msg::Tx {
-                        id,
-                        op: TxOp::Release { client },
-                    });
-                }
-                return self.answer(exec.at, &Reply::NilArray, clients);
             }
             TxReport::Ran {
                 intact: true,
                 replies,
             } => {
                 exec.fill(replies);
-                exec.ran += 1;
-                if exec.ran == 1 {
-                    // The last core locked and ran: every core is locked,
-                    // the others run theirs now.
-                    let others = exec.order.len() - 1;
-                    for k in 0..others {
-                        let batch = std::mem::take(&mut exec.parts[k].0);
-                        post.send(exec.order[k], Msg::Tx {
-                            id,
-                            op: TxOp::Run(batch),
-                        });
-                    }
+                if locking {
+                    exec.locked += 1;
                 }
-                if exec.ran == exec.order.len() {
+                if exec.locked < exec.order.len() {
+                    self.lock_next(id, &mut exec, post);
+                } else if locking {
+                    // The last core ran: every core is locked. The cores
+                    // that ran early release; the others run theirs now.
+                    let client = exec.at.client;
+                    for k in 0..exec.order.len() - 1 {
+                        let core = exec.order[k];
+                        let op = if exec.ran_early.contains(&core) {
+                            TxOp::Release { client }
+                        } else {
+                            exec.runs_pending += 1;
+                            TxOp::Run(std::mem::take(&mut exec.parts[k].0))
+                        };
+                        post.send(core, Msg::Tx { id, op });
+                    }
+                } else {
+                    exec.runs_pending -= 1;
+                }
+                if exec.locked == exec.order.len() && exec.runs_pending == 0 {
                     let at = exec.at;
                     let Some(conn) = clients.get_mut(at.conn, at.client) else {
                         return;
@@ -861,11 +1006,14 @@ impl Engine {
             } => {
                 self.watch_here(client, tenant, &keys);
                 let report = TxReport::Watched;
-                post.send(id.core, Msg::TxReport {
-                    id,
-                    core: self.id,
-                    report,
-                });
+                post.send(
+                    id.core,
+                    Msg::TxReport {
+                        id,
+                        core: self.id,
+                        report,
+                    },
+                );
             }
             lock @ TxOp::Lock { .. } => self.tx_lock(id, lock, clients, post),
             TxOp::Run(batch) => {
@@ -876,17 +1024,28 @@ impl Engine {
                     intact: true,
                     replies,
                 };
-                post.send(id.core, Msg::TxReport {
-                    id,
-                    core: self.id,
-                    report,
-                });
+                post.send(
+                    id.core,
+                    Msg::TxReport {
+                        id,
+                        core: self.id,
+                        report,
+                    },
+                );
                 self.serve_blocked(tenant, post);
                 self.drain_deferred(clients, post);
             }
+            TxOp::Expect { client } => self.transactions.locks.expect(client, id),
             TxOp::Release { client } => {
+                let locks = &mut self.transactions.locks;
+                locks.arrived(client, id);
+                let waiting = locks.queued_clients.contains_key(&client);
                 self.journal.watches.unwatch(client);
-                if self.transactions.locks.release(id) {
+                let released = self.transactions.locks.release(id);
+                if let Some(tenant) = released {
+                    self.serve_blocked(tenant, post);
+                }
+                if released.is_some() || waiting {
                     self.drain_deferred(clients, post);
                 }
             }
@@ -908,26 +1067,45 @@ impl Engine {
             mut keys,
             whole,
             run,
+            hold,
         } = op
         else {
             return;
         };
-        keys.extend(self.journal.watches.keys_of(client, tenant));
-        keys.sort_unstable();
-        keys.dedup();
         let locks = &mut self.transactions.locks;
-        if !locks.free(tenant, &keys, whole) || locks.queued_clients.contains_key(&client) {
+        // The client's work queued here since it was expected waits for
+        // it; an earlier transaction of the client goes first.
+        let waits = locks.expects_before(client, id);
+        if !waits {
+            keys.extend(self.journal.watches.keys_of(client, tenant));
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        let locks = &mut self.transactions.locks;
+        let behind_it = !waits && locks.queued_clients.contains_key(&client);
+        if !waits {
+            locks.arrived(client, id);
+        }
+        if waits || !locks.free(client, tenant, &keys, whole) {
             let op = TxOp::Lock {
                 tenant,
                 client,
                 keys,
                 whole,
                 run,
+                hold,
             };
             return locks.defer(client, Deferred::Lock(id, op));
         }
         let intact = !self.watches_broken(client);
         self.journal.watches.unwatch(client);
+        let holding = Holding {
+            client,
+            ran: run.is_some(),
+            tenant,
+            keys,
+            whole,
+        };
         let report = match (intact, run) {
             (false, Some(_)) => TxReport::Ran {
                 intact,
@@ -935,26 +1113,32 @@ impl Engine {
             },
             (false, None) => TxReport::Locked { intact },
             (true, Some(batch)) => {
+                if hold {
+                    self.transactions.locks.acquire(id, holding);
+                }
                 let replies = self.run_batch(batch);
-                self.serve_blocked(tenant, post);
+                if !hold {
+                    // Held keys' waiters are served when the lock goes.
+                    self.serve_blocked(tenant, post);
+                }
                 TxReport::Ran { intact, replies }
             }
             (true, None) => {
-                let holding = Holding {
-                    tenant,
-                    keys,
-                    whole,
-                };
                 self.transactions.locks.acquire(id, holding);
                 TxReport::Locked { intact }
             }
         };
-        post.send(id.core, Msg::TxReport {
-            id,
-            core: self.id,
-            report,
-        });
-        let _ = clients;
+        post.send(
+            id.core,
+            Msg::TxReport {
+                id,
+                core: self.id,
+                report,
+            },
+        );
+        if behind_it {
+            self.drain_deferred(clients, post);
+        }
     }
 
     /// Runs a transaction's part here, each job as a job of its tenant;

@@ -23,7 +23,15 @@ pub struct CommandHelp {
 }
 
 /// The groups `help @<group>` knows, in the order `help` lists them.
-pub const GROUPS: &[&str] = &["hash", "list", "set", "sorted-set", "bitmap", "hyperloglog", "transactions"];
+pub const GROUPS: &[&str] = &[
+    "hash",
+    "list",
+    "set",
+    "sorted-set",
+    "bitmap",
+    "hyperloglog",
+    "transactions",
+];
 
 /// Other names a group answers to (Redis's ACL categories among them).
 const GROUP_ALIASES: &[(&str, &str)] = &[
