@@ -656,7 +656,7 @@ pub enum ClientClass {
     Normal = 0,
     /// Replicas (`slave` or `replica`; Kiln has none).
     Replica = 1,
-    /// Pub/sub subscribers (Kiln has no pub/sub yet).
+    /// Pub/sub subscribers.
     Pubsub = 2,
 }
 

@@ -1,6 +1,7 @@
 //! Per-connection state that commands read and change: identity, protocol
 //! version, authentication, name — what `CLIENT INFO` shows.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -54,11 +55,37 @@ pub struct Session {
     pub multi: Option<Multi>,
     /// The cores where this client watches keys (`WATCH`), ascending.
     pub watching: SmallVec<[usize; 2]>,
-    /// `RESET` ran: the engine drops the client's watches.
-    pub reset_watches: bool,
+    /// What it subscribes to (pub/sub).
+    pub subscribed: Subscribed,
+    /// `RESET` ran: the engine drops the client's watches and
+    /// subscriptions.
+    pub reset_pending: bool,
     /// The unsent output last charged to a tenant's figures, and to whom
     /// (the engine's books; see `Engine::charge_output`).
     pub(crate) charged: (TenantId, usize),
+}
+
+/// What a client subscribes to, by kind.
+#[derive(Debug, Default)]
+pub struct Subscribed {
+    /// `SUBSCRIBE` channels.
+    pub channels: HashSet<Bytes, ahash::RandomState>,
+    /// `PSUBSCRIBE` patterns.
+    pub patterns: HashSet<Bytes, ahash::RandomState>,
+    /// `SSUBSCRIBE` shard channels.
+    pub shard: HashSet<Bytes, ahash::RandomState>,
+}
+
+impl Subscribed {
+    /// Whether it subscribes to anything (RESP2's subscribed mode).
+    pub fn any(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard.is_empty())
+    }
+
+    /// The count `SUBSCRIBE`'s replies carry: channels and patterns.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
 }
 
 /// A transaction being queued (`MULTI` ... `EXEC`).
@@ -132,7 +159,8 @@ impl Session {
             held: None,
             multi: None,
             watching: SmallVec::new(),
-            reset_watches: false,
+            subscribed: Subscribed::default(),
+            reset_pending: false,
             charged: (TenantId::DEFAULT, 0),
         }
     }
@@ -153,7 +181,7 @@ impl Session {
         self.user = DEFAULT_USER.into();
         self.tenant = TenantId::DEFAULT;
         self.multi = None;
-        self.reset_watches = !self.watching.is_empty();
+        self.reset_pending = true;
     }
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order;
@@ -173,7 +201,7 @@ impl Session {
                 .into_owned()
         };
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} kiln-core={}",
             self.id,
             self.peer,
             self.local,
@@ -184,9 +212,14 @@ impl Session {
                 "b"
             } else if self.multi.is_some() {
                 "x"
+            } else if self.subscribed.any() {
+                "P"
             } else {
                 "N"
             },
+            self.subscribed.channels.len(),
+            self.subscribed.patterns.len(),
+            self.subscribed.shard.len(),
             self.multi.as_ref().map_or(-1, |m| m.queued.len() as i64),
             query_buf,
             out_buf,
@@ -219,5 +252,9 @@ impl kiln_net::transport::ClientState for Session {
 
     fn blocked(&self) -> bool {
         self.held.is_some_and(|h| h.blocking)
+    }
+
+    fn subscriber(&self) -> bool {
+        self.subscribed.any()
     }
 }

@@ -117,6 +117,11 @@ impl LiveSettings {
         self.output_limits[ClientClass::Normal as usize].get()
     }
 
+    /// The `client-output-buffer-limit` of pub/sub subscribers.
+    pub fn pubsub_output_buffer_limit(&self) -> OutputBufferLimit {
+        self.output_limits[ClientClass::Pubsub as usize].get()
+    }
+
     /// The `client-output-buffer-limit` of every class.
     pub fn output_buffer_limits(&self) -> OutputBufferLimits {
         let mut limits = OutputBufferLimits::DEFAULT;
@@ -282,6 +287,9 @@ pub struct Shared {
     pub clients: Vec<AtomicU64>,
     /// Each core's connection count (for `maxclients`).
     pub connections: Vec<AtomicU64>,
+    /// Each core's pub/sub subscriptions (channels, patterns and shard
+    /// channels of its clients): a publish goes only to cores with some.
+    pub subscriptions: Vec<AtomicU64>,
     /// Source of client ids (unique across cores).
     pub next_client_id: Arc<AtomicU64>,
     /// Set once to stop every core.
@@ -332,6 +340,7 @@ impl Shared {
             memory: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             clients: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             connections: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+            subscriptions: (0..cores).map(|_| AtomicU64::new(0)).collect(),
             next_client_id: Arc::new(AtomicU64::new(1)),
             shutdown: AtomicBool::new(false),
             loading: AtomicUsize::new(0),
@@ -361,6 +370,11 @@ impl Shared {
         let used = if max == 0 { 0 } else { self.used_memory() };
         let server = ServerMemory { used, max };
         self.tenants.admits(tenant, growth, server)
+    }
+
+    /// Whether core `core`'s clients subscribe to anything.
+    pub fn has_subscribers(&self, core: usize) -> bool {
+        self.subscriptions[core].load(Ordering::Acquire) > 0
     }
 
     /// Connected clients across cores.

@@ -2194,3 +2194,94 @@ const TRANSACTION_RESP3_SCRIPT: &[&[&str]] = &[
 fn transaction_resp3_replies_match_redis_7() {
     compare(&["HELLO", "3"], TRANSACTION_RESP3_SCRIPT);
 }
+
+/// One step of a two-connection script: on connection `.0`, send `.1`
+/// (nothing when empty) and read `.2` replies (pushed messages included).
+type Step = (usize, &'static [&'static str], usize);
+
+/// Runs `steps` against redis-server and Kiln, two connections each; the
+/// replies read at every step must match.
+fn compare_sessions(steps: &[Step]) {
+    let redis = Redis::start();
+    let kiln = TestServer::start();
+    let redis_addr = format!("127.0.0.1:{}", redis.port).parse().unwrap();
+    let mut r = [Raw::connect(redis_addr), Raw::connect(redis_addr)];
+    let mut k = [kiln.connect(), kiln.connect()];
+    let mut mismatches = Vec::new();
+    for (conn, command, replies) in steps {
+        if !command.is_empty() {
+            r[*conn].send(command);
+            k[*conn].send(command);
+        }
+        if command.first() == Some(&"HELLO") {
+            // The servers report different versions.
+            r[*conn].read_reply();
+            k[*conn].read_reply();
+            continue;
+        }
+        let want: Vec<Option<Reply>> = (0..*replies).map(|_| r[*conn].read_reply()).collect();
+        let got: Vec<Option<Reply>> = (0..*replies).map(|_| k[*conn].read_reply()).collect();
+        if want != got {
+            mismatches.push(format!("{conn} {command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// Pub/sub over RESP2 and RESP3: subscription replies and counts,
+/// messages and pattern messages, subscribed mode's command rules and
+/// PING, unsubscribing from nothing, PUBSUB's answers, shard channels.
+const PUBSUB_STEPS: &[Step] = &[
+    (0, &["SUBSCRIBE", "news", "sport"], 2),
+    (0, &["PSUBSCRIBE", "n*"], 1),
+    (0, &["SUBSCRIBE", "news"], 1),
+    (1, &["PUBLISH", "news", "hello"], 1),
+    (0, &[], 2),
+    (1, &["PUBLISH", "sport", "goal"], 1),
+    (0, &[], 1),
+    (1, &["PUBLISH", "nobody", "x"], 1),
+    (0, &[], 1),
+    (1, &["PUBLISH", "elsewhere", "x"], 1),
+    (1, &["PUBSUB", "NUMSUB", "news", "sport", "none"], 1),
+    (1, &["PUBSUB", "NUMPAT"], 1),
+    (1, &["PUBSUB", "CHANNELS", "s*"], 1),
+    (1, &["PUBSUB", "CHANNELS", "a", "b"], 1),
+    (1, &["PUBSUB", "NOSUCH"], 1),
+    (0, &["GET", "k"], 1),
+    (0, &["PING"], 1),
+    (0, &["PING", "hi"], 1),
+    (0, &["SUBSCRIBE"], 1),
+    (0, &["UNSUBSCRIBE", "sport"], 1),
+    (0, &["UNSUBSCRIBE", "never"], 1),
+    (0, &["PUNSUBSCRIBE"], 1),
+    (0, &["UNSUBSCRIBE"], 1),
+    (0, &["UNSUBSCRIBE"], 1),
+    (0, &["PUNSUBSCRIBE"], 1),
+    (0, &["GET", "k"], 1),
+    (0, &["SSUBSCRIBE", "{s}a", "{s}b"], 2),
+    (1, &["SPUBLISH", "{s}a", "sharded"], 1),
+    (0, &[], 1),
+    (1, &["PUBLISH", "{s}a", "not sharded"], 1),
+    (1, &["PUBSUB", "SHARDCHANNELS", "*a"], 1),
+    (1, &["PUBSUB", "SHARDNUMSUB", "{s}a", "{s}c"], 1),
+    (0, &["SUNSUBSCRIBE", "{s}b"], 1),
+    (0, &["SUNSUBSCRIBE"], 1),
+    (0, &["SUNSUBSCRIBE"], 1),
+    (1, &["HELLO", "3"], 0),
+    (1, &["SUBSCRIBE", "news"], 1),
+    (0, &["PUBLISH", "news", "to resp3"], 1),
+    (1, &[], 1),
+    (1, &["GET", "k"], 1),
+    (1, &["PING"], 1),
+    (1, &["UNSUBSCRIBE"], 1),
+];
+
+#[test]
+fn pubsub_replies_match_redis_7() {
+    compare_sessions(PUBSUB_STEPS);
+}

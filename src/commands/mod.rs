@@ -39,6 +39,7 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod plan;
+pub mod pubsub;
 pub mod route;
 pub mod scan;
 pub mod server;
@@ -102,6 +103,9 @@ impl Flags {
     /// Kiln's own: a transaction command (`MULTI`, `EXEC`, `WATCH`...),
     /// which the engine runs itself. Not reported by `COMMAND INFO`.
     pub const TRANSACTION: Flags = Flags(1 << 12);
+    /// Kiln's own: a subscription command (`SUBSCRIBE`...), which the
+    /// engine runs itself. Not reported by `COMMAND INFO`.
+    pub const PUBSUB: Flags = Flags(1 << 13);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -353,6 +357,7 @@ pub fn table() -> &'static [&'static CommandSpec] {
             set::COMMANDS,
             zset::COMMANDS,
             transaction::COMMANDS,
+            pubsub::COMMANDS,
         ] {
             all.extend(family.iter());
         }

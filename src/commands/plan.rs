@@ -49,6 +49,10 @@ pub enum Job {
         /// What it held when copied.
         record: Record,
     },
+    /// Deliver a message to this core's subscribers; replies how many got it.
+    Publish(crate::commands::pubsub::Publish),
+    /// Answer a `PUBSUB` question about this core's subscribers.
+    Pubsub(crate::commands::pubsub::Query),
 }
 
 /// What a job produced.
@@ -141,11 +145,31 @@ pub struct Planning<'a> {
     pub core: usize,
     /// The listener the request came through.
     pub port_kind: PortKind,
+    /// Our address as the client sees it (for a `MOVED` reply).
+    pub local: std::net::SocketAddr,
     /// The command's spec.
     pub spec: &'static CommandSpec,
 }
 
-impl Planning<'_> {
+impl<'a> Planning<'a> {
+    /// A planning as core `core` does it for a client of `port_kind`
+    /// reaching it on loopback (unit tests).
+    #[cfg(test)]
+    pub fn on(
+        shared: &'a Shared,
+        core: usize,
+        port_kind: PortKind,
+        spec: &'static CommandSpec,
+    ) -> Planning<'a> {
+        Planning {
+            shared,
+            core,
+            port_kind,
+            local: ([127, 0, 0, 1], 7379).into(),
+            spec,
+        }
+    }
+
     /// The cores an all-cores command runs on from this port: every core
     /// on the main port, this one on a core port (a cluster node answers
     /// for its own slots only).
@@ -277,7 +301,9 @@ pub fn scatter_by_key(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
 /// `over`: the server or the tenant is over its memory limit.
 pub fn record_job(shard: &mut kiln_store::Shard, job: Job, over: bool) -> Output {
     match job {
-        Job::Command(..) => Output::Reply(Reply::error("ERR internal: command as a record job")),
+        Job::Command(..) | Job::Publish(_) | Job::Pubsub(_) => {
+            Output::Reply(Reply::error("ERR internal: not a record job"))
+        }
         Job::PeekRecord(key) => Output::Record(shard.peek_record(&key)),
         Job::PutRecord {
             key,
@@ -367,12 +393,7 @@ mod tests {
     fn split_groups_keys_with_their_values() {
         let shared = test_shared();
         let spec = crate::commands::spec_named("mset").unwrap();
-        let p = Planning {
-            shared: &shared,
-            core: 0,
-            port_kind: PortKind::Main,
-            spec,
-        };
+        let p = Planning::on(&shared, 0, PortKind::Main, spec);
         // Find two keys on different cores.
         let (a, b) = crate::shared::tests_support::keys_on_cores(&shared);
         let args = OwnedArgs::new([

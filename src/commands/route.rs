@@ -36,6 +36,7 @@ pub fn route(
         shared,
         core,
         port_kind,
+        local: session.local,
         spec,
     };
     let planned = |result: Result<Plan, Reply>| match result {

@@ -52,6 +52,8 @@ pub const EXEC_WITHOUT_MULTI: Reply = Reply::error("ERR EXEC without MULTI");
 pub const DISCARD_WITHOUT_MULTI: Reply = Reply::error("ERR DISCARD without MULTI");
 /// `WATCH` inside `MULTI`.
 pub const WATCH_IN_MULTI: Reply = Reply::error("ERR WATCH inside MULTI is not allowed");
+/// A command a transaction cannot queue (`SUBSCRIBE`...).
+pub const NOT_IN_MULTI: Reply = Reply::error("ERR Command not allowed inside a transaction");
 /// A transaction grown past the client's query buffer limit.
 pub const TOO_BIG: Reply =
     Reply::error("ERR transaction too big: its queued commands exceed client-query-buffer-limit");

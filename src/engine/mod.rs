@@ -17,6 +17,7 @@
 pub mod blocked;
 pub mod loading;
 pub mod message;
+pub mod pubsub;
 mod rewrite;
 pub mod transaction;
 
@@ -87,6 +88,8 @@ pub struct Engine {
     rewrite: Option<rewrite::Rewrite>,
     /// The transactions this core coordinates, and their locks here.
     transactions: transaction::Transactions,
+    /// This core's clients' pub/sub subscriptions.
+    subscriptions: pubsub::Subscriptions,
 }
 
 impl Engine {
@@ -117,6 +120,7 @@ impl Engine {
             aof_dir: None,
             rewrite: None,
             transactions: transaction::Transactions::default(),
+            subscriptions: pubsub::Subscriptions::default(),
         }
     }
 
@@ -225,7 +229,12 @@ impl Engine {
     /// memory quota what is left of it after its other connections' unsent
     /// replies (on every core).
     fn arm_output_limits(&self, conn: &mut Connection<Engine>) {
-        let hard = self.shared.runtime.output_buffer_limit().hard;
+        let runtime = &self.shared.runtime;
+        let hard = if conn.session.subscribed.any() {
+            runtime.pubsub_output_buffer_limit().hard
+        } else {
+            runtime.output_buffer_limit().hard
+        };
         let tenant = conn.session.tenant;
         let (charged_to, held) = conn.session.charged;
         let held = if charged_to.index() == tenant.index() {
@@ -306,7 +315,7 @@ impl Engine {
         &mut self,
         job: Job,
         origin: Origin,
-        clients: &Clients<'_, Engine>,
+        clients: &mut Clients<'_, Engine>,
     ) -> Option<Output> {
         let (job, origin) = self.defer_job(job, origin)?;
         let loads = |spec: &CommandSpec| spec.flags.has(Flags::LOADING);
@@ -316,6 +325,13 @@ impl Engine {
         }
         let (spec, args) = match job {
             Job::Command(spec, args) => (spec, args),
+            Job::Publish(publish) => {
+                let delivered = self.deliver_publish(origin.tenant, &publish, clients);
+                return Some(Output::Reply(Reply::Integer(delivered)));
+            }
+            Job::Pubsub(query) => {
+                return Some(Output::Reply(self.pubsub_query(origin.tenant, &query)));
+            }
             record => return Some(self.record_job(record, origin.tenant)),
         };
         // Connection commands need the client's session, which only the
@@ -425,7 +441,7 @@ impl Engine {
         let over = !self.shared.admits(tenant, Growth::UNKNOWN);
         let written_key = match &job {
             Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => Some(key.clone()),
-            Job::PeekRecord(_) | Job::Command(..) => None,
+            Job::PeekRecord(_) | Job::Command(..) | Job::Publish(_) | Job::Pubsub(_) => None,
         };
         let Some(shard) = self.keyspaces.get_mut(tenant.index(), tenant.generation()) else {
             return Output::Reply(errors::USER_DELETED);
@@ -582,6 +598,7 @@ impl Service for Engine {
             query_buffer: LiveSettings::get(&runtime.client_query_buffer_limit) as usize,
             pipeline: LiveSettings::get(&runtime.client_pipeline_limit) as usize,
             output: runtime.output_buffer_limit(),
+            pubsub_output: runtime.pubsub_output_buffer_limit(),
             partial_request: seconds(&runtime.partial_request_timeout),
             idle: seconds(&runtime.timeout),
         }
@@ -608,8 +625,29 @@ impl Service for Engine {
             conn.session.close_after_reply = true;
             return;
         }
+        if conn.session.protocol == Protocol::Resp2 && conn.session.subscribed.any() {
+            // RESP2's subscribed mode: replies would mix with messages.
+            if !pubsub::allowed_when_subscribed(spec) {
+                self.stats.error_replies += 1;
+                let refusal = pubsub::refused_when_subscribed(spec);
+                return conn.replies.push(&refusal, Protocol::Resp2);
+            }
+            if spec.name == "ping" {
+                self.stats.commands_processed += 1;
+                return conn.replies.push(&pubsub::subscribed_ping(args), Protocol::Resp2);
+            }
+        }
         if spec.flags.has(Flags::TRANSACTION) {
             return self.transaction_command(conn, spec, args, post);
+        }
+        if spec.flags.has(Flags::PUBSUB) {
+            if let Some(multi) = conn.session.multi.as_mut() {
+                multi.failed = true;
+                self.stats.error_replies += 1;
+                let refusal = commands::transaction::NOT_IN_MULTI;
+                return conn.replies.push(&refusal, conn.session.protocol);
+            }
+            return self.pubsub_command(conn, spec, args);
         }
         if conn.session.multi.is_some() && !transaction_runs_now(spec) {
             return self.queue_command(conn, spec, args);
@@ -670,8 +708,9 @@ impl Service for Engine {
                 self.send_jobs(jobs, origin, post);
             }
         }
-        if std::mem::take(&mut conn.session.reset_watches) {
+        if std::mem::take(&mut conn.session.reset_pending) {
             self.unwatch_everywhere(conn, post);
+            self.unsubscribe_all(conn);
         }
         if conn.session.tenant != tenant {
             // AUTH changed the tenant whose room replies are checked against.
@@ -770,6 +809,7 @@ impl Service for Engine {
             }
         }
         self.unwatch_everywhere(conn, post);
+        self.unsubscribe_all(conn);
         self.charge(&mut conn.session, 0);
         self.shared.tenants.disconnect(conn.session.tenant);
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);

@@ -522,6 +522,7 @@ impl Engine {
             Job::PeekRecord(key) | Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => {
                 locks.holds(origin.client_id, origin.tenant, std::iter::once(&key[..]))
             }
+            Job::Publish(_) | Job::Pubsub(_) => false,
         };
         if !held {
             return Some((job, origin));

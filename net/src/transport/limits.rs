@@ -26,7 +26,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Connection, Service};
+use super::{ClientState, Connection, Service};
 
 /// Unsent reply bytes at which reading a client pauses, unless an output
 /// buffer limit is lower.
@@ -117,6 +117,8 @@ pub struct ClientLimits {
     pub pipeline: usize,
     /// `client-output-buffer-limit normal ...`.
     pub output: OutputBufferLimit,
+    /// `client-output-buffer-limit pubsub ...`, for subscribed clients.
+    pub pubsub_output: OutputBufferLimit,
     /// `partial-request-timeout`; `None` = off.
     pub partial_request: Option<Duration>,
     /// `timeout`; `None` = off.
@@ -140,6 +142,16 @@ impl ClientLimits {
         conn.replies.queued() >= self.pipeline || conn.replies.output_len() >= self.pause_mark()
     }
 
+    /// The output buffer limit `conn`'s class has: `pubsub` for a
+    /// subscriber, `normal` otherwise.
+    pub fn output_of<S: Service>(&self, conn: &Connection<S>) -> OutputBufferLimit {
+        if conn.session.subscriber() {
+            self.pubsub_output
+        } else {
+            self.output
+        }
+    }
+
     /// Checks the output buffer limits, starting or clearing the soft-limit
     /// clock (as Redis's `checkClientOutputBufferLimits`).
     pub fn check_output<S: Service>(
@@ -152,7 +164,7 @@ impl ClientLimits {
             hard,
             soft,
             soft_seconds,
-        } = self.output;
+        } = self.output_of(conn);
         if let Some(breach) = conn.replies.overflowed() {
             return Err(breach);
         }
@@ -208,6 +220,7 @@ mod tests {
                 soft,
                 soft_seconds: 1,
             },
+            pubsub_output: OutputBufferLimit::DEFAULT,
             partial_request: None,
             idle: None,
         }

@@ -98,6 +98,11 @@ pub trait ClientState {
     fn blocked(&self) -> bool {
         false
     }
+    /// Whether it is a pub/sub subscriber: its unsent output is held to
+    /// the `pubsub` class of `client-output-buffer-limit`.
+    fn subscriber(&self) -> bool {
+        false
+    }
 }
 
 /// Counters the worker keeps in the service (so `INFO` can read them).

@@ -465,7 +465,7 @@ impl<S: Service> Worker<S> {
         let unsent = conn.replies.unsent() > 0;
         // The soft limit needs the buffer over it continuously: a drain
         // below it restarts the clock even between two checks.
-        if (conn.replies.output_len() as u64) < limits.output.soft.max(1) {
+        if (conn.replies.output_len() as u64) < limits.output_of(conn).soft.max(1) {
             conn.over_soft_since = None;
         }
         if unsent != conn.wants_write {

@@ -174,12 +174,8 @@ impl Cross {
     }
 
     fn planning(&self, name: &str) -> Planning<'_> {
-        Planning {
-            shared: &self.shared,
-            core: 0,
-            port_kind: PortKind::Main,
-            spec: COMMANDS.iter().find(|c| c.name == name).unwrap(),
-        }
+        let spec = COMMANDS.iter().find(|c| c.name == name).unwrap();
+        Planning::on(&self.shared, 0, PortKind::Main, spec)
     }
 
     fn finishing<'a>(&'a self, args: &'a OwnedArgs) -> Finishing<'a> {

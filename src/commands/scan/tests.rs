@@ -21,12 +21,12 @@ fn bulk(s: &str) -> Reply {
 use crate::commands::testbed::finishing;
 
 fn planning(shared: &Shared, port_kind: PortKind) -> Planning<'_> {
-    Planning {
+    Planning::on(
         shared,
-        core: 1,
+        1,
         port_kind,
-        spec: COMMANDS.iter().find(|c| c.name == "scan").unwrap(),
-    }
+        COMMANDS.iter().find(|c| c.name == "scan").unwrap(),
+    )
 }
 
 fn words(job: &Job) -> Vec<String> {

@@ -401,12 +401,8 @@ fn command_parts(plan: &Plan) -> Vec<(usize, Vec<String>)> {
 fn msetnx_across_cores_checks_then_sets() {
     let shared = tests_support::shared(2);
     let (a, b) = tests_support::keys_on_cores(&shared);
-    let p = Planning {
-        shared: &shared,
-        core: 0,
-        port_kind: PortKind::Main,
-        spec: COMMANDS.iter().find(|c| c.name == "msetnx").unwrap(),
-    };
+    let spec = COMMANDS.iter().find(|c| c.name == "msetnx").unwrap();
+    let p = Planning::on(&shared, 0, PortKind::Main, spec);
     let args = owned(&["MSETNX", &a, "1", &b, "2", &a, "3"]);
     let plan = msetnx_plan(&p, args.args()).unwrap();
     assert_eq!(
