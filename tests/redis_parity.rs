@@ -2222,7 +2222,9 @@ fn compare_sessions(steps: &[Step]) {
         let want: Vec<Option<Reply>> = (0..*replies).map(|_| r[*conn].read_reply()).collect();
         let got: Vec<Option<Reply>> = (0..*replies).map(|_| k[*conn].read_reply()).collect();
         if want != got {
-            mismatches.push(format!("{conn} {command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));
+            mismatches.push(format!(
+                "{conn} {command:?}\n  redis: {want:?}\n  kiln:  {got:?}"
+            ));
         }
     }
     assert!(

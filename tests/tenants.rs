@@ -407,7 +407,14 @@ fn probes(k0: &str, k1: &str) -> Vec<Vec<String>> {
         .filter(|(n, _)| {
             !matches!(
                 *n,
-                "quit" | "reset" | "auth" | "hello" | "multi" | "subscribe" | "psubscribe" | "ssubscribe"
+                "quit"
+                    | "reset"
+                    | "auth"
+                    | "hello"
+                    | "multi"
+                    | "subscribe"
+                    | "psubscribe"
+                    | "ssubscribe"
             )
         })
         .flat_map(|(name, blocking)| {

@@ -634,7 +634,9 @@ impl Service for Engine {
             }
             if spec.name == "ping" {
                 self.stats.commands_processed += 1;
-                return conn.replies.push(&pubsub::subscribed_ping(args), Protocol::Resp2);
+                return conn
+                    .replies
+                    .push(&pubsub::subscribed_ping(args), Protocol::Resp2);
             }
         }
         if spec.flags.has(Flags::TRANSACTION) {

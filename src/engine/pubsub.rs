@@ -212,7 +212,12 @@ impl Engine {
 
     /// Applies `verb` to `names` (none: every one the client has, for the
     /// unsubscribe forms); the replies.
-    fn subscribe(&mut self, conn: &mut Connection<Engine>, verb: Verb, names: Vec<Bytes>) -> Vec<Reply> {
+    fn subscribe(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        verb: Verb,
+        names: Vec<Bytes>,
+    ) -> Vec<Reply> {
         let who = Subscriber {
             conn: conn.key,
             client: conn.id,
@@ -381,7 +386,10 @@ impl Engine {
                     .map(|c| Reply::Bulk(c.clone()))
                     .collect(),
             ),
-            Query::NumSub { kind, channels: asked } => Reply::Array(
+            Query::NumSub {
+                kind,
+                channels: asked,
+            } => Reply::Array(
                 asked
                     .iter()
                     .flat_map(|c| {
