@@ -223,7 +223,7 @@ fn as_nested(reply: &Reply) -> Reply {
         kiln-cli fcall [--ro] FUNCTION NUMKEYS [KEY...] [ARG...]\n\
         See kiln-cli fn --help and kiln-cli fcall --help.\n\n\
         Command help (also at the prompt):\n  \
-        kiln-cli help @<group>              a group's commands: @hash, @list, @set, @sorted-set, @bitmap, @hyperloglog, @transactions\n  \
+        kiln-cli help @<group>              a group's commands: @hash, @list, @set, @sorted-set, @bitmap, @hyperloglog, @transactions, @pubsub\n  \
         kiln-cli help <command>             one command's arguments"
 )]
 pub struct CliArgs {

@@ -182,7 +182,7 @@ pub(crate) enum Target {
 /// client per thread.
 pub struct Client {
     pub(crate) config: ClientConfig,
-    main_addrs: Vec<SocketAddr>,
+    pub(crate) main_addrs: Vec<SocketAddr>,
     main: Option<NodeConnection>,
     /// `None`: no cluster routing (disabled, or the server is not a cluster).
     cluster: Option<Cluster>,

@@ -79,6 +79,7 @@ mod options;
 mod pipeline;
 pub mod routing;
 pub mod slots;
+mod subscriber;
 mod transaction;
 
 pub(crate) use client::ClientConfig;
@@ -94,4 +95,5 @@ pub use options::{
 };
 pub use pipeline::Pipeline;
 pub use slots::{ClusterNode, NodeAddr, SlotRange, SlotTable};
+pub use subscriber::{Message, RECONNECT_ATTEMPTS, Subscriber};
 pub use transaction::{MAX_TRANSACTION_ATTEMPTS, Transaction};

@@ -359,6 +359,8 @@ impl Engine {
             let Some(conn) = clients.get_mut(who.conn, who.client) else {
                 continue;
             };
+            // Today's limits (CONFIG SET may have changed them) decide.
+            self.arm_output_limits(conn);
             conn.replies.push(&push, conn.session.protocol);
             self.charge_output(conn);
             delivered += 1;

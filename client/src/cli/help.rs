@@ -31,6 +31,7 @@ pub const GROUPS: &[&str] = &[
     "bitmap",
     "hyperloglog",
     "transactions",
+    "pubsub",
 ];
 
 /// Other names a group answers to (Redis's ACL categories among them).
@@ -149,6 +150,15 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("DISCARD", "", "Discards a transaction.", "2.0.0", "transactions"),
     ("WATCH", "key [key ...]", "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", "transactions"),
     ("UNWATCH", "", "Forgets about watched keys of a transaction.", "2.2.0", "transactions"),
+    ("SUBSCRIBE", "channel [channel ...]", "Listens for messages published to channels.", "2.0.0", "pubsub"),
+    ("UNSUBSCRIBE", "[channel [channel ...]]", "Stops listening to messages posted to channels.", "2.0.0", "pubsub"),
+    ("PSUBSCRIBE", "pattern [pattern ...]", "Listens for messages published to channels that match one or more patterns.", "2.0.0", "pubsub"),
+    ("PUNSUBSCRIBE", "[pattern [pattern ...]]", "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", "pubsub"),
+    ("SSUBSCRIBE", "shardchannel [shardchannel ...]", "Listens for messages published to shard channels.", "7.0.0", "pubsub"),
+    ("SUNSUBSCRIBE", "[shardchannel [shardchannel ...]]", "Stops listening to messages posted to shard channels.", "7.0.0", "pubsub"),
+    ("PUBLISH", "channel message", "Posts a message to a channel.", "2.0.0", "pubsub"),
+    ("SPUBLISH", "shardchannel message", "Post a message to a shard channel", "7.0.0", "pubsub"),
+    ("PUBSUB", "CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | SHARDCHANNELS [pattern] | SHARDNUMSUB [shardchannel ...]", "Introspects the channels and patterns subscribed to.", "2.8.0", "pubsub"),
 ];
 
 /// The help entries, in table order.
@@ -273,6 +283,7 @@ mod tests {
             ("@bitmap", "SETBIT", 7),
             ("@hyperloglog", "PFADD", 3),
             ("@transactions", "MULTI", 5),
+            ("@pubsub", "SUBSCRIBE", 9),
         ] {
             let text = help(topic);
             assert!(

@@ -196,8 +196,12 @@ impl ClientLimits {
         if self.partial_request.is_some_and(stalled) {
             return Err(Breach::PartialRequest);
         }
+        // A subscriber waits for messages, not for itself: as in Redis,
+        // `timeout` does not close it.
         let idle = |limit: Duration| {
-            conn.replies.queued() == 0 && now.duration_since(conn.last_active) > limit
+            conn.replies.queued() == 0
+                && !conn.session.subscriber()
+                && now.duration_since(conn.last_active) > limit
         };
         if self.idle.is_some_and(idle) {
             return Err(Breach::Idle);
