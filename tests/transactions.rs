@@ -125,7 +125,7 @@ fn a_bank_transfer_across_cores_never_changes_the_total() {
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 for account in accounts.iter() {
-                    assert_eq!(conn.cmd(&["INCRBY", account, "0"]).is_error(), false);
+                    assert!(!conn.cmd(&["INCRBY", account, "0"]).is_error());
                     assert!(matches!(conn.cmd(&["GET", account]), Reply::Bulk(_)));
                 }
             }
