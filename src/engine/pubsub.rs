@@ -21,9 +21,8 @@ use kiln_net::{Args, Reply};
 use std::sync::atomic::Ordering;
 
 use super::Engine;
-use crate::commands::execute::admit_client;
 use crate::commands::pubsub::{Kind, Publish, Query};
-use crate::commands::{Command, CommandSpec, errors};
+use crate::commands::{CommandSpec, errors};
 use crate::session::Session;
 use crate::tenant::TenantId;
 
@@ -164,20 +163,13 @@ impl Engine {
         spec: &'static CommandSpec,
         args: Args<'_>,
     ) {
-        let cmd = Command {
-            spec,
-            args,
-            tenant: conn.session.tenant,
-        };
-        let protocol = conn.session.protocol;
-        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
-            self.stats.error_replies += 1;
-            return conn.replies.push(&reply, protocol);
+        if !self.admit_engine_command(conn, spec, args) {
+            return;
         }
+        let protocol = conn.session.protocol;
         let Some(verb) = Verb::named(spec.name) else {
             return conn.replies.push(&errors::NOT_HERE, protocol);
         };
-        self.stats.commands_processed += 1;
         if let Verb::Subscribe(Kind::Shard) = verb
             && let Some(refusal) = self.shard_channels_elsewhere(&conn.session, args)
         {

@@ -384,17 +384,10 @@ impl Engine {
         args: Args<'_>,
         post: &mut Post<Msg>,
     ) {
-        let cmd = Command {
-            spec,
-            args,
-            tenant: conn.session.tenant,
-        };
-        let protocol = conn.session.protocol;
-        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
-            self.stats.error_replies += 1;
-            return conn.replies.push(&reply, protocol);
+        if !self.admit_engine_command(conn, spec, args) {
+            return;
         }
-        self.stats.commands_processed += 1;
+        let protocol = conn.session.protocol;
         let reply = match spec.name {
             "multi" if conn.session.multi.is_some() => tx::NESTED,
             "multi" => {
@@ -413,6 +406,30 @@ impl Engine {
         };
         self.stats.error_replies += u64::from(reply.is_error());
         conn.replies.push(&reply, protocol);
+    }
+
+    /// Admits a client's command the engine runs itself (transactions,
+    /// pub/sub, a request deferred for a lock) as `execute` admits any
+    /// other: arity, authentication, the tenant's rules; false after
+    /// answering the refusal.
+    pub(super) fn admit_engine_command(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+    ) -> bool {
+        let cmd = Command {
+            spec,
+            args,
+            tenant: conn.session.tenant,
+        };
+        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
+            self.stats.error_replies += 1;
+            conn.replies.push(&reply, conn.session.protocol);
+            return false;
+        }
+        self.stats.commands_processed += 1;
+        true
     }
 
     /// Queues a command inside `MULTI`: `+QUEUED`, or the error that will
@@ -482,14 +499,10 @@ impl Engine {
         if !self.transactions.locks.holds(conn.id, tenant, keys) {
             return false;
         }
-        let cmd = Command { spec, args, tenant };
-        let protocol = conn.session.protocol;
-        if let Err(reply) = admit_client(&self.shared, cmd, &mut conn.session) {
-            self.stats.error_replies += 1;
-            conn.replies.push(&reply, protocol);
+        if !self.admit_engine_command(conn, spec, args) {
             return true;
         }
-        self.stats.commands_processed += 1;
+        let protocol = conn.session.protocol;
         let seq = conn.replies.push_pending(Waiting::parked(spec, protocol));
         conn.session.held = Some(Held {
             seq,
@@ -1007,14 +1020,7 @@ impl Engine {
             } => {
                 self.watch_here(client, tenant, &keys);
                 let report = TxReport::Watched;
-                post.send(
-                    id.core,
-                    Msg::TxReport {
-                        id,
-                        core: self.id,
-                        report,
-                    },
-                );
+                self.report(id, report, post);
             }
             lock @ TxOp::Lock { .. } => self.tx_lock(id, lock, clients, post),
             TxOp::Run(batch) => {
@@ -1025,14 +1031,7 @@ impl Engine {
                     intact: true,
                     replies,
                 };
-                post.send(
-                    id.core,
-                    Msg::TxReport {
-                        id,
-                        core: self.id,
-                        report,
-                    },
-                );
+                self.report(id, report, post);
                 self.serve_blocked(tenant, post);
                 self.drain_deferred(clients, post);
             }
@@ -1051,6 +1050,12 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Sends `report` on transaction `id` to its coordinator.
+    fn report(&self, id: TxId, report: TxReport, post: &mut Post<Msg>) {
+        let core = self.id;
+        post.send(id.core, Msg::TxReport { id, core, report });
     }
 
     /// Grants a lock once its keys are free (else it waits its turn),
@@ -1129,14 +1134,7 @@ impl Engine {
                 TxReport::Locked { intact }
             }
         };
-        post.send(
-            id.core,
-            Msg::TxReport {
-                id,
-                core: self.id,
-                report,
-            },
-        );
+        self.report(id, report, post);
         if behind_it {
             self.drain_deferred(clients, post);
         }
