@@ -390,3 +390,29 @@ fn bitmap_arguments_are_checked_before_the_key_as_in_redis_7_2() {
         Reply::error("ERR value is not an integer or out of range")
     );
 }
+
+#[test]
+fn a_transactions_queue_is_the_tenants_memory() {
+    let server = TestServer::start_with(&["--maxmemory", "50mb"]);
+    let mut admin = server.connect();
+    let mut t1 = tenant(&server, &mut admin, "t1", &["maxmemory=1mb"]);
+    let value = "v".repeat(100 * 1024);
+    assert_eq!(t1.cmd(&["MULTI"]), Reply::OK);
+    // Queued commands hold their bytes until EXEC, in the tenant's figures.
+    let mut refused = None;
+    for i in 0..20 {
+        match t1.cmd(&["ECHO", &value]) {
+            Reply::Status(s) if s == "QUEUED" => {}
+            other => {
+                refused = Some((i, other));
+                break;
+            }
+        }
+    }
+    let (at, reply) = refused.expect("a 1 MB tenant cannot queue 2 MB");
+    assert_eq!(reply, oom());
+    assert!((8..=11).contains(&at), "refused after about 1 MB, at {at}");
+    assert!(matches!(t1.cmd(&["EXEC"]), Reply::Error(e) if e.starts_with("EXECABORT")));
+    // Discarded: the tenant has its room back.
+    assert_eq!(t1.cmd(&["SET", "k", &value]), Reply::OK);
+}

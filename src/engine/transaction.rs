@@ -42,7 +42,7 @@ use crate::commands::{
     self, Caller, CombineFn, Command, CommandSpec, Executed, Lookup, Out, Route, errors,
 };
 use crate::session::{Held, Multi};
-use crate::tenant::TenantId;
+use crate::tenant::{Growth, TenantId};
 
 /// A transaction (or a `WATCH` of keys on other cores), named by the core
 /// coordinating it.
@@ -450,11 +450,18 @@ impl Engine {
         let limit =
             crate::shared::LiveSettings::get(&self.shared.runtime.client_query_buffer_limit);
         let queued_bytes = session.multi.as_ref().map_or(0, |m| m.bytes) + bytes;
-        let admitted = if queued_bytes as u64 > limit {
-            Err(tx::TOO_BIG)
-        } else {
-            tx::admit_queued(&self.shared, self.id, cmd, session)
-        };
+        let tenant = session.tenant;
+        let admitted = tx::admit_queued(&self.shared, self.id, cmd, session).and_then(|()| {
+            // The queue is the tenant's memory until EXEC: charged to it
+            // (with the client's unsent replies) and held to its quota.
+            if queued_bytes as u64 > limit {
+                Err(tx::TOO_BIG)
+            } else if !self.shared.admits(tenant, Growth::default().bytes(bytes)) {
+                Err(errors::OOM)
+            } else {
+                Ok(())
+            }
+        });
         let Some(multi) = session.multi.as_mut() else {
             return;
         };
@@ -471,6 +478,7 @@ impl Engine {
             }
         };
         conn.replies.push(&reply, session.protocol);
+        self.charge_output(conn);
     }
 
     /// Defers a client's request whose keys (all on this core) a
