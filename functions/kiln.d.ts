@@ -184,6 +184,14 @@ declare namespace kiln {
   function call(command: string, ...args: Value[]): CallReply;
 
   /**
+   * Publishes `message` to `channel` for the tenant's subscribers on every
+   * core. It is sent once the function's command is done, after its writes
+   * (a subscriber that reads a key on the message sees the function's
+   * write). At most 64 MiB of messages per call.
+   */
+  function publish(channel: Value, message: Value): void;
+
+  /**
    * The call's keys as bytes (binary-safe; copies the function may keep).
    * The copies count against the heap cap: throws once they would pass it.
    */

@@ -48,6 +48,10 @@ pub struct Journal {
     /// The keys clients watch on this core: every write logged here
     /// flags their watchers, with the log on or off.
     pub watches: Watches,
+    /// Messages storage functions published (`kiln.publish`), with their
+    /// tenant: the engine sends them once the command that ran the
+    /// function is done, so subscribers see them after its writes.
+    pub outbox: Vec<(TenantId, crate::commands::pubsub::Publish)>,
 }
 
 /// A core's log rewrites, for `INFO persistence`.
@@ -85,6 +89,7 @@ impl Journal {
             touched: None,
             rewrites: RewriteStats::default(),
             watches: Watches::default(),
+            outbox: Vec::new(),
         }
     }
 

@@ -227,3 +227,41 @@ fn redis_cli_subscribes_and_gets_messages() {
         ["subscribe", "alerts", "1", "message", "alerts", "disk full"]
     );
 }
+
+#[test]
+fn a_function_publishes_after_its_writes() {
+    let server = TestServer::start();
+    let mut admin = server.connect();
+    let lib = "#!js name=events\n\
+        kiln.registerFunction('order', (keys, args) => {\n\
+          kiln.put(keys[0], args[0]);\n\
+          kiln.publish('orders', args[0]);\n\
+          return kiln.call('PUBLISH', 'orders', 'second');\n\
+        });\n\
+        kiln.registerFunction('peek', () => { kiln.publish('orders', 'ro'); return 1; }, { flags: ['no-writes'] });";
+    assert_eq!(admin.cmd(&["FUNCTION", "LOAD", lib]), bulk("events"));
+    let mut subscribers = [server.connect_on_core(0), server.connect_on_core(1)];
+    for s in &mut subscribers {
+        subscribe(s, "orders", 1);
+    }
+    for core in 0..2 {
+        let key = server.key_on_core(core, "order-");
+        // kiln.call's PUBLISH answers 0: receivers on other cores are not
+        // known while the function runs.
+        assert_eq!(
+            admin.cmd(&["FCALL", "order", "1", &key, "o-1"]),
+            Reply::Integer(0)
+        );
+        for s in &mut subscribers {
+            assert_eq!(s.read_reply(), Some(message("orders", "o-1")));
+            assert_eq!(s.read_reply(), Some(message("orders", "second")));
+        }
+        // The write is there for whoever got the message.
+        let mut reader = server.connect();
+        assert_eq!(reader.cmd(&["GET", &key]), bulk("o-1"));
+    }
+    assert_eq!(admin.cmd(&["FCALL_RO", "peek", "0"]), Reply::Integer(1));
+    for s in &mut subscribers {
+        assert_eq!(s.read_reply(), Some(message("orders", "ro")));
+    }
+}

@@ -1082,6 +1082,9 @@
     incr: null,
     mget: null,
     call: null,
+    publish(channel, message) {
+      native.call('PUBLISH', channel, message);
+    },
     rawKeys: null,
     rawArgs: null,
   };

@@ -72,6 +72,13 @@ pub enum Msg {
         /// The report.
         report: TxReport,
     },
+    /// A message a storage function published, for this core's subscribers.
+    Publish {
+        /// The publishing tenant.
+        tenant: TenantId,
+        /// The message.
+        publish: crate::commands::pubsub::Publish,
+    },
     /// Client `client_id` stopped watching its keys on this core.
     Unwatch {
         /// The client.

@@ -565,49 +565,10 @@ impl Engine {
     }
 }
 
-impl Service for Engine {
-    type Session = Session;
-    type Pending = Waiting;
-    type Msg = Msg;
-
-    fn stopping(&self) -> bool {
-        self.shared.shutting_down()
-    }
-
-    fn wake(&mut self, now: Instant) {
-        self.now = now;
-        self.keyspaces.set_now(unix_ms());
-    }
-
-    fn open(&mut self, accepted: &Accepted) -> Result<Session, &'static [u8]> {
-        let shared = &self.shared;
-        if shared.total_connections() >= LiveSettings::get(&shared.runtime.maxclients) {
-            self.stats.rejected_connections += 1;
-            return Err(b"-ERR max number of clients reached\r\n");
-        }
-        shared.connections[self.id].fetch_add(1, Ordering::Relaxed);
-        let needs_auth = shared.runtime.requirepass().is_some();
-        Ok(Session::accepted(accepted, self.id, needs_auth))
-    }
-
-    fn limits(&self) -> ClientLimits {
-        let runtime = &self.shared.runtime;
-        let seconds = |value| match LiveSettings::get(value) {
-            0 => None,
-            n => Some(Duration::from_secs(n)),
-        };
-        ClientLimits {
-            max_bulk_len: LiveSettings::get(&runtime.proto_max_bulk_len) as usize,
-            query_buffer: LiveSettings::get(&runtime.client_query_buffer_limit) as usize,
-            pipeline: LiveSettings::get(&runtime.client_pipeline_limit) as usize,
-            output: runtime.output_buffer_limit(),
-            pubsub_output: runtime.pubsub_output_buffer_limit(),
-            partial_request: seconds(&runtime.partial_request_timeout),
-            idle: seconds(&runtime.timeout),
-        }
-    }
-
-    fn request(&mut self, conn: &mut Connection<Engine>, args: Args<'_>, post: &mut Post<Msg>) {
+impl Engine {
+    /// Serves one request of `conn`: a command run here, queued in a
+    /// transaction, deferred for a lock, or sent to other cores.
+    fn serve(&mut self, conn: &mut Connection<Engine>, args: Args<'_>, post: &mut Post<Msg>) {
         let spec = match self.lookup(args) {
             Ok(spec) => spec,
             Err(reply) => {
@@ -724,7 +685,8 @@ impl Service for Engine {
         self.serve_blocked(tenant, post);
     }
 
-    fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+    /// Handles one message from another core (or this one).
+    fn handle(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
         match msg {
             Msg::Run { job, origin } => self.run_message(job, origin, clients, post),
             Msg::Done { origin, output } => self.deliver(origin, output, clients, post),
@@ -735,7 +697,90 @@ impl Service for Engine {
             Msg::Tx { id, op } => self.tx_op(id, op, clients, post),
             Msg::TxReport { id, core, report } => self.tx_report(id, core, report, clients, post),
             Msg::Unwatch { client_id } => self.journal.watches.unwatch(client_id),
+            Msg::Publish { tenant, publish } => {
+                self.deliver_publish(tenant, &publish, clients);
+            }
         }
+    }
+
+    /// Sends what storage functions published during the last command to
+    /// every core with subscribers (this one included).
+    fn send_published(&mut self, post: &mut Post<Msg>) {
+        if self.journal.outbox.is_empty() {
+            return;
+        }
+        for (tenant, publish) in std::mem::take(&mut self.journal.outbox) {
+            for core in 0..self.shared.cores() {
+                if !self.shared.has_subscribers(core) {
+                    continue;
+                }
+                let copy = commands::pubsub::Publish {
+                    kind: publish.kind,
+                    channel: publish.channel.clone(),
+                    message: publish.message.clone(),
+                };
+                post.send(
+                    core,
+                    Msg::Publish {
+                        tenant,
+                        publish: copy,
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl Service for Engine {
+    type Session = Session;
+    type Pending = Waiting;
+    type Msg = Msg;
+
+    fn stopping(&self) -> bool {
+        self.shared.shutting_down()
+    }
+
+    fn wake(&mut self, now: Instant) {
+        self.now = now;
+        self.keyspaces.set_now(unix_ms());
+    }
+
+    fn open(&mut self, accepted: &Accepted) -> Result<Session, &'static [u8]> {
+        let shared = &self.shared;
+        if shared.total_connections() >= LiveSettings::get(&shared.runtime.maxclients) {
+            self.stats.rejected_connections += 1;
+            return Err(b"-ERR max number of clients reached\r\n");
+        }
+        shared.connections[self.id].fetch_add(1, Ordering::Relaxed);
+        let needs_auth = shared.runtime.requirepass().is_some();
+        Ok(Session::accepted(accepted, self.id, needs_auth))
+    }
+
+    fn limits(&self) -> ClientLimits {
+        let runtime = &self.shared.runtime;
+        let seconds = |value| match LiveSettings::get(value) {
+            0 => None,
+            n => Some(Duration::from_secs(n)),
+        };
+        ClientLimits {
+            max_bulk_len: LiveSettings::get(&runtime.proto_max_bulk_len) as usize,
+            query_buffer: LiveSettings::get(&runtime.client_query_buffer_limit) as usize,
+            pipeline: LiveSettings::get(&runtime.client_pipeline_limit) as usize,
+            output: runtime.output_buffer_limit(),
+            pubsub_output: runtime.pubsub_output_buffer_limit(),
+            partial_request: seconds(&runtime.partial_request_timeout),
+            idle: seconds(&runtime.timeout),
+        }
+    }
+
+    fn request(&mut self, conn: &mut Connection<Engine>, args: Args<'_>, post: &mut Post<Msg>) {
+        self.serve(conn, args, post);
+        self.send_published(post);
+    }
+
+    fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+        self.handle(msg, clients, post);
+        self.send_published(post);
     }
 
     fn output_changed(&mut self, conn: &mut Connection<Engine>) {

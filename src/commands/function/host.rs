@@ -7,6 +7,7 @@ use kiln_net::{Args, Reply};
 use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
 
 use crate::commands::execute::{NOT_LOCAL, READ_ONLY, admit_growth};
+use crate::commands::pubsub::{Kind, Publish};
 use crate::commands::{Caller, Command, CommandSpec, Executed, Lookup, Out, Site, execute, lookup};
 use crate::journal::Journal;
 use crate::shared::Shared;
@@ -29,12 +30,53 @@ pub struct ShardHost<'a> {
     pub(super) journal: Option<&'a mut Journal>,
 }
 
+/// Most bytes of messages one function call may publish (they wait in
+/// the core's outbox until the call's command is done).
+pub const PUBLISHED_BYTES_MAX: usize = 64 * 1024 * 1024;
+
 /// Accounted bytes of the longest integer `kiln.incr` can store.
 const INTEGER_BYTES: usize = 20;
 
 pub(super) use crate::commands::execute::NOT_ALLOWED;
 
 impl ShardHost<'_> {
+    /// `kiln.publish` (or `kiln.call('PUBLISH', ...)`): the message waits
+    /// in the outbox and goes to the tenant's subscribers on every core
+    /// once the function's command is done, after its writes; the reply
+    /// is 0 (receivers on other cores are not known yet).
+    fn publish_message(&mut self, spec: &'static CommandSpec, args: Args<'_>) -> Reply {
+        if !spec.arity_ok(args.len()) {
+            return crate::commands::wrong_arity(spec);
+        }
+        if !self.shared.tenants.may_run(self.tenant, spec, args) {
+            let name = self.shared.tenants.name(self.tenant);
+            return crate::commands::no_permission(&name, spec);
+        }
+        let Some(journal) = self.journal.as_deref_mut() else {
+            return NOT_ALLOWED;
+        };
+        let queued: usize = journal
+            .outbox
+            .iter()
+            .map(|(_, p)| p.channel.len() + p.message.len())
+            .sum();
+        if queued + args.get(1).len() + args.get(2).len() > PUBLISHED_BYTES_MAX {
+            return Reply::error("ERR this call published more than 64 MiB of messages");
+        }
+        let kind = if spec.name == "spublish" {
+            Kind::Shard
+        } else {
+            Kind::Channel
+        };
+        let publish = Publish {
+            kind,
+            channel: Bytes::copy_from_slice(args.get(1)),
+            message: Bytes::copy_from_slice(args.get(2)),
+        };
+        journal.outbox.push((self.tenant, publish));
+        Reply::Integer(0)
+    }
+
     /// Whether this core owns `key`.
     fn local(&self, key: &[u8]) -> Result<(), Reply> {
         if self.shared.slots.owner_of(key) == self.core {
@@ -186,6 +228,9 @@ impl Host for ShardHost<'_> {
                 Lookup::Unknown(reply) => return reply,
             },
         };
+        if matches!(spec.name, "publish" | "spublish") {
+            return self.publish_message(spec, args);
+        }
         let site = Site {
             core: self.core,
             shard: &mut *self.shard,
