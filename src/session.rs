@@ -86,7 +86,21 @@ impl Subscribed {
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
+
+    /// What its subscriptions hold on the server (the names, here and in
+    /// the core's registry, and an entry for each), charged to its tenant.
+    pub fn bytes(&self) -> usize {
+        [&self.channels, &self.patterns, &self.shard]
+            .iter()
+            .flat_map(|set| set.iter())
+            .map(|name| 2 * name.len() + SUBSCRIPTION_OVERHEAD)
+            .sum()
+    }
 }
+
+/// Memory charged per subscription beyond its name: the set and registry
+/// entries (handles, hashes, the subscriber's place).
+pub const SUBSCRIPTION_OVERHEAD: usize = 96;
 
 /// A transaction being queued (`MULTI` ... `EXEC`).
 #[derive(Debug, Default)]

@@ -416,3 +416,33 @@ fn a_transactions_queue_is_the_tenants_memory() {
     // Discarded: the tenant has its room back.
     assert_eq!(t1.cmd(&["SET", "k", &value]), Reply::OK);
 }
+
+#[test]
+fn subscriptions_are_the_tenants_memory() {
+    let server = TestServer::start_with(&["--maxmemory", "50mb"]);
+    let mut admin = server.connect();
+    let mut t1 = tenant(&server, &mut admin, "t1", &["maxmemory=1mb"]);
+    let name = |i: usize| format!("{i:05}{}", "c".repeat(10 * 1024));
+    // Each subscription holds its name twice: about 50 of 10 kB fit in 1 MB.
+    let mut refused_at = None;
+    for i in 0..100 {
+        match t1.cmd(&["SUBSCRIBE", &name(i)]) {
+            Reply::Array(_) => {}
+            other => {
+                assert_eq!(other, oom());
+                refused_at = Some(i);
+                break;
+            }
+        }
+    }
+    let at = refused_at.expect("a 1 MB tenant cannot hold 2 MB of subscriptions");
+    assert!((40..=52).contains(&at), "refused after about 1 MB, at {at}");
+    // Leaving them gives the room back.
+    for i in 0..at {
+        assert!(matches!(
+            t1.cmd(&["UNSUBSCRIBE", &name(i)]),
+            Reply::Array(_)
+        ));
+    }
+    assert!(matches!(t1.cmd(&["SUBSCRIBE", &name(0)]), Reply::Array(_)));
+}

@@ -193,15 +193,17 @@ impl Engine {
         usage.publish(memory, keys);
     }
 
-    /// Charges `conn`'s unsent replies (its output buffer now, and a
-    /// transaction's queued commands) to its
+    /// Charges `conn`'s unsent replies (its output buffer now, a
+    /// transaction's queued commands, its subscriptions) to its
     /// tenant's figures and to this core's client memory, replacing what
     /// was charged for it before (to the same tenant, or to the one it was
     /// logged in as), then sets the room its next replies have.
     fn charge_output(&self, conn: &mut Connection<Engine>) {
         // A transaction's queue waits on the server as unsent replies do.
+        // Subscriptions too, while they last.
         let queued = conn.session.multi.as_ref().map_or(0, |m| m.bytes);
-        let bytes = conn.replies.output_len() + queued;
+        let subscribed = conn.session.subscribed.bytes();
+        let bytes = conn.replies.output_len() + queued + subscribed;
         self.charge(&mut conn.session, bytes);
         self.arm_output_limits(conn);
     }

@@ -179,6 +179,18 @@ impl Engine {
         let names: Vec<Bytes> = (1..args.len())
             .map(|i| Bytes::copy_from_slice(args.get(i)))
             .collect();
+        if let Verb::Subscribe(_) | Verb::PSubscribe = verb {
+            // Subscriptions are the tenant's memory: held to its quota.
+            let bytes = names
+                .iter()
+                .map(|n| 2 * n.len() + crate::session::SUBSCRIPTION_OVERHEAD)
+                .sum();
+            let growth = crate::tenant::Growth::default().bytes(bytes);
+            if !self.shared.admits(conn.session.tenant, growth) {
+                self.stats.error_replies += 1;
+                return conn.replies.push(&errors::OOM, protocol);
+            }
+        }
         let replies = self.subscribe(conn, verb, names);
         for reply in &replies {
             conn.replies.push(reply, protocol);
