@@ -132,7 +132,7 @@ impl Shard {
         }
         let out = combine(op, &values);
         if out.is_empty() {
-            self.del(dest);
+            self.remove_emptied(dest);
             return Ok(0);
         }
         let len = out.len();

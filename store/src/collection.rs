@@ -108,6 +108,7 @@ impl Shard {
         let Some(idx) = self.live_index(key) else {
             return Ok(None);
         };
+        self.snapshot_before_write(idx);
         let value = &mut self.table[idx].value;
         let before = value.payload_len();
         let coll = T::of_mut(value).ok_or(StoreError::WrongType)?;
@@ -116,7 +117,8 @@ impl Shard {
         let after = value.payload_len();
         self.used_memory = self.used_memory - before + after;
         if empty {
-            self.remove_at(idx);
+            let (key, _) = self.remove_at(idx);
+            self.note(&key, crate::events::EventKind::Emptied);
         }
         Ok(Some(out))
     }
@@ -144,6 +146,7 @@ impl Shard {
                 Record {
                     value: coll.into_value(),
                     expire_at: None,
+                    access: 0,
                 },
             );
         }
@@ -169,11 +172,28 @@ impl Shard {
             .collect()
     }
 
+    /// Removes a collection a command took every element of.
+    pub(crate) fn remove_emptied(&mut self, key: &[u8]) {
+        if let Some(idx) = self.live_index(key) {
+            let (key, _) = self.remove_at(idx);
+            self.note(&key, crate::events::EventKind::Emptied);
+        }
+    }
+
     /// Stores `coll` at `key` whatever the key held (the STORE commands),
     /// without a deadline; an empty one deletes the key.
     pub(crate) fn store_coll<T: Collection>(&mut self, key: &[u8], coll: T) {
         if let Some(idx) = self.live_index(key) {
-            self.remove_at(idx);
+            if coll.is_empty() {
+                // An empty result deletes the destination (Redis's `del`).
+                let (key, _) = self.remove_at(idx);
+                self.note(&key, crate::events::EventKind::Emptied);
+            } else {
+                // Overwritten in place: the key is not new.
+                self.replace_value(idx, coll.into_value());
+                self.set_deadline(idx, None);
+            }
+            return;
         }
         if !coll.is_empty() {
             self.insert_new(
@@ -181,6 +201,7 @@ impl Shard {
                 Record {
                     value: coll.into_value(),
                     expire_at: None,
+                    access: 0,
                 },
             );
         }

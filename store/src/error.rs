@@ -45,6 +45,11 @@ pub enum StoreError {
         "ERR SORT would return more than 16777216 values (elements times GET patterns); use LIMIT"
     )]
     SortTooLarge,
+    /// A geo search would collect more than `MAX_GEO_RESULTS` points.
+    #[error(
+        "ERR GEO search would return more than 16777216 members; use COUNT ANY or a smaller area"
+    )]
+    GeoTooLarge,
     /// The source key of a RENAME does not exist.
     #[error("ERR no such key")]
     NoSuchKey,

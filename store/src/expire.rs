@@ -70,7 +70,7 @@ impl Shard {
             return false;
         }
         if at_ms <= self.now_ms {
-            self.expire_at_index(idx);
+            self.remove_for_deadline(idx);
         } else {
             self.set_deadline(idx, Some(at_ms));
         }

@@ -326,9 +326,15 @@ fn tau(mut x: f64) -> f64 {
 }
 
 impl Shard {
-    /// The HyperLogLog at `key`, if any (WRONGTYPE for another type).
-    fn hll_at(&mut self, key: &[u8]) -> Result<Option<Hll>, StoreError> {
-        match self.read_index(key) {
+    /// The HyperLogLog at `key`, if any (WRONGTYPE for another type);
+    /// looked up as a write (no hit or miss counted) when `write`.
+    fn hll_at(&mut self, key: &[u8], write: bool) -> Result<Option<Hll>, StoreError> {
+        let found = if write {
+            self.live_index(key)
+        } else {
+            self.read_index(key)
+        };
+        match found {
             Some(idx) => Hll::decode(self.string_at(idx)?).map(Some),
             None => Ok(None),
         }
@@ -346,7 +352,7 @@ impl Shard {
     /// PFADD: offers `elements`; whether the key was created or a register
     /// grew.
     pub fn pf_add(&mut self, key: &[u8], elements: &[&[u8]]) -> Result<bool, StoreError> {
-        let (mut hll, created) = match self.hll_at(key)? {
+        let (mut hll, created) = match self.hll_at(key, true)? {
             Some(hll) => (hll, false),
             None => (Hll::new(), true),
         };
@@ -370,7 +376,7 @@ impl Shard {
             {
                 return Ok(count);
             }
-            let Some(mut hll) = self.hll_at(key)? else {
+            let Some(mut hll) = self.hll_at(key, false)? else {
                 return Ok(0);
             };
             let count = hll.count();
@@ -380,7 +386,7 @@ impl Shard {
         }
         let mut union = Hll::new();
         for key in keys {
-            if let Some(hll) = self.hll_at(key)? {
+            if let Some(hll) = self.hll_at(key, false)? {
                 union.merge(&hll);
             }
         }
@@ -391,9 +397,9 @@ impl Shard {
     /// `dest`, dense if any of them is; every key is checked before `dest`
     /// changes.
     pub fn pf_merge(&mut self, dest: &[u8], sources: &[&[u8]]) -> Result<(), StoreError> {
-        let mut union = self.hll_at(dest)?.unwrap_or_default();
+        let mut union = self.hll_at(dest, false)?.unwrap_or_default();
         for key in sources {
-            if let Some(hll) = self.hll_at(key)? {
+            if let Some(hll) = self.hll_at(key, false)? {
                 union.merge(&hll);
             }
         }

@@ -113,7 +113,7 @@ impl Shard {
 
     /// A clone of a live record (cheap: the value is shared, not copied).
     pub fn peek_record(&mut self, key: &[u8]) -> Option<Record> {
-        let idx = self.live_index(key)?;
+        let idx = self.live_index_untouched(key)?;
         Some(self.table[idx].clone())
     }
 
@@ -356,6 +356,7 @@ mod tests {
         let dead = Record {
             value: Value::String(Bytes::from_static(b"d")),
             expire_at: Some(NOW),
+            access: 0,
         };
         assert!(s.put_record(b"k2", dead.clone(), true));
         assert!(!s.exists(b"k2"));

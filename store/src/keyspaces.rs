@@ -21,6 +21,12 @@ pub struct Keyspaces {
     config: ShardConfig,
     spaces: Vec<Option<Space>>,
     now_ms: u64,
+    /// Eviction candidates over every keyspace, for the server's policy.
+    pub(crate) pool: crate::evict::EvictionPool,
+    /// Where a random eviction looks first (they take turns).
+    pub(crate) next_random: usize,
+    /// Where the next sampling round starts.
+    pub(crate) next_sampled: usize,
 }
 
 impl std::fmt::Debug for Keyspaces {
@@ -70,6 +76,9 @@ impl Keyspaces {
             config,
             spaces: Vec::new(),
             now_ms: 0,
+            pool: Default::default(),
+            next_random: 0,
+            next_sampled: 0,
         }
     }
 
@@ -126,9 +135,31 @@ impl Keyspaces {
         }
     }
 
+    /// Slots in the keyspace table (some may be empty).
+    pub(crate) fn space_count(&self) -> usize {
+        self.spaces.len()
+    }
+
+    /// The keyspace in slot `index`, if any, with its generation; its
+    /// clock set to this core's.
+    pub(crate) fn space_mut(&mut self, index: usize) -> Option<(u32, &mut Shard)> {
+        let now = self.now_ms;
+        let space = self.spaces.get_mut(index)?.as_mut()?;
+        space.shard.set_now(now);
+        Some((space.generation, &mut space.shard))
+    }
+
     /// Accounted memory of every keyspace on this core.
     pub fn used_memory(&self) -> usize {
         self.iter().map(|(_, _, shard)| shard.used_memory()).sum()
+    }
+
+    /// Every keyspace, to change: `(index, generation, shard)`.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (usize, u32, &mut Shard)> {
+        self.spaces
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_mut().map(|s| (i, s.generation, &mut s.shard)))
     }
 
     /// Every keyspace: `(index, generation, shard)`.

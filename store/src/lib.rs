@@ -41,11 +41,17 @@
 //! - `set`: [`Set`] and the set commands (SADD, SINTER, SPOP, ...).
 //! - `zset`: [`ZSet`], its ordered index (an order-statistic treap) and the
 //!   sorted-set commands (ZADD, ZRANGE, ZUNIONSTORE, ...).
+//! - [`geo`]: geohash scores, distances and the radius / box search of
+//!   the GEO commands, over sorted sets.
+//! - `stream`: [`Stream`] (blocks of packed entries, consumer groups) and
+//!   the stream commands (XADD, XRANGE, XREADGROUP, XCLAIM, ...).
 //! - `sort`: SORT / SORT_RO ([`SortOptions`]).
 //! - `keyspaces`: [`Keyspaces`], one shard per tenant on a core.
 //! - `tenant_id`: [`TenantId`], the tenant identity every crate shares
 //!   (keyspaces, sessions, jobs, the function registry and runtime).
 //! - `keys`: generic key commands (DEL, EXISTS, RENAME, COPY, KEYS, ...).
+//! - [`evict`]: `maxmemory-policy`, access stamps (LRU / LFU) and the
+//!   sampled eviction pool.
 //! - `expire`: EXPIRE-family, TTL, PERSIST and active expiry.
 //! - `scan`: SCAN and its cursor guarantee.
 //! - [`glob`]: Redis's glob matcher.
@@ -55,7 +61,10 @@
 mod bits;
 mod collection;
 mod error;
+pub mod events;
+pub mod evict;
 mod expire;
+pub mod geo;
 pub mod glob;
 mod hash;
 pub mod hll;
@@ -68,7 +77,9 @@ mod record;
 mod scan;
 mod set;
 mod shard;
+mod snapshot;
 mod sort;
+mod stream;
 mod strings;
 mod tenant_id;
 mod zset;
@@ -79,6 +90,8 @@ mod model_tests;
 pub use bits::{BitOp, BitRange, BitUnit, FieldKind, FieldOp, Overflow};
 pub use collection::{EncodingLimits, MAX_RANDOM_DRAWS};
 pub use error::StoreError;
+pub use events::{EventKind, KeyEvent, class};
+pub use evict::{AccessMode, Evicted, LfuParams, Policy};
 pub use expire::{ExpireCondition, Ttl};
 pub use hash::Hash;
 pub use keyspaces::{Keyspaces, Others};
@@ -86,7 +99,19 @@ pub use list::{End, List, LposOptions};
 pub use record::{COPY_OUT_MAX, Record, Value, copy_out, copy_out_slice};
 pub use set::{Set, SetOp};
 pub use shard::{ENTRY_OVERHEAD, Shard, ShardConfig, ShardStats, VOLATILE_OVERHEAD};
+pub use snapshot::Encode;
 pub use sort::{MAX_SORT_OUTPUT, SortOptions};
+pub use stream::{
+    BadStream, BlockEntry, BlockView, ClaimOptions, Consumer, ConsumerInfo, Entry as StreamEntry,
+    Group, GroupInfo, GroupStart, IdSpec, Pending, PendingSummary, ReadGroupStart, Stream,
+    StreamBuilder, StreamError, StreamId, StreamInfo, Trim, TrimKind, XAddOptions,
+    no_group as stream_no_group,
+};
+
+/// Entries one stream block holds (Redis's `stream-node-max-entries`).
+pub fn stream_block_entries() -> usize {
+    stream::BLOCK_MAX_ENTRIES
+}
 pub use strings::{ExpireUpdate, SetCondition, SetExpire, SetOptions, SetOutcome};
 pub use tenant_id::TenantId;
 pub use zset::{

@@ -270,7 +270,7 @@ proptest! {
             let got = s.peek_record(&k);
             prop_assert_eq!(
                 got,
-                want.map(|(v, t)| Record { value: Value::String(Bytes::from(v)), expire_at: t })
+                want.map(|(v, t)| Record { value: Value::String(Bytes::from(v)), expire_at: t, access: 0 })
             );
         }
     }

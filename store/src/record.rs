@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::hash::Hash;
 use crate::list::List;
 use crate::set::Set;
+use crate::stream::Stream;
 use crate::zset::ZSet;
 
 /// A stored value: a string or one of Redis's collection types. The
@@ -22,6 +23,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -33,6 +36,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -54,6 +58,7 @@ impl Value {
             Value::List(l) => l.mem(),
             Value::Set(s) => s.mem(),
             Value::ZSet(z) => z.mem(),
+            Value::Stream(s) => s.mem(),
         }
     }
 
@@ -66,6 +71,7 @@ impl Value {
             Value::List(l) => Some(l.encoding()),
             Value::Set(s) => Some(s.encoding()),
             Value::ZSet(z) => Some(z.encoding()),
+            Value::Stream(s) => Some(s.encoding()),
         }
     }
 
@@ -113,20 +119,43 @@ pub fn copy_out_slice(bytes: &Bytes, range: std::ops::RangeInclusive<usize>) -> 
 /// A key's whole state, and what travels between cores for a cross-core
 /// RENAME or COPY. Cloning a string record is cheap (a `Bytes` refcount); a
 /// collection's clone copies its elements.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Record {
     /// The value.
     pub value: Value,
     /// Absolute deadline in unix milliseconds; `None` never expires.
     pub expire_at: Option<u64>,
+    /// When (LRU) or how often (LFU) it was last accessed, as the shard's
+    /// access mode reads it (see `evict`). The shard sets it when it
+    /// stores the record; it is not part of a record's identity.
+    pub access: u32,
 }
 
+impl PartialEq for Record {
+    fn eq(&self, other: &Record) -> bool {
+        self.value == other.value && self.expire_at == other.expire_at
+    }
+}
+
+impl Eq for Record {}
+
 impl Record {
+    /// A record of `value` with deadline `expire_at`; the shard stamps its
+    /// access when it stores it.
+    pub fn new(value: Value, expire_at: Option<u64>) -> Record {
+        Record {
+            value,
+            expire_at,
+            access: 0,
+        }
+    }
+
     /// A string record without a deadline.
     pub fn string(value: Bytes) -> Record {
         Record {
             value: Value::String(value),
             expire_at: None,
+            access: 0,
         }
     }
 

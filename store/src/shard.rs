@@ -3,10 +3,11 @@
 //!
 //! All mutation of the table funnels through a handful of `pub(crate)`
 //! primitives here (`insert_new`, `remove_at`, `replace_value`,
-//! `set_deadline`), so the volatile index and `used_memory` can only change
-//! together with the table.
+//! `set_deadline`, `modify_coll`, `flush`), so the volatile index,
+//! `used_memory` and a snapshot under way ([`crate::snapshot`]) can only
+//! change together with the table.
 
-use ahash::RandomState;
+pub(crate) use ahash::RandomState;
 use std::mem::size_of;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,6 +65,8 @@ pub struct ShardStats {
     /// Active expiry cycles that stopped on their check budget while the
     /// sample was still more than 10% stale.
     pub expired_time_cap_reached_count: u64,
+    /// Keys removed to bring memory under a bound (`evicted_keys`).
+    pub evicted_keys: u64,
 }
 
 /// One core's partition of the keyspace, owned by value by that core's thread.
@@ -87,6 +90,17 @@ pub struct Shard {
     watched: IndexSet<Bytes, RandomState>,
     /// Watched keys created since [`Shard::take_ready`] last ran.
     ready: Vec<Bytes>,
+    /// The events of the running commands, while the command layer asks
+    /// for them (see [`crate::events`]).
+    pub(crate) recording: Option<Box<crate::events::Recording>>,
+    /// A snapshot under way ([`crate::snapshot`]).
+    pub(crate) snapshot: Option<Box<crate::snapshot::Snapshot>>,
+    /// How lookups stamp records (see [`crate::evict`]).
+    pub(crate) access: crate::evict::AccessMode,
+    /// Lookups leave stamps alone (`CLIENT NO-TOUCH`).
+    pub(crate) no_touch: bool,
+    /// This shard's eviction candidates, for its tenant's own policy.
+    pub(crate) pool: Option<Box<crate::evict::EvictionPool>>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -130,6 +144,11 @@ impl Shard {
             rng: SmallRng::from_rng(&mut rand::rng()),
             watched: IndexSet::with_hasher(RandomState::new()),
             ready: Vec::new(),
+            recording: None,
+            snapshot: None,
+            access: crate::evict::AccessMode::default(),
+            no_touch: false,
+            pool: None,
         }
     }
 
@@ -190,7 +209,8 @@ impl Shard {
         let n = self.table.len();
         // Fresh tables rather than clear(): a flush after a spike should give
         // the memory back.
-        self.table = IndexMap::with_hasher(RandomState::new());
+        let old = std::mem::replace(&mut self.table, IndexMap::with_hasher(RandomState::new()));
+        self.snapshot_flushed(old);
         self.volatile = IndexSet::with_hasher(RandomState::new());
         self.used_memory = 0;
         n
@@ -200,7 +220,16 @@ impl Shard {
 
     /// Index of `key` if it is live; an expired entry is reaped first (lazy
     /// expiry). Does not touch hit/miss counters: write paths use this.
+    /// Counts as an access of the key (its LRU / LFU stamp).
+    #[inline]
     pub(crate) fn live_index(&mut self, key: &[u8]) -> Option<usize> {
+        let idx = self.live_index_untouched(key)?;
+        self.touch_at(idx);
+        Some(idx)
+    }
+
+    /// [`Self::live_index`] without counting an access (`OBJECT`, peeks).
+    pub(crate) fn live_index_untouched(&mut self, key: &[u8]) -> Option<usize> {
         let idx = self.table.get_index_of(key)?;
         if self.table[idx].is_expired_at(self.now_ms) {
             self.expire_at_index(idx);
@@ -217,20 +246,33 @@ impl Shard {
             self.stats.keyspace_hits += 1;
         } else {
             self.stats.keyspace_misses += 1;
+            self.note_miss(key);
         }
         found
     }
 
     /// Removes the entry at `idx` because its deadline passed.
     pub(crate) fn expire_at_index(&mut self, idx: usize) {
-        self.remove_at(idx);
+        let key = self.remove_for_deadline(idx);
+        self.note(&key, crate::events::EventKind::Expired);
+    }
+
+    /// Removes the entry at `idx` for a deadline a command set in the past
+    /// (`EXPIRE key 0`): counted as expired, notified by the command as a
+    /// deletion, as Redis does.
+    pub(crate) fn remove_for_deadline(&mut self, idx: usize) -> Bytes {
+        let (key, _) = self.remove_at(idx);
         self.stats.expired_keys += 1;
+        key
     }
 
     /// Removes the entry at `idx` (O(1): the last entry moves into the hole,
     /// which is what SCAN's descending cursor is built around).
     pub(crate) fn remove_at(&mut self, idx: usize) -> (Bytes, Record) {
+        self.snapshot_before_write(idx);
+        let last = self.table.len() - 1;
         let (key, record) = self.table.swap_remove_index(idx).expect("index in bounds");
+        self.snapshot_after_remove(idx, last);
         if record.expire_at.is_some() {
             self.volatile.swap_remove(&key);
         }
@@ -246,7 +288,8 @@ impl Shard {
 
     /// Inserts a key known to be absent and returns its index. Takes the key
     /// as `Bytes` so callers copy a borrowed key only on this path.
-    pub(crate) fn insert_new(&mut self, key: Bytes, record: Record) -> usize {
+    pub(crate) fn insert_new(&mut self, key: Bytes, mut record: Record) -> usize {
+        record.access = crate::evict::fresh_stamp(self.access, self.now_ms);
         self.used_memory += entry_cost(&key, &record);
         if record.expire_at.is_some() {
             self.volatile.insert(key.clone());
@@ -254,6 +297,7 @@ impl Shard {
         if !self.watched.is_empty() && self.watched.contains(&key) {
             self.ready.push(key.clone());
         }
+        self.note(&key, crate::events::EventKind::New);
         let (idx, old) = self.table.insert_full(key, record);
         debug_assert!(old.is_none(), "insert_new on a present key");
         idx
@@ -271,6 +315,18 @@ impl Shard {
         self.watched.swap_remove(key);
     }
 
+    /// Reports a watched `key` through [`Shard::take_ready`] although it
+    /// was not created: a stream that grew (XADD) or lost a group wakes
+    /// its blocked readers.
+    pub(crate) fn signal_ready(&mut self, key: &[u8]) {
+        if !self.watched.is_empty()
+            && let Some(key) = self.watched.get(key)
+            && !self.ready.contains(key)
+        {
+            self.ready.push(key.clone());
+        }
+    }
+
     /// The watched keys created since the last call, in creation order.
     pub fn take_ready(&mut self) -> Vec<Bytes> {
         std::mem::take(&mut self.ready)
@@ -278,6 +334,7 @@ impl Shard {
 
     /// Swaps the value at `idx`, keeping the deadline; returns the old value.
     pub(crate) fn replace_value(&mut self, idx: usize, value: Value) -> Value {
+        self.snapshot_before_write(idx);
         let record = &mut self.table[idx];
         self.used_memory += value.payload_len();
         self.used_memory -= record.value.payload_len();
@@ -287,6 +344,7 @@ impl Shard {
     /// Sets or clears the deadline of the entry at `idx`, keeping the
     /// volatile index in step.
     pub(crate) fn set_deadline(&mut self, idx: usize, expire_at: Option<u64>) {
+        self.snapshot_before_write(idx);
         let (key, record) = self.table.get_index_mut(idx).expect("index in bounds");
         match (record.expire_at.is_some(), expire_at.is_some()) {
             (false, true) => {

@@ -91,7 +91,9 @@ impl Shard {
             Value::List(l) => l.iter().map(copy).collect(),
             Value::Set(s) => s.iter().map(|m| copy(&m)).collect(),
             Value::ZSet(z) => z.range(0, z.len()).into_iter().map(|(m, _)| m).collect(),
-            Value::String(_) | Value::Hash(_) => return Err(StoreError::WrongType),
+            Value::String(_) | Value::Hash(_) | Value::Stream(_) => {
+                return Err(StoreError::WrongType);
+            }
         })
     }
 

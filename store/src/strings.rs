@@ -189,6 +189,7 @@ impl Shard {
                     Record {
                         value: Value::String(value),
                         expire_at,
+                        access: 0,
                     },
                 );
             }
@@ -220,7 +221,9 @@ impl Shard {
         match update {
             ExpireUpdate::Unchanged => {}
             ExpireUpdate::Persist => self.set_deadline(idx, None),
-            ExpireUpdate::At(t) if t <= self.now_ms => self.expire_at_index(idx),
+            ExpireUpdate::At(t) if t <= self.now_ms => {
+                self.remove_for_deadline(idx);
+            }
             ExpireUpdate::At(t) => self.set_deadline(idx, Some(t)),
         }
         Ok(Some(value))
@@ -363,6 +366,7 @@ impl Shard {
                     Record {
                         value,
                         expire_at: None,
+                        access: 0,
                     },
                 );
             }

@@ -133,7 +133,7 @@ impl Shard {
         };
         if count >= len {
             let all = self.smembers(key)?;
-            self.del(key);
+            self.remove_emptied(key);
             return Ok(Some(all));
         }
         let mut rng_picks = Vec::with_capacity(count);

@@ -13,7 +13,7 @@
 //! Positions are ranks: 0 is the lowest score.
 
 mod index;
-mod ops;
+pub(crate) mod ops;
 mod range;
 
 use ahash::RandomState;

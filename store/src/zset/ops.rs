@@ -192,7 +192,7 @@ fn combine(srcs: &[Src<'_>], weights: &[f64], agg: Aggregate, op: ZOp, limit: us
 }
 
 /// A sorted set built from `items` in the encoding their size calls for.
-fn build(items: &[(Bytes, f64)], limits: &crate::collection::EncodingLimits) -> ZSet {
+pub(crate) fn build(items: &[(Bytes, f64)], limits: &crate::collection::EncodingLimits) -> ZSet {
     let longest = items.iter().map(|i| i.0.len()).max().unwrap_or(0);
     let mut z = ZSet::with_hint(items.len(), longest, limits);
     for (m, s) in items {
@@ -218,7 +218,8 @@ impl Shard {
         }
         let longest = items.iter().map(|i| i.1.len()).max().unwrap_or(0);
         let hint = items.len();
-        self.upsert_coll(
+        let mut touched = false;
+        let outcome = self.upsert_coll(
             key,
             |limits| ZSet::with_hint(hint, longest, limits),
             |z, limits| {
@@ -253,6 +254,7 @@ impl Shard {
                         }
                     }
                 }
+                touched = added + changed > 0;
                 Ok(if flags.incr {
                     ZAddOutcome::Score(last)
                 } else if flags.ch {
@@ -261,7 +263,14 @@ impl Shard {
                     ZAddOutcome::Count(added)
                 })
             },
-        )?
+        )??;
+        if touched {
+            // Only the store knows whether a score changed (Redis notifies
+            // then, whatever the reply counts).
+            let name = if flags.incr { "zincr" } else { "zadd" };
+            self.push_event(key, crate::class::ZSET, name, true);
+        }
+        Ok(outcome)
     }
 
     /// ZREM: how many members were removed.
