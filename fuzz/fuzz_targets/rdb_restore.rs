@@ -5,6 +5,7 @@
 #![no_main]
 
 use kiln_persist::rdb::{Payload, crc64, restore};
+use kiln_store::StreamId;
 use libfuzzer_sys::fuzz_target;
 
 const BUDGET: usize = 1 << 20;
@@ -22,6 +23,12 @@ fuzz_target!(|body: &[u8]| {
         Payload::List(items) | Payload::Set(items) => items.iter().map(|i| i.len() + 16).sum(),
         Payload::Hash(pairs) => pairs.iter().map(|(f, v)| f.len() + v.len() + 32).sum(),
         Payload::ZSet(entries) => entries.iter().map(|(m, _)| m.len() + 16).sum(),
+        Payload::Stream(stream) => stream
+            .range(StreamId::MIN, StreamId::MAX, 0, false)
+            .iter()
+            .flat_map(|(_, fields)| fields)
+            .map(|(f, v)| f.len() + v.len() + 32)
+            .sum(),
     };
     assert!(decoded <= BUDGET + 16, "decoded {decoded} bytes");
 });

@@ -6,8 +6,8 @@
 //! - [`aof`]: one append-only log per core, in Redis 7's multi-part layout
 //!   (a manifest naming a base and incremental files), with a record naming
 //!   the tenant each command acts as.
-//! - [`rdb`]: one value in Redis's RDB serialization, the payload of
-//!   `DUMP` and `RESTORE`.
+//! - [`rdb`]: Redis's RDB serialization: one value (the payload of `DUMP`
+//!   and `RESTORE`) and whole keyspaces in `dump.rdb` files.
 
 pub mod aof;
 pub mod rdb;

@@ -46,10 +46,111 @@ pub fn emit_record(key: &[u8], record: &Record, mut out: impl FnMut(&[&[u8]])) {
                 Some(())
             });
         }
+        Value::Stream(stream) => emit_stream(key, stream, &mut out),
     }
     if let Some(at) = record.expire_at {
         out(&[b"PEXPIREAT", key, itoa::Buffer::new().format(at).as_bytes()]);
     }
+}
+
+/// A stream as `XADD key <id> field value...` per entry, then
+/// `XSETID` (its last ID, entries added, largest deleted ID), each group as
+/// `XGROUP CREATE ... ENTRIESREAD`, its consumers as `XGROUP
+/// CREATECONSUMER` and each pending entry as `XCLAIM ... FORCE JUSTID` with
+/// its delivery time and count (what Redis's AOF rewrite writes).
+fn emit_stream(key: &[u8], stream: &kiln_store::Stream, out: &mut impl FnMut(&[&[u8]])) {
+    let all = stream.range(
+        kiln_store::StreamId::MIN,
+        kiln_store::StreamId::MAX,
+        0,
+        false,
+    );
+    if all.is_empty() {
+        // An empty stream still exists: make it, then drop the entry.
+        let id = b"1-1";
+        out(&[b"XADD", key, b"MAXLEN", b"0", id, b"x", b"y"]);
+    }
+    for (id, fields) in &all {
+        let id = id.to_string();
+        let mut args: Vec<&[u8]> = vec![b"XADD", key, id.as_bytes()];
+        for (f, v) in fields {
+            args.push(f);
+            args.push(v);
+        }
+        out(&args);
+    }
+    let last = stream.last_id().to_string();
+    let added = stream.entries_added().to_string();
+    let deleted = stream.max_deleted_id().to_string();
+    out(&[
+        b"XSETID",
+        key,
+        last.as_bytes(),
+        b"ENTRIESADDED",
+        added.as_bytes(),
+        b"MAXDELETEDID",
+        deleted.as_bytes(),
+    ]);
+    for (name, group) in stream.groups() {
+        let last = group.last_id.to_string();
+        let read = group
+            .entries_read
+            .map_or_else(|| "-1".to_owned(), |n| n.to_string());
+        out(&[
+            b"XGROUP",
+            b"CREATE",
+            key,
+            name,
+            last.as_bytes(),
+            b"ENTRIESREAD",
+            read.as_bytes(),
+        ]);
+        for consumer in group.consumers.keys() {
+            out(&[b"XGROUP", b"CREATECONSUMER", key, name, consumer]);
+        }
+        for (id, pending) in &group.pel {
+            emit_claim(
+                key,
+                name,
+                id.to_string().as_bytes(),
+                pending,
+                last.as_bytes(),
+                out,
+            );
+        }
+    }
+}
+
+/// `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID
+/// last`: the command that puts pending entry `id` of `group` back as it
+/// is (its consumer, delivery time and count), for a rewrite and for the
+/// log of a command that delivered or claimed it.
+pub fn emit_claim(
+    key: &[u8],
+    group: &[u8],
+    id: &[u8],
+    pending: &kiln_store::Pending,
+    last: &[u8],
+    out: &mut impl FnMut(&[&[u8]]),
+) {
+    let time = pending.delivery_time.to_string();
+    let count = pending.delivery_count.to_string();
+    out(&[
+        b"XCLAIM",
+        key,
+        group,
+        &pending.consumer,
+        b"0",
+        id,
+        b"TIME",
+        time.as_bytes(),
+        b"RETRYCOUNT",
+        count.as_bytes(),
+        b"FORCE",
+        b"JUSTID",
+        b"LASTID",
+        last,
+    ]);
 }
 
 /// Runs `verb key <items>` commands of up to [`ITEMS_PER_COMMAND`] items,
@@ -111,6 +212,7 @@ mod tests {
         let record = Record {
             value: Value::String(Bytes::from("v")),
             expire_at: Some(1234),
+            access: 0,
         };
         let got = commands(b"k", &record);
         assert_eq!(got[0], [b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
@@ -132,6 +234,7 @@ mod tests {
             &Record {
                 value: Value::List(Box::new(list)),
                 expire_at: None,
+                access: 0,
             },
         );
         assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [66, 66, 4]);
@@ -144,6 +247,7 @@ mod tests {
             &Record {
                 value: Value::Hash(Box::new(hash)),
                 expire_at: None,
+                access: 0,
             },
         );
         assert_eq!(
@@ -173,6 +277,7 @@ mod tests {
             &Record {
                 value: Value::ZSet(Box::new(zset)),
                 expire_at: None,
+                access: 0,
             },
         );
         let scores: Vec<f64> = got[0][2..]

@@ -34,7 +34,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use dir::{AofDir, CoreFiles, LoadFile, NewBase};
-pub use emit::emit_record;
+pub use emit::{emit_claim, emit_record};
 pub use encode::Encoder;
 pub use manifest::{FileKind, Manifest, ManifestEntry};
 pub use reader::{ReadError, Record, Records};

@@ -4,13 +4,23 @@
 //! A payload is the value's RDB type byte and body, then the RDB version
 //! (2 bytes, little-endian) and a CRC-64 (Jones, as Redis's `crc64`) of
 //! everything before it. Kiln writes the plain encodings every Redis since
-//! 2.x loads (version 10, Redis 7.0's) and reads every encoding Redis 7.0
-//! and 7.2 write: integer and LZF strings, ziplists, listpacks, intsets,
-//! quicklists. A payload is untrusted input: every length is checked
+//! 2.x loads (version 10, Redis 7.0's; a stream as Redis 7.0 writes it,
+//! type 19) and reads every encoding Redis 5 to 7.2 write: integer and LZF
+//! strings, ziplists, listpacks, intsets, quicklists, streams (types 15,
+//! 19, 21, in [`stream`]'s module). A payload is untrusted input: every length is checked
 //! against the bytes that are left before anything is allocated.
+//!
+//! [`file`] holds whole keyspaces in Redis's RDB file format, built on the
+//! same value encoding.
+
+mod compact;
+pub mod file;
+mod stream;
+
+use compact::{intset, listpack, lzf_decompress, ziplist};
 
 use bytes::Bytes;
-use kiln_store::Value;
+use kiln_store::{Stream, Value};
 
 /// The RDB version Kiln writes (Redis 7.0's, which 7.2 also loads).
 pub const WRITE_VERSION: u16 = 10;
@@ -32,6 +42,11 @@ const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
 const TYPE_SET_LISTPACK: u8 = 20;
+const TYPE_MODULE: u8 = 6;
+const TYPE_MODULE_2: u8 = 7;
+const TYPE_STREAM: u8 = 15;
+const TYPE_STREAM_2: u8 = 19;
+const TYPE_STREAM_3: u8 = 21;
 
 /// Why a payload was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +60,9 @@ pub enum RdbError {
     /// The value would take more than the caller's budget once decoded.
     #[error("the restored value would exceed proto-max-bulk-len once decoded")]
     TooBig,
+    /// A type Kiln has no counterpart for (module values).
+    #[error("Bad data format")]
+    Unsupported(&'static str),
 }
 
 /// What each decoded element is charged beyond its bytes (its handle).
@@ -63,48 +81,70 @@ pub enum Payload {
     Hash(Vec<(Bytes, Bytes)>),
     /// A sorted set's members and scores.
     ZSet(Vec<(Bytes, f64)>),
+    /// A stream, built and checked as it was read (its groups need its
+    /// entries to make sense).
+    Stream(Box<Stream>),
 }
 
 /// `value` as a `DUMP` payload.
 pub fn dump(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    match value {
-        Value::String(s) => {
-            out.push(TYPE_STRING);
-            put_string(&mut out, s);
-        }
-        Value::List(list) => {
-            out.push(TYPE_LIST);
-            put_len(&mut out, list.len() as u64);
-            list.iter().for_each(|item| put_string(&mut out, item));
-        }
-        Value::Set(set) => {
-            out.push(TYPE_SET);
-            put_len(&mut out, set.len() as u64);
-            set.iter().for_each(|m| put_string(&mut out, &m));
-        }
-        Value::Hash(hash) => {
-            out.push(TYPE_HASH);
-            put_len(&mut out, hash.len() as u64);
-            for (field, value) in hash.iter() {
-                put_string(&mut out, field);
-                put_string(&mut out, value);
-            }
-        }
-        Value::ZSet(zset) => {
-            out.push(TYPE_ZSET_2);
-            let entries = zset.entries();
-            put_len(&mut out, entries.len() as u64);
-            for (member, score) in entries {
-                put_string(&mut out, &member);
-                out.extend_from_slice(&score.to_le_bytes());
-            }
-        }
-    }
+    put_value(&mut out, value);
     out.extend_from_slice(&WRITE_VERSION.to_le_bytes());
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// Appends `value`'s RDB type byte and body, as `DUMP` holds it.
+fn put_value(out: &mut Vec<u8>, value: &Value) {
+    out.push(value_type(value));
+    put_body(out, value);
+}
+
+/// The RDB type byte Kiln writes for `value`.
+pub(crate) fn value_type(value: &Value) -> u8 {
+    match value {
+        Value::String(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST,
+        Value::Set(_) => TYPE_SET,
+        Value::Hash(_) => TYPE_HASH,
+        Value::ZSet(_) => TYPE_ZSET_2,
+        // Redis 7.0's (7.2's type 21 adds consumers' active time, which
+        // 7.0 cannot load).
+        Value::Stream(_) => TYPE_STREAM_2,
+    }
+}
+
+/// Appends `value`'s body in the encoding [`value_type`] names.
+pub(crate) fn put_body(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(s) => put_string(out, s),
+        Value::List(list) => {
+            put_len(out, list.len() as u64);
+            list.iter().for_each(|item| put_string(out, item));
+        }
+        Value::Set(set) => {
+            put_len(out, set.len() as u64);
+            set.iter().for_each(|m| put_string(out, &m));
+        }
+        Value::Hash(hash) => {
+            put_len(out, hash.len() as u64);
+            for (field, value) in hash.iter() {
+                put_string(out, field);
+                put_string(out, value);
+            }
+        }
+        Value::Stream(s) => stream::put_stream(out, s),
+        Value::ZSet(zset) => {
+            let entries = zset.entries();
+            put_len(out, entries.len() as u64);
+            for (member, score) in entries {
+                put_string(out, &member);
+                out.extend_from_slice(&score.to_le_bytes());
+            }
+        }
+    }
 }
 
 /// The value in a `RESTORE` payload, checked, refused with
@@ -120,24 +160,30 @@ pub fn restore(payload: &[u8], budget: usize) -> Result<Payload, RdbError> {
     if version > READ_VERSION || crc64(&payload[..body_len + 2]) != crc {
         return Err(RdbError::VersionOrChecksum);
     }
-    let mut input = Input {
-        data: &payload[..body_len],
-        budget,
-    };
+    let mut input = Input::new(&payload[..body_len], budget);
     let value = input.value()?;
-    let empty = match &value {
-        Payload::String(_) => false,
-        Payload::List(v) | Payload::Set(v) => v.is_empty(),
-        Payload::Hash(v) => v.is_empty(),
-        Payload::ZSet(v) => v.is_empty(),
-    };
-    if empty || !input.data.is_empty() {
+    if value.is_empty() || !input.data.is_empty() {
         return Err(RdbError::BadFormat);
     }
     Ok(value)
 }
 
-fn put_len(out: &mut Vec<u8>, len: u64) {
+impl Payload {
+    /// Whether it is a collection without elements (which no valid RDB
+    /// value is).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Payload::String(_) => false,
+            Payload::List(v) | Payload::Set(v) => v.is_empty(),
+            Payload::Hash(v) => v.is_empty(),
+            Payload::ZSet(v) => v.is_empty(),
+            // A stream stays a key when its last entry goes.
+            Payload::Stream(_) => false,
+        }
+    }
+}
+
+pub(crate) fn put_len(out: &mut Vec<u8>, len: u64) {
     if len < 1 << 6 {
         out.push(len as u8);
     } else if len < 1 << 14 {
@@ -151,7 +197,7 @@ fn put_len(out: &mut Vec<u8>, len: u64) {
     }
 }
 
-fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     put_len(out, s.len() as u64);
     out.extend_from_slice(s);
 }
@@ -159,6 +205,12 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 /// CRC-64/Jones, reflected, as Redis's `crc64` (check value
 /// `0xe9c6d914c4b8d9ca` for "123456789").
 pub fn crc64(data: &[u8]) -> u64 {
+    crc64_update(0, data)
+}
+
+/// [`crc64`] continued over `data`: `crc64_update(crc64(a), b)` is the
+/// CRC of `a` followed by `b`, so a file's checksum is kept as it streams.
+pub fn crc64_update(crc: u64, data: &[u8]) -> u64 {
     const POLY: u64 = 0x95ac_9329_ac4b_c9b5; // 0xad93d23594c935a9 reflected
     static TABLE: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
@@ -176,16 +228,20 @@ pub fn crc64(data: &[u8]) -> u64 {
         }
         table
     });
-    data.iter().fold(0u64, |crc, &b| {
+    data.iter().fold(crc, |crc, &b| {
         table[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8)
     })
 }
 
 /// The unread part of a payload.
-struct Input<'a> {
-    data: &'a [u8],
+pub(crate) struct Input<'a> {
+    pub(crate) data: &'a [u8],
     /// Decoded bytes still allowed.
     budget: usize,
+    /// A read ran past the end of `data` (or a count past what is left):
+    /// a file reader, which holds only part of its file, reads more and
+    /// tries again.
+    pub(crate) short: bool,
 }
 
 /// A length or an integer-encoded string, as RDB's length prefix says.
@@ -195,8 +251,17 @@ enum Len {
 }
 
 impl<'a> Input<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
+    pub(crate) fn new(data: &'a [u8], budget: usize) -> Input<'a> {
+        Input {
+            data,
+            budget,
+            short: false,
+        }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
         if n > self.data.len() {
+            self.short = true;
             return Err(RdbError::BadFormat);
         }
         let (head, rest) = self.data.split_at(n);
@@ -226,7 +291,7 @@ impl<'a> Input<'a> {
         Ok(items)
     }
 
-    fn byte(&mut self) -> Result<u8, RdbError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, RdbError> {
         Ok(self.take(1)?[0])
     }
 
@@ -252,11 +317,15 @@ impl<'a> Input<'a> {
     fn count(&mut self, min_bytes: usize) -> Result<usize, RdbError> {
         match self.raw_len()? {
             Len::Plain(n) if n <= (self.data.len() / min_bytes.max(1)) as u64 => Ok(n as usize),
-            _ => Err(RdbError::BadFormat),
+            Len::Plain(_) => {
+                self.short = true;
+                Err(RdbError::BadFormat)
+            }
+            Len::Encoded(_) => Err(RdbError::BadFormat),
         }
     }
 
-    fn string(&mut self) -> Result<Bytes, RdbError> {
+    pub(crate) fn string(&mut self) -> Result<Bytes, RdbError> {
         let s = self.raw_string()?;
         self.charge(std::slice::from_ref(&s))?;
         Ok(s)
@@ -292,15 +361,20 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn plain_len(&mut self) -> Result<usize, RdbError> {
+    pub(crate) fn plain_len(&mut self) -> Result<usize, RdbError> {
         match self.raw_len()? {
             Len::Plain(n) => usize::try_from(n).map_err(|_| RdbError::BadFormat),
             Len::Encoded(_) => Err(RdbError::BadFormat),
         }
     }
 
-    fn value(&mut self) -> Result<Payload, RdbError> {
+    pub(crate) fn value(&mut self) -> Result<Payload, RdbError> {
         let kind = self.byte()?;
+        self.value_of(kind)
+    }
+
+    /// A value's body, of RDB type `kind`.
+    pub(crate) fn value_of(&mut self, kind: u8) -> Result<Payload, RdbError> {
         Ok(match kind {
             TYPE_STRING => Payload::String(self.string()?),
             TYPE_LIST | TYPE_SET => {
@@ -357,6 +431,10 @@ impl<'a> Input<'a> {
                 }
                 Payload::List(items)
             }
+            TYPE_MODULE | TYPE_MODULE_2 => return Err(RdbError::Unsupported("a module value")),
+            TYPE_STREAM | TYPE_STREAM_2 | TYPE_STREAM_3 => {
+                Payload::Stream(Box::new(self.stream(kind)?))
+            }
             _ => return Err(RdbError::BadFormat),
         })
     }
@@ -384,7 +462,7 @@ fn checked_score(score: f64) -> Result<f64, RdbError> {
     }
 }
 
-fn int_text(n: i64) -> Bytes {
+pub(crate) fn int_text(n: i64) -> Bytes {
     Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())
 }
 
@@ -413,216 +491,6 @@ fn scored(flat: Vec<Bytes>) -> Result<Vec<(Bytes, f64)>, RdbError> {
             Ok((member, checked_score(score)?))
         })
         .collect()
-}
-
-/// An intset blob: encoding width (2, 4, 8), count, little-endian ints.
-fn intset(blob: &[u8]) -> Result<Vec<Bytes>, RdbError> {
-    if blob.len() < 8 {
-        return Err(RdbError::BadFormat);
-    }
-    let width = u32::from_le_bytes(blob[0..4].try_into().expect("4")) as usize;
-    let count = u32::from_le_bytes(blob[4..8].try_into().expect("4")) as usize;
-    if !matches!(width, 2 | 4 | 8) || blob.len() - 8 != count.saturating_mul(width) {
-        return Err(RdbError::BadFormat);
-    }
-    Ok(blob[8..]
-        .chunks_exact(width)
-        .map(|c| {
-            let n = match width {
-                2 => i64::from(i16::from_le_bytes([c[0], c[1]])),
-                4 => i64::from(i32::from_le_bytes(c.try_into().expect("4"))),
-                _ => i64::from_le_bytes(c.try_into().expect("8")),
-            };
-            int_text(n)
-        })
-        .collect())
-}
-
-/// A listpack blob's entries, as strings (integers as their text).
-fn listpack(blob: &[u8]) -> Result<Vec<Bytes>, RdbError> {
-    let bad = RdbError::BadFormat;
-    if blob.len() < 7
-        || u32::from_le_bytes(blob[0..4].try_into().expect("4")) as usize != blob.len()
-    {
-        return Err(bad);
-    }
-    let mut at = 6;
-    let mut out = Vec::new();
-    loop {
-        let b = *blob.get(at).ok_or(RdbError::BadFormat)?;
-        if b == 0xff {
-            break;
-        }
-        let get = |from: usize, n: usize| blob.get(from..from + n).ok_or(RdbError::BadFormat);
-        let (item, size) = if b & 0x80 == 0 {
-            (int_text(i64::from(b & 0x7f)), 1)
-        } else if b & 0xc0 == 0x80 {
-            let n = usize::from(b & 0x3f);
-            (Bytes::copy_from_slice(get(at + 1, n)?), 1 + n)
-        } else if b & 0xe0 == 0xc0 {
-            let raw = (i64::from(b & 0x1f) << 8) | i64::from(get(at + 1, 1)?[0]);
-            let n = if raw >= 1 << 12 { raw - (1 << 13) } else { raw };
-            (int_text(n), 2)
-        } else if b & 0xf0 == 0xe0 {
-            let n = (usize::from(b & 0x0f) << 8) | usize::from(get(at + 1, 1)?[0]);
-            (Bytes::copy_from_slice(get(at + 2, n)?), 2 + n)
-        } else {
-            match b {
-                0xf0 => {
-                    let n = u32::from_le_bytes(get(at + 1, 4)?.try_into().expect("4")) as usize;
-                    (Bytes::copy_from_slice(get(at + 5, n)?), 5 + n)
-                }
-                0xf1 => {
-                    let c = get(at + 1, 2)?;
-                    (int_text(i64::from(i16::from_le_bytes([c[0], c[1]]))), 3)
-                }
-                0xf2 => {
-                    let c = get(at + 1, 3)?;
-                    let n = i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8;
-                    (int_text(i64::from(n)), 4)
-                }
-                0xf3 => {
-                    let c = get(at + 1, 4)?;
-                    (
-                        int_text(i64::from(i32::from_le_bytes(c.try_into().expect("4")))),
-                        5,
-                    )
-                }
-                0xf4 => {
-                    let c = get(at + 1, 8)?;
-                    (int_text(i64::from_le_bytes(c.try_into().expect("8"))), 9)
-                }
-                _ => return Err(bad),
-            }
-        };
-        out.push(item);
-        // The entry's back-length: its size in 7-bit groups.
-        let backlen = match size {
-            0..=127 => 1,
-            128..=16_383 => 2,
-            16_384..=2_097_151 => 3,
-            2_097_152..=268_435_455 => 4,
-            _ => 5,
-        };
-        at += size + backlen;
-    }
-    if at + 1 != blob.len() {
-        return Err(bad);
-    }
-    Ok(out)
-}
-
-/// A ziplist blob's entries, as strings (integers as their text).
-fn ziplist(blob: &[u8]) -> Result<Vec<Bytes>, RdbError> {
-    let bad = RdbError::BadFormat;
-    if blob.len() < 11
-        || u32::from_le_bytes(blob[0..4].try_into().expect("4")) as usize != blob.len()
-    {
-        return Err(bad);
-    }
-    let mut at = 10;
-    let mut out = Vec::new();
-    let get = |from: usize, n: usize| blob.get(from..from + n).ok_or(RdbError::BadFormat);
-    loop {
-        let first = get(at, 1)?[0];
-        if first == 0xff {
-            break;
-        }
-        // The previous entry's length: 1 byte, or 0xfe and 4 bytes.
-        at += if first == 0xfe { 5 } else { 1 };
-        let enc = get(at, 1)?[0];
-        let (item, size) = match enc >> 6 {
-            0 => {
-                let n = usize::from(enc & 0x3f);
-                (Bytes::copy_from_slice(get(at + 1, n)?), 1 + n)
-            }
-            1 => {
-                let n = (usize::from(enc & 0x3f) << 8) | usize::from(get(at + 1, 1)?[0]);
-                (Bytes::copy_from_slice(get(at + 2, n)?), 2 + n)
-            }
-            2 => {
-                let n = u32::from_be_bytes(get(at + 1, 4)?.try_into().expect("4")) as usize;
-                (Bytes::copy_from_slice(get(at + 5, n)?), 5 + n)
-            }
-            _ => match enc {
-                0xc0 => {
-                    let c = get(at + 1, 2)?;
-                    (int_text(i64::from(i16::from_le_bytes([c[0], c[1]]))), 3)
-                }
-                0xd0 => {
-                    let c = get(at + 1, 4)?;
-                    (
-                        int_text(i64::from(i32::from_le_bytes(c.try_into().expect("4")))),
-                        5,
-                    )
-                }
-                0xe0 => {
-                    let c = get(at + 1, 8)?;
-                    (int_text(i64::from_le_bytes(c.try_into().expect("8"))), 9)
-                }
-                0xf0 => {
-                    let c = get(at + 1, 3)?;
-                    let n = i32::from_le_bytes([0, c[0], c[1], c[2]]) >> 8;
-                    (int_text(i64::from(n)), 4)
-                }
-                0xfe => (int_text(i64::from(get(at + 1, 1)?[0] as i8)), 2),
-                0xf1..=0xfd => (int_text(i64::from(enc & 0x0f) - 1), 1),
-                _ => return Err(bad),
-            },
-        };
-        out.push(item);
-        at += size;
-    }
-    if at + 1 != blob.len() {
-        return Err(bad);
-    }
-    Ok(out)
-}
-
-/// LZF decompression into exactly `len` bytes.
-fn lzf_decompress(input: &[u8], len: usize) -> Result<Vec<u8>, RdbError> {
-    let bad = RdbError::BadFormat;
-    // Output is bounded by what LZF can expand to: at most ~264 bytes of
-    // output per input byte (a 2-byte back reference copies up to 264).
-    if len > input.len().saturating_mul(264) {
-        return Err(bad);
-    }
-    let mut out = Vec::with_capacity(len);
-    let mut i = 0;
-    while i < input.len() {
-        let ctrl = usize::from(input[i]);
-        i += 1;
-        if ctrl < 32 {
-            let n = ctrl + 1;
-            let lit = input.get(i..i + n).ok_or(RdbError::BadFormat)?;
-            if out.len() + n > len {
-                return Err(bad);
-            }
-            out.extend_from_slice(lit);
-            i += n;
-        } else {
-            let mut n = ctrl >> 5;
-            if n == 7 {
-                n += usize::from(*input.get(i).ok_or(RdbError::BadFormat)?);
-                i += 1;
-            }
-            n += 2;
-            let low = usize::from(*input.get(i).ok_or(RdbError::BadFormat)?);
-            i += 1;
-            let back = ((ctrl & 0x1f) << 8) + low + 1;
-            if back > out.len() || out.len() + n > len {
-                return Err(bad);
-            }
-            let from = out.len() - back;
-            for k in 0..n {
-                out.push(out[from + k]);
-            }
-        }
-    }
-    if out.len() != len {
-        return Err(bad);
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -690,7 +558,7 @@ mod tests {
     }
 
     /// Wraps a body in a valid trailer.
-    fn sealed(body: &[u8]) -> Vec<u8> {
+    pub(super) fn sealed(body: &[u8]) -> Vec<u8> {
         let mut out = body.to_vec();
         out.extend_from_slice(&11u16.to_le_bytes());
         let crc = crc64(&out);
