@@ -142,6 +142,39 @@ declare namespace kiln {
    */
   function registerFunction(name: string, fn: Handler, options?: FunctionOptions): void;
 
+  /** Options of {@link onKeyEvent}. */
+  interface KeyEventOptions {
+    /** Fire for keys that start with this (a string of at most 1024
+     * characters); none: every key of the tenant. */
+    prefix?: string;
+    /** Fire for these events (Redis's keyspace event names: `set`, `del`,
+     * `expired`, `expire`, `rename_from`, `lpush`, `hset`, `zadd`,
+     * `incrby`, `new`, `keymiss`...; at most 32). None: every change —
+     * not `new` or `keymiss`, which fire only a trigger that names them. */
+    events?: string[];
+  }
+
+  /**
+   * A key trigger: called with the changed key and the event's name.
+   * Its reply is dropped; a throw or a budget overrun is counted
+   * (`INFO functions`: `functions_trigger_failures`) and logged, never
+   * sent to the client whose command made the change.
+   */
+  type KeyEventHandler = (key: string, event: string) => void;
+
+  /**
+   * Registers a key trigger, only while the library loads. After a change
+   * to one of the tenant's keys that matches `options` — by any client,
+   * function or expiry, on the key's core — `fn(key, event)` runs there
+   * once the command that made the change is done, as its own call with
+   * its own CPU budget and the tenant's rights (writes allowed, keys of
+   * that core only). Its own writes may fire triggers again, down to a
+   * depth of 8 (`functions_triggers_dropped` counts what was cut off).
+   * A library may register at most 64 triggers; they are saved and come
+   * back with it after a restart.
+   */
+  function onKeyEvent(options: KeyEventOptions, fn: KeyEventHandler): void;
+
   /**
    * The value of `key`, `null` when it does not exist: a read-only view of
    * the stored bytes (no copy), valid for the whole call.

@@ -29,5 +29,7 @@ pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibra
 pub use runtime::{Call, FunctionRuntime, IsolateCounts, RuntimeLimits};
 pub use share::CpuShare;
 
-pub use kiln_isolates::{CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits};
+pub use kiln_isolates::{
+    CallOptions, FunctionFlags, FunctionMeta, Host, HostError, Limits, TriggerMeta,
+};
 pub use kiln_store::TenantId;

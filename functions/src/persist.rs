@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use kiln_isolates::{FunctionFlags, FunctionMeta};
+use kiln_isolates::{FunctionFlags, FunctionMeta, TriggerMeta};
 use kiln_store::TenantId;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +102,18 @@ pub(crate) struct SavedLibrary {
     /// [`Library::run_time`], in microseconds.
     #[serde(default)]
     run_time_us: u64,
+    /// Its key triggers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    triggers: Vec<SavedTrigger>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedTrigger {
+    function: String,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    events: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -120,6 +132,15 @@ impl SavedLibrary {
             code: library.code.to_string(),
             quarantined: library.quarantined.clone(),
             run_time_us: u64::try_from(library.run_time.as_micros()).unwrap_or(u64::MAX),
+            triggers: library
+                .triggers
+                .iter()
+                .map(|t| SavedTrigger {
+                    function: t.function.clone(),
+                    prefix: t.prefix.clone(),
+                    events: t.events.clone(),
+                })
+                .collect(),
             functions: library
                 .functions
                 .iter()
@@ -145,6 +166,15 @@ impl SavedLibrary {
             .collect();
         let mut library = Library::new(self.name, Arc::from(self.code), functions, None);
         library.quarantined = self.quarantined;
+        library.triggers = self
+            .triggers
+            .into_iter()
+            .map(|t| TriggerMeta {
+                function: t.function,
+                prefix: t.prefix,
+                events: t.events,
+            })
+            .collect();
         library.run_time = std::time::Duration::from_micros(self.run_time_us);
         library
     }

@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use kiln_isolates::{FunctionMeta, Watch};
+use kiln_isolates::{FunctionMeta, TriggerMeta, Watch};
 use kiln_store::TenantId;
 
 use crate::error::FunctionError;
@@ -53,6 +53,8 @@ pub struct Library {
     pub code: Arc<str>,
     /// Its functions, in registration order.
     pub functions: Vec<FunctionMeta>,
+    /// Its key triggers (`kiln.onKeyEvent`), in registration order.
+    pub triggers: Vec<TriggerMeta>,
     /// V8's code cache for `code`, filled by the first core that compiles it.
     pub code_cache: OnceLock<Arc<[u8]>>,
     /// Why the library is out of service, when it passed `FUNCTION LOAD`
@@ -82,6 +84,7 @@ impl Library {
             name,
             code,
             functions,
+            triggers: Vec::new(),
             code_cache: cache,
             quarantined: None,
             run_time: Duration::ZERO,
@@ -94,6 +97,7 @@ impl Library {
             name: self.name.clone(),
             code: self.code.clone(),
             functions: self.functions.clone(),
+            triggers: self.triggers.clone(),
             code_cache: self.code_cache.clone(),
             quarantined: Some(reason),
             run_time: self.run_time,
@@ -140,9 +144,40 @@ impl TenantLibraries {
         library.functions.iter().find(|f| f.name == name)
     }
 
-    /// The library that registered function `name`.
+    /// The library that registered function `name` (or the trigger of
+    /// that internal name, `<library>@<n>`).
     pub fn library_of(&self, name: &str) -> Option<&Arc<Library>> {
-        self.libraries.get(self.functions.get(name)?)
+        match self.functions.get(name) {
+            Some(library) => self.libraries.get(library),
+            None => {
+                let library = self.libraries.get(name.split_once('@')?.0)?;
+                library
+                    .triggers
+                    .iter()
+                    .any(|t| t.function == name)
+                    .then_some(library)
+            }
+        }
+    }
+
+    /// Whether any library registers a key trigger.
+    pub fn has_triggers(&self) -> bool {
+        self.libraries.values().any(|l| !l.triggers.is_empty())
+    }
+
+    /// The triggers a change `event` of `key` fires, with their library.
+    pub fn triggers_for<'a>(
+        &'a self,
+        key: &'a [u8],
+        event: &'a str,
+    ) -> impl Iterator<Item = (&'a Library, &'a TriggerMeta)> + 'a {
+        self.libraries.values().flat_map(move |library| {
+            library
+                .triggers
+                .iter()
+                .filter(move |t| t.fires_on(key, event))
+                .map(move |t| (&**library, t))
+        })
     }
 }
 

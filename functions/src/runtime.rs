@@ -138,6 +138,11 @@ impl FunctionRuntime {
         }
     }
 
+    /// Whether `tenant` has an isolate on this core now.
+    pub fn has_isolate(&self, tenant: TenantId) -> bool {
+        self.isolates.contains_key(&tenant)
+    }
+
     /// `FCALL` / `FCALL_RO`: runs `call.function` in the tenant's isolate
     /// on this core, the store reached through `host`.
     ///
@@ -435,6 +440,7 @@ impl FunctionRuntime {
                     loaded.code_cache,
                 );
                 library.run_time = run_time;
+                library.triggers = loaded.triggers;
                 library
             })
             .collect())

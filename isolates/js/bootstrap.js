@@ -1068,6 +1068,7 @@
 
   const kiln = {
     registerFunction: null,
+    onKeyEvent: null,
     get(key) {
       const buffer = native.get(key);
       return buffer === null ? null : new Uint8ArrayCtor(transferToImmutable(buffer));
@@ -1096,6 +1097,7 @@
       transferToImmutable = uncurryThis(ArrayBuffer.prototype.transferToImmutable);
       native = ObjectFreeze(bindings);
       kiln.registerFunction = bindings.registerFunction;
+      kiln.onKeyEvent = bindings.onKeyEvent;
       kiln.getString = bindings.getString;
       kiln.del = bindings.del;
       kiln.exists = bindings.exists;

@@ -73,6 +73,9 @@ pub(crate) struct Registration {
     pub(crate) function: v8::Global<v8::Function>,
     pub(crate) flags: FunctionFlags,
     pub(crate) description: Option<String>,
+    /// For a key trigger (`kiln.onKeyEvent`): the key prefix and events
+    /// it fires on. The loader names it.
+    pub(crate) trigger: Option<(String, Vec<String>)>,
 }
 
 /// A byte slice borrowed for the length of one call (see
@@ -211,8 +214,9 @@ pub(crate) fn bindings<'s>(
     fast_api: bool,
 ) -> v8::Local<'s, v8::Object> {
     let object = v8::Object::new(scope);
-    let slow: [(&str, v8::FunctionCallback); 9] = [
+    let slow: [(&str, v8::FunctionCallback); 10] = [
         ("registerFunction", register_function.map_fn_to()),
+        ("onKeyEvent", on_key_event.map_fn_to()),
         ("get", get.map_fn_to()),
         ("getString", get_string.map_fn_to()),
         ("putTtl", put_ttl.map_fn_to()),
@@ -378,17 +382,150 @@ fn register_function(
         return;
     };
     let function = v8::Global::new(scope, function.cast::<v8::Function>());
-    if let Some(list) = scope
-        .get_slot_mut::<CallState>()
-        .and_then(|state| state.registering.as_mut())
-    {
-        list.push(Registration {
+    register(
+        scope,
+        Registration {
             name,
             function,
             flags,
             description,
-        });
+            trigger: None,
+        },
+    );
+}
+
+/// Adds `registration` to what the library being loaded registered.
+fn register(scope: &mut v8::PinScope<'_, '_>, registration: Registration) {
+    if let Some(list) = scope
+        .get_slot_mut::<CallState>()
+        .and_then(|state| state.registering.as_mut())
+    {
+        list.push(registration);
     }
+}
+
+/// Most key triggers one library may register.
+const MAX_LIBRARY_TRIGGERS: usize = 64;
+/// Longest trigger key prefix, in characters.
+const MAX_PREFIX_CHARS: usize = 1024;
+/// Most events one trigger may name.
+const MAX_TRIGGER_EVENTS: u32 = 32;
+/// Longest event name (Redis's longest is `zremrangebyscore`).
+const MAX_EVENT_CHARS: usize = 32;
+
+/// `kiln.onKeyEvent({ prefix, events }, fn)`: after a change to a key of
+/// the tenant that starts with `prefix` (default: every key), of one of
+/// `events` (default: every event), `fn(key, event)` runs on the key's
+/// core. Checked here, as `registerFunction` is: the options are the
+/// tenant's object (its getters run under the load budget) and each value
+/// read is bounded before it is copied.
+fn on_key_event(
+    scope: &mut v8::PinScope<'_, '_>,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let triggers = scope
+        .get_slot::<CallState>()
+        .and_then(|state| state.registering.as_ref())
+        .map(|list| list.iter().filter(|r| r.trigger.is_some()).count());
+    let Some(triggers) = triggers else {
+        return throw(
+            scope,
+            "kiln.onKeyEvent can only be called on FUNCTION LOAD command",
+        );
+    };
+    if triggers >= MAX_LIBRARY_TRIGGERS {
+        return throw(
+            scope,
+            &format!(
+                "kiln.onKeyEvent: a library may register at most {MAX_LIBRARY_TRIGGERS} triggers"
+            ),
+        );
+    }
+    let function = args.get(1);
+    if !function.is_function() {
+        return throw(
+            scope,
+            "kiln.onKeyEvent: the second argument must be a function",
+        );
+    }
+    let Some((prefix, events)) = trigger_options(scope, args.get(0)) else {
+        return;
+    };
+    let function = v8::Global::new(scope, function.cast::<v8::Function>());
+    let registration = Registration {
+        name: String::new(),
+        function,
+        flags: FunctionFlags::default(),
+        description: None,
+        trigger: Some((prefix, events)),
+    };
+    register(scope, registration);
+}
+
+/// The prefix and events of `kiln.onKeyEvent`'s options; `None` after
+/// throwing.
+fn trigger_options(
+    scope: &mut v8::PinScope<'_, '_>,
+    options: v8::Local<'_, v8::Value>,
+) -> Option<(String, Vec<String>)> {
+    if options.is_null_or_undefined() {
+        return Some((String::new(), Vec::new()));
+    }
+    if !options.is_object() || options.is_function() {
+        throw(scope, "kiln.onKeyEvent: options must be an object");
+        return None;
+    }
+    let options: v8::Local<v8::Object> = options.cast();
+    let key = convert::v8_string(scope, b"prefix");
+    let prefix = options.get(scope, key.into())?;
+    let prefix = if prefix.is_null_or_undefined() {
+        String::new()
+    } else if prefix.is_string() && prefix.cast::<v8::String>().length() <= MAX_PREFIX_CHARS {
+        prefix.to_rust_string_lossy(scope)
+    } else {
+        throw(
+            scope,
+            &format!(
+                "kiln.onKeyEvent: prefix must be a string of at most {MAX_PREFIX_CHARS} characters"
+            ),
+        );
+        return None;
+    };
+    let key = convert::v8_string(scope, b"events");
+    let list = options.get(scope, key.into())?;
+    let mut events = Vec::new();
+    if list.is_null_or_undefined() {
+        return Some((prefix, events));
+    }
+    if !list.is_array() || list.cast::<v8::Array>().length() > MAX_TRIGGER_EVENTS {
+        throw(
+            scope,
+            &format!(
+                "kiln.onKeyEvent: events must be an array of at most {MAX_TRIGGER_EVENTS} event names"
+            ),
+        );
+        return None;
+    }
+    let list: v8::Local<v8::Array> = list.cast();
+    for i in 0..list.length() {
+        let event = list.get_index(scope, i)?;
+        let name = (event.is_string() && event.cast::<v8::String>().length() <= MAX_EVENT_CHARS)
+            .then(|| event.to_rust_string_lossy(scope))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        match name {
+            Some(name) => events.push(name),
+            None => {
+                let shown = convert::describe_value(scope, event);
+                throw(
+                    scope,
+                    &format!("kiln.onKeyEvent: not an event name: {shown}"),
+                );
+                return None;
+            }
+        }
+    }
+    Some((prefix, events))
 }
 
 /// A valid function name: a string primitive of ASCII letters, digits and

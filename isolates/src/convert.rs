@@ -417,7 +417,7 @@ pub fn from_reply<'s>(
                 .collect::<Result<Vec<_>, _>>()?;
             v8::Array::new_with_elements(scope, &values).into()
         }
-        Reply::Map(pairs) => {
+        Reply::Map(pairs) | Reply::KeyedArrays(pairs) => {
             let object = v8::Object::new(scope);
             for (k, v) in pairs {
                 let key = from_reply(scope, k)?;

@@ -16,13 +16,15 @@ use crate::limits::Limits;
 use crate::memory::{BufferBudget, HeapGuard};
 use crate::types::{
     CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
-    LoadedLibrary,
+    LoadedLibrary, TriggerMeta,
 };
 use crate::watchdog::{StopCause, Watch};
 
 struct Registered {
     function: v8::Global<v8::Function>,
     flags: FunctionFlags,
+    /// A key trigger: called as `fn(key, event)`, not `fn(keys, args)`.
+    trigger: bool,
     /// The library that registered it ([`TenantIsolate::extend`] drops a
     /// library's functions by this name).
     library: Arc<str>,
@@ -104,7 +106,7 @@ impl TenantIsolate {
         let state = CallState::new(limits, watch.clone());
         let (lent, counters) = (state.lent.clone(), state.counters.clone());
         isolate.set_slot(state);
-        let context = new_context(&mut isolate, fast_api);
+        let context = fresh_context(&mut isolate, fast_api);
         let handle = isolate.thread_safe_handle();
         // SAFETY: no `Global::open` reference is live, the isolate is still
         // on the thread that created it, and its slot state is only ever
@@ -196,7 +198,7 @@ impl TenantIsolate {
         version: u64,
     ) -> Result<Vec<LoadedLibrary>, LoadError> {
         self.functions.clear();
-        self.context = new_context(&mut self.isolate.lock(), self.fast_api);
+        self.context = fresh_context(&mut self.isolate.lock(), self.fast_api);
         self.version = Some(version);
         let result = self.add_libraries(libraries);
         if result.is_err() {
@@ -244,6 +246,7 @@ impl TenantIsolate {
                 let registered = Registered {
                     function: r.function,
                     flags: r.flags,
+                    trigger: r.trigger.is_some(),
                     library: name.clone(),
                 };
                 (r.name, registered)
@@ -274,7 +277,17 @@ impl TenantIsolate {
         for library in libraries {
             let context = match live {
                 true => self.context.clone(),
-                false => new_context(&mut locker, self.fast_api),
+                false => match new_context(&mut locker, self.fast_api) {
+                    Some(context) => context,
+                    None => {
+                        // The budget ran out between two libraries.
+                        batch.error = Some(LoadError::Timeout {
+                            library: library.name.to_owned(),
+                            budget_ms: budget.as_millis(),
+                        });
+                        break;
+                    }
+                },
             };
             match self.run_library(&mut locker, &context, *library, budget) {
                 Ok(loaded) => batch.loaded.push(loaded),
@@ -386,7 +399,7 @@ impl TenantIsolate {
         let receiver = v8::undefined(tc).into();
         let body = script.run(tc).filter(|f| f.is_function());
         let ran = body.and_then(|body| body.cast::<v8::Function>().call(tc, receiver, &[]));
-        let registrations = tc
+        let mut registrations = tc
             .get_slot_mut::<CallState>()
             .map(CallState::end_load)
             .unwrap_or_default();
@@ -413,17 +426,28 @@ impl TenantIsolate {
                 library: library.name.to_owned(),
             });
         }
-        let functions = registrations
-            .iter()
-            .map(|r| FunctionMeta {
-                name: r.name.clone(),
-                flags: r.flags,
-                description: r.description.clone(),
-            })
-            .collect();
+        let (mut functions, mut triggers) = (Vec::new(), Vec::new());
+        for r in &mut registrations {
+            match &r.trigger {
+                Some((prefix, events)) => {
+                    r.name = format!("{}@{}", library.name, triggers.len());
+                    triggers.push(TriggerMeta {
+                        function: r.name.clone(),
+                        prefix: prefix.clone(),
+                        events: events.clone(),
+                    });
+                }
+                None => functions.push(FunctionMeta {
+                    name: r.name.clone(),
+                    flags: r.flags,
+                    description: r.description.clone(),
+                }),
+            }
+        }
         Ok((
             LoadedLibrary {
                 functions,
+                triggers,
                 code_cache,
             },
             registrations,
@@ -451,6 +475,7 @@ impl TenantIsolate {
         let budget = self.limits.cpu_budget;
         let mut locker = self.isolate.lock();
         let function = registered.function.clone();
+        let trigger = registered.trigger;
         let state = locker
             .get_slot_mut::<CallState>()
             .expect("the call state is set at creation");
@@ -460,7 +485,7 @@ impl TenantIsolate {
         let armed = self
             .watch
             .arm(self.handle.clone(), Some(self.tenant), budget);
-        let outcome = self.run_call(&mut locker, &function, keys, args);
+        let outcome = self.run_call(&mut locker, &function, keys, args, trigger);
         let stopped = armed.disarm();
         if let Some(state) = locker.get_slot_mut::<CallState>() {
             state.end();
@@ -495,16 +520,24 @@ impl TenantIsolate {
         function: &v8::Global<v8::Function>,
         keys: &[&[u8]],
         args: &[&[u8]],
+        trigger: bool,
     ) -> Option<Reply> {
         v8::scope!(let scope, isolate);
         let context = v8::Local::new(scope, &self.context);
         let scope = &mut v8::ContextScope::new(scope, context);
         v8::tc_scope!(let tc, scope);
         let function = v8::Local::new(tc, function);
-        let keys = string_array(tc, keys);
-        let args = string_array(tc, args);
+        let (keys, args): (v8::Local<v8::Value>, v8::Local<v8::Value>) = match (trigger, keys, args)
+        {
+            // A trigger gets its key and event as strings.
+            (true, [key], [event]) => (
+                convert::v8_string(tc, key).into(),
+                convert::v8_string(tc, event).into(),
+            ),
+            _ => (string_array(tc, keys).into(), string_array(tc, args).into()),
+        };
         let receiver = v8::undefined(tc).into();
-        let result = function.call(tc, receiver, &[keys.into(), args.into()]);
+        let result = function.call(tc, receiver, &[keys, args]);
         if tc.has_terminated() {
             return None;
         }
@@ -569,8 +602,9 @@ impl TenantIsolate {
 }
 
 /// A new context from the snapshot with the native bindings attached and
-/// `WebAssembly` removed.
-fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> v8::Global<v8::Context> {
+/// `WebAssembly` removed; `None` when the bootstrap was stopped (the
+/// watchdog fired while a load budget was armed).
+fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> Option<v8::Global<v8::Context>> {
     v8::scope!(let scope, isolate);
     let context = v8::Context::new(scope, Default::default());
     let scope = &mut v8::ContextScope::new(scope, context);
@@ -587,10 +621,14 @@ fn new_context(isolate: &mut v8::Isolate, fast_api: bool) -> v8::Global<v8::Cont
         .cast();
     let bindings = api::bindings(scope, fast_api);
     let receiver = v8::undefined(scope).into();
-    install
-        .call(scope, receiver, &[bindings.into()])
-        .expect("__kilnInstall runs");
-    v8::Global::new(scope, context)
+    install.call(scope, receiver, &[bindings.into()])?;
+    Some(v8::Global::new(scope, context))
+}
+
+/// [`new_context`] where no watchdog is armed and no tenant code has run,
+/// so nothing can stop the bootstrap.
+fn fresh_context(isolate: &mut v8::Isolate, fast_api: bool) -> v8::Global<v8::Context> {
+    new_context(isolate, fast_api).expect("__kilnInstall runs unless terminated")
 }
 
 /// Wraps a library so its top-level declarations are its own: the metadata

@@ -33,7 +33,7 @@ pub use memory_host::MemoryHost;
 pub use platform::init;
 pub use types::{
     CallError, CallOptions, FunctionFlags, FunctionMeta, IsolateStats, LibrarySource, LoadError,
-    LoadedLibrary,
+    LoadedLibrary, TriggerMeta,
 };
 pub use watchdog::{StopCause, Watch, Watchdog};
 

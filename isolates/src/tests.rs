@@ -59,6 +59,15 @@ fn call(
     isolate.call(name, &keys, &args, host, CallOptions::default())
 }
 
+/// Runs library `lib` of `code` in a scratch context (`FUNCTION LOAD`'s check).
+fn inspect(iso: &mut TenantIsolate, code: &str) -> Result<crate::LoadedLibrary, LoadError> {
+    iso.inspect(LibrarySource {
+        name: "lib",
+        code,
+        code_cache: None,
+    })
+}
+
 fn bulk(s: &str) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
 }
@@ -241,13 +250,7 @@ fn a_view_is_over_the_records_own_memory() {
 #[test]
 fn registration_errors_use_redis_messages() {
     let mut iso = TenantIsolate::new(T1, Limits::default(), Watch::new());
-    let mut load = |code: &str| {
-        iso.inspect(LibrarySource {
-            name: "lib",
-            code,
-            code_cache: None,
-        })
-    };
+    let mut load = |code: &str| inspect(&mut iso, code);
     assert_eq!(
         load("#!js name=lib\nconst x = 1;").unwrap_err(),
         LoadError::NoFunctions {
@@ -283,6 +286,90 @@ fn registration_errors_use_redis_messages() {
     assert!(ok.functions[0].flags.no_writes);
     assert_eq!(ok.functions[0].description.as_deref(), Some("d"));
     assert!(ok.code_cache.is_some());
+}
+
+#[test]
+fn key_triggers_register_checked_and_run_with_key_and_event() {
+    let mut iso = TenantIsolate::new(T1, Limits::default(), Watch::new());
+    let mut load = |code: &str| inspect(&mut iso, code);
+    let refusals = [
+        (
+            "kiln.onKeyEvent({ prefix: 'a' }, 1);",
+            "the second argument must be a function",
+        ),
+        (
+            "kiln.onKeyEvent('a', () => 1);",
+            "options must be an object",
+        ),
+        (
+            "kiln.onKeyEvent({ prefix: 7 }, () => 1);",
+            "prefix must be a string",
+        ),
+        (
+            "kiln.onKeyEvent({ prefix: 'x'.repeat(1025) }, () => 1);",
+            "prefix must be a string",
+        ),
+        (
+            "kiln.onKeyEvent({ events: 'set' }, () => 1);",
+            "events must be an array",
+        ),
+        (
+            "kiln.onKeyEvent({ events: new Array(33).fill('set') }, () => 1);",
+            "events must be an array",
+        ),
+        (
+            "kiln.onKeyEvent({ events: ['SET'] }, () => 1);",
+            "not an event name",
+        ),
+        (
+            "for (let i = 0; i < 65; i++) kiln.onKeyEvent({}, () => 1);",
+            "at most 64 triggers",
+        ),
+    ];
+    for (code, want) in refusals {
+        let error = load(&format!("#!js name=lib\n{code}")).unwrap_err();
+        assert!(
+            matches!(&error, LoadError::Run { message, .. } if message.contains(want)),
+            "{code}: {error:?}"
+        );
+    }
+    let loaded = load(
+        "#!js name=lib\nkiln.onKeyEvent({ prefix: 'user:', events: ['set', 'del'] }, () => 1);\nkiln.onKeyEvent(null, () => 1);",
+    )
+    .unwrap();
+    assert!(
+        loaded.functions.is_empty(),
+        "triggers are not FCALL-able functions"
+    );
+    assert_eq!(loaded.triggers.len(), 2);
+    let (first, second) = (&loaded.triggers[0], &loaded.triggers[1]);
+    assert_eq!(first.function, "lib@0");
+    assert!(first.fires_on(b"user:1", "set") && first.fires_on(b"user:1", "del"));
+    assert!(!first.fires_on(b"user:1", "expired") && !first.fires_on(b"order:1", "set"));
+    assert!(
+        second.fires_on(b"any", "expired"),
+        "no events: every change"
+    );
+    assert!(!second.fires_on(b"any", "new") && !second.fires_on(b"any", "keymiss"));
+    // Installed, a trigger is called as fn(key, event).
+    let mut iso = isolate(
+        "#!js name=lib\nkiln.onKeyEvent({}, (key, event) => { kiln.put('seen', key + ' ' + event); });",
+    );
+    let mut host = host();
+    assert_eq!(
+        call(&mut iso, &mut host, "lib@0", &["k"], &["set"]),
+        Ok(Reply::Nil)
+    );
+    assert_eq!(
+        call(&mut iso, &mut host, "get", &[], &[]),
+        Err(CallError::NotFound)
+    );
+    let mut check =
+        isolate("#!js name=check\nkiln.registerFunction('get', () => kiln.getString('seen'));");
+    assert_eq!(
+        call(&mut check, &mut host, "get", &[], &[]),
+        Ok(bulk("k set"))
+    );
 }
 
 #[test]

@@ -82,11 +82,39 @@ pub struct FunctionMeta {
     pub description: Option<String>,
 }
 
+/// A key trigger a library registered (`kiln.onKeyEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerMeta {
+    /// The name the isolate keeps its function under: `<library>@<n>`,
+    /// which no `FCALL` can name (function names have no `@`).
+    pub function: String,
+    /// The keys it fires for: those starting with this.
+    pub prefix: String,
+    /// The events it fires for (`set`, `del`, `expired`...); empty: every
+    /// change, as `notify-keyspace-events A` means it — not `new` and not
+    /// `keymiss` (a read), which only fire a trigger that names them.
+    pub events: Vec<String>,
+}
+
+impl TriggerMeta {
+    /// Whether a change `event` of `key` fires it.
+    pub fn fires_on(&self, key: &[u8], event: &str) -> bool {
+        let named = if self.events.is_empty() {
+            !matches!(event, "new" | "keymiss")
+        } else {
+            self.events.iter().any(|e| e == event)
+        };
+        named && key.starts_with(self.prefix.as_bytes())
+    }
+}
+
 /// What running a library produced.
 #[derive(Debug, Clone)]
 pub struct LoadedLibrary {
     /// The library's functions, in registration order.
     pub functions: Vec<FunctionMeta>,
+    /// Its key triggers, in registration order.
+    pub triggers: Vec<TriggerMeta>,
     /// A code cache for the library's text (present when it was compiled
     /// rather than read from a cache).
     pub code_cache: Option<Vec<u8>>,

@@ -41,6 +41,20 @@ pub fn encode(reply: &Reply, proto: Protocol, out: &mut Vec<u8>) {
                 encode(v, proto, out);
             }
         }
+        Reply::KeyedArrays(pairs) => {
+            if resp3 {
+                write_header(out, b'%', pairs.len());
+            } else {
+                write_header(out, b'*', pairs.len());
+            }
+            for (k, v) in pairs {
+                if !resp3 {
+                    write_header(out, b'*', 2);
+                }
+                encode(k, proto, out);
+                encode(v, proto, out);
+            }
+        }
         Reply::Pairs(pairs) => {
             if resp3 {
                 write_header(out, b'*', pairs.len());

@@ -33,6 +33,9 @@ pub enum Reply {
     /// WITHVALUES): an array of 2-element arrays in RESP3, one flat array of
     /// first, second, first, second... in RESP2, as Redis 7 replies.
     Pairs(Vec<(Reply, Reply)>),
+    /// A map whose RESP2 form is an array of `[key, value]` arrays rather
+    /// than a flat array (XREAD, XREADGROUP): `%N` in RESP3.
+    KeyedArrays(Vec<(Reply, Reply)>),
     /// `,3.14` in RESP3; a bulk string in RESP2.
     Double(f64),
     /// `#t` in RESP3; the integer 1 or 0 in RESP2.
@@ -85,7 +88,7 @@ impl Reply {
             Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
                 items.iter().map(Reply::payload_len).sum()
             }
-            Reply::Map(pairs) | Reply::Pairs(pairs) => pairs
+            Reply::Map(pairs) | Reply::Pairs(pairs) | Reply::KeyedArrays(pairs) => pairs
                 .iter()
                 .map(|(k, v)| k.payload_len() + v.payload_len())
                 .sum(),

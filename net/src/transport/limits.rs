@@ -119,6 +119,8 @@ pub struct ClientLimits {
     pub output: OutputBufferLimit,
     /// `client-output-buffer-limit pubsub ...`, for subscribed clients.
     pub pubsub_output: OutputBufferLimit,
+    /// `client-output-buffer-limit replica ...`, for monitors.
+    pub replica_output: OutputBufferLimit,
     /// `partial-request-timeout`; `None` = off.
     pub partial_request: Option<Duration>,
     /// `timeout`; `None` = off.
@@ -145,7 +147,9 @@ impl ClientLimits {
     /// The output buffer limit `conn`'s class has: `pubsub` for a
     /// subscriber, `normal` otherwise.
     pub fn output_of<S: Service>(&self, conn: &Connection<S>) -> OutputBufferLimit {
-        if conn.session.subscriber() {
+        if conn.session.monitor() {
+            self.replica_output
+        } else if conn.session.subscriber() {
             self.pubsub_output
         } else {
             self.output
@@ -201,6 +205,7 @@ impl ClientLimits {
         let idle = |limit: Duration| {
             conn.replies.queued() == 0
                 && !conn.session.subscriber()
+                && !conn.session.monitor()
                 && now.duration_since(conn.last_active) > limit
         };
         if self.idle.is_some_and(idle) {
@@ -225,6 +230,7 @@ mod tests {
                 soft_seconds: 1,
             },
             pubsub_output: OutputBufferLimit::DEFAULT,
+            replica_output: OutputBufferLimit::DEFAULT,
             partial_request: None,
             idle: None,
         }

@@ -103,6 +103,12 @@ pub trait ClientState {
     fn subscriber(&self) -> bool {
         false
     }
+    /// Whether it monitors (`MONITOR`): as Redis holds monitors, its
+    /// unsent output is held to the `replica` class of
+    /// `client-output-buffer-limit`, and `timeout` does not close it.
+    fn monitor(&self) -> bool {
+        false
+    }
 }
 
 /// Counters the worker keeps in the service (so `INFO` can read them).

@@ -85,6 +85,8 @@ pub struct Post<M> {
     outbox: Vec<Vec<M>>,
     /// Messages for this core, handled before the turn ends.
     local: VecDeque<M>,
+    /// Messages sent to other cores, ever.
+    sent: u64,
 }
 
 impl<M> Post<M> {
@@ -95,7 +97,13 @@ impl<M> Post<M> {
             outbox: (0..exchange.cores()).map(|_| Vec::new()).collect(),
             exchange,
             local: VecDeque::new(),
+            sent: 0,
         }
+    }
+
+    /// Messages sent to other cores so far (this core's own not counted).
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     /// The sending core.
@@ -110,6 +118,7 @@ impl<M> Post<M> {
             self.local.push_back(msg);
             return;
         }
+        self.sent += 1;
         let batch = &mut self.outbox[core];
         if batch.capacity() == 0 {
             *batch = self.exchange.batch_for(core);

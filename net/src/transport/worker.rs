@@ -123,7 +123,7 @@ impl<S: Service> Worker<S> {
     }
 
     /// Runs the event loop until the service says stop.
-    pub fn run(mut self) {
+    pub fn run(mut self) -> S {
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + self.tick;
         let mut held = false;
@@ -192,6 +192,7 @@ impl<S: Service> Worker<S> {
             }
         }
         self.close_all();
+        self.service
     }
 
     fn clients(&mut self) -> (&mut S, Clients<'_, S>, &mut Post<S::Msg>) {
