@@ -113,7 +113,9 @@ fn format_standard(reply: &Reply, prefix: &str, out: &mut Vec<u8>) {
         Reply::Verbatim(_, text) => out.extend_from_slice(text),
         Reply::Nil | Reply::NilArray => out.extend_from_slice(b"(nil)"),
         Reply::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
-        Reply::Pairs(_) => return format_standard(&as_nested(reply), prefix, out),
+        Reply::Pairs(_) | Reply::KeyedArrays(_) => {
+            return format_standard(&as_nested(reply), prefix, out);
+        }
         Reply::Array(_) | Reply::Set(_) | Reply::Push(_) | Reply::Map(_) => {
             let (count, sep) = elements(reply).unwrap_or((0, ')'));
             if count == 0 {
@@ -191,7 +193,7 @@ fn format_raw(reply: &Reply, out: &mut Vec<u8>) {
                 format_raw(value, out);
             }
         }
-        Reply::Pairs(_) => format_raw(&as_nested(reply), out),
+        Reply::Pairs(_) | Reply::KeyedArrays(_) => format_raw(&as_nested(reply), out),
     }
 }
 
@@ -199,7 +201,7 @@ fn format_raw(reply: &Reply, out: &mut Vec<u8>) {
 /// the wire; only a reply built in-process can hold one).
 fn as_nested(reply: &Reply) -> Reply {
     match reply {
-        Reply::Pairs(pairs) => Reply::Array(
+        Reply::Pairs(pairs) | Reply::KeyedArrays(pairs) => Reply::Array(
             pairs
                 .iter()
                 .map(|(a, b)| Reply::Array(vec![a.clone(), b.clone()]))

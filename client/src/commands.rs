@@ -205,7 +205,7 @@ pub(crate) fn bool_list(reply: Reply) -> Result<Vec<bool>, Error> {
 /// or RESP2's flat `[first, second, first, second, ...]`. Nil is no pairs.
 pub(crate) fn pairs(reply: Reply) -> Result<Vec<(Reply, Reply)>, Error> {
     let list = match reply {
-        Reply::Map(pairs) | Reply::Pairs(pairs) => return Ok(pairs),
+        Reply::Map(pairs) | Reply::Pairs(pairs) | Reply::KeyedArrays(pairs) => return Ok(pairs),
         Reply::Nil | Reply::NilArray => return Ok(Vec::new()),
         Reply::Array(list) | Reply::Set(list) => list,
         other => return Err(unexpected("pairs", &other)),
@@ -333,9 +333,11 @@ macro_rules! typed_commands {
     };
 }
 
+pub(crate) mod geo;
 mod hash;
 mod list;
 mod set;
+pub(crate) mod stream;
 mod zset;
 
 impl Client {

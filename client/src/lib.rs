@@ -84,6 +84,8 @@ mod transaction;
 
 pub(crate) use client::ClientConfig;
 pub use client::{Client, ClientBuilder, MAX_REDIRECTS};
+pub use commands::geo::{GeoAdd, GeoMember, GeoSearch, GeoUnit};
+pub use commands::stream::{StreamEntry, StreamRead};
 pub use commands::{BitOperation, ScanIter};
 pub use error::{Error, Redirect};
 pub use functions::{FunctionInfo, FunctionRestorePolicy, LibraryInfo};

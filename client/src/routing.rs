@@ -51,7 +51,7 @@ fn counted<A: AsRef<[u8]>>(args: &[A], at: usize) -> Option<usize> {
 
 fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
     let name = args.first()?.as_ref();
-    let mut upper = [0u8; 16];
+    let mut upper = [0u8; 24];
     let upper = upper.get_mut(..name.len())?;
     upper.copy_from_slice(name);
     upper.make_ascii_uppercase();
@@ -98,6 +98,22 @@ fn key_spec<A: AsRef<[u8]>>(args: &[A]) -> Option<KeyPositions> {
         b"ZUNIONSTORE" | b"ZINTERSTORE" | b"ZDIFFSTORE" => KeyPositions {
             extra: Some(1),
             ..spec(3, counted(args, 2)?, 1)
+        },
+        b"GEOADD"
+        | b"GEODIST"
+        | b"GEOHASH"
+        | b"GEOPOS"
+        | b"GEOSEARCH"
+        | b"GEORADIUS_RO"
+        | b"GEORADIUSBYMEMBER_RO" => spec(1, 2, 1),
+        b"GEOSEARCHSTORE" => spec(1, 3, 1),
+        // The STORE / STOREDIST destination (the last one wins) comes first.
+        b"GEORADIUS" | b"GEORADIUSBYMEMBER" => KeyPositions {
+            extra: (3..all).rev().find(|&at| {
+                let word = args[at - 1].as_ref();
+                word.eq_ignore_ascii_case(b"store") || word.eq_ignore_ascii_case(b"storedist")
+            }),
+            ..spec(1, 2, 1)
         },
         b"FCALL" | b"FCALL_RO" | b"EVAL" | b"EVALSHA" | b"EVAL_RO" | b"EVALSHA_RO" => {
             spec(3, counted(args, 2)?, 1)
@@ -146,6 +162,15 @@ mod tests {
     #[test]
     fn key_positions() {
         assert_eq!(keys("GET a"), ["a"]);
+        assert_eq!(
+            keys("GEOSEARCHSTORE d s FROMMEMBER m BYRADIUS 1 km"),
+            ["d", "s"]
+        );
+        assert_eq!(
+            keys("GEORADIUS s 1 2 3 km STORE d1 STOREDIST d"),
+            ["d", "s"]
+        );
+        assert_eq!(keys("GEORADIUSBYMEMBER_RO s m 3 km"), ["s"]);
         assert_eq!(keys("get a"), ["a"]);
         assert_eq!(keys("SET a 1 EX 10"), ["a"]);
         assert_eq!(keys("GETRANGE k 0 -1"), ["k"]);

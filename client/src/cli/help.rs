@@ -4,8 +4,8 @@
 //! The text is a static table in the shape of redis-cli's `commands.def`
 //! (argument synopsis, summary, the Redis version that added the command, its
 //! group), kept in step with the server's `COMMAND DOCS`. It covers the
-//! collection families (hashes, sets, sorted sets and lists), bitmaps and
-//! HyperLogLog.
+//! collection families (hashes, sets, sorted sets and lists), bitmaps,
+//! HyperLogLog and geo.
 
 /// One command's help entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,7 @@ pub const GROUPS: &[&str] = &[
     "sorted-set",
     "bitmap",
     "hyperloglog",
+    "geo",
     "transactions",
     "pubsub",
 ];
@@ -145,6 +146,16 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("PFADD", "key [element [element ...]]", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "2.8.9", "hyperloglog"),
     ("PFCOUNT", "key [key ...]", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "2.8.9", "hyperloglog"),
     ("PFMERGE", "destkey [sourcekey [sourcekey ...]]", "Merges one or more HyperLogLog values into a single key.", "2.8.9", "hyperloglog"),
+    ("GEOADD", "key [NX | XX] [CH] longitude latitude member [longitude latitude member ...]", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", "3.2.0", "geo"),
+    ("GEODIST", "key member1 member2 [M | KM | FT | MI]", "Returns the distance between two members of a geospatial index.", "3.2.0", "geo"),
+    ("GEOHASH", "key [member [member ...]]", "Returns members from a geospatial index as geohash strings.", "3.2.0", "geo"),
+    ("GEOPOS", "key [member [member ...]]", "Returns the longitude and latitude of members from a geospatial index.", "3.2.0", "geo"),
+    ("GEORADIUS", "key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", "3.2.0", "geo"),
+    ("GEORADIUS_RO", "key longitude latitude radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", "Returns members from a geospatial index that are within a distance from a coordinate.", "3.2.10", "geo"),
+    ("GEORADIUSBYMEMBER", "key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC] [STORE key | STOREDIST key]", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", "3.2.0", "geo"),
+    ("GEORADIUSBYMEMBER_RO", "key member radius <M | KM | FT | MI> [WITHCOORD] [WITHDIST] [WITHHASH] [COUNT count [ANY]] [ASC | DESC]", "Returns members from a geospatial index that are within a distance from a member.", "3.2.10", "geo"),
+    ("GEOSEARCH", "key <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH]", "Queries a geospatial index for members inside an area of a box or a circle.", "6.2.0", "geo"),
+    ("GEOSEARCHSTORE", "destination source <FROMMEMBER member | FROMLONLAT longitude latitude> <BYRADIUS radius <M | KM | FT | MI> | BYBOX width height <M | KM | FT | MI>> [ASC | DESC] [COUNT count [ANY]] [STOREDIST]", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", "6.2.0", "geo"),
     ("MULTI", "", "Starts a transaction.", "1.2.0", "transactions"),
     ("EXEC", "", "Executes all commands in a transaction.", "1.2.0", "transactions"),
     ("DISCARD", "", "Discards a transaction.", "2.0.0", "transactions"),
@@ -282,6 +293,7 @@ mod tests {
             ("@list", "LPUSH", 22),
             ("@bitmap", "SETBIT", 7),
             ("@hyperloglog", "PFADD", 3),
+            ("@geo", "GEOADD", 10),
             ("@transactions", "MULTI", 5),
             ("@pubsub", "SUBSCRIBE", 9),
         ] {
