@@ -14,6 +14,7 @@ use kiln_store::EncodingLimits;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::save::SavePoints;
 use crate::tenant::TenantConfig;
 
 /// A setting that could not be read.
@@ -81,7 +82,7 @@ pub struct Options {
     #[arg(long, value_parser = parse_size_arg)]
     #[serde(default, deserialize_with = "de_size")]
     pub maxmemory: Option<u64>,
-    /// What happens at maxmemory; only `noeviction` (refuse writes) exists.
+    /// What happens at maxmemory: Redis's policies (`noeviction`, `allkeys-lru`, ...).
     #[arg(long)]
     pub maxmemory_policy: Option<String>,
     /// Largest bulk string a client may send.
@@ -112,14 +113,31 @@ pub struct Options {
     /// Background task frequency per second (active expiry, idle checks).
     #[arg(long)]
     pub hz: Option<u64>,
+    /// Port of the Prometheus endpoint (`GET /metrics`), on the bind
+    /// address; 0 = off (the default; 9121 is a suggested port).
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
+    /// Most storage functions the metrics endpoint names per tenant and
+    /// core; calls of the rest are counted as `other`.
+    #[arg(long)]
+    pub metrics_function_labels: Option<usize>,
     /// Pin core k's thread to CPU k (where the OS allows). Off by default:
     /// measured on a 2-CPU host shared with its clients, pinning cost a
     /// third of the throughput; turn it on for hosts dedicated to Kiln.
     #[arg(long)]
     pub pin_threads: Option<bool>,
-    /// Log filter (`info`, `debug`, `kiln=trace`...).
+    /// Log level: Redis's `debug`, `verbose`, `notice`, `warning`,
+    /// `nothing`, or a tracing filter (`info`, `kiln=trace`...).
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Where the log goes: empty for standard output, else a file the
+    /// server appends to (as Redis's `logfile`).
+    #[arg(long)]
+    pub logfile: Option<String>,
+    /// Record latency spikes of at least this many milliseconds
+    /// (`LATENCY LATEST`...); 0 = off.
+    #[arg(long)]
+    pub latency_monitor_threshold: Option<u64>,
     /// Keep every write in an append-only log, one per core, and replay it
     /// at start (`yes`/`no`).
     #[arg(long, value_parser = parse_yes_no)]
@@ -136,6 +154,14 @@ pub struct Options {
     /// The first part of every log file's name.
     #[arg(long)]
     pub appendfilename: Option<String>,
+    /// When to snapshot the keyspaces into `dbfilename`: pairs of seconds
+    /// and changes (`"3600 1 300 100"`), `""` for never. Redis's default
+    /// schedule once a data directory (`dir`) is given; none without.
+    #[arg(long)]
+    pub save: Option<String>,
+    /// The snapshot's file name, in `dir` (`dump.rdb`).
+    #[arg(long)]
+    pub dbfilename: Option<String>,
     /// Load a log whose last record is torn (a crash mid-write), cutting
     /// it off with a warning (`yes`), or refuse to start (`no`).
     #[arg(long, value_parser = parse_yes_no)]
@@ -239,7 +265,7 @@ pub struct Settings {
     pub requirepass: Option<String>,
     /// Memory limit (0 = none).
     pub maxmemory: u64,
-    /// Only `noeviction`.
+    /// `maxmemory-policy`, as Redis names it.
     pub maxmemory_policy: String,
     /// Largest bulk string.
     pub proto_max_bulk_len: u64,
@@ -257,10 +283,20 @@ pub struct Settings {
     pub timeout: u64,
     /// Background task frequency.
     pub hz: u64,
+    /// Prometheus endpoint port (0 = off).
+    pub metrics_port: u16,
+    /// Functions named per tenant in metrics before the rest fold into `other`.
+    pub metrics_function_labels: usize,
     /// Pin core threads.
     pub pin_threads: bool,
     /// Log filter.
     pub loglevel: String,
+    /// Log file; empty = standard output.
+    pub logfile: String,
+    /// `latency-monitor-threshold` at start, milliseconds (0 = off).
+    pub latency_monitor_threshold: u64,
+    /// The config file the server was started with, if any.
+    pub config_file: Option<PathBuf>,
     /// The append-only log.
     pub aof: AofSettings,
     /// The tenant file, if any.
@@ -271,6 +307,10 @@ pub struct Settings {
     pub tenants: Vec<TenantConfig>,
     /// Data directory.
     pub dir: PathBuf,
+    /// `save`: the snapshot schedule at start.
+    pub save: SavePoints,
+    /// `dbfilename`.
+    pub dbfilename: String,
     /// Storage-function limits.
     pub functions: FunctionSettings,
     /// Where collections leave their compact encodings.
@@ -354,13 +394,20 @@ impl Default for Settings {
             partial_request_timeout: 30,
             timeout: 0,
             hz: 10,
+            metrics_port: 0,
+            metrics_function_labels: 32,
             pin_threads: false,
             loglevel: "info".into(),
+            logfile: String::new(),
+            latency_monitor_threshold: 0,
+            config_file: None,
             aof: AofSettings::default(),
             tenant_file: None,
             max_tenants: 1024,
             tenants: Vec::new(),
             dir: PathBuf::from("."),
+            save: SavePoints::default(),
+            dbfilename: "dump.rdb".into(),
             functions: FunctionSettings::default(),
             encoding: EncodingLimits::default(),
         }
@@ -414,12 +461,18 @@ impl Options {
             partial_request_timeout,
             timeout,
             hz,
+            metrics_port,
+            metrics_function_labels,
             pin_threads,
             loglevel,
+            logfile,
+            latency_monitor_threshold,
             appendonly,
             appendfsync,
             appenddirname,
             appendfilename,
+            save,
+            dbfilename,
             aof_load_truncated,
             auto_aof_rewrite_percentage,
             auto_aof_rewrite_min_size,
@@ -452,6 +505,14 @@ impl Options {
         let default_base = if port == 0 { 0 } else { port.saturating_add(1) };
         let functions = self.function_settings(d.functions);
         let encoding = self.encoding_limits(d.encoding);
+        let save = match &self.save {
+            Some(text) => SavePoints::parse(text).map_err(|why| ConfigError::Invalid {
+                name: "save",
+                reason: why.to_lowercase(),
+            })?,
+            None if self.dir.is_some() => SavePoints::redis_default(),
+            None => SavePoints::default(),
+        };
         let s = Settings {
             bind: self.bind.unwrap_or(d.bind),
             port,
@@ -477,8 +538,20 @@ impl Options {
                 .unwrap_or(d.partial_request_timeout),
             timeout: self.timeout.unwrap_or(d.timeout),
             hz: self.hz.unwrap_or(d.hz),
+            metrics_port: self.metrics_port.unwrap_or(d.metrics_port),
+            metrics_function_labels: self
+                .metrics_function_labels
+                .unwrap_or(d.metrics_function_labels),
             pin_threads: self.pin_threads.unwrap_or(d.pin_threads),
             loglevel: self.loglevel.unwrap_or(d.loglevel),
+            logfile: self.logfile.unwrap_or(d.logfile),
+            latency_monitor_threshold: self
+                .latency_monitor_threshold
+                .unwrap_or(d.latency_monitor_threshold),
+            config_file: self
+                .config
+                .as_ref()
+                .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
             aof: AofSettings {
                 enabled: self.appendonly.unwrap_or(d.aof.enabled),
                 fsync: self.appendfsync.unwrap_or(d.aof.fsync),
@@ -492,17 +565,21 @@ impl Options {
                     .auto_aof_rewrite_min_size
                     .unwrap_or(d.aof.auto_rewrite_min_size),
             },
-            // With a log, tenants must outlive a restart as their keys do:
-            // `ACL SETUSER`s are kept beside the data unless told otherwise.
+            // With a log or snapshots, tenants must outlive a restart as
+            // their keys do: `ACL SETUSER`s are kept beside the data unless
+            // told otherwise.
             tenant_file: self.tenant_file.or_else(|| {
                 let dir = self.dir.clone().unwrap_or_else(|| d.dir.clone());
-                (self.appendonly == Some(true)).then(|| dir.join("tenants.toml"))
+                (self.appendonly == Some(true) || !save.0.is_empty())
+                    .then(|| dir.join("tenants.toml"))
             }),
             max_tenants: self.max_tenants.unwrap_or(d.max_tenants),
             tenants: self.tenant,
             functions,
             encoding,
             dir: self.dir.unwrap_or(d.dir),
+            save,
+            dbfilename: self.dbfilename.unwrap_or(d.dbfilename),
         };
         s.validate()?;
         Ok(s)
@@ -583,13 +660,17 @@ impl Settings {
         for (name, value) in [
             ("appenddirname", &self.aof.dirname),
             ("appendfilename", &self.aof.filename),
+            ("dbfilename", &self.dbfilename),
         ] {
             if value.is_empty() || value.contains('/') || value.starts_with('.') {
                 return invalid(name, "must be a plain file name, not a path");
             }
         }
-        if self.maxmemory_policy != "noeviction" {
-            return invalid("maxmemory-policy", "only noeviction is supported");
+        if kiln_store::Policy::parse(&self.maxmemory_policy).is_none() {
+            return invalid(
+                "maxmemory-policy",
+                "must be one of noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl",
+            );
         }
         if self.proto_max_bulk_len < 1024 || self.proto_max_bulk_len > u32::MAX as u64 / 2 {
             return invalid("proto-max-bulk-len", "must be between 1kb and 2gb");
@@ -883,9 +964,57 @@ fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
     }
 }
 
+/// The `loglevel` names `CONFIG SET` takes (Redis's).
+pub const REDIS_LOG_LEVELS: [&str; 5] = ["debug", "verbose", "notice", "warning", "nothing"];
+
+/// Applies a new tracing filter to the process's log (`CONFIG SET loglevel`).
+pub type LogReloader = Box<dyn Fn(&str) + Send + Sync>;
+
+static LOG_RELOADER: std::sync::OnceLock<LogReloader> = std::sync::OnceLock::new();
+
+/// Installs how `CONFIG SET loglevel` changes the log: the binary, which
+/// owns the tracing subscriber, installs it once (a server embedded in a
+/// test without one ignores the change).
+pub fn set_log_reloader(reload: LogReloader) {
+    let _ = LOG_RELOADER.set(reload);
+}
+
+/// Changes the log's filter, if a reloader is installed.
+pub fn reload_log_filter(filter: &str) {
+    if let Some(reload) = LOG_RELOADER.get() {
+        reload(filter);
+    }
+}
+
+/// The tracing filter for a `loglevel`: Redis's level names map onto
+/// tracing's levels (`debug` → `trace`, `verbose` → `debug`, `notice` →
+/// `info`, `warning` → `warn`, `nothing` → `off`); anything else is taken
+/// as a tracing filter itself (`info`, `kiln=trace,warn`).
+pub fn log_filter(loglevel: &str) -> String {
+    match loglevel.to_ascii_lowercase().as_str() {
+        "debug" => "trace".into(),
+        "verbose" => "debug".into(),
+        "notice" => "info".into(),
+        "warning" => "warn".into(),
+        "nothing" => "off".into(),
+        _ => loglevel.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redis_log_levels() {
+        assert_eq!(log_filter("debug"), "trace");
+        assert_eq!(log_filter("verbose"), "debug");
+        assert_eq!(log_filter("NOTICE"), "info");
+        assert_eq!(log_filter("warning"), "warn");
+        assert_eq!(log_filter("nothing"), "off");
+        assert_eq!(log_filter("warn"), "warn");
+        assert_eq!(log_filter("kiln=trace,info"), "kiln=trace,info");
+    }
 
     #[test]
     fn sizes_use_redis_units() {
@@ -959,7 +1088,7 @@ mod tests {
     fn unknown_keys_and_bad_values_are_errors() {
         assert!(toml::from_str::<Options>("prot = 1").is_err());
         let bad = Options {
-            maxmemory_policy: Some("allkeys-lru".into()),
+            maxmemory_policy: Some("allkeys-lru-ish".into()),
             ..Options::default()
         };
         assert!(bad.into_settings().is_err());

@@ -9,6 +9,10 @@
 //!   runs with the clock stopped at zero, as Redis does not expire keys while
 //!   loading, then fixes the deadline);
 //! - `SPOP` is logged as the `SREM` of what it popped;
+//! - streams are logged as their effects: `XADD` with the ID it made
+//!   (and an exact `XTRIM ... MINID` for its trim), `XREADGROUP`,
+//!   `XCLAIM` and `XAUTOCLAIM` as `XCLAIM ... FORCE JUSTID` of each entry
+//!   they delivered and `XGROUP SETID` of the group (as Redis propagates);
 //! - storage functions are logged as their effects: each command
 //!   `kiln.call` ran and each `kiln.put`/`del`/`incr`, never the `FCALL`;
 //!   a record another core moved here (cross-core `RENAME`, `COPY`, STORE
@@ -52,6 +56,34 @@ pub struct Journal {
     /// tenant: the engine sends them once the command that ran the
     /// function is done, so subscribers see them after its writes.
     pub outbox: Vec<(TenantId, crate::commands::pubsub::Publish)>,
+    /// Key events that fire storage functions' triggers, in order; the
+    /// engine runs them once the command that caused them is done.
+    pub fired: std::collections::VecDeque<Fired>,
+    /// How deep in a chain of triggers the running command is (0: a
+    /// client's or a job's command).
+    pub trigger_depth: u32,
+    /// Writes this core ran (`rdb_changes_since_last_save` sums them).
+    pub changes: u64,
+    /// Commands admitted this turn, for `MONITOR` (only while someone
+    /// monitors): the engine sends them at the end of the turn.
+    pub monitored: Vec<crate::monitor::Line>,
+    /// `EXEC` is running one of its connection commands: shown to
+    /// `MONITOR` already, in its transaction's order; `MONITOR` itself is
+    /// refused there (Redis's DENY BLOCKING).
+    pub in_exec_session: bool,
+}
+
+/// A key event a tenant's trigger may be waiting for.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    /// Whose key.
+    pub tenant: TenantId,
+    /// The key.
+    pub key: Bytes,
+    /// The event (`set`, `del`, `expired`...).
+    pub event: &'static str,
+    /// The depth of the trigger it would run (1 for a client's change).
+    pub depth: u32,
 }
 
 /// A core's log rewrites, for `INFO persistence`.
@@ -90,6 +122,41 @@ impl Journal {
             rewrites: RewriteStats::default(),
             watches: Watches::default(),
             outbox: Vec::new(),
+            fired: Default::default(),
+            trigger_depth: 0,
+            changes: 0,
+            monitored: Vec::new(),
+            in_exec_session: false,
+        }
+    }
+
+    /// Takes what happened to `tenant`'s keys during a command: its
+    /// keyspace notifications go to the outbox, its trigger events to
+    /// [`Journal::fired`].
+    pub fn key_events(
+        &mut self,
+        shared: &Shared,
+        tenant: TenantId,
+        events: &[kiln_store::KeyEvent],
+    ) {
+        if events.is_empty() {
+            return;
+        }
+        let flags = shared.tenants.notify_flags(tenant);
+        if crate::notify::publishing(flags)
+            && (0..shared.cores()).any(|c| shared.has_subscribers(c))
+        {
+            let outbox = &mut self.outbox;
+            crate::notify::publishes(flags, events, |p| outbox.push((tenant, p)));
+        }
+        if shared.tenants.has_triggers(tenant) {
+            let depth = self.trigger_depth + 1;
+            self.fired.extend(events.iter().map(|e| Fired {
+                tenant,
+                key: e.key.clone(),
+                event: e.kind.class_and_name().1,
+                depth,
+            }));
         }
     }
 
@@ -228,6 +295,7 @@ impl Journal {
         if !logged(spec) || reads_only(spec, args) {
             return;
         }
+        self.changes += 1;
         if !self.watches.is_empty() {
             for at in spec.keys.positions_in(args) {
                 self.watches.touch(tenant, args.get(at));
@@ -243,6 +311,11 @@ impl Journal {
         if spec.name == "spop" {
             return log_popped(log, args.get(1), reply);
         }
+        if spec.name.starts_with('x')
+            && crate::commands::stream::log_effects(log, shard, spec, args, reply)
+        {
+            return;
+        }
         log.append_iter(args.len(), args.iter());
         if RELATIVE_DEADLINE.contains(&spec.name)
             && let Some(at) = shard.deadline(args.get(1))
@@ -257,6 +330,7 @@ impl Journal {
 
     /// Logs one command a storage function's host call amounts to.
     pub fn effect(&mut self, shared: &Shared, tenant: TenantId, args: &[&[u8]]) {
+        self.changes += 1;
         if let Some(key) = args.get(1) {
             // Every host call's effect names its one key first.
             self.watches.touch(tenant, key);

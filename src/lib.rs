@@ -27,7 +27,9 @@
 //! - `kiln-watchdog` (kiln-isolates), which terminates storage functions
 //!   past their CPU budget;
 //! - `kiln-functions-writer` (kiln-functions), which puts changed tenants'
-//!   libraries on disk.
+//!   libraries on disk;
+//! - `kiln-metrics`, with `metrics-port` set: the Prometheus endpoint,
+//!   reading what the cores publish ([`metrics`]).
 //!
 //! Only the core threads touch records.
 //!
@@ -43,6 +45,12 @@
 //! - [`tenant`]: tenants — identity, rules, quotas, the shared registry.
 //! - [`shared`]: read-mostly state shared by cores (runtime settings, slot map).
 //! - [`stats`]: per-core counters.
+//! - [`slowlog`], [`latency`]: the slow log and the latency monitor, one
+//!   per core, merged when read.
+//! - [`monitor`]: `MONITOR`'s lines and how a core's batch reaches every
+//!   core's monitors.
+//! - [`metrics`]: per-command accounting, INFO commandstats / latencystats,
+//!   the Prometheus endpoint.
 //! - [`config`]: settings from defaults, TOML file and flags.
 //! - [`fdlimit`]: the open-file limit raised to fit `maxclients`.
 //!
@@ -57,9 +65,15 @@ pub mod config;
 pub mod engine;
 pub mod fdlimit;
 pub mod journal;
+pub mod latency;
+pub mod metrics;
+pub mod monitor;
+pub mod notify;
+pub mod save;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod slowlog;
 pub mod stats;
 pub mod tenant;
 pub mod watches;

@@ -6,6 +6,8 @@ use clap::Parser;
 use kiln::{Options, Server};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 fn main() -> ExitCode {
     let settings = match Options::parse().resolve() {
@@ -15,12 +17,41 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.loglevel)),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(kiln::config::log_filter(&settings.loglevel))
+    });
+    // CONFIG SET loglevel swaps the filter in place.
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
+    kiln::config::set_log_reloader(Box::new(move |filter| {
+        let _ = reload.reload(tracing_subscriber::EnvFilter::new(filter));
+    }));
+    let logs = tracing_subscriber::registry().with(filter);
+    if settings.logfile.is_empty() {
+        // Colour codes only for a terminal, never in a file or a pipe.
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        logs.with(tracing_subscriber::fmt::layer().with_ansi(tty))
+            .init();
+    } else {
+        // As Redis's `logfile`: appended to, created if missing.
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&settings.logfile)
+        {
+            Ok(file) => file,
+            Err(err) => {
+                eprintln!(
+                    "kiln-server: cannot open logfile {}: {err}",
+                    settings.logfile
+                );
+                return ExitCode::from(2);
+            }
+        };
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::sync::Arc::new(file));
+        logs.with(layer).init();
+    }
     let handle = match Server::start(settings) {
         Ok(h) => h,
         Err(err) => {

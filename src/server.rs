@@ -114,6 +114,14 @@ impl Server {
         } else {
             Vec::new()
         };
+        // The snapshot files there are, default tenant's first.
+        let snapshot: Vec<std::path::PathBuf> = [
+            crate::save::default_file(&shared),
+            crate::save::tenants_file(&shared),
+        ]
+        .into_iter()
+        .filter(|path| path.exists())
+        .collect();
         let mut threads = Vec::with_capacity(cores);
         let parts = polls
             .into_iter()
@@ -135,6 +143,7 @@ impl Server {
             };
             let shared = Arc::clone(&shared);
             let aof = aof.clone();
+            let snapshot = snapshot.clone();
             let ready = ready_tx.clone();
             let cpu = (!cpu_ids.is_empty()).then(|| cpu_ids[id % cpu_ids.len()]);
             let thread = std::thread::Builder::new()
@@ -144,8 +153,11 @@ impl Server {
                         core_affinity::set_for_current(cpu);
                     }
                     let mut engine = Engine::new(id, Arc::clone(&shared));
-                    if let Some(aof) = aof {
-                        engine.load_from(aof);
+                    match aof {
+                        Some(aof) => engine.load_from(aof),
+                        // Without a log, the last snapshot (as Redis).
+                        None if !snapshot.is_empty() => engine.load_snapshot(snapshot.clone()),
+                        None => {}
                     }
                     let core = match Worker::new(parts, engine) {
                         Ok(core) => core,
@@ -158,11 +170,12 @@ impl Server {
                     // Anything else that panics stops the whole server: a
                     // core that silently vanished would leave requests
                     // forwarded to it waiting forever.
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.run()))
-                        .is_err()
-                    {
-                        tracing::error!(core = id, "core thread panicked; shutting down");
-                        shared.request_shutdown();
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.run())) {
+                        Ok(engine) => final_save(engine, &shared),
+                        Err(_) => {
+                            tracing::error!(core = id, "core thread panicked; shutting down");
+                            shared.request_shutdown();
+                        }
                     }
                 })?;
             threads.push(thread);
@@ -176,7 +189,33 @@ impl Server {
             }
             return Err(e);
         }
+        if shared.settings.metrics_port != 0 {
+            let addr = SocketAddr::new(shared.settings.bind, shared.settings.metrics_port);
+            match crate::metrics::endpoint::start(Arc::clone(&shared), addr) {
+                Ok(thread) => {
+                    tracing::info!(%addr, "metrics endpoint: GET /metrics");
+                    threads.push(thread);
+                }
+                Err(e) => {
+                    shared.request_shutdown();
+                    for thread in threads {
+                        let _ = thread.join();
+                    }
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("metrics-port {addr}: {e}"),
+                    ));
+                }
+            }
+        }
         tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            config_file = %shared
+                .settings
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             addr = %main_addr,
             cores,
             core_ports = ?ports,
@@ -222,6 +261,23 @@ impl Handle {
         }
         self.shared.functions.sync();
         self.shared.failure().map_or(Ok(()), Err)
+    }
+}
+
+/// The save as the server stops (`SHUTDOWN SAVE`, or a `save` schedule
+/// with rules): every core, stopped, writes its part; the last one joins
+/// the files. Nothing is written after a failure (a corrupt log at load
+/// must not be saved over).
+fn final_save(mut engine: Engine, shared: &Shared) {
+    if shared.failure().is_some() || engine.is_loading() || !shared.saves.save_at_shutdown() {
+        return;
+    }
+    let saved = engine.save_part_now();
+    if let Err(why) = &saved {
+        tracing::warn!(core = engine.id, error = %why, "cannot save as the server stops");
+    }
+    if shared.saves.part_written(saved) {
+        let _ = shared.saves.finish(shared);
     }
 }
 

@@ -53,6 +53,18 @@ pub struct Session {
     pub held: Option<Held>,
     /// Inside `MULTI`: the commands queued since, until `EXEC` or `DISCARD`.
     pub multi: Option<Multi>,
+    /// A request `CLIENT PAUSE` holds: it runs when the pause ends, and
+    /// nothing more is read from the client until then.
+    pub parked: Option<OwnedArgs>,
+    /// `MONITOR`: what it sees (`Some(None)`: every tenant).
+    pub monitor: Option<crate::monitor::Scope>,
+    /// `CLIENT NO-EVICT on`. Kiln evicts no client, so it is only shown
+    /// (`flags=e`).
+    pub no_evict: bool,
+    /// `CLIENT NO-TOUCH on`: its commands should leave keys' access times
+    /// alone (`flags=T`). The store keeps no access times yet, so nothing
+    /// reads it but `CLIENT LIST`.
+    pub no_touch: bool,
     /// The cores where this client watches keys (`WATCH`), ascending.
     pub watching: SmallVec<[usize; 2]>,
     /// What it subscribes to (pub/sub).
@@ -172,6 +184,10 @@ impl Session {
             core,
             held: None,
             multi: None,
+            parked: None,
+            monitor: None,
+            no_evict: false,
+            no_touch: false,
             watching: SmallVec::new(),
             subscribed: Subscribed::default(),
             reset_pending: false,
@@ -195,7 +211,32 @@ impl Session {
         self.user = DEFAULT_USER.into();
         self.tenant = TenantId::DEFAULT;
         self.multi = None;
+        self.no_evict = false;
+        self.no_touch = false;
         self.reset_pending = true;
+    }
+
+    /// `CLIENT LIST`'s `flags=`, the letters in Redis 7.2's order (`N`
+    /// for none). A request `CLIENT PAUSE` parked shows as blocked, as in
+    /// Redis.
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        let marks = [
+            (self.monitor.is_some(), 'O'),
+            (self.subscribed.any(), 'P'),
+            (self.multi.is_some(), 'x'),
+            (
+                self.held.is_some_and(|h| h.blocking) || self.parked.is_some(),
+                'b',
+            ),
+            (self.no_evict, 'e'),
+            (self.no_touch, 'T'),
+        ];
+        flags.extend(marks.iter().filter(|(on, _)| *on).map(|(_, c)| c));
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
     }
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, in Redis's field order;
@@ -222,15 +263,7 @@ impl Session {
             name,
             now.duration_since(self.created).as_secs(),
             now.saturating_duration_since(last_active).as_secs(),
-            if self.held.is_some_and(|h| h.blocking) {
-                "b"
-            } else if self.multi.is_some() {
-                "x"
-            } else if self.subscribed.any() {
-                "P"
-            } else {
-                "N"
-            },
+            self.flags(),
             self.subscribed.channels.len(),
             self.subscribed.patterns.len(),
             self.subscribed.shard.len(),
@@ -261,7 +294,7 @@ impl kiln_net::transport::ClientState for Session {
     }
 
     fn holds_input(&self) -> bool {
-        self.held.is_some()
+        self.held.is_some() || self.parked.is_some()
     }
 
     fn blocked(&self) -> bool {
@@ -270,5 +303,9 @@ impl kiln_net::transport::ClientState for Session {
 
     fn subscriber(&self) -> bool {
         self.subscribed.any()
+    }
+
+    fn monitor(&self) -> bool {
+        self.monitor.is_some()
     }
 }

@@ -19,6 +19,11 @@ use kiln_store::EncodingLimits;
 use crate::config::{ClientClass, OutputBufferLimit, OutputBufferLimits, Settings};
 use crate::tenant::{Growth, ServerMemory, TenantId, Tenants};
 
+/// Redis's default `slowlog-log-slower-than`: 10 ms.
+pub const SLOWLOG_SLOWER_THAN: i64 = 10_000;
+/// Redis's default `slowlog-max-len`.
+pub const SLOWLOG_MAX_LEN: u64 = 128;
+
 /// Settings `CONFIG SET` may change while the server runs.
 #[derive(Debug)]
 pub struct LiveSettings {
@@ -47,6 +52,23 @@ pub struct LiveSettings {
     /// Bumped by every change of `encoding`: a core compares it (one relaxed
     /// load per command) and re-reads the limits only when it moved.
     encoding_generation: AtomicU64,
+    /// `slowlog-log-slower-than` in microseconds; negative: log nothing.
+    pub slowlog_slower_than: std::sync::atomic::AtomicI64,
+    /// `slowlog-max-len`: entries each core keeps.
+    pub slowlog_max_len: AtomicU64,
+    /// `latency-monitor-threshold` in milliseconds; 0: the latency monitor
+    /// records nothing.
+    pub latency_threshold_ms: AtomicU64,
+    /// `loglevel` as last set (at start, or by `CONFIG SET`).
+    pub loglevel: RwLock<String>,
+    /// `maxmemory-policy` ([`kiln_store::Policy::code`]).
+    pub maxmemory_policy: AtomicU64,
+    /// `maxmemory-samples`: keys sampled per eviction.
+    pub maxmemory_samples: AtomicU64,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: AtomicU64,
+    /// `lfu-decay-time`, minutes.
+    pub lfu_decay_time: AtomicU64,
 }
 
 impl LiveSettings {
@@ -83,6 +105,31 @@ impl LiveSettings {
             encoding: RwLock::new(settings.encoding),
             encoding_generation: AtomicU64::new(0),
             appendfsync: AtomicU64::new(LiveSettings::fsync_code(settings.aof.fsync)),
+            slowlog_slower_than: std::sync::atomic::AtomicI64::new(SLOWLOG_SLOWER_THAN),
+            slowlog_max_len: AtomicU64::new(SLOWLOG_MAX_LEN),
+            latency_threshold_ms: AtomicU64::new(settings.latency_monitor_threshold),
+            loglevel: RwLock::new(settings.loglevel.clone()),
+            maxmemory_policy: AtomicU64::new(u64::from(
+                kiln_store::Policy::parse(&settings.maxmemory_policy)
+                    .unwrap_or_default()
+                    .code(),
+            )),
+            maxmemory_samples: AtomicU64::new(5),
+            lfu_log_factor: AtomicU64::new(10),
+            lfu_decay_time: AtomicU64::new(1),
+        }
+    }
+
+    /// The server's `maxmemory-policy` now.
+    pub fn policy(&self) -> kiln_store::Policy {
+        kiln_store::Policy::from_code(self.maxmemory_policy.load(Ordering::Relaxed) as u8)
+    }
+
+    /// `lfu-log-factor` and `lfu-decay-time` now.
+    pub fn lfu_params(&self) -> kiln_store::LfuParams {
+        kiln_store::LfuParams {
+            log_factor: self.lfu_log_factor.load(Ordering::Relaxed) as u32,
+            decay_minutes: self.lfu_decay_time.load(Ordering::Relaxed) as u32,
         }
     }
 
@@ -115,6 +162,11 @@ impl LiveSettings {
     /// The `client-output-buffer-limit` of normal clients in force.
     pub fn output_buffer_limit(&self) -> OutputBufferLimit {
         self.output_limits[ClientClass::Normal as usize].get()
+    }
+
+    /// The `client-output-buffer-limit` of replicas (Kiln's monitors).
+    pub fn replica_output_buffer_limit(&self) -> OutputBufferLimit {
+        self.output_limits[ClientClass::Replica as usize].get()
     }
 
     /// The `client-output-buffer-limit` of pub/sub subscribers.
@@ -307,6 +359,24 @@ pub struct Shared {
     /// Every tenant's function libraries (read-mostly; see
     /// [`kiln_functions::Registry`]).
     pub functions: Arc<kiln_functions::Registry>,
+    /// Each core's slow log (locked only by a slow command of that core
+    /// and by `SLOWLOG`), and the counter numbering their entries.
+    pub slowlogs: Vec<Mutex<crate::slowlog::SlowLog>>,
+    /// The next slow log entry's id.
+    pub slowlog_ids: AtomicU64,
+    /// Each core's latest figures for the metrics endpoint.
+    pub metrics: crate::metrics::Published,
+    /// Each core's latency monitor (locked by that core for a spike and
+    /// by `LATENCY`; see [`crate::latency`]).
+    pub latency: Vec<Mutex<crate::latency::LatencyMonitor>>,
+    /// `MONITOR` clients on the whole server: the one load a command pays
+    /// while nobody monitors (see [`crate::monitor`]).
+    pub monitors: AtomicUsize,
+    /// `MONITOR` clients of each core: a core's batch of monitored
+    /// commands goes only to cores with some.
+    pub core_monitors: Vec<AtomicU64>,
+    /// RDB snapshots: the schedule, the save under way, the last outcome.
+    pub saves: crate::save::Saves,
 }
 
 impl Shared {
@@ -332,7 +402,9 @@ impl Shared {
             settings.functions.registry,
         ));
         tenants.bind_functions(Arc::clone(&functions));
+        let started_unix = unix_ms() / 1000;
         Shared {
+            saves: crate::save::Saves::new(cores, settings.save.clone(), started_unix),
             runtime: LiveSettings::new(&settings),
             settings,
             slots,
@@ -348,9 +420,32 @@ impl Shared {
             main_addr,
             run_id,
             started: Instant::now(),
-            started_unix: unix_ms() / 1000,
+            started_unix,
             tenants,
             functions,
+            slowlogs: (0..cores).map(|_| Mutex::default()).collect(),
+            slowlog_ids: AtomicU64::new(0),
+            metrics: crate::metrics::Published::new(cores),
+            latency: (0..cores).map(|_| Mutex::default()).collect(),
+            monitors: AtomicUsize::new(0),
+            core_monitors: (0..cores).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Records that `event` took `spent` on `core`, if it reached
+    /// `latency-monitor-threshold` (one relaxed load while that is 0).
+    #[inline]
+    pub fn note_latency(&self, core: usize, event: &'static str, spent: std::time::Duration) {
+        let threshold = self.runtime.latency_threshold_ms.load(Ordering::Relaxed);
+        if threshold == 0 {
+            return;
+        }
+        let ms = spent.as_millis() as u64;
+        if ms >= threshold {
+            self.latency[core]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(event, unix_ms() / 1000, ms);
         }
     }
 
@@ -366,10 +461,21 @@ impl Shared {
     /// Whether a write by `tenant` that adds `growth` fits the tenant's
     /// quotas and the server's `maxmemory` (see [`Tenants::admits`]).
     pub fn admits(&self, tenant: TenantId, growth: Growth) -> bool {
-        let max = LiveSettings::get(&self.runtime.maxmemory);
+        self.admits_unless_evicting(tenant, growth, false)
+    }
+
+    /// [`Shared::admits`] where, with `evicting` (this core's eviction has
+    /// just made room, or goes on between turns), the memory bounds whose
+    /// policy evicts do not refuse, as in Redis; the others still do.
+    pub fn admits_unless_evicting(&self, tenant: TenantId, growth: Growth, evicting: bool) -> bool {
+        let mut max = LiveSettings::get(&self.runtime.maxmemory);
+        if evicting && self.runtime.policy().evicts() {
+            max = 0;
+        }
         let used = if max == 0 { 0 } else { self.used_memory() };
         let server = ServerMemory { used, max };
-        self.tenants.admits(tenant, growth, server)
+        self.tenants
+            .admits_unless_evicting(tenant, growth, server, evicting)
     }
 
     /// Whether core `core`'s clients subscribe to anything.

@@ -30,6 +30,16 @@ pub struct CoreStats {
     pub isolates_evicted: u64,
     /// Function calls refused because their tenant had spent its CPU share.
     pub function_calls_throttled: u64,
+    /// Cross-core messages this core handled (its own to itself included).
+    pub messages_received: u64,
+    /// Messages this core sent to other cores (as of its last request or
+    /// message).
+    pub messages_sent: u64,
+    /// Per tenant and command: calls, time, rejections, failures, latency.
+    pub commands: crate::metrics::accounting::CommandStats,
+    /// How long the event loop's turns took (kept while the metrics
+    /// endpoint is on).
+    pub turns: crate::metrics::TurnTimes,
 }
 
 impl CoreStats {
@@ -77,6 +87,7 @@ impl CoreStats {
             isolates_created: f(13),
             isolates_evicted: f(14),
             function_calls_throttled: f(15),
+            ..CoreStats::default()
         }
     }
 

@@ -70,7 +70,12 @@ fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     };
     let key = args.get(1);
     // The zero bytes it adds count against the tenant before they exist.
-    let len = ctx.shard.strlen(key).unwrap_or(0) as u64;
+    // Looked up as a write: no hit or miss is counted (or notified).
+    let len = ctx
+        .shard
+        .peek_record(key)
+        .and_then(|r| r.value.as_string().map(|v| v.len()))
+        .unwrap_or(0) as u64;
     let needed = (offset / 8 + 1).saturating_sub(len);
     if needed > 0 {
         let growth = Growth::default().bytes(needed as usize);
@@ -259,7 +264,12 @@ fn run_bitfield(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         .map(|op| (op.offset + u64::from(op.bits)).div_ceil(8))
         .max()
         .unwrap_or(0);
-    let len = ctx.shard.strlen(key).unwrap_or(0) as u64;
+    // Looked up as a write: no hit or miss is counted (or notified).
+    let len = ctx
+        .shard
+        .peek_record(key)
+        .and_then(|r| r.value.as_string().map(|v| v.len()))
+        .unwrap_or(0) as u64;
     if end > len {
         let growth = Growth::default().bytes((end - len) as usize);
         if let Err(refusal) = admit_growth(ctx.shared, ctx.core, ctx.tenant, growth) {

@@ -7,8 +7,10 @@
 //! session. `CLIENT LIST` runs once per core: each core describes its own
 //! connections and the origin concatenates the parts: a tenant's own, or
 //! for an operator everyone's. `NO-EVICT` takes the operator power (a
-//! connection exempt from eviction weighs on everyone). `KILL`, `PAUSE`,
-//! `REPLY` and tracking are not implemented.
+//! connection exempt from eviction weighs on everyone), and so do `PAUSE`
+//! and `UNPAUSE` (a pause stops every tenant). `KILL` and `PAUSE` run on
+//! every core ([`kill`], [`pause`]). `REPLY` and tracking are not
+//! implemented.
 
 use std::time::Instant;
 
@@ -18,6 +20,12 @@ use kiln_net::{Args, Protocol, Reply};
 use super::connection::validate_name;
 use super::{CommandSpec, Ctx, Finishing, Flags, KeySpec, Output, Route, errors};
 use crate::{client_session, command};
+
+mod kill;
+pub mod pause;
+
+pub use kill::{Kill, KillType, parse_kill};
+use kill::{kill_plan, planned_only};
 
 const ACL: &[&str] = &["@slow", "@connection"];
 const FLAGS: Flags = Flags::NOSCRIPT.with(Flags::LOADING).with(Flags::STALE);
@@ -47,6 +55,12 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "connection", "2.4.0", "Lists open connections."),
     command!("client|unblock", -3, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::AllCores(super::plan::sum_integers), unblock,
         "connection", "5.0.0", "Unblocks a client blocked by a blocking command from a different connection."),
+    command!("client|kill", -3, Flags::ADMIN.with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Planned(kill_plan), planned_only,
+        "connection", "2.4.0", "Terminates open connections."),
+    command!("client|pause", -3, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Planned(pause::pause_plan), pause::planned_only,
+        "connection", "3.0.0", "Suspends commands processing."),
+    command!("client|unpause", 2, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Planned(pause::unpause_plan), pause::planned_only,
+        "connection", "6.2.0", "Resumes processing commands from paused clients."),
     command!("client|no-evict", 3, Flags::ADMIN.with(Flags::OPERATOR).with(FLAGS), &["@admin", "@slow", "@dangerous", "@connection"], KeySpec::NONE, Route::Local, on_off,
         "connection", "7.0.0", "Sets the client eviction mode of the connection."),
     command!("client|no-touch", 3, FLAGS, ACL, KeySpec::NONE, Route::Local, on_off,
@@ -74,6 +88,28 @@ const HELP: &[&str] = &[
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
     "    * LIB-VER: the client lib version.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "    * MAXAGE <maxage>",
+    "      Kill connections older than the specified age.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
@@ -179,15 +215,26 @@ fn info(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
     text_reply(session.protocol, line.into())
 }
 
-/// `CLIENT NO-EVICT` / `NO-TOUCH on|off`: accepted; Kiln never evicts and
-/// keeps no LRU/LFU data.
-fn on_off(_: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+/// `CLIENT NO-EVICT` / `NO-TOUCH on|off`: kept in the session and shown
+/// by `CLIENT LIST` (`e`, `T`). Kiln evicts no client, and its store keeps
+/// no access times yet for `NO-TOUCH` to spare.
+fn on_off(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let arg = args.get(2);
-    if arg.eq_ignore_ascii_case(b"ON") || arg.eq_ignore_ascii_case(b"OFF") {
-        Reply::OK
+    let on = if arg.eq_ignore_ascii_case(b"ON") {
+        true
+    } else if arg.eq_ignore_ascii_case(b"OFF") {
+        false
     } else {
-        errors::SYNTAX
+        return errors::SYNTAX;
+    };
+    let evict = args.get(1).eq_ignore_ascii_case(b"no-evict");
+    let session = client_session!(ctx);
+    if evict {
+        session.no_evict = on;
+    } else {
+        session.no_touch = on;
     }
+    Reply::OK
 }
 
 /// Which connections `CLIENT LIST` shows.
@@ -381,6 +428,12 @@ mod tests {
         let mut bed = TestBed::new();
         assert_eq!(bed.run(&["CLIENT", "NO-EVICT", "on"]), Reply::OK);
         assert_eq!(bed.run(&["CLIENT", "NO-TOUCH", "OFF"]), Reply::OK);
+        assert!(bed.session.no_evict && !bed.session.no_touch);
+        assert_eq!(bed.run(&["CLIENT", "NO-TOUCH", "on"]), Reply::OK);
+        let Reply::Bulk(line) = bed.run(&["CLIENT", "INFO"]) else {
+            panic!()
+        };
+        assert!(String::from_utf8_lossy(&line).contains(" flags=eT "));
         assert_eq!(bed.run(&["CLIENT", "NO-TOUCH", "maybe"]), errors::SYNTAX);
         let Reply::Array(lines) = bed.run(&["CLIENT", "HELP"]) else {
             panic!()
@@ -422,6 +475,7 @@ mod tests {
                 stats: &mut bed.stats,
                 functions: None,
                 waiters: None,
+                evicting: false,
                 journal: None,
             };
             let tenant = crate::tenant::TenantId::DEFAULT;

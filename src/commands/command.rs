@@ -124,7 +124,7 @@ fn info_entry(spec: &CommandSpec) -> Reply {
         statuses(
             spec.flags
                 .names()
-                .chain((keys.numkeys_at != 0).then_some("movablekeys")),
+                .chain((keys.numkeys_at != 0 || keys.streams).then_some("movablekeys")),
         ),
         Reply::Integer(keys.first as i64),
         Reply::Integer(if keys.first == 0 { 0 } else { keys.last as i64 }),
@@ -144,7 +144,11 @@ fn key_specs(spec: &CommandSpec) -> Reply {
         last,
         step,
         numkeys_at,
+        streams,
     } = spec.keys;
+    if streams {
+        return streams_key_spec(spec);
+    }
     if numkeys_at != 0 {
         return counted_key_spec(numkeys_at);
     }
@@ -180,6 +184,46 @@ fn key_specs(spec: &CommandSpec) -> Reply {
                         ("lastkey", Reply::Integer(lastkey as i64)),
                         ("keystep", Reply::Integer(step as i64)),
                         ("limit", Reply::Integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
+    ])])
+}
+
+/// XREAD's key spec as Redis 7 reports it: after the `STREAMS` keyword,
+/// the first half of the remaining arguments.
+fn streams_key_spec(spec: &CommandSpec) -> Reply {
+    let access = if spec.flags.has(Flags::WRITE) {
+        ["RW", "ACCESS"]
+    } else {
+        ["RO", "ACCESS"]
+    };
+    Reply::Array(vec![map(vec![
+        ("flags", statuses(access.into_iter())),
+        (
+            "begin_search",
+            map(vec![
+                ("type", Reply::bulk_from("keyword")),
+                (
+                    "spec",
+                    map(vec![
+                        ("keyword", Reply::bulk_from("STREAMS")),
+                        ("startfrom", Reply::Integer(1)),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "find_keys",
+            map(vec![
+                ("type", Reply::bulk_from("range")),
+                (
+                    "spec",
+                    map(vec![
+                        ("lastkey", Reply::Integer(-1)),
+                        ("keystep", Reply::Integer(1)),
+                        ("limit", Reply::Integer(2)),
                     ]),
                 ),
             ]),

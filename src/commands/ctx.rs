@@ -43,6 +43,9 @@ pub struct Ctx<'a> {
     pub journal: Option<&'a mut Journal>,
     /// Set by [`Ctx::block`]: the command waits, this long.
     pub(crate) blocks: Option<Timeout>,
+    /// Set by a blocking command that must wait with other arguments than
+    /// it ran with (XREAD's `$`, resolved to the ID it stood for).
+    pub(crate) block_args: Option<Vec<bytes::Bytes>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -57,6 +60,7 @@ impl<'a> Ctx<'a> {
             functions,
             waiters,
             journal,
+            evicting: _,
         } = site;
         Ctx {
             shard,
@@ -71,6 +75,7 @@ impl<'a> Ctx<'a> {
             waiters,
             journal,
             blocks: None,
+            block_args: None,
         }
     }
 
@@ -85,6 +90,12 @@ impl<'a> Ctx<'a> {
         empty
     }
 
+    /// Names an event of the running command on `key` (for keyspace
+    /// notifications and triggers; nothing unless the tenant listens).
+    pub fn notify(&mut self, class: u16, event: &'static str, key: &[u8]) {
+        self.shard.push_event(key, class, event, true);
+    }
+
     /// Whether the caller holds the operator power: it may act beyond its
     /// own tenant (see [`crate::tenant`]). Command rules never grant it.
     pub fn is_operator(&self) -> bool {
@@ -96,7 +107,7 @@ impl<'a> Ctx<'a> {
     pub fn session(&mut self) -> Option<&mut Session> {
         match &mut self.caller {
             Caller::Client(session) => Some(session),
-            Caller::Job(_) | Caller::Function { .. } => None,
+            Caller::Job(_) | Caller::Forwarded(_) | Caller::Function { .. } => None,
         }
     }
 
@@ -104,7 +115,7 @@ impl<'a> Ctx<'a> {
     /// a job (empty otherwise).
     pub fn clients(&self) -> &[ClientView<'_>] {
         match &self.caller {
-            Caller::Job(clients) => clients,
+            Caller::Job(clients) | Caller::Forwarded(clients) => clients,
             Caller::Client(_) | Caller::Function { .. } => &[],
         }
     }

@@ -98,6 +98,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let record = Record {
         value: build(payload, &ctx.shard.config().encoding),
         expire_at,
+        access: 0,
     };
     // A deadline already past deletes the key, as Redis does.
     ctx.shard.put_record(key, record, true);
@@ -105,7 +106,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
 }
 
 /// The store's value for a payload, in the encodings its size calls for.
-fn build(payload: Payload, limits: &EncodingLimits) -> Value {
+pub(crate) fn build(payload: Payload, limits: &EncodingLimits) -> Value {
     match payload {
         Payload::String(s) => Value::String(s),
         Payload::List(items) => {
@@ -137,5 +138,6 @@ fn build(payload: Payload, limits: &EncodingLimits) -> Value {
             });
             Value::ZSet(Box::new(zset))
         }
+        Payload::Stream(stream) => Value::Stream(stream),
     }
 }

@@ -17,8 +17,11 @@
 //! | keys | routed / MOVED | owned | here, or an error |
 //! | memory | before | before | before, counting its bytes |
 //! | counted in `commands` | ✓ | (origin) | — |
+//! | shown to `MONITOR` (if it runs) | ✓ | (origin) | ✓ (`lua`) |
+//! | latency monitor, slow log | ✓ | ✓ | (in its FCALL) |
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use kiln_net::{Args, Reply};
@@ -43,6 +46,10 @@ pub enum Caller<'a> {
     /// clients of this core, for a command that lists them
     /// ([`Flags::CLIENTS`]).
     Job(&'a [ClientView<'a>]),
+    /// A client's whole request the origin core admitted and forwarded
+    /// here, the owner of its keys: a job, accounted for here by command
+    /// (`INFO commandstats`) since this is where it runs whole.
+    Forwarded(&'a [ClientView<'a>]),
     /// A storage function running on this core (`kiln.call`); it may only
     /// write when not called with `FCALL_RO`.
     Function {
@@ -73,6 +80,10 @@ pub struct Site<'a> {
     /// This core's log, where writes go; `None` where nothing may be
     /// logged (scratch shards, a replay of the log itself).
     pub journal: Option<&'a mut Journal>,
+    /// Eviction on this core made room for the command (or goes on
+    /// between turns): a write over a bound whose policy evicts goes
+    /// ahead, as in Redis, even if another core has filled the room since.
+    pub evicting: bool,
 }
 
 /// A command to run: its spec (looked up once, where it arrived), its
@@ -101,7 +112,7 @@ pub enum Executed {
     /// It found nothing to pop and waits, for its keys on this core or
     /// until the timeout (`None`: forever); clients and jobs only. The
     /// reply is what it answers if it may not wait (inside `EXEC`).
-    Block(Timeout, Reply),
+    Block(Timeout, Reply, Option<Vec<bytes::Bytes>>),
 }
 
 /// The error a function gets for a key another core owns.
@@ -130,32 +141,54 @@ pub fn execute<'a>(
     }
     let refused = match &mut caller {
         Caller::Client(session) => admit_client(site.shared, cmd, session),
-        Caller::Job(_) => Ok(()),
+        Caller::Job(_) | Caller::Forwarded(_) => Ok(()),
         Caller::Function { read_only } => admit_function(&mut site, cmd, *read_only),
     };
     if let Err(reply) = refused {
         site.stats.error_replies += 1;
+        site.stats.commands.rejected(tenant, spec, &reply);
         return Executed::Reply(reply);
     }
+    // MONITOR shows what runs, as Redis: not what was refused (arity,
+    // permission, MOVED, OOM), and a forwarded command where it arrived.
+    let monitored = site.shared.monitors.load(Ordering::Relaxed) > 0;
     if let Caller::Client(session) = &caller {
         match route::route(site.shared, site.core, spec, args, session) {
             Routed::Here => {}
             Routed::Owner(core) => {
+                if monitored {
+                    feed_monitors(&mut site, cmd, &caller);
+                }
                 site.stats.forwarded_requests += 1;
                 // Counted once here; not counted again where it runs.
                 site.stats.commands_processed += 1;
                 return Executed::Forward(core);
             }
             Routed::Reply(reply) => {
-                site.stats.error_replies += u64::from(reply.is_error());
+                if reply.is_error() {
+                    // MOVED, CROSSSLOT...: refused before it ran, as Redis
+                    // counts a cluster redirection.
+                    site.stats.error_replies += 1;
+                    site.stats.commands.rejected(tenant, spec, &reply);
+                } else {
+                    site.stats.commands.ran(tenant, spec, None, false);
+                }
                 return Executed::Reply(reply);
             }
             Routed::Plan(plan) => {
+                if monitored {
+                    feed_monitors(&mut site, cmd, &caller);
+                }
                 if matches!(spec.route, Route::Keys(_)) {
                     site.stats.forwarded_requests += 1;
                 }
                 // Counted once here; its parts are not counted where they run.
                 site.stats.commands_processed += 1;
+                if !matches!(plan.finish, crate::commands::plan::Finish::Single) {
+                    // Its parts run on several cores: one call, counted
+                    // here, untimed. A single job is counted where it runs.
+                    site.stats.commands.ran(tenant, spec, None, false);
+                }
                 return Executed::Elsewhere(plan);
             }
         }
@@ -165,17 +198,27 @@ pub fn execute<'a>(
     {
         // As Redis: nothing is written that the log could not keep.
         site.stats.error_replies += 1;
+        site.stats.commands.rejected(tenant, spec, &refusal);
         return Executed::Reply(refusal);
     }
     let function = matches!(caller, Caller::Function { .. });
-    if !function && spec.flags.has(Flags::DENYOOM) && !site.shared.admits(tenant, Growth::UNKNOWN) {
+    if !function
+        && spec.flags.has(Flags::DENYOOM)
+        && !site
+            .shared
+            .admits_unless_evicting(tenant, Growth::UNKNOWN, site.evicting)
+    {
         site.stats.error_replies += 1;
+        site.stats.commands.rejected(tenant, spec, &errors::OOM);
         Usage::bump(&site.shared.tenants.usage(site.core, tenant).rejected);
         return Executed::Reply(errors::OOM);
     }
     if counted {
         // A job was counted where its request arrived.
         site.stats.commands_processed += 1;
+    }
+    if monitored {
+        feed_monitors(&mut site, cmd, &caller);
     }
     run(site, cmd, caller, out)
 }
@@ -198,6 +241,11 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
     // A function's own commands are inside the FCALL's time already.
     let timed = !matches!(caller, Caller::Function { .. });
     let started = timed.then(Instant::now);
+    // What happens to keys is recorded only for a tenant that listens
+    // (notifications, triggers), and never while the log replays.
+    let listening = site.journal.is_some() && shared.tenants.wants_events(tenant);
+    let owns_events = listening && site.shard.record_events();
+    let mark = site.shard.begin_command_events();
     let mut ctx = Ctx::new(site, tenant, caller, out);
     // A bug in one command must not take the core (and every client on it)
     // down, nor unwind into V8's frames under a storage function: answer an
@@ -206,6 +254,7 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| (spec.run)(&mut ctx, args)));
     let written = ctx.out.written();
     let blocks = ctx.blocks.take();
+    let block_args = ctx.block_args.take();
     let reply = result.unwrap_or_else(|_| {
         tracing::error!(core, command = spec.name, "command panicked");
         Reply::error_owned(format!("ERR internal error in '{}' (logged)", spec.name))
@@ -217,12 +266,50 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
     {
         journal.command(shared, ctx.shard, tenant, (spec, args), &reply);
     }
-    if let Some(started) = started {
+    if listening {
+        if !reply.is_error() && blocks.is_none() {
+            crate::notify::command_events(ctx.shard, spec, args, &reply);
+        }
+        ctx.shard.end_command_events(mark);
+        if owns_events && let Some(journal) = ctx.journal.as_deref_mut() {
+            journal.key_events(shared, tenant, &ctx.shard.take_events());
+        }
+    }
+    // Counted by command where it runs whole: a client's request here, one
+    // forwarded here, a function's `kiln.call` (untimed: inside the FCALL).
+    // One that blocks counts when it is served (it runs again then, as a
+    // forwarded request), as Redis counts a blocked command once.
+    let blocked = blocks.is_some() && !reply.is_error();
+    let accounted = !matches!(ctx.caller, Caller::Job(_)) && !blocked;
+    let failed = reply.is_error();
+    let spent = started.map(|started| started.elapsed());
+    if accounted {
+        let nanos = spent.map(|d| d.as_nanos() as u64);
+        ctx.stats.commands.ran(tenant, spec, nanos, failed);
+    }
+    if let Some(spent) = spent {
         let usage = shared.tenants.usage(core, tenant);
-        Usage::add(&usage.cpu_ns, started.elapsed().as_nanos() as u64);
+        Usage::add(&usage.cpu_ns, spent.as_nanos() as u64);
+        let slower_than = shared.runtime.slowlog_slower_than.load(Ordering::Relaxed);
+        // A command on every core (INFO, DBSIZE...) is logged by none of
+        // its parts: one entry per core would repeat it. Nor is the log's
+        // replay at start (it has no journal), as Redis does not log
+        // loading.
+        let whole = !matches!(spec.route, Route::AllCores(_)) && ctx.journal.is_some();
+        if whole && slower_than >= 0 && spent.as_micros() >= slower_than as u128 {
+            log_slow(shared, core, (tenant, args), spent, &ctx.caller);
+        }
+        if whole {
+            let event = if spec.flags.has(Flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            shared.note_latency(core, event, spent);
+        }
     }
     if let (Some(timeout), false) = (blocks, reply.is_error()) {
-        return Executed::Block(timeout, reply);
+        return Executed::Block(timeout, reply, block_args);
     }
     if written {
         return Executed::Written;
@@ -231,6 +318,78 @@ fn run<'a>(site: Site<'a>, cmd: Command<'_>, caller: Caller<'a>, out: Out<'a>) -
         ctx.stats.error_replies += 1;
     }
     Executed::Reply(reply)
+}
+
+/// Keeps an admitted command's `MONITOR` line for the end of the turn (see
+/// [`crate::monitor`]): a client's where it arrived, a function's where it
+/// runs; a job was shown where it arrived, and `admin` commands never are.
+fn feed_monitors(site: &mut Site<'_>, cmd: Command<'_>, caller: &Caller<'_>) {
+    use crate::monitor::Source;
+    let source = match caller {
+        Caller::Client(session) => Source::Client(session.peer),
+        Caller::Function { .. } => Source::Function,
+        Caller::Job(_) | Caller::Forwarded(_) => return,
+    };
+    if let Some(journal) = site.journal.as_deref_mut()
+        && !journal.in_exec_session
+    {
+        monitor(journal, cmd, source);
+    }
+}
+
+/// Keeps `cmd`'s `MONITOR` line (unless it is flagged `admin`) for the end
+/// of the turn; for the commands the engine admits itself (MULTI, EXEC and
+/// the commands EXEC runs, the subscriptions). Call it only while
+/// someone monitors ([`Shared::monitors`]).
+pub fn monitor(journal: &mut Journal, cmd: Command<'_>, source: crate::monitor::Source) {
+    use crate::monitor::{Line, format_line};
+    if cmd.spec.flags.has(Flags::ADMIN) {
+        return;
+    }
+    let unix_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    journal.monitored.push(Line {
+        tenant: cmd.tenant,
+        text: format_line(unix_us, source, cmd.args).into(),
+    });
+}
+
+/// Adds a command that ran `spent` to this core's slow log.
+fn log_slow(
+    shared: &Shared,
+    core: usize,
+    (tenant, args): (TenantId, Args<'_>),
+    spent: std::time::Duration,
+    caller: &Caller<'_>,
+) {
+    let (addr, name) = match caller {
+        Caller::Client(session) => (
+            session.peer.to_string(),
+            session
+                .name
+                .as_deref()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default(),
+        ),
+        Caller::Job(_) | Caller::Forwarded(_) | Caller::Function { .. } => {
+            (String::new(), String::new())
+        }
+    };
+    let entry = crate::slowlog::Entry {
+        id: shared.slowlog_ids.fetch_add(1, Ordering::Relaxed),
+        time: crate::shared::unix_ms() / 1000,
+        micros: spent.as_micros() as u64,
+        args: crate::slowlog::cut_args(args),
+        addr,
+        name,
+        tenant,
+    };
+    let max_len = shared.runtime.slowlog_max_len.load(Ordering::Relaxed) as usize;
+    shared.slowlogs[core]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(entry, max_len);
 }
 
 /// A client's command: authenticated, and allowed to its tenant.

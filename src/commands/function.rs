@@ -50,7 +50,7 @@ static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
 /// The scripting family.
 #[rustfmt::skip]
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("fcall", -3, Flags::NOSCRIPT.with(Flags::STALE), SCRIPTING, KeySpec::counted(2),
+    command!("fcall", -3, Flags::NOSCRIPT.with(Flags::STALE).with(Flags::MAY_REPLICATE), SCRIPTING, KeySpec::counted(2),
         Route::Keys(KeyRouting::SameCore), fcall, "scripting", "7.0.0", "Invokes a function."),
     command!("fcall_ro", -3, Flags::NOSCRIPT.with(Flags::STALE).with(Flags::READONLY), SCRIPTING, KeySpec::counted(2),
         Route::Keys(KeyRouting::SameCore), fcall_ro, "scripting", "7.0.0", "Invokes a read-only function."),
@@ -132,14 +132,24 @@ fn function_load(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     }
     let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let code = args.get(args.len() - 1);
-    with_runtime(ctx, |runtime, tenant| {
+    let reply = with_runtime(ctx, |runtime, tenant| {
         runtime.load(tenant, limits, share, code, replace)
-    })
+    });
+    note_triggers(ctx, reply)
+}
+
+/// Notes whether the caller's libraries register key triggers, after a
+/// `FUNCTION` command that changed them; returns `reply`.
+fn note_triggers(ctx: &mut Ctx<'_>, reply: Reply) -> Reply {
+    let on = ctx.shared.functions.tenant(ctx.tenant).has_triggers();
+    ctx.shared.tenants.set_triggers(ctx.tenant, on);
+    reply
 }
 
 fn function_delete(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let name = args.get(2);
-    with_runtime(ctx, |runtime, tenant| runtime.delete(tenant, name))
+    let reply = with_runtime(ctx, |runtime, tenant| runtime.delete(tenant, name));
+    note_triggers(ctx, reply)
 }
 
 fn function_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
@@ -152,7 +162,8 @@ fn function_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     {
         return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     }
-    with_runtime(ctx, |runtime, tenant| runtime.flush(tenant))
+    let reply = with_runtime(ctx, |runtime, tenant| runtime.flush(tenant));
+    note_triggers(ctx, reply)
 }
 
 fn function_list(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
@@ -199,9 +210,10 @@ fn function_restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     };
     let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let payload = args.get(2);
-    with_runtime(ctx, |runtime, tenant| {
+    let reply = with_runtime(ctx, |runtime, tenant| {
         runtime.restore(tenant, limits, share, payload, policy)
-    })
+    });
+    note_triggers(ctx, reply)
 }
 
 fn function_stats(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
@@ -240,6 +252,36 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     };
     let parts: SmallVec<[&[u8]; 8]> = args.iter().skip(3).collect();
     let (keys, rest) = parts.split_at(numkeys);
+    run_function(ctx, &libraries, name, keys, rest, read_only)
+}
+
+/// The internal command that runs a key trigger: `trigger <function> <key>
+/// <event>`. It is not in the command table, so no client can send it;
+/// the engine runs it as a job on the key's core (see
+/// `engine::triggers`).
+#[rustfmt::skip]
+pub static TRIGGER: CommandSpec = command!("trigger", 4, Flags::NOSCRIPT, SCRIPTING, KeySpec::range(2, 2, 1),
+    Route::Keys(KeyRouting::SameCore), trigger, "scripting", "7.0.0", "Runs a key trigger.");
+
+/// Runs a trigger's function as `fn(key, event)`, writes allowed.
+fn trigger(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let libraries = ctx.shared.functions.tenant(ctx.tenant);
+    let Ok(name) = std::str::from_utf8(args.get(1)) else {
+        return Reply::error("ERR Function not found");
+    };
+    run_function(ctx, &libraries, name, &[args.get(2)], &[args.get(3)], false)
+}
+
+/// Runs function `name` of `libraries` in the caller's isolate on this
+/// core, with this core's shard as its store.
+fn run_function(
+    ctx: &mut Ctx<'_>,
+    libraries: &kiln_functions::TenantLibraries,
+    name: &str,
+    keys: &[&[u8]],
+    rest: &[&[u8]],
+    read_only: bool,
+) -> Reply {
     let (limits, share) = (function_limits(ctx), cpu_share(ctx));
     let Some(runtime) = ctx.functions.as_deref_mut() else {
         return NOT_ALLOWED;
@@ -258,7 +300,7 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
     // The engine publishes the memory this call changed (see `Engine::exec`).
     let call = Call {
         tenant: ctx.tenant,
-        libraries: &libraries,
+        libraries,
         limits,
         share,
         function: name,
@@ -266,10 +308,25 @@ fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Reply {
         args: rest,
         options: CallOptions { read_only },
     };
-    runtime.call(call, &mut host)
+    let started = std::time::Instant::now();
+    let reply = runtime.call(call, &mut host);
+    let nanos = started.elapsed().as_nanos() as u64;
+    if let Some(library) = libraries.library_of(name) {
+        let killed = match &reply {
+            Reply::Error(text) => Killed::from_error(text),
+            _ => None,
+        };
+        let cap = ctx.shared.settings.metrics_function_labels;
+        ctx.stats
+            .commands
+            .function_called(ctx.tenant, (&library.name, name), nanos, killed, cap);
+    }
+    reply
 }
 
 mod host;
+
+use crate::metrics::accounting::Killed;
 
 pub use host::ShardHost;
 

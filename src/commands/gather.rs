@@ -125,6 +125,7 @@ fn run_on(f: &Finishing<'_>, shard: &mut Shard, args: Args<'_>) -> Reply {
         stats: &mut stats,
         functions: None,
         waiters: None,
+        evicting: false,
         journal: None,
     };
     let mut ctx = Ctx::new(site, f.tenant, Caller::Job(&[]), Out::Value);

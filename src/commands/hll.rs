@@ -25,7 +25,7 @@ const GATHERED: Route = Route::Keys(KeyRouting::Planned(gather::algebra_plan));
 pub const COMMANDS: &[CommandSpec] = &[
     command!("pfadd", -2, Flags::WRITE.with(Flags::DENYOOM).with(Flags::FAST), &["@write", "@hyperloglog", "@fast"], KeySpec::FIRST, ONE_KEY, pfadd,
         "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
-    command!("pfcount", -2, Flags::READONLY, &["@read", "@hyperloglog", "@slow"], KeySpec::range(1, -1, 1), GATHERED, pfcount,
+    command!("pfcount", -2, Flags::READONLY.with(Flags::MAY_REPLICATE), &["@read", "@hyperloglog", "@slow"], KeySpec::range(1, -1, 1), GATHERED, pfcount,
         "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
     command!("pfmerge", -2, Flags::WRITE.with(Flags::DENYOOM), &["@write", "@hyperloglog", "@slow"], KeySpec::range(1, -1, 1), GATHERED, pfmerge,
         "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key."),

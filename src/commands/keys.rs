@@ -31,6 +31,9 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!("object|freq", 3, Flags::READONLY, &["@keyspace", "@read", "@slow"],
         KeySpec::range(2, 2, 1), ONE_KEY, object_freq,
         "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object."),
+    command!("object|idletime", 3, Flags::READONLY, &["@keyspace", "@read", "@slow"],
+        KeySpec::range(2, 2, 1), ONE_KEY, object_idletime,
+        "generic", "2.2.3", "Returns the time since the last access to a Redis object."),
     command!("object|help", 2, Flags::LOADING.with(Flags::STALE), &["@keyspace", "@slow"],
         KeySpec::NONE, Route::Local, object_help,
         "generic", "6.2.0", "Returns helpful text about the different subcommands."),
@@ -70,7 +73,13 @@ fn count(args: Args<'_>, mut f: impl FnMut(&[u8]) -> bool) -> Reply {
 }
 
 fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    count(args, |key| ctx.shard.del(key))
+    count(args, |key| {
+        let deleted = ctx.shard.del(key);
+        if deleted {
+            ctx.notify(kiln_store::class::GENERIC, "del", key);
+        }
+        deleted
+    })
 }
 
 /// Counts a key named twice twice, as Redis does.
@@ -107,15 +116,30 @@ fn object_refcount(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     }
 }
 
-/// `OBJECT FREQ`: Kiln's only policy is noeviction, which tracks no access
-/// frequency, so an existing key gets Redis's error for that case.
+/// `OBJECT FREQ`: the key's decayed LFU counter, when its keyspace
+/// follows an LFU policy (the tenant's own, or the server's); Redis's
+/// error otherwise.
 fn object_freq(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
-    if ctx.shard.exists(args.get(2)) {
-        Reply::error(
+    let lfu = matches!(ctx.shard.access_mode(), kiln_store::AccessMode::Lfu(_));
+    match ctx.shard.object_freq(args.get(2)) {
+        None => Reply::Nil,
+        Some(freq) if lfu => Reply::Integer(i64::from(freq)),
+        Some(_) => Reply::error(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        )
-    } else {
-        Reply::Nil
+        ),
+    }
+}
+
+/// `OBJECT IDLETIME`: seconds since the key was last read or written
+/// (without counting this lookup); Redis's error under an LFU policy.
+fn object_idletime(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    let lfu = matches!(ctx.shard.access_mode(), kiln_store::AccessMode::Lfu(_));
+    match ctx.shard.object_idle_seconds(args.get(2)) {
+        None => Reply::Nil,
+        Some(_) if lfu => Reply::error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ),
+        Some(idle) => Reply::Integer(idle as i64),
     }
 }
 
@@ -125,6 +149,12 @@ fn object_help(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         "ENCODING <key>",
         "    Return the kind of internal representation used in order to store the value",
         "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
         "REFCOUNT <key>",
         "    Return the number of references of the value associated with the specified",
         "    <key>.",

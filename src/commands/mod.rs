@@ -34,17 +34,22 @@ pub mod execute;
 pub mod expire;
 pub mod function;
 pub mod gather;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub mod latency;
 pub mod list;
+pub mod monitor;
 pub mod plan;
 pub mod pubsub;
 pub mod route;
 pub mod scan;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod syntax;
 pub mod transaction;
@@ -106,6 +111,10 @@ impl Flags {
     /// Kiln's own: a subscription command (`SUBSCRIBE`...), which the
     /// engine runs itself. Not reported by `COMMAND INFO`.
     pub const PUBSUB: Flags = Flags(1 << 13);
+    /// May be propagated although not flagged `write` (PUBLISH, PFCOUNT,
+    /// FCALL): held by `CLIENT PAUSE WRITE`, as Redis's `may-replicate`.
+    /// Not reported by `COMMAND INFO` yet.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 14);
     /// No flags.
     pub const NONE: Flags = Flags(0);
 
@@ -157,6 +166,9 @@ pub struct KeySpec {
     /// the count's index; 0 otherwise. Redis calls these "movablekeys" and
     /// reports `(0, 0, 0)` as their legacy range.
     pub numkeys_at: usize,
+    /// XREAD / XREADGROUP: the keys are the first half of the arguments
+    /// after the `STREAMS` keyword (Redis's `keyword` begin-search).
+    pub streams: bool,
 }
 
 impl KeySpec {
@@ -172,8 +184,18 @@ impl KeySpec {
             last,
             step,
             numkeys_at: 0,
+            streams: false,
         }
     }
+
+    /// The keys after `STREAMS`: its first half.
+    pub const STREAMS: KeySpec = KeySpec {
+        first: 0,
+        last: 0,
+        step: 0,
+        numkeys_at: 0,
+        streams: true,
+    };
 
     /// Keys counted by the argument at `numkeys_at`, right after it.
     pub const fn counted(numkeys_at: usize) -> KeySpec {
@@ -182,6 +204,7 @@ impl KeySpec {
             last: 0,
             step: 0,
             numkeys_at,
+            streams: false,
         }
     }
 
@@ -193,6 +216,7 @@ impl KeySpec {
             last: first as isize,
             step: 1,
             numkeys_at,
+            streams: false,
         }
     }
 
@@ -203,6 +227,18 @@ impl KeySpec {
     pub fn positions_in(self, args: Args<'_>) -> KeyPositions {
         #[allow(clippy::reversed_empty_ranges)] // deliberately empty
         let none = (1..=0).step_by(1);
+        if self.streams {
+            let at = (1..args.len()).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"));
+            let (first, last) = match at {
+                Some(at)
+                    if (args.len() - at - 1) >= 2 && (args.len() - at - 1).is_multiple_of(2) =>
+                {
+                    (at + 1, at + (args.len() - at - 1) / 2)
+                }
+                _ => (1, 0),
+            };
+            return none.chain((first..=last).step_by(1));
+        }
         if self.numkeys_at == 0 {
             return self.positions(args.len()).chain(none);
         }
@@ -356,8 +392,13 @@ pub fn table() -> &'static [&'static CommandSpec] {
             sort::COMMANDS,
             set::COMMANDS,
             zset::COMMANDS,
+            stream::COMMANDS,
+            geo::COMMANDS,
             transaction::COMMANDS,
             pubsub::COMMANDS,
+            slowlog::COMMANDS,
+            latency::COMMANDS,
+            monitor::COMMANDS,
         ] {
             all.extend(family.iter());
         }
@@ -457,6 +498,27 @@ pub fn catalog_id(name: &str) -> Option<usize> {
             .collect()
     });
     IDS.get(name).copied()
+}
+
+/// The command id of a spec from the table (its place in [`catalog`]),
+/// found by its address rather than by hashing its name: a binary search
+/// over the table's spec addresses, for per-request accounting. A spec
+/// that is not in the table (an internal one) falls back to its name.
+pub fn spec_id(spec: &CommandSpec) -> Option<usize> {
+    static BY_ADDRESS: LazyLock<Vec<(usize, usize)>> = LazyLock::new(|| {
+        let mut all: Vec<(usize, usize)> = catalog()
+            .iter()
+            .enumerate()
+            .map(|(id, e)| (std::ptr::from_ref(e.spec) as usize, id))
+            .collect();
+        all.sort_unstable();
+        all
+    });
+    let address = std::ptr::from_ref(spec) as usize;
+    match BY_ADDRESS.binary_search_by_key(&address, |&(a, _)| a) {
+        Ok(at) => Some(BY_ADDRESS[at].1),
+        Err(_) => catalog_id(spec.name),
+    }
 }
 
 /// FNV-1a, for short trusted keys.
@@ -706,12 +768,20 @@ mod tests {
                 "acl|setuser",
                 "acl|users",
                 "bgrewriteaof",
+                "bgsave",
                 "client|no-evict",
+                "client|pause",
+                "client|unpause",
                 "config|get",
                 "config|resetstat",
                 "config|rewrite",
                 "config|set",
                 "debug",
+                "latency|doctor",
+                "latency|history",
+                "latency|latest",
+                "latency|reset",
+                "save",
                 "shutdown",
             ]
         );

@@ -53,6 +53,14 @@ pub enum Job {
     Publish(crate::commands::pubsub::Publish),
     /// Answer a `PUBSUB` question about this core's subscribers.
     Pubsub(crate::commands::pubsub::Query),
+    /// Close this core's connections `CLIENT KILL` names; replies how
+    /// many.
+    Kill(Box<crate::commands::client::Kill>),
+    /// Write this core's whole part of a snapshot now (`SAVE`).
+    Save,
+    /// Pause this core's clients, or end a pause (`CLIENT PAUSE`,
+    /// `CLIENT UNPAUSE`); replies `+OK`.
+    Pause(crate::commands::client::pause::PauseOp),
 }
 
 /// What a job produced.
@@ -149,6 +157,8 @@ pub struct Planning<'a> {
     pub local: std::net::SocketAddr,
     /// The command's spec.
     pub spec: &'static CommandSpec,
+    /// The id of the client that sent it.
+    pub client: u64,
 }
 
 impl<'a> Planning<'a> {
@@ -167,6 +177,7 @@ impl<'a> Planning<'a> {
             port_kind,
             local: ([127, 0, 0, 1], 7379).into(),
             spec,
+            client: 0,
         }
     }
 
@@ -301,9 +312,12 @@ pub fn scatter_by_key(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
 /// `over`: the server or the tenant is over its memory limit.
 pub fn record_job(shard: &mut kiln_store::Shard, job: Job, over: bool) -> Output {
     match job {
-        Job::Command(..) | Job::Publish(_) | Job::Pubsub(_) => {
-            Output::Reply(Reply::error("ERR internal: not a record job"))
-        }
+        Job::Command(..)
+        | Job::Publish(_)
+        | Job::Pubsub(_)
+        | Job::Kill(_)
+        | Job::Pause(_)
+        | Job::Save => Output::Reply(Reply::error("ERR internal: not a record job")),
         Job::PeekRecord(key) => Output::Record(shard.peek_record(&key)),
         Job::PutRecord {
             key,

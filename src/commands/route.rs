@@ -38,6 +38,7 @@ pub fn route(
         port_kind,
         local: session.local,
         spec,
+        client: session.id,
     };
     let planned = |result: Result<Plan, Reply>| match result {
         Ok(plan) => Routed::Plan(plan),

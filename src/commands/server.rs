@@ -1,6 +1,6 @@
 //! Server commands: `DBSIZE`, `FLUSHDB`, `FLUSHALL`, `INFO`, `CONFIG GET`,
 //! `CONFIG SET`, `CONFIG RESETSTAT`, `CONFIG REWRITE`, `TIME`, `SHUTDOWN`,
-//! `DEBUG SLEEP`, `LASTSAVE`.
+//! `DEBUG SLEEP`, `SAVE`, `BGSAVE`, `LASTSAVE`.
 //!
 //! `DBSIZE`, `FLUSH*` and `INFO` run on every core (this core only on a
 //! core port, which answers as one cluster node); `INFO` parts carry each
@@ -17,6 +17,7 @@
 //! table and the small commands.
 
 mod config;
+pub use config::own_config;
 mod info;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,8 +27,9 @@ use kiln_net::{Args, Reply};
 use self::config::{config, config_get, config_resetstat, config_rewrite, config_set};
 use self::info::{info_combine, info_part};
 use super::{CommandSpec, Ctx, Flags, KeySpec, Route, errors};
-use crate::commands::plan as fanout;
+use crate::commands::plan::{self as fanout, Finish, Finishing, Job, Output, Plan, Planning};
 use crate::journal::Journal;
+use crate::save::AtShutdown;
 use crate::{client_session, command};
 
 const ADMIN_ACL: &[&str] = &["@admin", "@slow", "@dangerous"];
@@ -61,6 +63,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         "server", "1.0.0", "A container for debugging commands."),
     command!("bgrewriteaof", 1, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::AllCores(rewrite_started), bgrewriteaof,
         "server", "1.0.0", "Asynchronously rewrites the append-only file to disk."),
+    command!("save", 1, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Planned(save_plan), planned_only,
+        "server", "1.0.0", "Synchronously saves the database(s) to disk."),
+    command!("bgsave", -1, ADMIN, ADMIN_ACL, KeySpec::NONE, Route::Local, bgsave,
+        "server", "1.0.0", "Asynchronously saves the database(s) to disk."),
     command!("lastsave", 1, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), &["@admin", "@fast", "@dangerous"], KeySpec::NONE, Route::Local, lastsave,
         "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk."),
 ];
@@ -117,7 +123,9 @@ fn time(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
 
 /// Validates `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`; `Ok(true)`
 /// for ABORT.
-fn parse_shutdown(args: Args<'_>) -> Result<bool, Reply> {
+/// `SHUTDOWN`'s options: whether it is `ABORT`, and what to do about a
+/// snapshot.
+fn parse_shutdown(args: Args<'_>) -> Result<(bool, AtShutdown), Reply> {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
     for arg in args.iter().skip(1) {
         match arg.to_ascii_lowercase().as_slice() {
@@ -131,15 +139,23 @@ fn parse_shutdown(args: Args<'_>) -> Result<bool, Reply> {
     if (save && nosave) || (abort && (save || nosave || other)) {
         return Err(errors::SYNTAX);
     }
-    Ok(abort)
+    let at_shutdown = match (save, nosave) {
+        (true, _) => AtShutdown::Save,
+        (_, true) => AtShutdown::NoSave,
+        _ => AtShutdown::Default,
+    };
+    Ok((abort, at_shutdown))
 }
 
-/// `SHUTDOWN`: stops every core. Kiln has no persistence, so SAVE/NOSAVE
-/// change nothing. Redis closes without replying; Kiln sends `+OK` first.
+/// `SHUTDOWN`: stops every core; once they stopped, each writes its part
+/// of a snapshot if `SAVE` says so, or the `save` schedule has rules and
+/// `NOSAVE` does not forbid it (as Redis). Redis closes without replying;
+/// Kiln sends `+OK` first.
 fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     match parse_shutdown(args) {
-        Ok(true) => Reply::error("ERR No shutdown in progress."),
-        Ok(false) => {
+        Ok((true, _)) => Reply::error("ERR No shutdown in progress."),
+        Ok((false, at_shutdown)) => {
+            ctx.shared.saves.set_at_shutdown(at_shutdown);
             ctx.shared.request_shutdown();
             client_session!(ctx).close_after_reply = true;
             Reply::OK
@@ -204,7 +220,44 @@ fn rewrite_started(_: &fanout::Finishing<'_>, outputs: Vec<fanout::Output>) -> R
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
-    Reply::Integer(ctx.shared.started_unix as i64)
+    Reply::Integer(ctx.shared.saves.last_save() as i64)
+}
+
+/// `BGSAVE [SCHEDULE]`: every core begins its part of a snapshot at its
+/// next turn; the files are joined once the last part is written.
+fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
+    // A snapshot and a log rewrite run side by side, so SCHEDULE never
+    // has to wait for one.
+    if args.len() > 2 || (args.len() == 2 && !args.get(1).eq_ignore_ascii_case(b"SCHEDULE")) {
+        return errors::SYNTAX;
+    }
+    match ctx.shared.saves.begin(true) {
+        Ok(()) => {
+            ctx.shared.bell.ring_all();
+            Reply::Status(std::borrow::Cow::Borrowed("Background saving started"))
+        }
+        Err(refusal) => Reply::error(refusal),
+    }
+}
+
+/// `SAVE`: every core writes its whole part now (holding its core, as
+/// Redis's SAVE holds its server), then this core joins the files.
+fn save_plan(p: &Planning<'_>, _: Args<'_>) -> Result<Plan, Reply> {
+    p.shared.saves.begin(false).map_err(Reply::error)?;
+    let parts = (0..p.shared.cores()).map(|core| (core, Job::Save));
+    Ok(Plan::new(parts, Finish::Combine(save_combine)))
+}
+
+fn save_combine(f: &Finishing<'_>, _: Vec<Output>) -> Reply {
+    match f.shared.saves.finish(f.shared) {
+        Ok(()) => Reply::OK,
+        Err(why) => Reply::error_owned(format!("ERR {why}")),
+    }
+}
+
+/// A command the engine always plans: it never runs as itself.
+fn planned_only(_: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+    Reply::error("ERR internal: SAVE runs as a plan")
 }
 
 #[cfg(test)]
@@ -231,9 +284,16 @@ mod tests {
     #[test]
     fn shutdown_options() {
         let parse = |parts: &[&str]| parse_shutdown(args(parts).args());
-        assert_eq!(parse(&["SHUTDOWN"]), Ok(false));
-        assert_eq!(parse(&["SHUTDOWN", "nosave", "now", "force"]), Ok(false));
-        assert_eq!(parse(&["SHUTDOWN", "ABORT"]), Ok(true));
+        assert_eq!(parse(&["SHUTDOWN"]), Ok((false, AtShutdown::Default)));
+        assert_eq!(
+            parse(&["SHUTDOWN", "nosave", "now", "force"]),
+            Ok((false, AtShutdown::NoSave))
+        );
+        assert_eq!(parse(&["SHUTDOWN", "SAVE"]), Ok((false, AtShutdown::Save)));
+        assert_eq!(
+            parse(&["SHUTDOWN", "ABORT"]),
+            Ok((true, AtShutdown::Default))
+        );
         assert_eq!(parse(&["SHUTDOWN", "SAVE", "NOSAVE"]), Err(errors::SYNTAX));
         assert_eq!(parse(&["SHUTDOWN", "ABORT", "NOW"]), Err(errors::SYNTAX));
         assert_eq!(parse(&["SHUTDOWN", "later"]), Err(errors::SYNTAX));

@@ -432,6 +432,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
         {
             return store_error(err);
         }
+        ctx.notify(kiln_store::class::STRING, "set", args.get(i));
     }
     Reply::OK
 }

@@ -3,7 +3,9 @@
 //! `arguments` tree `COMMAND DOCS` returns — what redis-cli 7 builds its
 //! input hints from.
 //!
-//! Grammar: `[...]` optional, `a | b` one of, `...` repeats the argument (or
+//! Grammar: `[...]` optional, `<...>` a required group (`<a | b>`, as
+//! Redis documents GEOSEARCH's `<FROMMEMBER member | FROMLONLAT lon lat>`),
+//! `a | b` one of, `...` repeats the argument (or
 //! group) before it, UPPER-CASE words are tokens (a token followed by a
 //! lower-case word is that argument's token, as `EX seconds`), lower-case
 //! words are arguments whose name gives their type.
@@ -48,6 +50,7 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("object|encoding", "key"),
     ("object|refcount", "key"),
     ("object|freq", "key"),
+    ("object|idletime", "key"),
     ("object|help", ""),
     ("rename", "key newkey"),
     ("renamenx", "key newkey"),
@@ -78,6 +81,19 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("pubsub|channels", "[pattern]"),
     ("pubsub|numsub", "[channel [channel ...]]"),
     ("pubsub|numpat", ""),
+    ("slowlog", "subcommand"),
+    ("slowlog|get", "[count]"),
+    ("slowlog|len", ""),
+    ("slowlog|reset", ""),
+    ("slowlog|help", ""),
+    ("latency", "subcommand"),
+    ("latency|latest", ""),
+    ("latency|history", "event"),
+    ("latency|reset", "[event [event ...]]"),
+    ("latency|doctor", ""),
+    ("latency|histogram", "[command [command ...]]"),
+    ("latency|help", ""),
+    ("monitor", ""),
     ("pubsub|shardchannels", "[pattern]"),
     ("pubsub|shardnumsub", "[shardchannel [shardchannel ...]]"),
     ("pubsub|help", ""),
@@ -128,7 +144,13 @@ pub const SYNTAX: &[(&str, &str)] = &[
         "client|list",
         "[TYPE client-type] [ID client-id [client-id ...]]",
     ),
+    (
+        "client|kill",
+        "ip:port | <[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>] | [MAXAGE maxage] [[ID client-id] | [TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB>] | [USER username] | [ADDR ip:port] | [LADDR ip:port] | [SKIPME <YES | NO>] | [MAXAGE maxage] ...]>",
+    ),
     ("client|unblock", "client-id [TIMEOUT | ERROR]"),
+    ("client|pause", "timeout [WRITE | ALL]"),
+    ("client|unpause", ""),
     ("client|no-evict", "ON | OFF"),
     ("client|no-touch", "ON | OFF"),
     ("client|help", ""),
@@ -144,6 +166,8 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("info", "[section [section ...]]"),
     ("time", ""),
     ("lastsave", ""),
+    ("save", ""),
+    ("bgsave", "[SCHEDULE]"),
     ("bgrewriteaof", ""),
     ("shutdown", "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"),
     ("debug", "subcommand"),
@@ -207,11 +231,13 @@ pub const SYNTAX: &[(&str, &str)] = &[
 /// types), searched after [`SYNTAX`].
 const FAMILY_SYNTAX: &[&[(&str, &str)]] = &[
     super::hash::SYNTAX,
+    super::stream::SYNTAX,
     super::list::SYNTAX,
     super::blocking::SYNTAX,
     super::sort::SYNTAX,
     super::set::SYNTAX,
     super::zset::SYNTAX,
+    super::geo::SYNTAX,
 ];
 
 /// Every `(command name, syntax)` entry: [`SYNTAX`], then the families' own.
@@ -327,18 +353,19 @@ fn tokenize(syntax: &str) -> Vec<&str> {
     let mut out = Vec::new();
     for word in syntax.split_whitespace() {
         let mut rest = word;
-        while let Some(r) = rest.strip_prefix('[') {
-            out.push("[");
+        while let Some(r) = rest.strip_prefix(['[', '<']) {
+            out.push(&rest[..1]);
             rest = r;
         }
-        let closes = rest.len() - rest.trim_end_matches(']').len();
-        rest = rest.trim_end_matches(']');
+        let trimmed = rest.trim_end_matches([']', '>']);
+        let closes = &rest[trimmed.len()..];
+        rest = trimmed;
         match rest.strip_suffix("...") {
             Some(r) if !r.is_empty() => out.extend([r, "..."]),
             _ if !rest.is_empty() => out.push(rest),
             _ => {}
         }
-        out.extend(std::iter::repeat_n("]", closes));
+        out.extend((0..closes.len()).map(|i| &closes[i..=i]));
     }
     out
 }
@@ -360,8 +387,16 @@ fn parse_seq(tokens: &[&str], at: &mut usize) -> Vec<Vec<Arg>> {
     while let Some(&tok) = tokens.get(*at) {
         *at += 1;
         match tok {
-            "]" => break,
+            "]" | ">" => break,
             "|" => alternatives.push(std::mem::take(&mut current)),
+            "<" => {
+                let mut inner = parse_seq(tokens, at);
+                if inner.len() > 1 {
+                    current.push(one_of(inner));
+                } else {
+                    current.append(&mut inner.pop().unwrap_or_default());
+                }
+            }
             "..." => {
                 if let Some(last) = current.last_mut() {
                     last.multiple = true;
@@ -372,7 +407,9 @@ fn parse_seq(tokens: &[&str], at: &mut usize) -> Vec<Vec<Arg>> {
                 push_optional(&mut current, inner);
             }
             word if is_token(word) => match tokens.get(*at) {
-                Some(&next) if !is_token(next) && !matches!(next, "[" | "]" | "|" | "...") => {
+                Some(&next)
+                    if !is_token(next) && !matches!(next, "[" | "]" | "<" | ">" | "|" | "...") =>
+                {
                     *at += 1;
                     current.push(Arg::leaf(next, Some(word)));
                 }
@@ -503,6 +540,22 @@ mod tests {
     }
 
     #[test]
+    fn required_groups_in_angle_brackets() {
+        assert_eq!(
+            shape(&parse(
+                "key <FROMMEMBER member | FROMLONLAT lon lat> radius <M | KM>"
+            )),
+            [
+                "key:key",
+                "member_lon_lat:oneof(member:string@FROMMEMBER lon_lat:block(lon:string@FROMLONLAT lat:string))",
+                "radius:string",
+                "m_km:oneof(m:pure-token@M km:pure-token@KM)",
+            ]
+        );
+        assert_eq!(shape(&parse("<a b>")), ["a:string", "b:string"]);
+    }
+
+    #[test]
     fn every_command_in_the_table_has_a_syntax() {
         for spec in super::super::table() {
             for name in std::iter::once(spec.name).chain(spec.subcommands.iter().map(|s| s.name)) {
@@ -515,6 +568,8 @@ mod tests {
         for (name, syntax) in all_syntax() {
             let opens = syntax.matches('[').count();
             assert_eq!(opens, syntax.matches(']').count(), "{name}");
+            let opens = syntax.matches('<').count();
+            assert_eq!(opens, syntax.matches('>').count(), "{name}");
         }
     }
 }

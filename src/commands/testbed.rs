@@ -97,6 +97,7 @@ impl TestBed {
             stats: &mut self.stats,
             functions: Some(&mut self.functions),
             waiters: None,
+            evicting: false,
             journal: None,
         };
         let tenant = self.session.tenant;

@@ -1,6 +1,12 @@
-//! Bringing a core's keyspaces back from its log at start, a slice per
-//! event-loop turn, so the core answers `-LOADING` meanwhile (as Redis)
-//! instead of leaving clients unanswered.
+//! Bringing a core's keyspaces back from its log — or, with `appendonly
+//! no`, from the last RDB snapshot — at start, a slice per event-loop turn,
+//! so the core answers `-LOADING` meanwhile (as Redis) instead of leaving
+//! clients unanswered.
+//!
+//! From a snapshot each core reads both files through and keeps the keys
+//! of its own slots; an expired key is dropped, a tenant that no longer
+//! exists is skipped with a warning, and a corrupt file stops the start
+//! with its name and offset.
 //!
 //! Replay runs every tenant's commands in the order they first ran, with
 //! the shards' clock stopped at zero: nothing expires while loading (Redis
@@ -30,9 +36,11 @@ const REPLAY_NOW_MS: u64 = 0;
 /// The `-LOADING` refusal.
 pub const LOADING: Reply = Reply::error("LOADING Kiln is loading the dataset in memory");
 
-/// A core's log, being replayed.
+/// A core's log (or snapshot), being replayed.
 pub struct Loading {
-    dir: Arc<Mutex<AofDir>>,
+    /// The log's directory; `None` when loading a snapshot.
+    dir: Option<Arc<Mutex<AofDir>>>,
+    snapshot: Option<super::load_rdb::SnapshotLoad>,
     files: VecDeque<LoadFile>,
     current: Option<(LoadFile, Records)>,
     /// The tenant records act as; `None` after a tenant that no longer
@@ -51,13 +59,42 @@ impl Loading {
             .load_files(core)
             .into();
         Loading {
-            dir,
+            dir: Some(dir),
+            snapshot: None,
             files,
             current: None,
             tenant: Some(TenantId::DEFAULT),
             records: 0,
             started: Instant::now(),
         }
+    }
+
+    /// The reading of snapshot files, in order.
+    pub fn snapshot(files: Vec<std::path::PathBuf>) -> Loading {
+        Loading {
+            dir: None,
+            snapshot: Some(super::load_rdb::SnapshotLoad::new(files)),
+            files: VecDeque::new(),
+            current: None,
+            tenant: Some(TenantId::DEFAULT),
+            records: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// The snapshot reading, taken out to run a slice of it.
+    pub(super) fn take_snapshot(&mut self) -> Option<super::load_rdb::SnapshotLoad> {
+        self.snapshot.take()
+    }
+
+    /// Puts the snapshot reading back after a slice.
+    pub(super) fn put_snapshot(&mut self, load: super::load_rdb::SnapshotLoad) {
+        self.snapshot = Some(load);
+    }
+
+    /// How long the load has run.
+    pub(super) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// The next record, `None` after the last file; `Err` stops the load.
@@ -121,6 +158,12 @@ impl Engine {
         self.loading = Some(Loading::new(dir, self.id));
     }
 
+    /// Starts loading this core's keys from the snapshot `files`.
+    pub fn load_snapshot(&mut self, files: Vec<std::path::PathBuf>) {
+        self.shared.loading.fetch_add(1, Ordering::Relaxed);
+        self.loading = Some(Loading::snapshot(files));
+    }
+
     /// Whether this core is still loading.
     pub fn is_loading(&self) -> bool {
         self.loading.is_some()
@@ -134,6 +177,9 @@ impl Engine {
         };
         let truncated_ok = self.shared.settings.aof.load_truncated;
         let until = Instant::now() + SLICE;
+        if loading.snapshot.is_some() {
+            return self.load_snapshot_some(loading, until);
+        }
         self.keyspaces.set_now(REPLAY_NOW_MS);
         let outcome = loop {
             match loading.next(truncated_ok) {
@@ -199,6 +245,7 @@ impl Engine {
             stats: &mut self.stats,
             functions: None,
             waiters: None,
+            evicting: false,
             journal: None,
         };
         let cmd = Command {
@@ -214,9 +261,13 @@ impl Engine {
         Ok(())
     }
 
-    fn finish_loading(&mut self, loading: Loading) {
-        let opened = loading
-            .dir
+    pub(super) fn finish_loading(&mut self, loading: Loading) {
+        let Some(dir) = loading.dir.clone() else {
+            self.shared.loading.fetch_sub(1, Ordering::Relaxed);
+            self.publish_memory();
+            return;
+        };
+        let opened = dir
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .open_incr(self.id)
@@ -224,8 +275,8 @@ impl Engine {
         match opened {
             Ok(log) => {
                 self.journal = Journal::new(log);
-                self.journal.rewrites.base_size = base_size(&loading.dir, self.id);
-                self.aof_dir = Some(loading.dir.clone());
+                self.journal.rewrites.base_size = base_size(&dir, self.id);
+                self.aof_dir = Some(dir);
             }
             Err(e) => {
                 return self

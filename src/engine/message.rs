@@ -31,6 +31,9 @@ pub struct Origin {
     /// through unchanged ([`Output::Encoded`]); `None` when the origin
     /// combines the parts' typed replies.
     pub encode: Option<Protocol>,
+    /// The client asked `CLIENT NO-TOUCH`: the job leaves access stamps
+    /// alone.
+    pub no_touch: bool,
 }
 
 /// A cross-core message.
@@ -84,6 +87,11 @@ pub enum Msg {
         /// The client.
         client_id: u64,
     },
+    /// This core's pause ran out: run the requests it parked.
+    Resume,
+    /// Commands another core (or this one) admitted in one turn, for this
+    /// core's `MONITOR` clients.
+    Monitor(crate::monitor::Batch),
 }
 
 /// A request waiting for other cores: its place in the connection's reply

@@ -15,11 +15,18 @@
 //! periodic work (expiry, deleted tenants, figures).
 
 pub mod blocked;
+mod evict;
+mod load_rdb;
 pub mod loading;
+mod locks;
 pub mod message;
+mod monitors;
+mod paused;
 pub mod pubsub;
 mod rewrite;
+mod snapshot;
 pub mod transaction;
+pub mod triggers;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -90,6 +97,19 @@ pub struct Engine {
     transactions: transaction::Transactions,
     /// This core's clients' pub/sub subscriptions.
     subscriptions: pubsub::Subscriptions,
+    /// This core's part of an RDB snapshot under way (`BGSAVE`).
+    snapshot: Option<snapshot::CoreSnapshot>,
+    /// Eviction to go on with between turns.
+    evicting: evict::Pending,
+    /// The job running now came from a `CLIENT NO-TOUCH` client.
+    job_no_touch: bool,
+    /// `CLIENT PAUSE` on this core and the requests it holds.
+    paused: paused::Paused,
+    /// This core's `MONITOR` connections (key, client id).
+    monitor_conns: Vec<(usize, u64)>,
+    /// When this core last published its figures for the metrics
+    /// endpoint (`None`: the endpoint is off).
+    metrics_published: Option<Instant>,
 }
 
 impl Engine {
@@ -103,6 +123,7 @@ impl Engine {
             shared.functions.clone(),
             shared.settings.functions.runtime,
         );
+        let shared_metrics_on = shared.settings.metrics_port != 0;
         Engine {
             id,
             keyspaces,
@@ -121,6 +142,12 @@ impl Engine {
             rewrite: None,
             transactions: transaction::Transactions::default(),
             subscriptions: pubsub::Subscriptions::default(),
+            snapshot: None,
+            evicting: evict::Pending::default(),
+            job_no_touch: false,
+            paused: paused::Paused::default(),
+            monitor_conns: Vec::new(),
+            metrics_published: (shared_metrics_on).then(Instant::now),
         }
     }
 
@@ -140,6 +167,7 @@ impl Engine {
     pub fn execute(&mut self, cmd: Command<'_>, caller: Caller<'_>, out: Out<'_>) -> Executed {
         self.follow_encoding_limits();
         let tenant = cmd.tenant;
+        let evicting = self.evict_for(tenant);
         let operator = self.shared.tenants.is_operator(tenant);
         let Some((shard, others)) = self
             .keyspaces
@@ -149,6 +177,13 @@ impl Engine {
             return Executed::Reply(errors::USER_DELETED);
         };
         let memory_before = shard.used_memory();
+        // `CLIENT NO-TOUCH`: the command leaves access stamps alone, but
+        // for `TOUCH` itself (as Redis).
+        let asked = self.job_no_touch || matches!(&caller, Caller::Client(s) if s.no_touch);
+        let no_touch = asked && cmd.spec.name != "touch";
+        if no_touch {
+            shard.set_no_touch(true);
+        }
         let site = Site {
             core: self.id,
             shard,
@@ -158,8 +193,12 @@ impl Engine {
             functions: Some(&mut self.functions),
             waiters: Some(&mut self.blocked),
             journal: Some(&mut self.journal),
+            evicting,
         };
         let executed = commands::execute(site, cmd, caller, out);
+        if no_touch && let Some(shard) = self.shard_of(tenant) {
+            shard.set_no_touch(false);
+        }
         let memory_after = self.shard_of(tenant).map(|s| s.used_memory());
         if cmd.spec.flags.has(Flags::WRITE) || memory_after != Some(memory_before) {
             // Other cores check maxmemory and quotas against these figures;
@@ -180,6 +219,23 @@ impl Engine {
     /// Makes this core's memory use visible to every core.
     fn publish_memory(&self) {
         self.shared.memory[self.id].store(self.keyspaces.used_memory() as u64, Ordering::Relaxed);
+        self.shared.saves.changes[self.id].store(self.journal.changes, Ordering::Relaxed);
+    }
+
+    /// Offers this core's figures to the metrics endpoint, when it is on and
+    /// the last offer is [`crate::metrics::PUBLISH_EVERY`] old.
+    fn publish_metrics(&mut self) {
+        let Some(last) = self.metrics_published else {
+            return;
+        };
+        let now = Instant::now();
+        if now.saturating_duration_since(last) < crate::metrics::PUBLISH_EVERY {
+            return;
+        }
+        let snapshot = crate::metrics::endpoint::snapshot(&self.stats, &self.functions, now);
+        if self.shared.metrics.offer(self.id, snapshot) {
+            self.metrics_published = Some(now);
+        }
     }
 
     /// Makes `tenant`'s memory and key count on this core visible to every
@@ -235,7 +291,10 @@ impl Engine {
     /// replies (on every core).
     fn arm_output_limits(&self, conn: &mut Connection<Engine>) {
         let runtime = &self.shared.runtime;
-        let hard = if conn.session.subscribed.any() {
+        let hard = if conn.session.monitor.is_some() {
+            // Redis holds a monitor to the replica class's limit.
+            runtime.replica_output_buffer_limit().hard
+        } else if conn.session.subscribed.any() {
             runtime.pubsub_output_buffer_limit().hard
         } else {
             runtime.output_buffer_limit().hard
@@ -307,6 +366,14 @@ impl Engine {
         clients: &mut Clients<'_, Engine>,
         post: &mut Post<Msg>,
     ) {
+        if let Job::Pause(op) = job {
+            let resume = self.paused.apply(op, self.now, unix_ms());
+            self.deliver(origin, Output::Reply(Reply::OK), clients, post);
+            if resume {
+                self.resume_parked(clients, post);
+            }
+            return;
+        }
         if let Some(output) = self.run_job(job, origin, clients) {
             self.deliver(origin, output, clients, post);
         }
@@ -337,6 +404,22 @@ impl Engine {
             Job::Pubsub(query) => {
                 return Some(Output::Reply(self.pubsub_query(origin.tenant, &query)));
             }
+            Job::Kill(kill) => {
+                return Some(Output::Reply(self.kill_clients(
+                    origin.tenant,
+                    &kill,
+                    clients,
+                )));
+            }
+            Job::Save => {
+                let saved = self.save_part_now();
+                let reply = match &saved {
+                    Ok(()) => Reply::OK,
+                    Err(why) => Reply::error_owned(format!("ERR {why}")),
+                };
+                self.shared.saves.part_done(saved);
+                return Some(Output::Reply(reply));
+            }
             record => return Some(self.record_job(record, origin.tenant)),
         };
         // Connection commands need the client's session, which only the
@@ -364,7 +447,14 @@ impl Engine {
                 self.recycle(args.into_buffer());
                 Some(output)
             }
-            Err(timeout) => {
+            Err((timeout, rewritten)) => {
+                let args = match rewritten {
+                    Some(words) => {
+                        self.recycle(args.into_buffer());
+                        OwnedArgs::from_buffer(self.buffer(), words.iter().map(|w| &w[..]))
+                    }
+                    None => args,
+                };
                 self.park(spec, args, origin, timeout);
                 None
             }
@@ -379,16 +469,28 @@ impl Engine {
         args: &OwnedArgs,
         origin: Origin,
         views: &[ClientView<'_>],
-    ) -> Result<Output, Timeout> {
+    ) -> Result<Output, (Timeout, Option<Vec<bytes::Bytes>>)> {
         let cmd = Command {
             spec,
             args: args.args(),
             tenant: origin.tenant,
         };
+        self.job_no_touch = origin.no_touch;
+        let output = self.job_output_as(cmd, origin, views);
+        self.job_no_touch = false;
+        output
+    }
+
+    fn job_output_as(
+        &mut self,
+        cmd: Command<'_>,
+        origin: Origin,
+        views: &[ClientView<'_>],
+    ) -> Result<Output, (Timeout, Option<Vec<bytes::Bytes>>)> {
         let Some(protocol) = origin.encode else {
             return match self.execute(cmd, Caller::Job(views), Out::Value) {
                 Executed::Reply(reply) => Ok(Output::Reply(reply)),
-                Executed::Block(timeout, _) => Err(timeout),
+                Executed::Block(timeout, _, rewritten) => Err((timeout, rewritten)),
                 Executed::Written | Executed::Forward(_) | Executed::Elsewhere(_) => {
                     Ok(Output::Reply(errors::NOT_HERE))
                 }
@@ -399,7 +501,8 @@ impl Engine {
             to: &mut buf,
             written: false,
         };
-        let output = match self.execute(cmd, Caller::Job(views), out) {
+        // Only a whole request forwarded here wants its reply encoded.
+        let output = match self.execute(cmd, Caller::Forwarded(views), out) {
             Executed::Reply(reply) if reply.payload_len() > ENCODE_IN_JOB_MAX => {
                 // Big replies go back sharing the stored bytes.
                 self.recycle(buf);
@@ -410,9 +513,9 @@ impl Engine {
                 Output::Encoded(buf)
             }
             Executed::Written => Output::Encoded(buf),
-            Executed::Block(timeout, _) => {
+            Executed::Block(timeout, _, rewritten) => {
                 self.recycle(buf);
-                return Err(timeout);
+                return Err((timeout, rewritten));
             }
             Executed::Forward(_) | Executed::Elsewhere(_) => {
                 encode(&errors::NOT_HERE, protocol, &mut buf);
@@ -438,6 +541,7 @@ impl Engine {
             part: 0,
             tenant,
             encode,
+            no_touch: conn.session.no_touch,
         }
     }
 
@@ -446,7 +550,13 @@ impl Engine {
         let over = !self.shared.admits(tenant, Growth::UNKNOWN);
         let written_key = match &job {
             Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => Some(key.clone()),
-            Job::PeekRecord(_) | Job::Command(..) | Job::Publish(_) | Job::Pubsub(_) => None,
+            Job::PeekRecord(_)
+            | Job::Command(..)
+            | Job::Publish(_)
+            | Job::Pubsub(_)
+            | Job::Kill(_)
+            | Job::Pause(_)
+            | Job::Save => None,
         };
         let Some(shard) = self.keyspaces.get_mut(tenant.index(), tenant.generation()) else {
             return Output::Reply(errors::USER_DELETED);
@@ -591,6 +701,9 @@ impl Engine {
             conn.session.close_after_reply = true;
             return;
         }
+        if self.paused.any() && self.park_if_paused(conn, spec, args) {
+            return;
+        }
         if conn.session.protocol == Protocol::Resp2 && conn.session.subscribed.any() {
             // RESP2's subscribed mode: replies would mix with messages.
             if !pubsub::allowed_when_subscribed(spec) {
@@ -640,8 +753,14 @@ impl Engine {
                 None
             }
             Executed::Written => None,
-            Executed::Block(timeout, _) => {
-                self.block_client(conn, spec, args, timeout);
+            Executed::Block(timeout, _, rewritten) => {
+                match rewritten {
+                    Some(words) => {
+                        let owned = OwnedArgs::new(words.iter().map(|w| &w[..]));
+                        self.block_client(conn, spec, owned.args(), timeout);
+                    }
+                    None => self.block_client(conn, spec, args, timeout),
+                }
                 None
             }
             Executed::Forward(owner) => {
@@ -676,9 +795,16 @@ impl Engine {
                 self.send_jobs(jobs, origin, post);
             }
         }
+        if spec.name == "monitor" {
+            self.note_monitor(conn);
+        }
         if std::mem::take(&mut conn.session.reset_pending) {
             self.unwatch_everywhere(conn, post);
             self.unsubscribe_all(conn);
+            if conn.session.monitor.take().is_some() {
+                commands::monitor::forget(&self.shared, self.id);
+                self.drop_monitor(conn.id);
+            }
         }
         if conn.session.tenant != tenant {
             // AUTH changed the tenant whose room replies are checked against.
@@ -702,7 +828,129 @@ impl Engine {
             Msg::Publish { tenant, publish } => {
                 self.deliver_publish(tenant, &publish, clients);
             }
+            Msg::Resume => self.resume_parked(clients, post),
+            Msg::Monitor(batch) => self.deliver_monitored(&batch, clients),
         }
+    }
+
+    /// Parks `conn`'s request if a pause holds it: true if so. What Redis
+    /// answers before its pause check (a wrong arity, `NOAUTH`, `NOPERM`)
+    /// is answered at once.
+    fn park_if_paused(
+        &mut self,
+        conn: &mut Connection<Engine>,
+        spec: &'static CommandSpec,
+        args: Args<'_>,
+    ) -> bool {
+        let Some(mode) = self.paused.mode(self.now) else {
+            // Over: the next requests skip this check again.
+            self.paused.forget_if_idle(self.now);
+            return false;
+        };
+        let session = &conn.session;
+        let refused = !spec.arity_ok(args.len())
+            || (!session.authenticated && !spec.flags.has(Flags::NO_AUTH))
+            || !self.shared.tenants.may_run(session.tenant, spec, args);
+        let queued = session
+            .multi
+            .iter()
+            .flat_map(|m| m.queued.iter().map(OwnedArgs::args));
+        if refused
+            || !commands::client::pause::holds(
+                mode,
+                spec,
+                args,
+                session.tenant,
+                &self.shared,
+                queued,
+            )
+        {
+            return false;
+        }
+        conn.session.parked = Some(args.to_owned_args());
+        self.paused.parked.push((conn.key, conn.id));
+        true
+    }
+
+    /// The pause ended: runs the requests it parked, in the order they
+    /// came (each connection then reads on).
+    fn resume_parked(&mut self, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+        for (key, id) in std::mem::take(&mut self.paused.parked) {
+            let Some(conn) = clients.get_mut(key, id) else {
+                continue;
+            };
+            if let Some(args) = conn.session.parked.take() {
+                self.serve(conn, args.args(), post);
+                self.after_commands(post);
+            }
+        }
+    }
+
+    /// `CLIENT KILL` on this core: closes the connections `kill` names
+    /// that `tenant` may reach (its own; an operator's, everyone's); how
+    /// many. The caller itself, if named, is closed after its reply.
+    fn kill_clients(
+        &mut self,
+        tenant: TenantId,
+        kill: &commands::client::Kill,
+        clients: &mut Clients<'_, Engine>,
+    ) -> Reply {
+        let operator = self.shared.tenants.is_operator(tenant);
+        let now = Instant::now();
+        let mut doomed = Vec::new();
+        let mut killed = 0;
+        for conn in clients.iter_mut() {
+            let session = &mut conn.session;
+            if !(operator || session.tenant == tenant) || !kill.matches(session, now) {
+                continue;
+            }
+            killed += 1;
+            if Some(session.id) == kill.caller {
+                session.close_after_reply = true;
+            } else {
+                doomed.push(conn.key);
+            }
+        }
+        doomed.into_iter().for_each(|key| clients.close(key));
+        Reply::Integer(killed)
+    }
+
+    /// Active expiry over every keyspace; what it removed is told to the
+    /// tenants that listen (`expired` notifications and triggers).
+    fn expire_actively(&mut self) {
+        let tenants = &self.shared.tenants;
+        for (index, generation, shard) in self.keyspaces.iter_mut() {
+            if shard.volatile_len() > 0 && tenants.wants_events(TenantId::new(index, generation)) {
+                shard.record_events();
+            }
+        }
+        self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        for (index, generation, shard) in self.keyspaces.iter_mut() {
+            if shard.is_recording() {
+                let events = shard.take_events();
+                self.journal
+                    .key_events(&self.shared, TenantId::new(index, generation), &events);
+            }
+        }
+    }
+
+    /// What follows a command, once it is done: the key triggers it fired
+    /// run, and what it (and they) published is sent.
+    #[inline]
+    fn after_commands(&mut self, post: &mut Post<Msg>) {
+        // Almost always nothing: two length checks on every request.
+        if self.journal.fired.is_empty() && self.journal.outbox.is_empty() {
+            return;
+        }
+        self.run_triggers(post);
+        self.send_published(post);
+    }
+
+    /// Whether work a command left waits for [`Engine::after_commands`]
+    /// (active expiry runs outside any command).
+    fn commands_left_work(&self) -> bool {
+        !self.journal.outbox.is_empty()
+            || (!self.journal.fired.is_empty() && self.transactions.locks.is_idle())
     }
 
     /// Sends what storage functions published during the last command to
@@ -770,6 +1018,7 @@ impl Service for Engine {
             pipeline: LiveSettings::get(&runtime.client_pipeline_limit) as usize,
             output: runtime.output_buffer_limit(),
             pubsub_output: runtime.pubsub_output_buffer_limit(),
+            replica_output: runtime.replica_output_buffer_limit(),
             partial_request: seconds(&runtime.partial_request_timeout),
             idle: seconds(&runtime.timeout),
         }
@@ -777,12 +1026,15 @@ impl Service for Engine {
 
     fn request(&mut self, conn: &mut Connection<Engine>, args: Args<'_>, post: &mut Post<Msg>) {
         self.serve(conn, args, post);
-        self.send_published(post);
+        self.after_commands(post);
+        self.stats.messages_sent = post.sent();
     }
 
     fn message(&mut self, msg: Msg, clients: &mut Clients<'_, Engine>, post: &mut Post<Msg>) {
+        self.stats.messages_received += 1;
         self.handle(msg, clients, post);
-        self.send_published(post);
+        self.after_commands(post);
+        self.stats.messages_sent = post.sent();
     }
 
     fn output_changed(&mut self, conn: &mut Connection<Engine>) {
@@ -794,13 +1046,20 @@ impl Service for Engine {
             .sample(Instant::now(), self.stats.commands_processed);
         self.stats.instantaneous_ops_per_sec = self.ops.per_sec();
         self.keyspaces.set_now(unix_ms());
-        if self.loading.is_none() {
-            // Nothing expires while loading (replay runs before deadlines).
-            self.keyspaces.active_expire_cycle(EXPIRE_CHECKS_PER_TICK);
+        if self.loading.is_none() && self.paused.mode(Instant::now()).is_none() {
+            // Nothing expires while loading (replay runs before deadlines),
+            // nor while clients are paused (as Redis 7).
+            let started = Instant::now();
+            self.expire_actively();
+            self.shared
+                .note_latency(self.id, "expire-cycle", started.elapsed());
         }
         self.sweep_tenants();
+        self.follow_access_modes();
+        self.evict_between_turns();
         if self.loading.is_none() {
             self.check_auto_rewrite();
+            self.check_save_schedule();
         }
         // Deleted tenants' connections close, as Redis closes a deleted
         // user's clients (a busy one is closed at its next command already).
@@ -812,37 +1071,77 @@ impl Service for Engine {
             .collect();
         deleted.into_iter().for_each(|key| clients.close(key));
         self.publish_memory();
+        self.publish_metrics();
     }
 
     fn end_turn(&mut self) {
         self.publish_memory();
+        if self.metrics_published.is_some() {
+            self.stats.turns.record(self.now.elapsed());
+        }
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        if self.loading.is_some() || self.rewriting() {
+        if self.loading.is_some()
+            || self.rewriting()
+            || self.snapshot_pending()
+            || self.commands_left_work()
+            || self.evicting.any()
+            || !self.journal.monitored.is_empty()
+            || self.paused.resume_soon
+        {
             // Loading and rewriting go on between turns, without waiting
             // for events.
             return Some(self.now);
         }
-        self.blocked.next_deadline()
+        match (self.blocked.next_deadline(), self.paused.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn timers(&mut self, now: Instant, post: &mut Post<Msg>) {
         if self.loading.is_some() {
             self.load_some();
-        } else if self.rewriting() {
-            self.rewrite_some();
+        } else {
+            if self.rewriting() {
+                let started = Instant::now();
+                self.rewrite_some();
+                self.shared
+                    .note_latency(self.id, "aof-rewrite-step", started.elapsed());
+            }
+            if self.snapshot_pending() {
+                let started = Instant::now();
+                self.snapshot_some();
+                self.shared
+                    .note_latency(self.id, "snapshot-step", started.elapsed());
+            }
+            if self.evicting.any() {
+                self.evict_between_turns();
+            }
+        }
+        if self.paused.lapse(now) || std::mem::take(&mut self.paused.resume_soon) {
+            // The parked requests need their connections: a message.
+            post.send(self.id, Msg::Resume);
         }
         let due = self.blocked.expire(now);
         self.release(due, Some(post));
+        self.after_commands(post);
+        self.send_monitored(post);
     }
 
     fn commit(&mut self) {
         let fsync = self.shared.runtime.appendfsync();
         if let Some(log) = self.journal.log_mut() {
             log.set_fsync(fsync);
+            let started = Instant::now();
             // A failure is kept in the log's status: writes get -MISCONF.
             let _ = log.commit();
+            let event = match fsync {
+                kiln_persist::aof::Fsync::Always => "aof-fsync-always",
+                _ => "aof-write",
+            };
+            self.shared.note_latency(self.id, event, started.elapsed());
         }
     }
 
@@ -862,6 +1161,10 @@ impl Service for Engine {
         }
         self.unwatch_everywhere(conn, post);
         self.unsubscribe_all(conn);
+        if conn.session.monitor.take().is_some() {
+            commands::monitor::forget(&self.shared, self.id);
+            self.drop_monitor(conn.id);
+        }
         self.charge(&mut conn.session, 0);
         self.shared.tenants.disconnect(conn.session.tenant);
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);

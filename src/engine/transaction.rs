@@ -26,13 +26,14 @@
 //! transaction (and waits for the locks) or reads the cores one at a time,
 //! as any main-port multi-key read does (see the README).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use kiln_net::transport::{Clients, Connection, PortKind, Post};
 use kiln_net::{Args, OwnedArgs, Reply};
 use smallvec::SmallVec;
 
+use super::locks::{Deferred, Holding, Locks};
 use super::message::{Msg, Origin, Waiting};
 use super::{Engine, loading};
 use crate::commands::execute::admit_client;
@@ -128,188 +129,6 @@ pub enum TxReport {
     },
 }
 
-/// Work waiting here for a transaction's locks, in arrival order.
-enum Deferred {
-    /// A job (a client's request of this core, or another core's).
-    Job(Job, Origin),
-    /// Another transaction's lock.
-    Lock(TxId, TxOp),
-}
-
-/// What one transaction holds on this core.
-struct Holding {
-    client: u64,
-    /// Its part ran already (it holds until the other cores ran theirs).
-    ran: bool,
-    tenant: TenantId,
-    keys: Vec<Bytes>,
-    whole: bool,
-}
-
-/// Whose transactions hold a lock. Once its part here ran, a client's
-/// transaction shares its locks with the client's later work: that runs
-/// after it on every core anyway (see [`Locks::expect`]), and other
-/// clients wait for them all.
-#[derive(Debug, Clone, Copy)]
-struct Owner {
-    client: u64,
-    count: usize,
-    /// Holders whose part here has not run yet.
-    unrun: usize,
-}
-
-impl Owner {
-    /// Whether the lock stops `client`'s work.
-    fn other(&self, client: u64) -> bool {
-        self.client != client || self.unrun > 0
-    }
-}
-
-/// A map keyed by what clients send: seeded per map (aHash), as the
-/// shard's own tables are.
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
-
-/// This core's transaction locks and the work waiting for them.
-#[derive(Default)]
-pub struct Locks {
-    /// Locked keys, per tenant.
-    keys: Map<TenantId, Map<Bytes, Owner>>,
-    /// Tenants whose whole keyspace here is locked.
-    whole: Map<TenantId, Owner>,
-    held: Map<TxId, Holding>,
-    queue: VecDeque<Deferred>,
-    /// Clients with work in the queue: their later work queues behind it.
-    queued_clients: Map<u64, usize>,
-    /// Transactions of a client that will reach this core (an `EXEC` under
-    /// way elsewhere): the client's later work here waits for them, so a
-    /// pipeline keeps its order without holding the client's input.
-    expected: Map<u64, VecDeque<TxId>>,
-    draining: bool,
-    released_while_draining: bool,
-}
-
-impl Locks {
-    /// Nothing locked, nothing waiting: every command runs (checked first,
-    /// on every request).
-    pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.queue.is_empty() && self.expected.is_empty()
-    }
-
-    /// Client `client`'s transaction `id` will reach this core.
-    fn expect(&mut self, client: u64, id: TxId) {
-        self.expected.entry(client).or_default().push_back(id);
-    }
-
-    /// Whether `client` expects a transaction here before `id`.
-    fn expects_before(&self, client: u64, id: TxId) -> bool {
-        self.expected
-            .get(&client)
-            .and_then(VecDeque::front)
-            .is_some_and(|first| *first != id)
-    }
-
-    /// Transaction `id` of `client` reached this core (or ended).
-    fn arrived(&mut self, client: u64, id: TxId) {
-        if let Some(queue) = self.expected.get_mut(&client) {
-            queue.retain(|t| *t != id);
-            if queue.is_empty() {
-                self.expected.remove(&client);
-            }
-        }
-    }
-
-    /// Whether a lock of `keys` (of the whole keyspace, with `whole`) of
-    /// `tenant` could be granted now.
-    fn free(&self, client: u64, tenant: TenantId, keys: &[Bytes], whole: bool) -> bool {
-        if self.whole.get(&tenant).is_some_and(|o| o.other(client)) {
-            return false;
-        }
-        match self.keys.get(&tenant) {
-            None => true,
-            Some(locked) if whole => locked.values().all(|o| !o.other(client)),
-            Some(locked) => keys
-                .iter()
-                .all(|k| locked.get(k).is_none_or(|o| !o.other(client))),
-        }
-    }
-
-    /// Whether work of `client` on `tenant`'s `keys` must wait (`keys`
-    /// empty: a keyless command, which only a whole lock stops).
-    fn holds<'k>(
-        &self,
-        client: u64,
-        tenant: TenantId,
-        mut keys: impl Iterator<Item = &'k [u8]>,
-    ) -> bool {
-        self.queued_clients.contains_key(&client)
-            || self.expected.contains_key(&client)
-            || self.whole.get(&tenant).is_some_and(|o| o.other(client))
-            || self
-                .keys
-                .get(&tenant)
-                .is_some_and(|locked| keys.any(|k| locked.get(k).is_some_and(|o| o.other(client))))
-    }
-
-    fn acquire(&mut self, id: TxId, holding: Holding) {
-        let fresh = Owner {
-            client: holding.client,
-            count: 0,
-            unrun: 0,
-        };
-        let unrun = usize::from(!holding.ran);
-        let add = |owner: &mut Owner| {
-            owner.count += 1;
-            owner.unrun += unrun;
-        };
-        if holding.whole {
-            add(self.whole.entry(holding.tenant).or_insert(fresh));
-        }
-        if !holding.keys.is_empty() {
-            let locked = self.keys.entry(holding.tenant).or_default();
-            for key in &holding.keys {
-                add(locked.entry(key.clone()).or_insert(fresh));
-            }
-        }
-        self.held.insert(id, holding);
-    }
-
-    /// Releases what `id` holds here; the tenant it held keys of.
-    fn release(&mut self, id: TxId) -> Option<TenantId> {
-        let holding = self.held.remove(&id)?;
-        let tenant = holding.tenant;
-        let unrun = usize::from(!holding.ran);
-        let last = |owner: &mut Owner| {
-            owner.count -= 1;
-            owner.unrun -= unrun;
-            owner.count == 0
-        };
-        if holding.whole && self.whole.get_mut(&tenant).is_some_and(last) {
-            self.whole.remove(&tenant);
-        }
-        if let Some(locked) = self.keys.get_mut(&tenant) {
-            for key in &holding.keys {
-                if locked.get_mut(key).is_some_and(last) {
-                    locked.remove(key);
-                }
-            }
-            if locked.is_empty() {
-                self.keys.remove(&tenant);
-            }
-        }
-        Some(tenant)
-    }
-
-    fn defer(&mut self, client: u64, work: Deferred) {
-        *self.queued_clients.entry(client).or_default() += 1;
-        self.queue.push_back(work);
-    }
-
-    fn take_queue(&mut self) -> VecDeque<Deferred> {
-        self.queued_clients.clear();
-        std::mem::take(&mut self.queue)
-    }
-}
-
 /// A transaction this core coordinates (or a `WATCH` waiting for cores).
 enum Coordinated {
     Watch { at: ClientAt, remaining: usize },
@@ -401,7 +220,7 @@ impl Engine {
             }
             "watch" if conn.session.multi.is_some() => tx::WATCH_IN_MULTI,
             "watch" => return self.watch_keys(conn, spec, args, post),
-            "exec" => return self.exec(conn, spec, post),
+            "exec" => return self.exec(conn, spec, args, post),
             _ => errors::NOT_HERE,
         };
         self.stats.error_replies += u64::from(reply.is_error());
@@ -428,8 +247,26 @@ impl Engine {
             conn.replies.push(&reply, conn.session.protocol);
             return false;
         }
+        if spec.name != "exec" {
+            // EXEC shows after the commands it runs, as in Redis.
+            self.monitor(conn, cmd);
+        }
         self.stats.commands_processed += 1;
         true
+    }
+
+    /// Shows a command the engine admitted itself to `MONITOR`, if anyone
+    /// monitors.
+    fn monitor(&mut self, conn: &Connection<Engine>, cmd: Command<'_>) {
+        if self
+            .shared
+            .monitors
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            let source = crate::monitor::Source::Client(conn.session.peer);
+            commands::execute::monitor(&mut self.journal, cmd, source);
+        }
     }
 
     /// Queues a command inside `MULTI`: `+QUEUED`, or the error that will
@@ -543,7 +380,7 @@ impl Engine {
             Job::PeekRecord(key) | Job::PutRecord { key, .. } | Job::DelIfSame { key, .. } => {
                 locks.holds(origin.client_id, origin.tenant, std::iter::once(&key[..]))
             }
-            Job::Publish(_) | Job::Pubsub(_) => false,
+            Job::Publish(_) | Job::Pubsub(_) | Job::Kill(_) | Job::Pause(_) | Job::Save => false,
         };
         if !held {
             return Some((job, origin));
@@ -689,14 +526,22 @@ impl Engine {
         &mut self,
         conn: &mut Connection<Engine>,
         spec: &'static CommandSpec,
+        exec_args: Args<'_>,
         post: &mut Post<Msg>,
     ) {
         let protocol = conn.session.protocol;
+        let exec_cmd = Command {
+            spec,
+            args: exec_args,
+            tenant: conn.session.tenant,
+        };
         let Some(multi) = conn.session.multi.take() else {
+            self.monitor(conn, exec_cmd);
             self.stats.error_replies += 1;
             return conn.replies.push(&tx::EXEC_WITHOUT_MULTI, protocol);
         };
         if multi.failed {
+            self.monitor(conn, exec_cmd);
             self.unwatch_everywhere(conn, post);
             self.stats.error_replies += 1;
             return conn.replies.push(&tx::EXECABORT, protocol);
@@ -732,7 +577,14 @@ impl Engine {
                 commands.push(queued);
                 continue;
             }
-            match tx::place(&self.shared, self.id, spec, args.args(), &conn.session) {
+            let placed = tx::place(&self.shared, self.id, spec, args.args(), &conn.session);
+            if !matches!(placed, Placement::Refused(_)) {
+                // As Redis, a transaction's commands show in their order,
+                // after its MULTI, before its EXEC (a connection command
+                // runs later, with the session, and is not shown again).
+                self.monitor(conn, cmd);
+            }
+            match placed {
                 Placement::Session => {
                     queued.with_session = true;
                     queued.args = args;
@@ -761,6 +613,7 @@ impl Engine {
             }
             commands.push(queued);
         }
+        self.monitor(conn, exec_cmd);
         self.stats.commands_processed += commands.len() as u64;
         let watching = std::mem::take(&mut conn.session.watching);
         for &core in &watching {
@@ -836,8 +689,8 @@ impl Engine {
                 }
                 let mut keys = keys.clone();
                 keys.extend(self.journal.watches.keys_of(exec.at.client, exec.tenant));
-                !locks.queued_clients.contains_key(&exec.at.client)
-                    && !locks.expected.contains_key(&exec.at.client)
+                !locks.has_queued(exec.at.client)
+                    && !locks.expects_any(exec.at.client)
                     && locks.free(exec.at.client, exec.tenant, &keys, *whole)
             }
             _ => false,
@@ -982,8 +835,11 @@ impl Engine {
                         args: queued.args.args(),
                         tenant: conn.session.tenant,
                     };
-                    match self.execute(cmd, Caller::Client(&mut conn.session), Out::Value) {
-                        Executed::Reply(reply) | Executed::Block(_, reply) => reply,
+                    self.journal.in_exec_session = true;
+                    let executed = self.execute(cmd, Caller::Client(&mut conn.session), Out::Value);
+                    self.journal.in_exec_session = false;
+                    match executed {
+                        Executed::Reply(reply) | Executed::Block(_, reply, _) => reply,
                         _ => errors::NOT_HERE,
                     }
                 }
@@ -1047,7 +903,7 @@ impl Engine {
             TxOp::Release { client } => {
                 let locks = &mut self.transactions.locks;
                 locks.arrived(client, id);
-                let waiting = locks.queued_clients.contains_key(&client);
+                let waiting = locks.has_queued(client);
                 self.journal.watches.unwatch(client);
                 let released = self.transactions.locks.release(id);
                 if let Some(tenant) = released {
@@ -1096,7 +952,7 @@ impl Engine {
             keys.dedup();
         }
         let locks = &mut self.transactions.locks;
-        let behind_it = !waits && locks.queued_clients.contains_key(&client);
+        let behind_it = !waits && locks.has_queued(client);
         if !waits {
             locks.arrived(client, id);
         }
@@ -1165,9 +1021,18 @@ impl Engine {
                             tenant,
                         };
                         match self.execute(cmd, Caller::Job(&[]), Out::Value) {
-                            Executed::Reply(reply) | Executed::Block(_, reply) => reply,
+                            Executed::Reply(reply) | Executed::Block(_, reply, _) => reply,
                             _ => errors::NOT_HERE,
                         }
+                    }
+                    Job::Pause(op) => {
+                        // Inside EXEC: the parked requests (if this ended a
+                        // pause) run from the core's timers, next turn.
+                        let now_ms = crate::shared::unix_ms();
+                        if self.paused.apply(op, self.now, now_ms) {
+                            self.paused.resume_soon = true;
+                        }
+                        Reply::OK
                     }
                     record => self.record_job(record, tenant).into_reply(),
                 }

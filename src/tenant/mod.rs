@@ -132,8 +132,16 @@ struct TenantSlot {
     maxclients: AtomicU64,
     function_cpu_budget: AtomicU64,
     function_heap_limit: AtomicU64,
+    /// `maxmemory-policy` ([`kiln_store::Policy::code`]).
+    maxmemory_policy: std::sync::atomic::AtomicU8,
     connections: AtomicU64,
+    /// What the tenant wants to hear of changes to its keys: its
+    /// `notify-keyspace-events` flags (low 16 bits) and [`TRIGGERS`].
+    events: AtomicU32,
 }
+
+/// [`TenantSlot::events`]: the tenant's functions have key triggers.
+const TRIGGERS: u32 = 1 << 16;
 
 impl TenantSlot {
     fn new() -> TenantSlot {
@@ -167,6 +175,8 @@ impl TenantSlot {
             .store(user.limits.function_cpu_budget, Ordering::Relaxed);
         self.function_heap_limit
             .store(user.limits.function_heap_limit, Ordering::Relaxed);
+        self.maxmemory_policy
+            .store(user.limits.maxmemory_policy.0.code(), Ordering::Relaxed);
         self.live.store(true, Ordering::Release);
     }
 }
@@ -187,6 +197,14 @@ pub struct Usage {
     pub rejected: AtomicU64,
     /// Time this core spent running the tenant's commands, in nanoseconds.
     pub cpu_ns: AtomicU64,
+    /// Key triggers that ran on this core.
+    pub triggers_run: AtomicU64,
+    /// Key triggers that failed (threw, ran past their budget...).
+    pub trigger_failures: AtomicU64,
+    /// Key triggers not run: past the depth limit, or past a turn's cap.
+    pub triggers_dropped: AtomicU64,
+    /// Keys this core evicted from the tenant's keyspace.
+    pub evicted: AtomicU64,
 }
 
 impl Usage {
@@ -239,6 +257,8 @@ pub struct TenantFigures {
     pub rejected: u64,
     /// Time spent running its commands, in microseconds.
     pub cpu_us: u64,
+    /// Keys evicted from its keyspace (the server's policy or its own).
+    pub evicted: u64,
 }
 
 /// Why a connection may not authenticate as a tenant it has the password of.
@@ -340,13 +360,20 @@ impl Tenants {
     /// the registry never sees a creation and a deletion out of order.
     pub fn bind_functions(&self, registry: Arc<kiln_functions::Registry>) {
         let users = self.write();
-        registry.bind(TenantId::DEFAULT, DEFAULT_USER);
+        self.bind_tenant(&registry, TenantId::DEFAULT, DEFAULT_USER);
         for (index, user) in users.iter().enumerate() {
             if let Some(user) = user {
-                registry.bind(self.id_at(index), &user.name);
+                self.bind_tenant(&registry, self.id_at(index), &user.name);
             }
         }
         *self.functions() = Some(registry);
+    }
+
+    /// Binds `name`'s saved libraries to `id`, and notes whether they
+    /// register key triggers.
+    fn bind_tenant(&self, registry: &kiln_functions::Registry, id: TenantId, name: &str) {
+        registry.bind(id, name);
+        self.set_triggers(id, registry.tenant(id).has_triggers());
     }
 
     fn functions(&self) -> std::sync::MutexGuard<'_, Option<Arc<kiln_functions::Registry>>> {
@@ -410,6 +437,38 @@ impl Tenants {
             && slot.generation.load(Ordering::Acquire) == id.generation()
     }
 
+    /// `id`'s `notify-keyspace-events` flags ([`crate::notify`]).
+    pub fn notify_flags(&self, id: TenantId) -> u16 {
+        self.slot(id).events.load(Ordering::Relaxed) as u16
+    }
+
+    /// Sets `id`'s `notify-keyspace-events` flags.
+    pub fn set_notify_flags(&self, id: TenantId, flags: u16) {
+        let events = &self.slot(id).events;
+        let triggers = events.load(Ordering::Relaxed) & TRIGGERS;
+        events.store(triggers | u32::from(flags), Ordering::Relaxed);
+    }
+
+    /// Notes whether `id`'s functions register key triggers.
+    pub fn set_triggers(&self, id: TenantId, on: bool) {
+        let events = &self.slot(id).events;
+        let flags = events.load(Ordering::Relaxed) & !TRIGGERS;
+        events.store(flags | if on { TRIGGERS } else { 0 }, Ordering::Relaxed);
+    }
+
+    /// Whether `id`'s key triggers are on.
+    pub fn has_triggers(&self, id: TenantId) -> bool {
+        self.slot(id).events.load(Ordering::Relaxed) & TRIGGERS != 0
+    }
+
+    /// Whether `id`'s shards should record what happens to keys: it
+    /// publishes keyspace notifications or has key triggers. One load,
+    /// on every command of the tenant.
+    pub fn wants_events(&self, id: TenantId) -> bool {
+        let events = self.slot(id).events.load(Ordering::Relaxed);
+        events & TRIGGERS != 0 || crate::notify::publishing(events as u16)
+    }
+
     /// Whether `id` holds the operator power (acting on other tenants and
     /// on the server).
     pub fn is_operator(&self, id: TenantId) -> bool {
@@ -426,7 +485,10 @@ impl Tenants {
         if spec.flags.has(Flags::NO_AUTH) {
             return true;
         }
-        if spec.needs_operator() && !self.is_operator(id) {
+        if spec.needs_operator()
+            && !self.is_operator(id)
+            && !commands::server::own_config(spec, args)
+        {
             return false;
         }
         let slot = self.slot(id);
@@ -462,7 +524,7 @@ impl Tenants {
         if spec.flags.has(Flags::NO_AUTH) {
             return Some(true);
         }
-        if spec.needs_operator() && !user.operator {
+        if spec.needs_operator() && !user.operator && !commands::server::own_config(spec, args) {
             return Some(false);
         }
         let Some(command) = commands::catalog_id(spec.name) else {
@@ -487,7 +549,13 @@ impl Tenants {
             maxclients: slot.maxclients.load(Ordering::Relaxed),
             function_cpu_budget: slot.function_cpu_budget.load(Ordering::Relaxed),
             function_heap_limit: slot.function_heap_limit.load(Ordering::Relaxed),
+            maxmemory_policy: user::TenantPolicy(self.policy(id)),
         }
+    }
+
+    /// `id`'s own `maxmemory-policy` (`NoEviction` when it has none).
+    pub fn policy(&self, id: TenantId) -> kiln_store::Policy {
+        kiln_store::Policy::from_code(self.slot(id).maxmemory_policy.load(Ordering::Relaxed))
     }
 
     /// Core `core`'s figures row for tenant `id`.
@@ -510,6 +578,7 @@ impl Tenants {
             commands: sum(|u| &u.commands),
             rejected: sum(|u| &u.rejected),
             cpu_us: sum(|u| &u.cpu_ns) / 1000,
+            evicted: sum(|u| &u.evicted),
             connections: self.slot(id).connections.load(Ordering::Relaxed),
         }
     }
@@ -595,10 +664,10 @@ impl Tenants {
         let created = users[index].is_none();
         let mut user = users[index].clone().unwrap_or_else(|| User::new(name));
         change(&mut user, created);
-        if created && let Some(functions) = &*self.functions() {
-            functions.bind(self.id_at(index), name);
-        }
         self.slots[index].publish(&user);
+        if created && let Some(functions) = &*self.functions() {
+            self.bind_tenant(functions, self.id_at(index), name);
+        }
         users[index] = Some(user);
         self.save(&users)
     }
@@ -625,6 +694,7 @@ impl Tenants {
                 slot.live.store(false, Ordering::Release);
                 slot.generation.fetch_add(1, Ordering::AcqRel);
                 slot.connections.store(0, Ordering::Relaxed);
+                slot.events.store(0, Ordering::Relaxed);
                 deleted += 1;
             }
         }

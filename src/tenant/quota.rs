@@ -64,12 +64,30 @@ impl Tenants {
     /// `maxmemory`, its keys plus `growth.keys` within its `maxkeys`.
     /// A bound of 0 is no bound.
     pub fn admits(&self, id: TenantId, growth: Growth, server: ServerMemory) -> bool {
+        self.admits_unless_evicting(id, growth, server, false)
+    }
+
+    /// [`Tenants::admits`], where with `evicting` the tenant's memory
+    /// quota does not refuse when the tenant's policy evicts (eviction is
+    /// bringing it down).
+    pub fn admits_unless_evicting(
+        &self,
+        id: TenantId,
+        growth: Growth,
+        server: ServerMemory,
+        evicting: bool,
+    ) -> bool {
         if server.max != 0 && server.used.saturating_add(growth.bytes) > server.max {
             return false;
         }
         let slot = self.slot(id);
+        let skip_memory = evicting && self.policy(id).evicts();
         let (maxmemory, maxkeys) = (
-            slot.maxmemory.load(Ordering::Relaxed),
+            if skip_memory {
+                0
+            } else {
+                slot.maxmemory.load(Ordering::Relaxed)
+            },
             slot.maxkeys.load(Ordering::Relaxed),
         );
         if maxmemory == 0 && maxkeys == 0 {
@@ -79,6 +97,18 @@ impl Tenants {
         let memory = f.memory.saturating_add(f.output);
         (maxmemory == 0 || memory.saturating_add(growth.bytes) <= maxmemory)
             && (maxkeys == 0 || f.keys.saturating_add(growth.keys) <= maxkeys)
+    }
+
+    /// How many bytes `id`'s memory (keys, values and unsent replies,
+    /// every core summed) is over its `maxmemory`; 0 within it or without
+    /// a quota.
+    pub fn memory_over(&self, id: TenantId) -> u64 {
+        let maxmemory = self.slot(id).maxmemory.load(Ordering::Relaxed);
+        if maxmemory == 0 {
+            return 0;
+        }
+        let f = self.figures(id);
+        f.memory.saturating_add(f.output).saturating_sub(maxmemory)
     }
 
     /// How many more bytes of unsent replies `id`'s connections may hold,

@@ -42,10 +42,39 @@ pub struct TenantLimits {
         skip_serializing_if = "is_zero"
     )]
     pub function_heap_limit: u64,
+    /// What happens at the tenant's `maxmemory`: `noeviction` (the OOM
+    /// error) or an eviction policy over the tenant's own keys.
+    #[serde(default, skip_serializing_if = "TenantPolicy::is_default")]
+    pub maxmemory_policy: TenantPolicy,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// A tenant's `maxmemory-policy`, kept in files by its Redis name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantPolicy(pub kiln_store::Policy);
+
+impl TenantPolicy {
+    fn is_default(&self) -> bool {
+        self.0 == kiln_store::Policy::NoEviction
+    }
+}
+
+impl Serialize for TenantPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TenantPolicy, D::Error> {
+        let name = String::deserialize(d)?;
+        kiln_store::Policy::parse(&name)
+            .map(TenantPolicy)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown maxmemory-policy '{name}'")))
+    }
 }
 
 impl TenantLimits {
@@ -66,6 +95,10 @@ impl TenantLimits {
                 }
                 self.function_heap_limit = bytes;
             }
+            "maxmemory-policy" => {
+                let policy = kiln_store::Policy::parse(value).ok_or("not a maxmemory-policy")?;
+                self.maxmemory_policy = TenantPolicy(policy);
+            }
             _ => return Err("unknown limit".into()),
         }
         Ok(())
@@ -73,11 +106,19 @@ impl TenantLimits {
 
     /// The limits as `name=value` rules (`ACL LIST`), set ones only.
     pub fn rules(&self) -> Vec<String> {
-        self.pairs()
+        let mut rules: Vec<String> = self
+            .pairs()
             .into_iter()
             .filter(|(_, v)| *v != 0)
             .map(|(n, v)| format!("{n}={v}"))
-            .collect()
+            .collect();
+        if !self.maxmemory_policy.is_default() {
+            rules.push(format!(
+                "maxmemory-policy={}",
+                self.maxmemory_policy.0.name()
+            ));
+        }
+        rules
     }
 
     /// Every limit by name, set or not (`ACL GETUSER`, `INFO tenants`).

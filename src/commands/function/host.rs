@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use kiln_functions::{Host, HostError};
 use kiln_net::{Args, Reply};
-use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError};
+use kiln_store::{ENTRY_OVERHEAD, SetOptions, Shard, StoreError, class};
 
 use crate::commands::execute::{NOT_LOCAL, READ_ONLY, admit_growth};
 use crate::commands::pubsub::{Kind, Publish};
@@ -185,6 +185,10 @@ impl Host for ShardHost<'_> {
             Some(at) => self.log(&[b"SET", key, &value, b"PXAT", at.as_bytes()]),
             None => self.log(&[b"SET", key, &value]),
         }
+        self.shard.push_event(key, class::STRING, "set", true);
+        if ttl_ms.is_some() {
+            self.shard.push_event(key, class::GENERIC, "expire", true);
+        }
         Ok(())
     }
 
@@ -195,6 +199,7 @@ impl Host for ShardHost<'_> {
         self.publish();
         if deleted {
             self.log(&[b"DEL", key]);
+            self.shard.push_event(key, class::GENERIC, "del", true);
         }
         Ok(deleted)
     }
@@ -210,6 +215,7 @@ impl Host for ShardHost<'_> {
         self.publish();
         let value = result.map_err(store_error)?;
         self.log(&[b"INCRBY", key, itoa::Buffer::new().format(delta).as_bytes()]);
+        self.shard.push_event(key, class::STRING, "incrby", true);
         Ok(value)
     }
 
@@ -239,6 +245,7 @@ impl Host for ShardHost<'_> {
             stats: &mut *self.stats,
             functions: None,
             waiters: None,
+            evicting: false,
             journal: self.journal.as_deref_mut(),
         };
         let command = Command {

@@ -148,7 +148,7 @@ fn copy_on_one_core() {
 #[test]
 fn table_entries() {
     let spec = |name: &str| COMMANDS.iter().find(|c| c.name == name).unwrap();
-    assert_eq!(spec("object").subcommands.len(), 4);
+    assert_eq!(spec("object").subcommands.len(), 5);
     assert_eq!(spec("rename").keys, KeySpec::range(1, 2, 1));
     assert!(spec("copy").flags.has(Flags::DENYOOM));
     assert!(matches!(

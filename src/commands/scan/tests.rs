@@ -219,6 +219,7 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
         stats: &mut stats,
         functions: None,
         waiters: None,
+        evicting: false,
         journal: None,
     };
     let tenant = crate::tenant::TenantId::DEFAULT;

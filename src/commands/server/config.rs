@@ -45,12 +45,21 @@ enum ParamKind {
     Clients,
     /// `client-output-buffer-limit` in Redis's class/hard/soft/seconds form.
     OutputBuffer,
-    /// Accepts only this value (features Kiln does not have).
-    Only(&'static str),
+    /// The calling tenant's `notify-keyspace-events`: each tenant has its
+    /// own (see [`own_config`]).
+    TenantEvents,
+    /// `slowlog-log-slower-than`: microseconds, -1 and up (negative: off).
+    SlowerThan,
+    /// `save`: the snapshot schedule.
+    Save,
+    /// `maxmemory-policy`: one of Redis's eviction policies.
+    Policy,
     /// Changes only at start: `CONFIG SET` accepts the value it has.
     AtStart,
     /// `appendfsync`: `always`, `everysec` or `no`.
     Fsync,
+    /// `loglevel`: one of Redis's names, applied to the log at once.
+    LogLevel,
     /// A collection encoding threshold: a plain integer, or a memory value
     /// (`1kb`) when `memory`, within `min..=max`.
     Encoding {
@@ -132,9 +141,66 @@ const PARAMS: &[Param] = &[
         kind: ParamKind::Size(|r| &r.maxmemory, 0, u64::MAX),
     },
     Param {
+        name: "notify-keyspace-events",
+        // Read per tenant in `config_get`.
+        get: |_| String::new(),
+        kind: ParamKind::TenantEvents,
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        get: |s| {
+            s.runtime
+                .slowlog_slower_than
+                .load(Ordering::Relaxed)
+                .to_string()
+        },
+        kind: ParamKind::SlowerThan,
+    },
+    Param {
+        name: "slowlog-max-len",
+        get: |s| LiveSettings::get(&s.runtime.slowlog_max_len).to_string(),
+        kind: ParamKind::Int(|r| &r.slowlog_max_len, 0, i64::MAX as u64),
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        get: |s| LiveSettings::get(&s.runtime.latency_threshold_ms).to_string(),
+        kind: ParamKind::Int(|r| &r.latency_threshold_ms, 0, i64::MAX as u64),
+    },
+    Param {
+        name: "logfile",
+        get: |s| s.settings.logfile.clone(),
+        kind: ParamKind::Immutable,
+    },
+    Param {
+        name: "loglevel",
+        get: |s| {
+            s.runtime
+                .loglevel
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        },
+        kind: ParamKind::LogLevel,
+    },
+    Param {
         name: "maxmemory-policy",
-        get: |_| "noeviction".into(),
-        kind: ParamKind::Only("noeviction"),
+        get: |s| s.runtime.policy().name().into(),
+        kind: ParamKind::Policy,
+    },
+    Param {
+        name: "maxmemory-samples",
+        get: |s| LiveSettings::get(&s.runtime.maxmemory_samples).to_string(),
+        kind: ParamKind::Int(|r| &r.maxmemory_samples, 1, 64),
+    },
+    Param {
+        name: "lfu-log-factor",
+        get: |s| LiveSettings::get(&s.runtime.lfu_log_factor).to_string(),
+        kind: ParamKind::Int(|r| &r.lfu_log_factor, 0, i32::MAX as u64),
+    },
+    Param {
+        name: "lfu-decay-time",
+        get: |s| LiveSettings::get(&s.runtime.lfu_decay_time).to_string(),
+        kind: ParamKind::Int(|r| &r.lfu_decay_time, 0, i32::MAX as u64),
     },
     Param {
         name: "proto-max-bulk-len",
@@ -181,14 +247,29 @@ const PARAMS: &[Param] = &[
         kind: ParamKind::Immutable,
     },
     Param {
+        name: "metrics-port",
+        get: |s| s.settings.metrics_port.to_string(),
+        kind: ParamKind::Immutable,
+    },
+    Param {
+        name: "metrics-function-labels",
+        get: |s| s.settings.metrics_function_labels.to_string(),
+        kind: ParamKind::Immutable,
+    },
+    Param {
         name: "databases",
         get: |_| "1".into(),
         kind: ParamKind::Immutable,
     },
     Param {
         name: "save",
-        get: |_| String::new(),
-        kind: ParamKind::Only(""),
+        get: |s| s.saves.points().to_string(),
+        kind: ParamKind::Save,
+    },
+    Param {
+        name: "dbfilename",
+        get: |s| s.settings.dbfilename.clone(),
+        kind: ParamKind::AtStart,
     },
     Param {
         name: "appendonly",
@@ -331,6 +412,36 @@ const PARAMS: &[Param] = &[
     ),
 ];
 
+/// The parameters each tenant has its own value of.
+const TENANT_PARAMS: &[&str] = &["notify-keyspace-events"];
+
+/// Whether `CONFIG GET`/`SET` names only the caller's own parameters
+/// (`notify-keyspace-events`): then it is not an operator power, and any
+/// tenant whose command rules allow `CONFIG` may run it (apps written for
+/// Redis turn their notifications on themselves).
+pub fn own_config(spec: &crate::commands::CommandSpec, args: Args<'_>) -> bool {
+    let own = |name: &[u8]| {
+        TENANT_PARAMS
+            .iter()
+            .any(|p| p.as_bytes().eq_ignore_ascii_case(name))
+    };
+    match spec.name {
+        "config|get" => args.len() > 2 && args.iter().skip(2).all(own),
+        "config|set" => args.len() > 3 && args.iter().skip(2).step_by(2).all(own),
+        _ => false,
+    }
+}
+
+/// A parameter's value as the calling tenant sees it.
+fn value_of(param: &Param, ctx: &Ctx<'_>) -> String {
+    match param.kind {
+        ParamKind::TenantEvents => {
+            crate::notify::format_flags(ctx.shared.tenants.notify_flags(ctx.tenant))
+        }
+        _ => (param.get)(ctx.shared),
+    }
+}
+
 fn yes_no(on: bool) -> String {
     if on { "yes" } else { "no" }.into()
 }
@@ -344,12 +455,7 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                 .skip(2)
                 .any(|pat| kiln_store::glob::glob_match(pat, p.name.as_bytes(), true))
         })
-        .map(|p| {
-            (
-                Reply::bulk_from(p.name),
-                Reply::bulk_from((p.get)(ctx.shared)),
-            )
-        })
+        .map(|p| (Reply::bulk_from(p.name), Reply::bulk_from(value_of(p, ctx))))
         .collect();
     Reply::Map(fields)
 }
@@ -360,6 +466,12 @@ enum Change {
     Password(Option<String>),
     OutputBuffer(OutputBufferLimits),
     Encoding(fn(&mut EncodingLimits, i64), i64),
+    TenantEvents(u16),
+    SlowerThan(i64),
+    /// A new `save` schedule.
+    Save(crate::save::SavePoints),
+    /// A new `loglevel`.
+    LogLevel(String),
     Nothing,
 }
 
@@ -474,20 +586,55 @@ fn parse_config_set(
                 }
                 Change::Encoding(set, n)
             }
+            ParamKind::SlowerThan => match kiln_store::numeric::parse_i64(value.as_bytes()) {
+                Some(n) if n >= -1 => Change::SlowerThan(n),
+                Some(_) => {
+                    return Err(set_failed(
+                        param.name,
+                        &format!("argument must be between -1 and {} inclusive", i64::MAX),
+                    ));
+                }
+                None => {
+                    return Err(set_failed(
+                        param.name,
+                        "argument couldn't be parsed into an integer",
+                    ));
+                }
+            },
+            ParamKind::TenantEvents => match crate::notify::parse_flags(value.as_bytes()) {
+                Some(flags) => Change::TenantEvents(flags),
+                None => return Err(set_failed(param.name, crate::notify::INVALID_FLAGS)),
+            },
+            ParamKind::Save => match crate::save::SavePoints::parse(&value) {
+                Ok(points) => Change::Save(points),
+                Err(why) => return Err(set_failed(param.name, &why)),
+            },
+            ParamKind::Policy => match kiln_store::Policy::parse(&value) {
+                Some(policy) => Change::Number(|r| &r.maxmemory_policy, u64::from(policy.code())),
+                None => {
+                    return Err(set_failed(
+                        param.name,
+                        "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+                    ));
+                }
+            },
             ParamKind::Password => Change::Password((!value.is_empty()).then(|| value.into_owned())),
-            ParamKind::Only(allowed) if value.eq_ignore_ascii_case(allowed) => Change::Nothing,
-            ParamKind::Only(allowed) => {
-                return Err(set_failed(
-                    param.name,
-                    &format!("argument(s) must be one of the following: {allowed}"),
-                ));
-            }
             ParamKind::AtStart if value.eq_ignore_ascii_case(&current) => Change::Nothing,
             ParamKind::AtStart => {
                 return Err(set_failed(
                     param.name,
                     "Kiln takes it only at start (config file or command line)",
                 ));
+            }
+            ParamKind::LogLevel => {
+                let level = value.to_ascii_lowercase();
+                if !crate::config::REDIS_LOG_LEVELS.contains(&level.as_str()) {
+                    return Err(set_failed(
+                        param.name,
+                        "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+                    ));
+                }
+                Change::LogLevel(level)
             }
             ParamKind::Fsync => match value.parse::<Fsync>() {
                 Ok(fsync) => Change::Number(|r| &r.appendfsync, LiveSettings::fsync_code(fsync)),
@@ -523,6 +670,13 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
             }
             Change::OutputBuffer(limits) => runtime.set_output_buffer_limits(limits),
             Change::Encoding(set, n) => runtime.update_encoding_limits(|limits| set(limits, n)),
+            Change::SlowerThan(n) => runtime.slowlog_slower_than.store(n, Ordering::Relaxed),
+            Change::Save(points) => ctx.shared.saves.set_points(points),
+            Change::LogLevel(level) => {
+                crate::config::reload_log_filter(&crate::config::log_filter(&level));
+                *runtime.loglevel.write().unwrap_or_else(|e| e.into_inner()) = level;
+            }
+            Change::TenantEvents(flags) => ctx.shared.tenants.set_notify_flags(ctx.tenant, flags),
             Change::Nothing => {}
         }
     }
@@ -575,6 +729,7 @@ mod tests {
             pairs(&[
                 ("maxmemory", "0"),
                 ("maxmemory-policy", "noeviction"),
+                ("maxmemory-samples", "5"),
                 ("save", ""),
                 ("appendonly", "no")
             ])
@@ -639,7 +794,7 @@ mod tests {
             )
         );
         assert!(
-            bed.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])
+            bed.run(&["CONFIG", "SET", "maxmemory-policy", "lru"])
                 .is_error()
         );
         assert_eq!(

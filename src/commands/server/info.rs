@@ -11,6 +11,7 @@ use crate::commands::client::text_reply;
 use crate::commands::connection::REDIS_VERSION;
 use crate::commands::{Ctx, Finishing, Output};
 use crate::journal::Journal;
+use crate::metrics::latency;
 use crate::shared::{LiveSettings, Shared};
 use crate::stats::CoreStats;
 use crate::tenant::{DEFAULT_USER, TenantId, Tenants};
@@ -45,16 +46,24 @@ struct ServerFigures {
     aof_rewrite_failed: u64,
     /// Bytes in the cores' base files.
     aof_base_size: u64,
+    /// The caller's key triggers that ran.
+    triggers_run: u64,
+    /// The caller's key triggers that failed.
+    trigger_failures: u64,
+    /// The caller's key triggers not run (depth limit, turn cap).
+    triggers_dropped: u64,
+    /// Keys evicted for a memory bound.
+    evicted: u64,
 }
 
 /// Number of shard figures after the [`CoreStats`] fields.
-const SHARD_FIELDS: usize = 14;
+const SHARD_FIELDS: usize = 18;
 
 /// One core's part: its counters, then the caller's shard's figures and
 /// the client output buffers it counts. An operator's memory, client buffers
 /// and hit/miss/expiry counters cover every tenant; its key counts, like
 /// its DBSIZE, its own. A tenant's client buffers are its connections'.
-pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
+pub(super) fn info_part(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let mine = std::iter::once(&*ctx.shard);
     let counted: Vec<&Shard> = mine
         .chain(ctx.others.iter().flat_map(|o| o.iter()))
@@ -66,6 +75,10 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         let usage = ctx.shared.tenants.usage(ctx.core, ctx.tenant);
         usage.output.load(std::sync::atomic::Ordering::Relaxed)
     };
+    // The caller's own triggers on this core.
+    let usage = ctx.shared.tenants.usage(ctx.core, ctx.tenant);
+    let load =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     let log = ctx.journal.as_deref().and_then(Journal::status);
     let rewrites = ctx.journal.as_deref().map(|j| j.rewrites);
     let shard = [
@@ -83,8 +96,12 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         rewrites.map_or(0, |r| r.done),
         u64::from(rewrites.is_some_and(|r| r.last_failed)),
         rewrites.map_or(0, |r| r.base_size),
+        load(&usage.triggers_run),
+        load(&usage.trigger_failures),
+        load(&usage.triggers_dropped),
+        sum(|s| s.stats().evicted_keys),
     ];
-    let mut stats = ctx.stats.clone();
+    let mut stats = CoreStats::from_fields(&ctx.stats.to_fields());
     if let Some(runtime) = ctx.functions.as_deref() {
         let isolates = runtime.isolate_stats();
         stats.isolates = isolates.kept as u64;
@@ -94,7 +111,66 @@ pub(super) fn info_part(ctx: &mut Ctx<'_>, _: Args<'_>) -> Reply {
         stats.function_calls_throttled = isolates.throttled;
     }
     let fields = stats.to_fields().into_iter().chain(shard.map(|v| v as i64));
-    Reply::Array(fields.map(Reply::Integer).collect())
+    let mut part: Vec<Reply> = fields.map(Reply::Integer).collect();
+    if wants_command_figures(args.iter().skip(1), ctx.tenant) {
+        part.push(command_figures(ctx));
+    }
+    Reply::Array(part)
+}
+
+/// Whether `INFO` with `requested` sections prints anything from the
+/// cores' command figures: `commandstats`, `latencystats`, or the caller's
+/// own `# Tenant` section (by default for a tenant, see [`tenant_sections`]).
+fn wants_command_figures<'a>(requested: impl Iterator<Item = &'a [u8]>, tenant: TenantId) -> bool {
+    let requested: Vec<String> = requested
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let asked = |name: &str| requested.iter().any(|r| r == name);
+    let default = requested.is_empty() || asked("default");
+    [
+        "commandstats",
+        "latencystats",
+        "tenant",
+        "all",
+        "everything",
+    ]
+    .iter()
+    .any(|s| asked(s))
+        || (default && !tenant.is_default())
+}
+
+/// This core's command figures in the caller's scope (an operator: every
+/// tenant's; a tenant: its own), then the caller's own function figures:
+/// `[commands, [calls, nanos, killed...]]`.
+fn command_figures(ctx: &Ctx<'_>) -> Reply {
+    let operator = ctx.shared.tenants.is_operator(ctx.tenant);
+    let mut figures = latency::ByCommand::new();
+    for (tenant, rows) in ctx.stats.commands.all() {
+        if operator || tenant == ctx.tenant {
+            latency::merge_rows(&mut figures, rows);
+        }
+    }
+    let own = ctx.stats.commands.of(ctx.tenant);
+    let functions = own.map_or(&[][..], |rows| rows.functions());
+    let killed = own.map_or([0; 3], |rows| rows.totals().killed);
+    let totals = [
+        functions.iter().map(|f| f.calls).sum::<u64>(),
+        functions.iter().map(|f| f.nanos).sum::<u64>(),
+    ]
+    .into_iter()
+    .chain(killed)
+    .map(|v| Reply::Integer(v as i64))
+    .collect();
+    Reply::Array(vec![latency::to_reply(&figures), Reply::Array(totals)])
+}
+
+/// The caller's function figures summed over cores: calls, nanoseconds,
+/// calls killed by [`crate::metrics::accounting::Killed::ALL`] order.
+#[derive(Debug, Default, Clone, Copy)]
+struct FunctionFigures {
+    calls: u64,
+    nanos: u64,
+    killed: [u64; 3],
 }
 
 impl ServerFigures {
@@ -117,6 +193,10 @@ impl ServerFigures {
         self.aof_rewrites += f(11);
         self.aof_rewrite_failed += f(12);
         self.aof_base_size += f(13);
+        self.triggers_run += f(14);
+        self.trigger_failures += f(15);
+        self.triggers_dropped += f(16);
+        self.evicted += f(17);
     }
 }
 
@@ -131,14 +211,18 @@ struct Environment {
     uptime_s: u64,
     hz: u64,
     executable: String,
+    config_file: String,
+    core_ports: String,
     cores: usize,
     maxclients: u64,
     maxmemory: u64,
+    policy: &'static str,
     rss: Option<u64>,
     cpu_sys_us: u64,
     cpu_user_us: u64,
     aof_enabled: bool,
     loading: bool,
+    save: crate::save::SaveInfo,
 }
 
 impl Environment {
@@ -157,14 +241,29 @@ impl Environment {
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            config_file: shared
+                .settings
+                .config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            core_ports: shared
+                .slots
+                .nodes
+                .iter()
+                .map(|n| n.port.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
             cores: shared.cores(),
             maxclients: LiveSettings::get(&shared.runtime.maxclients),
             maxmemory: LiveSettings::get(&shared.runtime.maxmemory),
+            policy: shared.runtime.policy().name(),
             rss: resident_bytes(),
             cpu_sys_us,
             cpu_user_us,
             aof_enabled: shared.settings.aof.enabled,
             loading: shared.loading.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            save: shared.saves.info(),
         }
     }
 }
@@ -223,8 +322,9 @@ fn human_bytes(n: u64) -> String {
     format!("{value:.2}{}", UNITS[unit])
 }
 
-/// INFO's sections, in output order.
-const SECTIONS: [&str; 10] = [
+/// INFO's sections, in output order (Redis's order: commandstats and
+/// latencystats after cpu).
+const SECTIONS: [&str; 12] = [
     "server",
     "clients",
     "memory",
@@ -232,29 +332,42 @@ const SECTIONS: [&str; 10] = [
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "latencystats",
     "cluster",
     "functions",
     "keyspace",
 ];
+
+/// Sections only `INFO all`, `INFO everything` or their own name print
+/// (as Redis 7.2: default INFO leaves them out).
+const NOT_DEFAULT: [&str; 2] = ["commandstats", "latencystats"];
 
 /// Which sections `INFO [section ...]` asks for, in output order.
 fn selected_sections<'a>(requested: impl Iterator<Item = &'a [u8]>) -> Vec<&'static str> {
     let requested: Vec<String> = requested
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    let everything = requested.is_empty()
-        || requested
-            .iter()
-            .any(|s| matches!(s.as_str(), "default" | "all" | "everything"));
+    let default = requested.is_empty() || requested.iter().any(|s| s == "default");
+    let all = requested
+        .iter()
+        .any(|s| matches!(s.as_str(), "all" | "everything"));
     SECTIONS
         .into_iter()
-        .filter(|s| everything || requested.iter().any(|r| r == s))
+        .filter(|s| {
+            all || (default && !NOT_DEFAULT.contains(s)) || requested.iter().any(|r| r == s)
+        })
         .collect()
 }
 
 /// The INFO text: `# Section` headers, `field:value` lines ending in CRLF,
 /// sections separated by an empty line.
-fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> String {
+fn format_info(
+    sections: &[&str],
+    fig: &ServerFigures,
+    env: &Environment,
+    commands: &latency::ByCommand,
+) -> String {
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
         if i > 0 {
@@ -266,6 +379,19 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
             title = "CPU".into();
         }
         let _ = write!(out, "# {title}\r\n");
+        if *section == "commandstats" || *section == "latencystats" {
+            for (name, merged) in commands {
+                let line = match (*section, &merged.latency) {
+                    ("commandstats", _) => latency::commandstat_line(name, merged),
+                    (_, Some(h)) => Some(latency::latencystat_line(name, h)),
+                    _ => None,
+                };
+                if let Some(line) = line {
+                    let _ = write!(out, "{line}\r\n");
+                }
+            }
+            continue;
+        }
         let lines: Vec<(&str, String)> = match *section {
             "server" => vec![
                 ("redis_version", REDIS_VERSION.into()),
@@ -284,8 +410,10 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                 ("hz", env.hz.to_string()),
                 ("configured_hz", env.hz.to_string()),
                 ("executable", env.executable.clone()),
+                ("config_file", env.config_file.clone()),
                 ("kiln_version", env!("CARGO_PKG_VERSION").into()),
                 ("kiln_cores", env.cores.to_string()),
+                ("kiln_core_ports", env.core_ports.clone()),
             ],
             "clients" => vec![
                 ("connected_clients", fig.connected_clients.to_string()),
@@ -310,7 +438,7 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                     ("mem_clients_normal", fig.clients_memory.to_string()),
                     ("maxmemory", env.maxmemory.to_string()),
                     ("maxmemory_human", human_bytes(env.maxmemory)),
-                    ("maxmemory_policy", "noeviction".into()),
+                    ("maxmemory_policy", env.policy.into()),
                 ]);
                 lines
             }
@@ -320,6 +448,19 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                 vec![
                     ("loading", flag(env.loading)),
                     ("async_loading", "0".into()),
+                    (
+                        "rdb_changes_since_last_save",
+                        env.save.changes_since_last_save.to_string(),
+                    ),
+                    ("rdb_bgsave_in_progress", flag(env.save.in_progress)),
+                    ("rdb_last_save_time", env.save.last_save.to_string()),
+                    ("rdb_last_bgsave_status", status(!env.save.last_ok)),
+                    ("rdb_last_bgsave_time_sec", env.save.last_secs.to_string()),
+                    (
+                        "rdb_current_bgsave_time_sec",
+                        env.save.current_secs.to_string(),
+                    ),
+                    ("rdb_saves", env.save.saves.to_string()),
                     ("aof_enabled", flag(env.aof_enabled)),
                     ("aof_rewrite_in_progress", flag(fig.aof_rewriting > 0)),
                     ("aof_rewrite_scheduled", "0".into()),
@@ -370,7 +511,7 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                     fig.stats.net.output_buffer_limit_disconnections.to_string(),
                 ),
                 ("expired_keys", fig.expired.to_string()),
-                ("evicted_keys", "0".into()),
+                ("evicted_keys", fig.evicted.to_string()),
                 ("keyspace_hits", fig.hits.to_string()),
                 ("keyspace_misses", fig.misses.to_string()),
                 ("total_error_replies", fig.stats.error_replies.to_string()),
@@ -414,6 +555,15 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
                     "functions_calls_throttled",
                     fig.stats.function_calls_throttled.to_string(),
                 ),
+                ("functions_triggers_run", fig.triggers_run.to_string()),
+                (
+                    "functions_trigger_failures",
+                    fig.trigger_failures.to_string(),
+                ),
+                (
+                    "functions_triggers_dropped",
+                    fig.triggers_dropped.to_string(),
+                ),
             ],
             _ if fig.keys > 0 => {
                 let avg_ttl = fig.ttl_weight.checked_div(fig.volatile).unwrap_or(0);
@@ -436,9 +586,26 @@ fn format_info(sections: &[&str], fig: &ServerFigures, env: &Environment) -> Str
 /// for.
 pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
     let mut figures = ServerFigures::default();
+    let mut commands = latency::ByCommand::new();
+    let mut functions = FunctionFigures::default();
     for out in outputs {
         match out.into_reply() {
-            Reply::Array(items) => {
+            Reply::Array(mut items) => {
+                if let Some(Reply::Array(extra)) = items.last() {
+                    if let [by_command, Reply::Array(totals)] = &extra[..] {
+                        latency::add_reply(&mut commands, by_command);
+                        let n = |i: usize| match totals.get(i) {
+                            Some(Reply::Integer(v)) => (*v).max(0) as u64,
+                            _ => 0,
+                        };
+                        functions.calls += n(0);
+                        functions.nanos += n(1);
+                        for (k, killed) in functions.killed.iter_mut().enumerate() {
+                            *killed += n(2 + k);
+                        }
+                    }
+                    items.pop();
+                }
                 let part: Vec<i64> = items
                     .iter()
                     .map(|r| if let Reply::Integer(n) = r { *n } else { 0 })
@@ -462,16 +629,21 @@ pub(super) fn info_combine(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
         let own = tenants.figures(f.tenant);
         figures.connected_clients = own.connections;
         figures.stats.commands_processed = own.commands;
-        env.maxmemory = tenants.limits(f.tenant).maxmemory;
+        let limits = tenants.limits(f.tenant);
+        env.maxmemory = limits.maxmemory;
+        env.policy = limits.maxmemory_policy.0.name();
     }
     let args = f.args.args();
     let sections = selected_sections(args.iter().skip(1));
-    let mut text = format_info(&sections, &figures, &env);
+    let mut text = format_info(&sections, &figures, &env, &commands);
     for section in tenant_sections(args.iter().skip(1), f.tenant, operator) {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
         text.push_str(&tenant_section(section, tenants, f.tenant));
+        if section == "tenant" {
+            text.push_str(&function_lines(&functions));
+        }
     }
     text_reply(f.protocol, text.into())
 }
@@ -500,6 +672,19 @@ fn tenant_sections<'a>(
     out
 }
 
+/// The tenant's function figures, at the end of `# Tenant`.
+fn function_lines(f: &FunctionFigures) -> String {
+    let mut out = format!(
+        "tenant_function_calls:{}\r\ntenant_function_cpu_usec:{}\r\n",
+        f.calls,
+        f.nanos / 1000
+    );
+    for (why, n) in crate::metrics::accounting::Killed::ALL.iter().zip(f.killed) {
+        let _ = write!(out, "tenant_function_calls_killed_{}:{n}\r\n", why.label());
+    }
+    out
+}
+
 /// `# Tenant` (the caller's figures and limits) or `# Tenants` (one line
 /// per tenant, like `# Keyspace`).
 fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
@@ -513,6 +698,7 @@ fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
             ("rejected_commands", f.rejected),
             ("mem_clients_normal", f.output),
             ("used_cpu_usec", f.cpu_us),
+            ("evicted_keys", f.evicted),
         ];
         fields.extend(tenants.limits(id).pairs());
         fields
@@ -559,14 +745,26 @@ mod tests {
             uptime_s: 90_000,
             hz: 10,
             executable: "/bin/kiln-server".into(),
+            config_file: "/etc/kiln.toml".into(),
+            core_ports: "7380,7381".into(),
             cores: 2,
             maxclients: 10_000,
             maxmemory: 3 << 20,
+            policy: "noeviction",
             rss: Some(2048),
             cpu_sys_us: 1_500_000,
             cpu_user_us: 25,
             aof_enabled: true,
             loading: false,
+            save: crate::save::SaveInfo {
+                changes_since_last_save: 3,
+                in_progress: false,
+                last_save: 1_700_000_000,
+                last_ok: true,
+                last_secs: -1,
+                current_secs: -1,
+                saves: 0,
+            },
         }
     }
 
@@ -578,20 +776,37 @@ mod tests {
             |n, shard: [i64; SHARD_FIELDS]| stats(n).into_iter().chain(shard).collect::<Vec<_>>();
         fig.add_part(&part(
             1,
-            [10, 2, 100, 1000, 5, 6, 7, 100, 300, 0, 1, 2, 0, 1000],
+            [
+                10, 2, 100, 1000, 5, 6, 7, 100, 300, 0, 1, 2, 0, 1000, 3, 1, 0, 7,
+            ],
         ));
-        fig.add_part(&part(2, [4, 2, 300, 24, 1, 1, 1, 20, 200, 1, 0, 1, 1, 500]));
+        fig.add_part(&part(
+            2,
+            [4, 2, 300, 24, 1, 1, 1, 20, 200, 1, 0, 1, 1, 500, 2, 0, 1, 2],
+        ));
+        assert_eq!(fig.evicted, 9);
         assert_eq!(fig.stats.commands_processed, 3);
         assert_eq!((fig.keys, fig.volatile, fig.used_memory), (14, 4, 1024));
         assert_eq!(fig.clients_memory, 120);
-        let memory = format_info(&["memory"], &fig, &env());
+        let memory = format_info(&["memory"], &fig, &env(), &Default::default());
         assert!(memory.contains("used_memory:1144\r\n"), "{memory}");
         assert!(memory.contains("used_memory_dataset:1024\r\n"), "{memory}");
         assert!(memory.contains("mem_clients_normal:120\r\n"), "{memory}");
         assert_eq!((fig.hits, fig.misses, fig.expired), (6, 7, 8));
-        let text = format_info(&["keyspace"], &fig, &env());
+        let text = format_info(&["keyspace"], &fig, &env(), &Default::default());
         assert_eq!(text, "# Keyspace\r\ndb0:keys=14,expires=4,avg_ttl=200\r\n");
-        let persistence = format_info(&["persistence"], &fig, &env());
+        let functions = format_info(&["functions"], &fig, &env(), &Default::default());
+        for line in [
+            "functions_triggers_run:5",
+            "functions_trigger_failures:1",
+            "functions_triggers_dropped:1",
+        ] {
+            assert!(
+                functions.contains(&format!("{line}\r\n")),
+                "{line}: {functions}"
+            );
+        }
+        let persistence = format_info(&["persistence"], &fig, &env(), &Default::default());
         assert!(persistence.contains("aof_enabled:1\r\n"), "{persistence}");
         for line in [
             "aof_current_size:2000",
@@ -614,7 +829,12 @@ mod tests {
     #[test]
     fn info_text_layout() {
         let fig = ServerFigures::default();
-        let all = format_info(&selected_sections(std::iter::empty()), &fig, &env());
+        let all = format_info(
+            &selected_sections(std::iter::empty()),
+            &fig,
+            &env(),
+            &Default::default(),
+        );
         assert!(all.starts_with("# Server\r\nredis_version:7.2.4\r\n"));
         assert!(all.contains("\r\nuptime_in_days:1\r\n"));
         assert!(all.contains("\r\n\r\n# Clients\r\nconnected_clients:0\r\nmaxclients:10000\r\n"));
@@ -630,6 +850,7 @@ mod tests {
             &selected_sections([&b"CLUSTER"[..], b"stats"].into_iter()),
             &fig,
             &env(),
+            &Default::default(),
         );
         assert!(some.starts_with("# Stats\r\n") && some.contains("\r\n\r\n# Cluster\r\n"));
         assert_eq!(
@@ -639,6 +860,48 @@ mod tests {
         assert_eq!(
             selected_sections([&b"Everything"[..]].into_iter()).len(),
             SECTIONS.len()
+        );
+    }
+
+    #[test]
+    fn command_sections_only_when_asked() {
+        let names = |req: &[&str]| selected_sections(req.iter().map(|s| s.as_bytes()));
+        let default = names(&[]);
+        assert!(!default.contains(&"commandstats") && !default.contains(&"latencystats"));
+        assert_eq!(names(&["default"]), default);
+        let all = names(&["all"]);
+        let at = |name| all.iter().position(|s| *s == name).unwrap();
+        assert!(at("cpu") < at("commandstats") && at("commandstats") < at("latencystats"));
+        assert!(at("latencystats") < at("cluster"));
+        assert_eq!(names(&["LatencyStats"]), ["latencystats"]);
+        let mut commands = latency::ByCommand::new();
+        let mut h = crate::metrics::accounting::new_latency();
+        crate::metrics::accounting::record_ns(&mut h, 1000, 2);
+        commands.insert(
+            "get",
+            latency::Merged {
+                calls: 2,
+                nanos: 2000,
+                latency: Some(h),
+                ..Default::default()
+            },
+        );
+        commands.insert(
+            "set",
+            latency::Merged {
+                rejected: 1,
+                ..Default::default()
+            },
+        );
+        let fig = ServerFigures::default();
+        let text = format_info(&["commandstats", "latencystats"], &fig, &env(), &commands);
+        assert_eq!(
+            text,
+            "# Commandstats\r\n\
+             cmdstat_get:calls=2,usec=2,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n\
+             cmdstat_set:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0\r\n\
+             \r\n# Latencystats\r\n\
+             latency_percentiles_usec_get:p50=1.003,p99=1.003,p99.9=1.003\r\n"
         );
     }
 
