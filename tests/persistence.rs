@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Raw, TestServer, run_to_failure};
+use common::{Raw, TestServer, keyspace_dump, run_to_failure, text};
 use kiln_net::Reply;
 
 fn start(dir: &Path, fsync: &str, extra: &[&str]) -> TestServer {
@@ -19,56 +19,6 @@ fn start(dir: &Path, fsync: &str, extra: &[&str]) -> TestServer {
     let server = TestServer::start_with(&args);
     server.wait_loaded();
     server
-}
-
-fn text(reply: &Reply) -> String {
-    match reply {
-        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
-        Reply::Status(s) => s.to_string(),
-        Reply::Integer(n) => n.to_string(),
-        Reply::Nil => "(nil)".into(),
-        Reply::Array(items) | Reply::Set(items) => {
-            let mut parts: Vec<String> = items.iter().map(text).collect();
-            parts.sort();
-            format!("[{}]", parts.join(","))
-        }
-        other => format!("{other:?}"),
-    }
-}
-
-/// Every key of the connection's tenant: type, contents (order-free for
-/// sets and hashes), and absolute deadline.
-fn dump(conn: &mut Raw) -> BTreeMap<String, String> {
-    let Reply::Array(keys) = conn.cmd(&["KEYS", "*"]) else {
-        panic!("KEYS")
-    };
-    let mut all = BTreeMap::new();
-    for key in keys.iter().map(text) {
-        let kind = text(&conn.cmd(&["TYPE", &key]));
-        let value = match kind.as_str() {
-            "string" => conn.cmd(&["GET", &key]),
-            "hash" => conn.cmd(&["HGETALL", &key]),
-            "set" => conn.cmd(&["SMEMBERS", &key]),
-            "list" => {
-                // Order matters: keep it (text() would sort an array).
-                let Reply::Array(items) = conn.cmd(&["LRANGE", &key, "0", "-1"]) else {
-                    panic!("LRANGE")
-                };
-                Reply::Bulk(items.iter().map(text).collect::<Vec<_>>().join(",").into())
-            }
-            "zset" => {
-                let Reply::Array(items) = conn.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"])
-                else {
-                    panic!("ZRANGE")
-                };
-                Reply::Bulk(items.iter().map(text).collect::<Vec<_>>().join(",").into())
-            }
-            other => panic!("type {other}"),
-        };
-        let deadline = text(&conn.cmd(&["PEXPIRETIME", &key]));
-        all.insert(key, format!("{kind} {} @{deadline}", text(&value)));
-    }
-    all
 }
 
 fn login(server: &TestServer, user: &str) -> Raw {
@@ -139,7 +89,7 @@ fn every_type_and_tenant_comes_back_after_kill_9() {
         );
     }
     std::thread::sleep(Duration::from_millis(5)); // let the PX 1 keys expire
-    let before = (dump(&mut admin), dump(&mut app));
+    let before = (keyspace_dump(&mut admin), keyspace_dump(&mut app));
     assert!(before.0.len() > 15 && before.1.len() > 15, "{before:?}");
     assert!(
         !before
@@ -152,8 +102,8 @@ fn every_type_and_tenant_comes_back_after_kill_9() {
     let server = start(dir.path(), "always", &[]);
     let mut admin = server.connect();
     let mut app = login(&server, "app");
-    assert_eq!(before.0, dump(&mut admin));
-    assert_eq!(before.1, dump(&mut app));
+    assert_eq!(before.0, keyspace_dump(&mut admin));
+    assert_eq!(before.1, keyspace_dump(&mut app));
     let Reply::Bulk(info) = admin.cmd(&["INFO", "persistence"]) else {
         panic!("INFO")
     };
@@ -561,7 +511,7 @@ fn bgrewriteaof_compacts_each_cores_log_while_writes_go_on_and_loses_nothing() {
     writers.into_iter().for_each(|w| w.join().unwrap());
     // Writes after the switch land in the new incremental files.
     app.cmd(&["SET", "after-rewrite", "1"]);
-    let before = (dump(&mut admin), dump(&mut app));
+    let before = (keyspace_dump(&mut admin), keyspace_dump(&mut app));
     let files = log_files(dir.path());
     for core in 0..2 {
         let manifest = std::fs::read_to_string(
@@ -590,8 +540,8 @@ fn bgrewriteaof_compacts_each_cores_log_while_writes_go_on_and_loses_nothing() {
     let server = start(dir.path(), "everysec", &[]);
     let mut admin = server.connect();
     let mut app = login(&server, "app");
-    assert_eq!(before.0, dump(&mut admin));
-    assert_eq!(before.1, dump(&mut app));
+    assert_eq!(before.0, keyspace_dump(&mut admin));
+    assert_eq!(before.1, keyspace_dump(&mut app));
     let info = persistence_info(&mut admin);
     assert_eq!(info["aof_base_size"], base_size.to_string(), "{info:?}");
 }

@@ -8,7 +8,7 @@ mod common;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Raw, TestServer, bulk, eventually, info_field};
+use common::{Raw, TestServer, bulk, eventually, info_field, tenant_field};
 use kiln_net::Reply;
 
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -54,18 +54,6 @@ fn tenant(server: &TestServer, admin: &mut Raw, name: &str, limits: &[&str]) -> 
     let mut conn = server.connect();
     assert_eq!(conn.cmd(&["AUTH", name, "pw"]), Reply::OK);
     conn
-}
-
-/// One numeric field of the caller's `INFO tenant` section.
-fn tenant_field(conn: &mut Raw, field: &str) -> u64 {
-    let Reply::Bulk(text) = conn.cmd(&["INFO", "tenant"]) else {
-        panic!("INFO tenant")
-    };
-    let prefix = format!("tenant_{field}:");
-    String::from_utf8_lossy(&text)
-        .lines()
-        .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO tenant has no {field}"))
 }
 
 fn fcall(conn: &mut Raw, function: &str, args: &[&str]) -> Reply {

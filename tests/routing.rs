@@ -285,3 +285,83 @@ fn kiln_client_routes_by_slot_and_pipelines() {
         .expect("kiln_forwarded_requests in INFO");
     assert_eq!(forwarded, 0, "{info}");
 }
+
+#[test]
+fn geosearchstore_gathers_its_source_on_the_main_port_and_a_node_refuses() {
+    let server = TestServer::start();
+    let src = server.key_on_core(1, "geo:src");
+    let dst = server.key_on_core(0, "geo:dst");
+    let mut conn = server.connect();
+    assert_eq!(
+        conn.cmd(&[
+            "GEOADD",
+            &src,
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania"
+        ]),
+        Reply::Integer(2)
+    );
+    let search = |store: &str, from: &str| {
+        vec![
+            "GEOSEARCHSTORE".to_owned(),
+            store.to_owned(),
+            from.to_owned(),
+            "FROMMEMBER".to_owned(),
+            "Catania".to_owned(),
+            "BYRADIUS".to_owned(),
+            "200".to_owned(),
+            "km".to_owned(),
+            "STOREDIST".to_owned(),
+        ]
+    };
+    let words = search(&dst, &src);
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    assert_eq!(conn.cmd(&args), Reply::Integer(2));
+    assert_eq!(
+        conn.cmd(&["ZRANGE", &dst, "0", "-1"]),
+        Reply::Array(vec![bulk("Catania"), bulk("Palermo")])
+    );
+    // STOREDIST keeps the exact distance; GEODIST rounds it to 4 decimals.
+    assert_eq!(
+        conn.cmd(&["ZSCORE", &dst, "Palermo"]),
+        bulk("166.27415156960032")
+    );
+    assert_eq!(
+        conn.cmd(&["GEODIST", &src, "Catania", "Palermo", "km"]),
+        bulk("166.2742")
+    );
+    // An empty result deletes the destination on its core.
+    let words = [
+        "GEOSEARCHSTORE",
+        &dst,
+        &src,
+        "FROMLONLAT",
+        "0",
+        "0",
+        "BYRADIUS",
+        "1",
+        "km",
+    ];
+    assert_eq!(conn.cmd(&words), Reply::Integer(0));
+    assert_eq!(conn.cmd(&["EXISTS", &dst]), Reply::Integer(0));
+    // A core port answers as a cluster node; GEORADIUS's STORE key (found
+    // by keyword) must share the source's core.
+    let crossslot = Reply::error("CROSSSLOT Keys in request don't hash to the same slot");
+    let mut node1 = Raw::connect(server.core_addrs[1]);
+    let words = search(&dst, &src);
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    assert_eq!(node1.cmd(&args), crossslot);
+    assert_eq!(
+        conn.cmd(&["GEORADIUS", &src, "15", "37", "200", "km", "STORE", &dst]),
+        crossslot
+    );
+    let near = server.key_on_core(1, "geo:near");
+    assert_eq!(
+        conn.cmd(&["GEORADIUS", &src, "15", "37", "200", "km", "STORE", &near]),
+        Reply::Integer(2)
+    );
+}

@@ -267,3 +267,27 @@ fn config_resetstat_clears_counters_on_every_core() {
     // MSET, DBSIZE, GET, and the INFO that reads the figure.
     assert_eq!(stat(&mut conn, "total_commands_processed"), before + 4);
 }
+
+#[test]
+fn the_log_has_no_colour_codes_when_it_is_not_a_terminal() {
+    // A port already taken: the server logs why it cannot start, and exits.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln-server"))
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--core-port-base",
+            "0",
+        ])
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("cannot start"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe: {log:?}");
+}

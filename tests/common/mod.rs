@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod redis;
+pub mod streams;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -121,8 +124,16 @@ impl TestServer {
     /// A main-port connection accepted by core `core` (the kernel spreads
     /// them; the server says which core took one).
     pub fn connect_on_core(&self, core: usize) -> Raw {
+        self.connect_on_core_as(core, None)
+    }
+
+    /// [`TestServer::connect_on_core`] logged in as `(user, password)`.
+    pub fn connect_on_core_as(&self, core: usize, login: Option<(&str, &str)>) -> Raw {
         for _ in 0..200 {
             let mut conn = self.connect();
+            if let Some((user, password)) = login {
+                assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK, "{user}");
+            }
             let Reply::Bulk(info) = conn.cmd(&["CLIENT", "INFO"]) else {
                 panic!("CLIENT INFO")
             };
@@ -242,7 +253,8 @@ pub fn run_to_failure(args: &[&str]) -> (std::process::ExitStatus, String) {
     (status, stderr)
 }
 
-fn free_port() -> u16 {
+/// A port free on loopback now (another process may take it before use).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -250,7 +262,7 @@ fn free_port() -> u16 {
 }
 
 /// Polls until the server answers PING or exits.
-fn wait_ready(child: &mut Child, addr: SocketAddr) -> bool {
+pub fn wait_ready(child: &mut Child, addr: SocketAddr) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if child.try_wait().ok().flatten().is_some() {
@@ -292,6 +304,20 @@ impl Raw {
         }
     }
 
+    /// Whether bytes of a reply arrived that were not read yet, without
+    /// waiting for any.
+    pub fn has_input(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let waiting = matches!(self.stream.peek(&mut byte),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        self.stream.set_nonblocking(false).unwrap();
+        !waiting
+    }
+
     /// Sends one command and reads its reply.
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
         self.try_cmd(args).expect("reply")
@@ -329,6 +355,11 @@ impl Raw {
                 "write: {e}"
             );
         }
+    }
+
+    /// The connection's socket (what was buffered but not decoded is lost).
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
     }
 
     /// Half-closes: no more requests (the server still answers).
@@ -430,14 +461,23 @@ pub fn bulk(s: &str) -> Reply {
 
 /// One numeric field of `INFO` (e.g. `connected_clients`).
 pub fn info_field(conn: &mut Raw, field: &str) -> u64 {
-    let Reply::Bulk(text) = conn.cmd(&["INFO"]) else {
+    section_field(conn, &["INFO"], field)
+}
+
+/// One numeric field of the caller's `INFO tenant` (`tenant_<field>`).
+pub fn tenant_field(conn: &mut Raw, field: &str) -> u64 {
+    section_field(conn, &["INFO", "tenant"], &format!("tenant_{field}"))
+}
+
+fn section_field(conn: &mut Raw, info: &[&str], field: &str) -> u64 {
+    let Reply::Bulk(text) = conn.cmd(info) else {
         panic!("INFO is not a bulk string")
     };
     let prefix = format!("{field}:");
     String::from_utf8_lossy(&text)
         .lines()
         .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+        .unwrap_or_else(|| panic!("{info:?} has no numeric {field}"))
 }
 
 /// A process's resident memory in bytes (`VmRSS` of /proc/<pid>/status).
@@ -479,4 +519,55 @@ pub fn login(server: &TestServer, user: &str, password: &str) -> Raw {
     let mut conn = server.connect();
     assert_eq!(conn.cmd(&["AUTH", user, password]), Reply::OK, "{user}");
     conn
+}
+
+/// A reply as text, arrays sorted (for order-free comparisons).
+pub fn text(reply: &Reply) -> String {
+    match reply {
+        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Status(s) => s.to_string(),
+        Reply::Integer(n) => n.to_string(),
+        Reply::Nil => "(nil)".into(),
+        Reply::Array(items) | Reply::Set(items) => {
+            let mut parts: Vec<String> = items.iter().map(text).collect();
+            parts.sort();
+            format!("[{}]", parts.join(","))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every key of the connection's tenant: type, contents (order-free for
+/// sets and hashes), and absolute deadline.
+pub fn keyspace_dump(conn: &mut Raw) -> std::collections::BTreeMap<String, String> {
+    let Reply::Array(keys) = conn.cmd(&["KEYS", "*"]) else {
+        panic!("KEYS")
+    };
+    let mut all = std::collections::BTreeMap::new();
+    for key in keys.iter().map(text) {
+        let kind = text(&conn.cmd(&["TYPE", &key]));
+        let value = match kind.as_str() {
+            "string" => conn.cmd(&["GET", &key]),
+            "hash" => conn.cmd(&["HGETALL", &key]),
+            "set" => conn.cmd(&["SMEMBERS", &key]),
+            "list" => {
+                // Order matters: keep it (text() would sort an array).
+                let Reply::Array(items) = conn.cmd(&["LRANGE", &key, "0", "-1"]) else {
+                    panic!("LRANGE")
+                };
+                Reply::Bulk(items.iter().map(text).collect::<Vec<_>>().join(",").into())
+            }
+            "zset" => {
+                let Reply::Array(items) = conn.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"])
+                else {
+                    panic!("ZRANGE")
+                };
+                Reply::Bulk(items.iter().map(text).collect::<Vec<_>>().join(",").into())
+            }
+            other => panic!("type {other}"),
+        };
+        let deadline = text(&conn.cmd(&["PEXPIRETIME", &key]));
+        all.insert(key, format!("{kind} {} @{deadline}", text(&value)));
+    }
+    all
 }
