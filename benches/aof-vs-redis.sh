@@ -48,7 +48,7 @@ for policy in "${policies[@]}"; do
   pids+=($!)
   port[kiln-$policy]=$(free_port)
   "$kiln" --port "${port[kiln-$policy]}" --core-port-base 0 --cores "$cores" --loglevel warn \
-    --dir "$data/kiln-$policy" "${log[@]}" &
+    --dir "$data/kiln-$policy" --save '' "${log[@]}" &
   pids+=($!)
 done
 for p in "${port[@]}"; do

@@ -32,10 +32,16 @@ def resp(*args):
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def kiln_binary():
+    """This tree's release kiln-server (under $CARGO_TARGET_DIR when set)."""
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    return os.path.join(target, "release/kiln-server")
+
+
 def server_command(kind, port, data, cores):
     """The command line of a Redis or a release Kiln server on loopback
     `port`, persistence off (Kiln with `cores` cores, data under `data`)."""
     if kind == "redis":
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    return [os.path.join(ROOT, "target/release/kiln-server"), "--port", str(port), "--bind", "127.0.0.1",
-            "--core-port-base", "0", "--cores", str(cores), "--loglevel", "warn", "--dir", data]
+    return [kiln_binary(), "--port", str(port), "--bind", "127.0.0.1",
+            "--core-port-base", "0", "--cores", str(cores), "--loglevel", "warn", "--dir", data, "--save", ""]

@@ -59,7 +59,10 @@ pids+=($!) ports+=("$port")
 for i in "${!servers[@]}"; do
   port=$(free_port)
   mkdir -p "$data/$i"
-  "${servers[$i]}" --port "$port" --core-port-base 0 --cores 2 --loglevel warn --dir "$data/$i" "${log[@]}" &
+  # No snapshots during the measurement (builds before them lack --save).
+  nosave=()
+  "${servers[$i]}" --help | grep -q -- '--save' && nosave=(--save '')
+  "${servers[$i]}" --port "$port" --core-port-base 0 --cores 2 --loglevel warn --dir "$data/$i" "${log[@]}" "${nosave[@]}" &
   pids+=($!) ports+=("$port") names+=("$(basename "${servers[$i]}")#$i")
 done
 for p in "${ports[@]}"; do

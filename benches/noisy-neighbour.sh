@@ -41,7 +41,7 @@ kiln=./target/release/kiln-server bench=./target/release/kiln-bench
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
-args=(--port "$port" --core-port-base 0 --cores 1 --loglevel warn --dir "$data")
+args=(--port "$port" --core-port-base 0 --cores 1 --loglevel warn --dir "$data" --save '')
 args+=(--function-cpu-budget "$budget" --function-cpu-share "$share")
 taskset -c 1 "$kiln" "${args[@]}" &
 pid=$!

@@ -52,7 +52,7 @@ redis_port=$(free_port) kiln_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >/dev/null &
 pids=($!)
 data=$(mktemp -d)
-"$kiln" --port "$kiln_port" --core-port-base 0 --cores "$cores" --loglevel warn --dir "$data" &
+"$kiln" --port "$kiln_port" --core-port-base 0 --cores "$cores" --loglevel warn --dir "$data" --save '' &
 pids+=($!)
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$data"' EXIT
 for p in "$redis_port" "$kiln_port"; do
