@@ -87,8 +87,13 @@ fn strip_72(reply: &mut Reply) {
 }
 
 fn compare(resp3: bool, script: &[&[&str]]) {
+    compare_on(&TestServer::start(), resp3, script);
+}
+
+/// [`compare`] against a Kiln already started (whose cores a script's keys
+/// were chosen for).
+fn compare_on(kiln: &TestServer, resp3: bool, script: &[&[&str]]) {
     let redis = Redis::start();
-    let kiln = TestServer::start();
     let mut r = Raw::connect(format!("127.0.0.1:{}", redis.port).parse().unwrap());
     let mut k = kiln.connect();
     if resp3 {
@@ -346,6 +351,54 @@ fn stream_resp3_replies_match_redis() {
     );
 }
 
+/// A non-blocking XREAD of streams on both cores, through the main port,
+/// answers as Redis does: streams in the order named, those without new
+/// entries left out, nil when none has any, the first bad ID failing the
+/// whole read; BLOCK across cores is refused, as for the blocking pops.
+#[test]
+fn xread_of_streams_on_both_cores_matches_redis() {
+    let kiln = TestServer::start();
+    let (a, b) = (kiln.key_on_core(0, "sa"), kiln.key_on_core(1, "sb"));
+    let (c, s) = (kiln.key_on_core(1, "sc"), kiln.key_on_core(0, "str"));
+    let script: Vec<Vec<&str>> = vec![
+        vec!["XADD", &a, "1-0", "f", "a1"],
+        vec!["XADD", &a, "2-0", "f", "a2"],
+        vec!["XADD", &b, "1-5", "f", "b1"],
+        vec!["XADD", &c, "9-0", "f", "c1"],
+        vec!["SET", &s, "not a stream"],
+        vec!["XREAD", "STREAMS", &a, &b, "0", "0"],
+        vec!["XREAD", "STREAMS", &b, &a, "0", "0"],
+        vec!["XREAD", "COUNT", "1", "STREAMS", &a, &b, &c, "0", "0", "0"],
+        vec!["XREAD", "STREAMS", &a, &b, &c, "1", "1-5", "0"],
+        vec!["XREAD", "STREAMS", &a, &b, "2", "1-5"],
+        vec!["XREAD", "STREAMS", &a, &b, "$", "$"],
+        vec!["XREAD", "STREAMS", &a, &b, &a, "0", "0", "1"],
+        vec!["XREAD", "STREAMS", &a, "missing", &b, "0", "0", "0"],
+        vec!["XREAD", "STREAMS", &a, &b, "0", "bad"],
+        vec!["XREAD", "STREAMS", &a, &b, "0", ">"],
+        vec!["XREAD", "STREAMS", &a, &s, "0", "0"],
+    ];
+    let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
+    compare_on(&kiln, false, &script);
+    let (a3, b3) = (kiln.key_on_core(0, "ta"), kiln.key_on_core(1, "tb"));
+    compare_on(
+        &kiln,
+        true,
+        &[
+            &["XADD", &a3, "1-0", "f", "a"],
+            &["XADD", &b3, "1-0", "f", "b"],
+            &["XREAD", "STREAMS", &a3, &b3, "0", "0"],
+            &["XREAD", "STREAMS", &a3, &b3, "1", "1"],
+        ],
+    );
+    let mut conn = kiln.connect();
+    let blocked = conn.cmd(&["XREAD", "BLOCK", "10", "STREAMS", &a, &b, "0", "0"]);
+    assert!(
+        matches!(&blocked, Reply::Error(e) if e.starts_with("CROSSSLOT")),
+        "{blocked:?}"
+    );
+}
+
 #[test]
 fn dump_of_a_stream_restores_from_redis_into_kiln_and_back() {
     let redis = Redis::start();
@@ -480,4 +533,89 @@ fn blocked_reads_wake_from_another_core_and_time_out() {
         ">",
     ]);
     assert_eq!(reply_within(&mut group_reader, 10), Some(Reply::NilArray));
+}
+
+/// Waits until `conn`'s server lists a client whose last command is
+/// `cmd` (its request has reached the core that parks it).
+fn wait_listed(conn: &mut Raw, cmd: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let Reply::Bulk(list) = conn.cmd(&["CLIENT", "LIST"]) else {
+            panic!("CLIENT LIST")
+        };
+        if String::from_utf8_lossy(&list).contains(&format!("cmd={cmd} ")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no client ran {cmd}");
+        std::thread::park_timeout(Duration::from_millis(5));
+    }
+}
+
+/// A blocked XREADGROUP learns at once that its stream or group went away
+/// (deleted, expired, unlinked, overwritten, flushed, group destroyed), with Redis's
+/// errors, while a blocked XREAD on a deleted stream waits on until its
+/// timeout, as in Redis. Kiln's reader and deleter sit on other cores
+/// than the stream.
+#[test]
+fn blocked_group_reads_learn_their_stream_or_group_is_gone_as_in_redis() {
+    let kiln = TestServer::start();
+    let redis = Redis::start();
+    let key = kiln.key_on_core(1, "gone");
+    let enders: [&[&str]; 6] = [
+        &["DEL", &key],
+        // Active expiry removes it between commands.
+        &["PEXPIRE", &key, "20"],
+        &["UNLINK", &key],
+        &["SET", &key, "a string now"],
+        &["FLUSHALL"],
+        &["XGROUP", "DESTROY", &key, "g"],
+    ];
+    for ender in enders {
+        let mut replies = Vec::new();
+        for (mut reader, mut writer) in [
+            (redis.connect(), redis.connect()),
+            (kiln.connect_on_core(0), kiln.connect_on_core(0)),
+        ] {
+            writer.cmd(&["DEL", &key]);
+            writer.cmd(&["XADD", &key, "1-0", "f", "v"]);
+            assert_eq!(writer.cmd(&["XGROUP", "CREATE", &key, "g", "$"]), Reply::OK);
+            reader.send(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "5000",
+                "STREAMS",
+                &key,
+                ">",
+            ]);
+            wait_listed(&mut writer, "xreadgroup");
+            writer.cmd(ender);
+            let started = Instant::now();
+            let reply = reader.read_reply();
+            assert!(
+                started.elapsed() < Duration::from_secs(4),
+                "{ender:?} left the reader waiting"
+            );
+            replies.push(reply);
+        }
+        assert_eq!(replies[0], replies[1], "{ender:?}: redis, then kiln");
+        assert!(
+            matches!(&replies[1], Some(Reply::Error(_))),
+            "{ender:?}: {:?}",
+            replies[1]
+        );
+    }
+    // XREAD is not told: it waits for entries until its timeout.
+    for (mut reader, mut writer) in [
+        (redis.connect(), redis.connect()),
+        (kiln.connect_on_core(0), kiln.connect_on_core(0)),
+    ] {
+        writer.cmd(&["XADD", &key, "5-0", "f", "v"]);
+        reader.send(&["XREAD", "BLOCK", "300", "STREAMS", &key, "$"]);
+        wait_listed(&mut writer, "xread");
+        writer.cmd(&["DEL", &key]);
+        assert_eq!(reader.read_reply(), Some(Reply::NilArray));
+    }
 }

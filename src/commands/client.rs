@@ -476,6 +476,7 @@ mod tests {
                 functions: None,
                 waiters: None,
                 evicting: false,
+                woken: false,
                 journal: None,
             };
             let tenant = crate::tenant::TenantId::DEFAULT;

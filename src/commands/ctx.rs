@@ -46,6 +46,10 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that must wait with other arguments than
     /// it ran with (XREAD's `$`, resolved to the ID it stood for).
     pub(crate) block_args: Option<Vec<bytes::Bytes>>,
+    /// A blocked request run again because one of its keys changed: a
+    /// command may answer for a key that went away (XREADGROUP) instead
+    /// of waiting again.
+    pub woken: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -61,6 +65,7 @@ impl<'a> Ctx<'a> {
             waiters,
             journal,
             evicting: _,
+            woken,
         } = site;
         Ctx {
             shard,
@@ -76,6 +81,7 @@ impl<'a> Ctx<'a> {
             journal,
             blocks: None,
             block_args: None,
+            woken,
         }
     }
 

@@ -84,6 +84,9 @@ pub struct Site<'a> {
     /// between turns): a write over a bound whose policy evicts goes
     /// ahead, as in Redis, even if another core has filled the room since.
     pub evicting: bool,
+    /// The command is a blocked request run again because one of its keys
+    /// changed (Redis's reprocessing of a blocked client).
+    pub woken: bool,
 }
 
 /// A command to run: its spec (looked up once, where it arrived), its

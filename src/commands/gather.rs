@@ -126,6 +126,7 @@ fn run_on(f: &Finishing<'_>, shard: &mut Shard, args: Args<'_>) -> Reply {
         functions: None,
         waiters: None,
         evicting: false,
+        woken: false,
         journal: None,
     };
     let mut ctx = Ctx::new(site, f.tenant, Caller::Job(&[]), Out::Value);

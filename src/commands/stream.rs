@@ -15,6 +15,13 @@
 //! resolved to the stream's last ID when the read blocks, so the parked
 //! request waits for entries after it. XREAD returns a map in RESP3, and
 //! the XINFO replies are maps.
+//!
+//! A non-blocking XREAD of streams on several cores (the main port) reads
+//! one part per core and joins the parts in the order the streams were
+//! named, as MGET does; like MGET's, the parts are not one instant.
+//! XREADGROUP's streams must share a core: its parts would each move
+//! entries into a group's pending list, and one part's NOGROUP could not
+//! undo another's delivery.
 
 use bytes::Bytes;
 use kiln_net::{Args, Reply};
@@ -23,8 +30,11 @@ use kiln_store::{
     XAddOptions,
 };
 
+use super::plan::{Finish, Finishing, Job, Output, Plan, Planning};
 use super::{CommandSpec, Ctx, Flags, KeyRouting, KeySpec, Route, errors, store_error};
 use crate::command;
+use kiln_net::OwnedArgs;
+use smallvec::SmallVec;
 
 const READ: &[&str] = &["@read", "@stream", "@slow"];
 const READ_FAST: &[&str] = &["@read", "@stream", "@fast"];
@@ -33,6 +43,7 @@ const WRITE_FAST: &[&str] = &["@write", "@stream", "@fast"];
 const BLOCK_READ: &[&str] = &["@read", "@stream", "@slow", "@blocking"];
 const BLOCK_WRITE: &[&str] = &["@write", "@stream", "@slow", "@blocking"];
 const ONE_CORE: Route = Route::Keys(KeyRouting::SameCore);
+const GATHERED: Route = Route::Keys(KeyRouting::Planned(xread_plan));
 const K1: KeySpec = KeySpec::FIRST;
 const K2: KeySpec = KeySpec::range(2, 2, 1);
 const GROWS: Flags = Flags::WRITE.with(Flags::DENYOOM).with(Flags::FAST);
@@ -53,7 +64,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "stream", "5.0.0", "Returns the number of messages after removing them from a stream."),
     command!("xtrim", -4, Flags::WRITE, WRITE, K1, ONE_CORE, xtrim,
         "stream", "5.0.0", "Deletes messages from the beginning of a stream."),
-    command!("xread", -4, Flags::READONLY.with(Flags::BLOCKING), BLOCK_READ, KeySpec::STREAMS, ONE_CORE, xread,
+    command!("xread", -4, Flags::READONLY.with(Flags::BLOCKING), BLOCK_READ, KeySpec::STREAMS, GATHERED, xread,
         "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
     command!("xreadgroup", -7, Flags::WRITE.with(Flags::BLOCKING), BLOCK_WRITE, KeySpec::STREAMS, ONE_CORE, xreadgroup,
         "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
@@ -527,13 +538,10 @@ fn parse_read(args: Args<'_>, group_cmd: bool) -> Result<ReadArgs<'_>, Reply> {
         } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
             let rest = args.len() - i - 1;
             if !rest.is_multiple_of(2) {
-                let symbol = if group_cmd {
-                    "ID or '>'"
-                } else {
-                    "ID, '+', or '$'"
-                };
+                // Redis 7.2's words (7.0 names XREAD for both commands).
+                let symbol = if group_cmd { '>' } else { '$' };
                 return Err(Reply::error_owned(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an {symbol} must be specified."
+                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
                 )));
             }
             out.keys_at = i + 1;
@@ -581,6 +589,18 @@ fn read_reply(found: Vec<(Bytes, Reply)>) -> Reply {
     )
 }
 
+/// A blocked XREADGROUP whose stream was deleted (or replaced by another
+/// type) while it waited.
+const STREAM_GONE: Reply = Reply::error("UNBLOCKED the stream key no longer exists");
+/// A blocked XREADGROUP whose group was destroyed while it waited.
+const GROUP_GONE: Reply =
+    Reply::error("NOGROUP the consumer group this client was blocked on no longer exists");
+
+/// XREAD given `>`, which only XREADGROUP takes.
+const GREATER_IN_XREAD: Reply = Reply::error(
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+);
+
 fn xread(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let read = match parse_read(args, false) {
         Ok(r) => r,
@@ -599,11 +619,7 @@ fn xread(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                     Err(e) => return store_error(e),
                 }
             }
-            b">" => {
-                return Reply::error(
-                    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
-                );
-            }
+            b">" => return GREATER_IN_XREAD,
             _ => match strict_id(arg) {
                 Ok(id) => id,
                 Err(e) => return e,
@@ -639,6 +655,85 @@ fn xread(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     read_reply(found)
 }
 
+/// XREAD of streams on several cores: one `XREAD [COUNT n] STREAMS` per
+/// core over its streams and their IDs, joined by [`xread_join`]. The
+/// options and every ID are checked here first, so a malformed request
+/// fails whole, whichever core would have seen the bad ID. A blocking
+/// read waits on one core: BLOCK across cores stays `-CROSSSLOT`.
+fn xread_plan(p: &Planning<'_>, args: Args<'_>) -> Result<Plan, Reply> {
+    let read = parse_read(args, false)?;
+    if read.block.is_some() {
+        return Err(errors::CROSSSLOT);
+    }
+    let ids_at = read.keys_at + read.streams;
+    for n in 0..read.streams {
+        match args.get(ids_at + n) {
+            b"$" => {}
+            b">" => return Err(GREATER_IN_XREAD),
+            id => {
+                strict_id(id)?;
+            }
+        }
+    }
+    let mut parts: Vec<(usize, SmallVec<[usize; 4]>)> = Vec::new();
+    for n in 0..read.streams {
+        let core = p.shared.slots.owner_of(args.get(read.keys_at + n));
+        match parts.iter_mut().find(|(c, _)| *c == core) {
+            Some((_, streams)) => streams.push(n),
+            None => parts.push((core, SmallVec::from_slice(&[n]))),
+        }
+    }
+    let jobs = parts.iter().map(|(core, streams)| {
+        let mut part = OwnedArgs::new((0..read.keys_at).map(|i| args.get(i)));
+        for &n in streams {
+            part.push(args.get(read.keys_at + n));
+        }
+        for &n in streams {
+            part.push(args.get(ids_at + n));
+        }
+        (*core, Job::Command(p.spec, part))
+    });
+    let mut plan = Plan::new(jobs, Finish::Combine(xread_join));
+    plan.part_keys = parts.into_iter().map(|(_, streams)| streams).collect();
+    Ok(plan)
+}
+
+/// Joins the parts of a cross-core XREAD: each part answers its streams
+/// that have entries, in its order, so a stream's place is found by name
+/// among the part's streams. The first error wins; no entries anywhere is
+/// the null array, as one core answers.
+fn xread_join(f: &Finishing<'_>, outputs: Vec<Output>) -> Reply {
+    let args = f.args.args();
+    let Ok(read) = parse_read(args, false) else {
+        return Reply::error("ERR internal: cross-core XREAD lost its options");
+    };
+    let mut found: Vec<Option<(Reply, Reply)>> = (0..read.streams).map(|_| None).collect();
+    for (part, out) in outputs.into_iter().enumerate() {
+        let pairs = match out.into_reply() {
+            Reply::NilArray => continue,
+            Reply::KeyedArrays(pairs) => pairs,
+            err @ Reply::Error(_) => return err,
+            _ => return Reply::error("ERR internal: expected an XREAD part"),
+        };
+        let mut streams = f.part_keys[part].iter();
+        for (key, entries) in pairs {
+            let Reply::Bulk(name) = &key else {
+                return Reply::error("ERR internal: expected a stream name");
+            };
+            let Some(&n) = streams.find(|&&n| args.get(read.keys_at + n) == &name[..]) else {
+                return Reply::error("ERR internal: an XREAD part named another stream");
+            };
+            found[n] = Some((key, entries));
+        }
+    }
+    let found: Vec<(Reply, Reply)> = found.into_iter().flatten().collect();
+    if found.is_empty() {
+        Reply::NilArray
+    } else {
+        Reply::KeyedArrays(found)
+    }
+}
+
 fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     let read = match parse_read(args, true) {
         Ok(r) => r,
@@ -649,8 +744,13 @@ fn xreadgroup(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
     for n in 0..read.streams {
         let key = args.get(read.keys_at + n);
         // The key and group are checked before the IDs, as Redis does.
+        // A blocked read run again after its stream or group went away
+        // says so (Redis 7 answers its blocked readers these), rather
+        // than waiting on for entries that cannot come.
         match ctx.shard.stream(key) {
             Ok(Some(s)) if s.groups().contains_key(group) => {}
+            Ok(Some(_)) if ctx.woken => return GROUP_GONE,
+            Ok(None) | Err(_) if ctx.woken => return STREAM_GONE,
             Ok(_) => {
                 return stream_error(kiln_store::stream_no_group(
                     key,
@@ -1436,5 +1536,32 @@ mod tests {
         );
         assert_eq!(bound(b"x", 0, true), Err(INVALID_ID));
         assert_eq!(strict_id(b"-"), Err(INVALID_ID));
+    }
+
+    #[test]
+    fn unbalanced_stream_lists_answer_in_redis_7_2_words() {
+        let args = kiln_net::OwnedArgs::new([&b"XREAD"[..], b"STREAMS", b"a", b"b", b"0"]);
+        assert_eq!(
+            parse_read(args.args(), false).err(),
+            Some(Reply::error(
+                "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."
+            ))
+        );
+        let args = kiln_net::OwnedArgs::new([
+            &b"XREADGROUP"[..],
+            b"GROUP",
+            b"g",
+            b"c",
+            b"STREAMS",
+            b"a",
+            b"b",
+            b">",
+        ]);
+        assert_eq!(
+            parse_read(args.args(), true).err(),
+            Some(Reply::error(
+                "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified."
+            ))
+        );
     }
 }

@@ -98,6 +98,7 @@ impl TestBed {
             functions: Some(&mut self.functions),
             waiters: None,
             evicting: false,
+            woken: false,
             journal: None,
         };
         let tenant = self.session.tenant;

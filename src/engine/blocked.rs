@@ -269,6 +269,24 @@ impl Engine {
         }
     }
 
+    /// Serves the clients blocked on keys that changed outside a command
+    /// (the tick's active expiry, eviction between turns), tenant by
+    /// tenant.
+    pub(super) fn serve_ready(&mut self, post: &mut Post<Msg>) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        let tenants: Vec<TenantId> = self
+            .keyspaces
+            .iter_mut()
+            .filter(|(_, _, shard)| shard.has_ready())
+            .map(|(index, generation, _)| TenantId::new(index, generation))
+            .collect();
+        for tenant in tenants {
+            self.serve_blocked(tenant, post);
+        }
+    }
+
     pub(super) fn serve_key(&mut self, tenant: TenantId, key: &bytes::Bytes, post: &mut Post<Msg>) {
         while let Some((mut waiter, idle)) = self.blocked.take_first(tenant, key) {
             self.unwatch(tenant, &idle);
@@ -278,7 +296,10 @@ impl Engine {
                 Ok(()) => continue,
                 Err(args) => waiter.args = args,
             }
-            match self.job_output(spec, &waiter.args, origin, &[]) {
+            self.serving_waiter = true;
+            let output = self.job_output(spec, &waiter.args, origin, &[]);
+            self.serving_waiter = false;
+            match output {
                 Ok(output) => {
                     self.recycle(waiter.args.into_buffer());
                     post.send(origin.core, Msg::Done { origin, output });

@@ -246,6 +246,7 @@ impl Engine {
             functions: None,
             waiters: None,
             evicting: false,
+            woken: false,
             journal: None,
         };
         let cmd = Command {

@@ -103,6 +103,12 @@ pub struct Engine {
     evicting: evict::Pending,
     /// The job running now came from a `CLIENT NO-TOUCH` client.
     job_no_touch: bool,
+    /// The command running is a blocked request served again
+    /// ([`Site::woken`]).
+    serving_waiter: bool,
+    /// The tick removed keys (active expiry, eviction) that blocked
+    /// clients may wait on: serve them at the next timer.
+    serve_ready_soon: bool,
     /// `CLIENT PAUSE` on this core and the requests it holds.
     paused: paused::Paused,
     /// This core's `MONITOR` connections (key, client id).
@@ -145,6 +151,8 @@ impl Engine {
             snapshot: None,
             evicting: evict::Pending::default(),
             job_no_touch: false,
+            serving_waiter: false,
+            serve_ready_soon: false,
             paused: paused::Paused::default(),
             monitor_conns: Vec::new(),
             metrics_published: (shared_metrics_on).then(Instant::now),
@@ -194,6 +202,7 @@ impl Engine {
             waiters: Some(&mut self.blocked),
             journal: Some(&mut self.journal),
             evicting,
+            woken: self.serving_waiter,
         };
         let executed = commands::execute(site, cmd, caller, out);
         if no_touch && let Some(shard) = self.shard_of(tenant) {
@@ -1057,6 +1066,7 @@ impl Service for Engine {
         self.sweep_tenants();
         self.follow_access_modes();
         self.evict_between_turns();
+        self.serve_ready_soon = !self.blocked.is_empty();
         if self.loading.is_none() {
             self.check_auto_rewrite();
             self.check_save_schedule();
@@ -1089,6 +1099,7 @@ impl Service for Engine {
             || self.evicting.any()
             || !self.journal.monitored.is_empty()
             || self.paused.resume_soon
+            || self.serve_ready_soon
         {
             // Loading and rewriting go on between turns, without waiting
             // for events.
@@ -1119,6 +1130,8 @@ impl Service for Engine {
             if self.evicting.any() {
                 self.evict_between_turns();
             }
+            self.serve_ready_soon = false;
+            self.serve_ready(post);
         }
         if self.paused.lapse(now) || std::mem::take(&mut self.paused.resume_soon) {
             // The parked requests need their connections: a message.

@@ -210,6 +210,7 @@ impl Shard {
         // Fresh tables rather than clear(): a flush after a spike should give
         // the memory back.
         let old = std::mem::replace(&mut self.table, IndexMap::with_hasher(RandomState::new()));
+        self.signal_streams_gone(&old);
         self.snapshot_flushed(old);
         self.volatile = IndexSet::with_hasher(RandomState::new());
         self.used_memory = 0;
@@ -277,6 +278,9 @@ impl Shard {
             self.volatile.swap_remove(&key);
         }
         self.used_memory -= entry_cost(&key, &record);
+        if matches!(record.value, Value::Stream(_)) {
+            self.signal_ready(&key);
+        }
         (key, record)
     }
 
@@ -316,8 +320,9 @@ impl Shard {
     }
 
     /// Reports a watched `key` through [`Shard::take_ready`] although it
-    /// was not created: a stream that grew (XADD) or lost a group wakes
-    /// its blocked readers.
+    /// was not created: a stream that grew (XADD), lost a group, or went
+    /// away (deleted, flushed, overwritten by another type) wakes its
+    /// blocked readers, as Redis 7 signals a deleted stream.
     pub(crate) fn signal_ready(&mut self, key: &[u8]) {
         if !self.watched.is_empty()
             && let Some(key) = self.watched.get(key)
@@ -325,6 +330,30 @@ impl Shard {
         {
             self.ready.push(key.clone());
         }
+    }
+
+    /// Reports every watched key that held a stream in `old` (a table a
+    /// flush took away): their blocked group readers learn it is gone.
+    fn signal_streams_gone(&mut self, old: &IndexMap<Bytes, Record, RandomState>) {
+        if self.watched.is_empty() {
+            return;
+        }
+        let gone: Vec<Bytes> = self
+            .watched
+            .iter()
+            .filter(
+                |key| matches!(old.get(&key[..]), Some(r) if matches!(r.value, Value::Stream(_))),
+            )
+            .cloned()
+            .collect();
+        for key in gone {
+            self.signal_ready(&key);
+        }
+    }
+
+    /// Whether a watched key is waiting for [`Shard::take_ready`].
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// The watched keys created since the last call, in creation order.
@@ -338,7 +367,18 @@ impl Shard {
         let record = &mut self.table[idx];
         self.used_memory += value.payload_len();
         self.used_memory -= record.value.payload_len();
-        std::mem::replace(&mut record.value, value)
+        let was_stream = matches!(record.value, Value::Stream(_));
+        let old = std::mem::replace(&mut record.value, value);
+        if was_stream && !matches!(self.table[idx].value, Value::Stream(_)) {
+            let key = self
+                .table
+                .get_index(idx)
+                .expect("index in bounds")
+                .0
+                .clone();
+            self.signal_ready(&key);
+        }
+        old
     }
 
     /// Sets or clears the deadline of the entry at `idx`, keeping the

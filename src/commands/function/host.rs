@@ -246,6 +246,7 @@ impl Host for ShardHost<'_> {
             functions: None,
             waiters: None,
             evicting: false,
+            woken: false,
             journal: self.journal.as_deref_mut(),
         };
         let command = Command {

@@ -220,6 +220,7 @@ fn run_on(shard: &mut Shard, shared: &Shared, core: usize, job: &Job) -> Output 
         functions: None,
         waiters: None,
         evicting: false,
+        woken: false,
         journal: None,
     };
     let tenant = crate::tenant::TenantId::DEFAULT;
