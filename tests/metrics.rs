@@ -386,6 +386,52 @@ fn the_endpoint_counts_each_tenants_workload_exactly() {
     assert!(!text(b.cmd(&["INFO", "tenants"])).contains("t1"));
 }
 
+/// A tenant's network figures are the bytes of its connections' requests
+/// and replies, exactly: AUTH's request counts for `default` (the
+/// connection was not the tenant's yet), its `+OK` for the tenant.
+#[test]
+fn a_tenants_network_bytes_are_its_requests_and_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start(dir.path(), port, &[]);
+    let mut t = login(&server, "t2", "pw2");
+    let value = "v".repeat(1000);
+    let key = server.key_on_core(1, "net");
+    assert_eq!(t.cmd(&["SET", &key, &value]), Reply::OK);
+    assert_eq!(t.cmd(&["GET", &key]), bulk(&value));
+    let resp = |args: &[&str]| -> u64 {
+        let mut n = format!("*{}\r\n", args.len()).len();
+        for a in args {
+            n += format!("${}\r\n", a.len()).len() + a.len() + 2;
+        }
+        n as u64
+    };
+    let sent = resp(&["SET", &key, &value]) + resp(&["GET", &key]);
+    let answered = "+OK\r\n".len() * 2 + "$1000\r\n".len() + 1000 + 2;
+    let info = text(t.cmd(&["INFO", "tenant"]));
+    let field = |name: &str| -> u64 {
+        let prefix = format!("{name}:");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+            .parse()
+            .unwrap()
+    };
+    // The INFO request itself was read before it ran; its reply not yet.
+    let info_request = resp(&["INFO", "tenant"]);
+    assert_eq!(field("tenant_net_input_bytes"), sent + info_request);
+    assert_eq!(field("tenant_net_output_bytes"), answered as u64);
+    let s = scrape_after(port, Instant::now());
+    let series = |name: &str| s.value(name, &[("tenant", "t2")]).unwrap() as u64;
+    assert_eq!(series("kiln_tenant_net_input_bytes_total"), sent + info_request);
+    assert!(series("kiln_tenant_net_output_bytes_total") > answered as u64);
+    assert_eq!(
+        s.value("kiln_tenant_net_input_bytes_total", &[("tenant", "t1")]),
+        Some(0.0),
+        "t1 sent nothing"
+    );
+}
+
 #[test]
 fn the_endpoint_answers_while_every_core_spins() {
     let dir = tempfile::tempdir().unwrap();

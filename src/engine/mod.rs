@@ -1050,6 +1050,17 @@ impl Service for Engine {
         self.charge_output(conn);
     }
 
+    fn transferred(&mut self, session: &Session, input: u64, output: u64) {
+        // Only this core writes its row: plain loads and stores.
+        let usage = self.shared.tenants.usage(self.id, session.tenant);
+        if input > 0 {
+            Usage::add(&usage.net_input, input);
+        }
+        if output > 0 {
+            Usage::add(&usage.net_output, output);
+        }
+    }
+
     fn tick(&mut self, clients: &mut Clients<'_, Engine>) {
         self.ops
             .sample(Instant::now(), self.stats.commands_processed);

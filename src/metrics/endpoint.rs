@@ -284,6 +284,18 @@ impl Collector for Figures {
                 "Keys evicted from the tenant's keyspace for a memory bound.",
                 MetricType::Counter,
             ),
+            Family::new(
+                "kiln_tenant_net_input",
+                "Bytes read from the tenant's connections.",
+                MetricType::Counter,
+            )
+            .unit(Unit::Bytes),
+            Family::new(
+                "kiln_tenant_net_output",
+                "Bytes written to the tenant's connections.",
+                MetricType::Counter,
+            )
+            .unit(Unit::Bytes),
         ];
         let mut isolates: BTreeMap<usize, u64> = BTreeMap::new();
         for core in &cores {
@@ -304,6 +316,8 @@ impl Collector for Figures {
             counters[0].add(label(), n(f.commands));
             counters[1].add(label(), f.cpu_us as f64 / 1e6);
             counters[2].add(label(), n(f.evicted));
+            counters[3].add(label(), n(f.net_input));
+            counters[4].add(label(), n(f.net_output));
         }
         for family in gauges.iter().chain(&counters) {
             family.encode(&mut encoder)?;

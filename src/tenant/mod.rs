@@ -205,6 +205,10 @@ pub struct Usage {
     pub triggers_dropped: AtomicU64,
     /// Keys this core evicted from the tenant's keyspace.
     pub evicted: AtomicU64,
+    /// Bytes this core read from the tenant's connections.
+    pub net_input: AtomicU64,
+    /// Bytes this core wrote to the tenant's connections.
+    pub net_output: AtomicU64,
 }
 
 impl Usage {
@@ -259,6 +263,11 @@ pub struct TenantFigures {
     pub cpu_us: u64,
     /// Keys evicted from its keyspace (the server's policy or its own).
     pub evicted: u64,
+    /// Bytes read from its connections (a request counts for the tenant
+    /// the connection was when it arrived: AUTH's for the one before).
+    pub net_input: u64,
+    /// Bytes written to its connections.
+    pub net_output: u64,
 }
 
 /// Why a connection may not authenticate as a tenant it has the password of.
@@ -579,6 +588,8 @@ impl Tenants {
             rejected: sum(|u| &u.rejected),
             cpu_us: sum(|u| &u.cpu_ns) / 1000,
             evicted: sum(|u| &u.evicted),
+            net_input: sum(|u| &u.net_input),
+            net_output: sum(|u| &u.net_output),
             connections: self.slot(id).connections.load(Ordering::Relaxed),
         }
     }

@@ -168,6 +168,11 @@ pub trait Service: Sized {
     /// `conn`'s unsent output changed size (replies queued or written).
     fn output_changed(&mut self, conn: &mut Connection<Self>);
 
+    /// `input` bytes were read from, or `output` bytes written to, the
+    /// client of `session` (besides the per-core [`NetCounters`]), so a
+    /// service can count them per client or per tenant.
+    fn transferred(&mut self, _session: &Self::Session, _input: u64, _output: u64) {}
+
     /// Periodic work (`hz` times a second).
     fn tick(&mut self, clients: &mut Clients<'_, Self>);
 

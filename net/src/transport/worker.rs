@@ -320,6 +320,7 @@ impl<S: Service> Worker<S> {
             match conn.fill() {
                 Ok(Filled::Bytes { n, drained }) => {
                     self.service.counters().input_bytes += n as u64;
+                    self.service.transferred(&conn.session, n as u64, 0);
                     if let Err(breach) = self.process_input(key) {
                         return self.drop_client(key, breach);
                     }
@@ -458,7 +459,12 @@ impl<S: Service> Worker<S> {
             return self.drop_client(key, breach);
         }
         match conn.flush() {
-            Ok(n) => self.service.counters().output_bytes += n as u64,
+            Ok(n) => {
+                self.service.counters().output_bytes += n as u64;
+                if n > 0 {
+                    self.service.transferred(&conn.session, 0, n as u64);
+                }
+            }
             Err(_) => return self.close(key, Closed::Peer),
         }
         self.service.output_changed(conn);

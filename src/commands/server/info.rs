@@ -699,6 +699,8 @@ fn tenant_section(section: &str, tenants: &Tenants, me: TenantId) -> String {
             ("mem_clients_normal", f.output),
             ("used_cpu_usec", f.cpu_us),
             ("evicted_keys", f.evicted),
+            ("net_input_bytes", f.net_input),
+            ("net_output_bytes", f.net_output),
         ];
         fields.extend(tenants.limits(id).pairs());
         fields
