@@ -432,6 +432,48 @@ fn a_tenants_network_bytes_are_its_requests_and_replies() {
     );
 }
 
+/// Each isolate a core builds or evicts is counted for its tenant: with
+/// room for one isolate per core, two tenants taking turns on one core
+/// evict each other, and the tenants' counts add up to the cores'.
+#[test]
+fn isolates_created_and_evicted_are_counted_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start(dir.path(), port, &["--function-isolates-per-core", "1"]);
+    let mut t1 = server.connect_on_core_as(0, Some(("t1", "pw1")));
+    let mut t2 = server.connect_on_core_as(0, Some(("t2", "pw2")));
+    assert_eq!(t1.cmd(&["FUNCTION", "LOAD", LIB]), bulk("lib"));
+    assert_eq!(t2.cmd(&["FUNCTION", "LOAD", LIB]), bulk("lib"));
+    for _ in 0..3 {
+        assert_eq!(t1.cmd(&["FCALL", "f1", "0"]), Reply::Integer(1));
+        assert_eq!(t2.cmd(&["FCALL", "f2", "0"]), Reply::Integer(2));
+    }
+    let s = scrape_after(port, Instant::now());
+    let tenant = |name: &str, tenant: &str| s.value(name, &[("tenant", tenant)]).unwrap_or(0.0);
+    let cores = |name: &str| -> f64 {
+        ["0", "1"]
+            .iter()
+            .map(|c| s.value(name, &[("core", c)]).unwrap())
+            .sum()
+    };
+    for t in ["t1", "t2"] {
+        // Every call but t1's first found the other tenant's isolate.
+        assert!(tenant("kiln_tenant_isolates_created_total", t) >= 3.0, "{t}");
+        assert!(tenant("kiln_tenant_isolates_evicted_total", t) >= 2.0, "{t}");
+    }
+    for what in ["created", "evicted"] {
+        let per_tenant: f64 = ["t1", "t2", "default"]
+            .iter()
+            .map(|t| tenant(&format!("kiln_tenant_isolates_{what}_total"), t))
+            .sum();
+        assert_eq!(
+            per_tenant,
+            cores(&format!("kiln_core_isolates_{what}_total")),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn the_endpoint_answers_while_every_core_spins() {
     let dir = tempfile::tempdir().unwrap();

@@ -26,7 +26,7 @@ mod share;
 
 pub use error::FunctionError;
 pub use registry::{Library, Registry, RegistryLimits, RestorePolicy, TenantLibraries};
-pub use runtime::{Call, FunctionRuntime, IsolateCounts, RuntimeLimits};
+pub use runtime::{Call, FunctionRuntime, IsolateChurn, IsolateCounts, RuntimeLimits};
 pub use share::CpuShare;
 
 pub use kiln_isolates::{

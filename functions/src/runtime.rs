@@ -84,6 +84,15 @@ struct Kept {
     calls: u64,
 }
 
+/// One tenant's isolates created and evicted on one core.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IsolateChurn {
+    /// Isolates built for it (its first call, or after an eviction).
+    pub created: u64,
+    /// Its isolates evicted to make room for another tenant's.
+    pub evicted: u64,
+}
+
 /// One core's function runtime.
 pub struct FunctionRuntime {
     registry: Arc<Registry>,
@@ -98,6 +107,9 @@ pub struct FunctionRuntime {
     limits: RuntimeLimits,
     created: u64,
     evicted: u64,
+    /// Isolates created and evicted per tenant on this core (the
+    /// tenants' shares of `created` and `evicted`).
+    churn: HashMap<TenantId, IsolateChurn>,
     throttled: u64,
 }
 
@@ -117,6 +129,7 @@ impl FunctionRuntime {
             limits,
             created: 0,
             evicted: 0,
+            churn: HashMap::new(),
             throttled: 0,
         }
     }
@@ -136,6 +149,11 @@ impl FunctionRuntime {
             evicted: self.evicted,
             throttled: self.throttled,
         }
+    }
+
+    /// How many isolates of `tenant` this core created and evicted.
+    pub fn isolate_churn(&self, tenant: TenantId) -> IsolateChurn {
+        self.churn.get(&tenant).copied().unwrap_or_default()
     }
 
     /// Whether `tenant` has an isolate on this core now.
@@ -225,6 +243,7 @@ impl FunctionRuntime {
             self.drop_isolate(id);
         }
         self.shares.retain(|id, _| registry.is_bound(*id));
+        self.churn.retain(|id, _| registry.is_bound(*id));
     }
 
     /// The tenant's CPU meter on this core (every entry point starts here).
@@ -253,6 +272,7 @@ impl FunctionRuntime {
             self.make_room();
             let isolate = TenantIsolate::new(tenant, limits, self.watch.clone());
             self.created += 1;
+            self.churn.entry(tenant).or_default().created += 1;
             self.isolates.insert(
                 tenant,
                 Kept {
@@ -386,6 +406,7 @@ impl FunctionRuntime {
             let Some(oldest) = oldest else { break };
             self.drop_isolate(oldest);
             self.evicted += 1;
+            self.churn.entry(oldest).or_default().evicted += 1;
         }
     }
 

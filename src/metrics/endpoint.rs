@@ -45,6 +45,7 @@ pub fn snapshot(
             functions: rows.functions().to_vec(),
             totals: rows.totals(),
             isolate: functions.has_isolate(tenant),
+            churn: functions.isolate_churn(tenant),
         })
         .collect();
     CoreSnapshot {
@@ -328,6 +329,7 @@ impl Collector for Figures {
         let mut rejected: BTreeMap<(usize, usize), u64> = BTreeMap::new();
         let mut functions: BTreeMap<(usize, String, String), (u64, u64)> = BTreeMap::new();
         let mut killed: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+        let mut churn: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
         for core in &cores {
             for t in core.tenants.iter().filter(|t| current(t.tenant)) {
                 let index = t.tenant.index();
@@ -353,6 +355,11 @@ impl Collector for Figures {
                 for (reason, &count) in t.totals.killed.iter().enumerate().filter(|(_, c)| **c > 0)
                 {
                     *killed.entry((index, reason)).or_default() += count;
+                }
+                if t.churn != Default::default() {
+                    let row = churn.entry(index).or_default();
+                    row.0 += t.churn.created;
+                    row.1 += t.churn.evicted;
                 }
             }
         }
@@ -440,7 +447,27 @@ impl Collector for Figures {
                 n(count),
             );
         }
-        for family in by_command.iter().chain([&refused, &calls, &cpu, &stopped]) {
+        let mut isolates = [
+            Family::new(
+                "kiln_tenant_isolates_created",
+                "Isolates built for the tenant (a first call on a core, or after an eviction).",
+                MetricType::Counter,
+            ),
+            Family::new(
+                "kiln_tenant_isolates_evicted",
+                "The tenant's isolates evicted to make room for another tenant's.",
+                MetricType::Counter,
+            ),
+        ];
+        for (index, &(created, evicted)) in &churn {
+            let Some(tenant) = names.get(index) else {
+                continue;
+            };
+            isolates[0].add(vec![("tenant", tenant.clone())], n(created));
+            isolates[1].add(vec![("tenant", tenant.clone())], n(evicted));
+        }
+        let all = [&refused, &calls, &cpu, &stopped, &isolates[0], &isolates[1]];
+        for family in by_command.iter().chain(all) {
             family.encode(&mut encoder)?;
         }
 

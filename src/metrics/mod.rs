@@ -137,6 +137,8 @@ pub struct TenantSnapshot {
     pub totals: FunctionTotals,
     /// Whether the tenant has an isolate on this core.
     pub isolate: bool,
+    /// Its isolates this core created and evicted.
+    pub churn: kiln_functions::IsolateChurn,
 }
 
 /// What a core publishes for the endpoint.
