@@ -721,15 +721,25 @@ fn commandstats_layout_matches_redis() {
         assert_eq!(conn.cmd(&["GET", "a"]), bulk("1"));
         assert!(conn.cmd(&["GET"]).is_error());
         assert!(conn.cmd(&["INCR", "b"]).is_error());
+        // EXEC's commands count one by one, on both cores for Kiln.
+        assert_eq!(conn.cmd(&["MULTI"]), Reply::OK);
+        for command in [&["SET", "c", "2"][..], &["INCR", "b"], &["INCR", "a"], &["GET", "c"]] {
+            assert_eq!(conn.cmd(command), Reply::status("QUEUED"));
+        }
+        assert!(!conn.cmd(&["EXEC"]).is_error());
+    }
+    for mut subscriber in [redis.connect(), server.connect()] {
+        subscriber.cmd(&["SUBSCRIBE", "news"]);
+        subscriber.cmd(&["UNSUBSCRIBE", "news"]);
     }
     let theirs = cmdstats(&text(r.cmd(&["INFO", "commandstats"])));
     let ours = cmdstats(&text(k.cmd(&["INFO", "commandstats"])));
-    for name in ["set", "get", "incr"] {
+    for name in ["set", "get", "incr", "multi", "exec", "subscribe", "unsubscribe"] {
         assert_eq!(ours.get(name), theirs.get(name), "cmdstat_{name}");
     }
     assert_eq!(
         theirs["incr"],
-        "calls=1,usec=*,usec_per_call=*,rejected_calls=0,failed_calls=1"
+        "calls=3,usec=*,usec_per_call=*,rejected_calls=0,failed_calls=2"
     );
     // LATENCY HISTOGRAM's shape: [name, [calls, n, histogram_usec, [...]]].
     let shape = |reply: Reply| match reply {

@@ -60,7 +60,19 @@ pub type Slot = (usize, usize);
 #[derive(Debug, Default)]
 pub struct Batch {
     tenant: TenantId,
-    jobs: Vec<(Slot, Job)>,
+    jobs: Vec<TxJob>,
+}
+
+/// One job of a core's part of a transaction.
+#[derive(Debug)]
+struct TxJob {
+    /// Where its reply goes in EXEC's answer.
+    slot: Slot,
+    job: Job,
+    /// A whole queued command, not one core's part of a split one: it
+    /// counts as a call of its command where it runs, as Redis counts each
+    /// command EXEC runs.
+    whole: bool,
 }
 
 /// A core's part in a transaction, as its coordinator asks for it.
@@ -206,6 +218,18 @@ impl Engine {
         if !self.admit_engine_command(conn, spec, args) {
             return;
         }
+        // Counted as Redis counts them (untimed: WATCH and EXEC finish on
+        // other cores). EXEC fails without MULTI or after an error while
+        // queueing (EXECABORT); a WATCH abort is its nil, not a failure.
+        let failed = match spec.name {
+            "exec" => conn.session.multi.as_ref().is_none_or(|m| m.failed),
+            "watch" => conn.session.multi.is_some(),
+            "multi" => conn.session.multi.is_some(),
+            "discard" => conn.session.multi.is_none(),
+            _ => false,
+        };
+        let tenant = conn.session.tenant;
+        self.stats.commands.ran(tenant, spec, None, failed);
         let protocol = conn.session.protocol;
         let reply = match spec.name {
             "multi" if conn.session.multi.is_some() => tx::NESTED,
@@ -589,9 +613,11 @@ impl Engine {
                     queued.with_session = true;
                     queued.args = args;
                 }
-                Placement::Core(core) => batch_of(&mut batches, core)
-                    .jobs
-                    .push(((i, 0), Job::Command(spec, args))),
+                Placement::Core(core) => batch_of(&mut batches, core).jobs.push(TxJob {
+                    slot: (i, 0),
+                    job: Job::Command(spec, args),
+                    whole: true,
+                }),
                 Placement::Parts(plan) => {
                     let Finish::Combine(combine) = plan.finish else {
                         unreachable!("placed in parts only when combined")
@@ -599,7 +625,11 @@ impl Engine {
                     let part_cores = plan.parts.iter().map(|(c, _)| *c).collect();
                     let n = plan.parts.len();
                     for (part, (core, job)) in plan.parts.into_iter().enumerate() {
-                        batch_of(&mut batches, core).jobs.push(((i, part), job));
+                        batch_of(&mut batches, core).jobs.push(TxJob {
+                            slot: (i, part),
+                            job,
+                            whole: false,
+                        });
                     }
                     queued.split = Some(Split {
                         combine,
@@ -1009,7 +1039,7 @@ impl Engine {
     fn run_batch(&mut self, batch: Batch) -> Vec<(Slot, Reply)> {
         let tenant = batch.tenant;
         let mut replies = Vec::with_capacity(batch.jobs.len());
-        for (slot, job) in batch.jobs {
+        for TxJob { slot, job, whole } in batch.jobs {
             let reply = if self.loading.is_some() {
                 loading::LOADING
             } else {
@@ -1020,10 +1050,17 @@ impl Engine {
                             args: args.args(),
                             tenant,
                         };
-                        match self.execute(cmd, Caller::Job(&[]), Out::Value) {
+                        let started = std::time::Instant::now();
+                        let reply = match self.execute(cmd, Caller::Job(&[]), Out::Value) {
                             Executed::Reply(reply) | Executed::Block(_, reply, _) => reply,
                             _ => errors::NOT_HERE,
+                        };
+                        if whole {
+                            let nanos = started.elapsed().as_nanos() as u64;
+                            let failed = reply.is_error();
+                            self.stats.commands.ran(tenant, spec, Some(nanos), failed);
                         }
+                        reply
                     }
                     Job::Pause(op) => {
                         // Inside EXEC: the parked requests (if this ended a
@@ -1102,7 +1139,7 @@ fn batch_of(batches: &mut Vec<(usize, Batch)>, core: usize) -> &mut Batch {
 fn locked_keys(batch: &Batch) -> (Vec<Bytes>, bool) {
     let mut keys = Vec::new();
     let mut whole = false;
-    for (_, job) in &batch.jobs {
+    for TxJob { job, .. } in &batch.jobs {
         if let Job::Command(spec, args) = job {
             let args = args.args();
             let before = keys.len();
