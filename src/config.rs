@@ -162,6 +162,11 @@ pub struct Options {
     /// The snapshot's file name, in `dir` (`dump.rdb`).
     #[arg(long)]
     pub dbfilename: Option<String>,
+    /// Write strings LZF-compressed in snapshots and `DUMP` payloads
+    /// (`yes`, Redis's default) or plain (`no`).
+    #[arg(long, value_parser = parse_yes_no)]
+    #[serde(default, deserialize_with = "de_yes_no")]
+    pub rdbcompression: Option<bool>,
     /// Load a log whose last record is torn (a crash mid-write), cutting
     /// it off with a warning (`yes`), or refuse to start (`no`).
     #[arg(long, value_parser = parse_yes_no)]
@@ -311,6 +316,8 @@ pub struct Settings {
     pub save: SavePoints,
     /// `dbfilename`.
     pub dbfilename: String,
+    /// `rdbcompression`: strings LZF-compressed in snapshots and DUMP.
+    pub rdbcompression: bool,
     /// Storage-function limits.
     pub functions: FunctionSettings,
     /// Where collections leave their compact encodings.
@@ -408,6 +415,7 @@ impl Default for Settings {
             dir: PathBuf::from("."),
             save: SavePoints::default(),
             dbfilename: "dump.rdb".into(),
+            rdbcompression: true,
             functions: FunctionSettings::default(),
             encoding: EncodingLimits::default(),
         }
@@ -473,6 +481,7 @@ impl Options {
             appendfilename,
             save,
             dbfilename,
+            rdbcompression,
             aof_load_truncated,
             auto_aof_rewrite_percentage,
             auto_aof_rewrite_min_size,
@@ -580,6 +589,7 @@ impl Options {
             dir: self.dir.unwrap_or(d.dir),
             save,
             dbfilename: self.dbfilename.unwrap_or(d.dbfilename),
+            rdbcompression: self.rdbcompression.unwrap_or(d.rdbcompression),
         };
         s.validate()?;
         Ok(s)

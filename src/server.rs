@@ -47,6 +47,7 @@ impl Server {
     pub fn start(mut settings: Settings) -> io::Result<Handle> {
         let cores = settings.cores;
         settings.maxclients = crate::fdlimit::raise_for(settings.maxclients, cores);
+        kiln_persist::rdb::set_compression(settings.rdbcompression);
         let tenants = Tenants::new(
             &settings.tenants,
             settings.tenant_file.as_deref(),

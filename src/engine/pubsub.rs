@@ -174,7 +174,9 @@ impl Engine {
             && let Some(refusal) = self.shard_channels_elsewhere(&conn.session, args)
         {
             self.stats.error_replies += 1;
-            self.stats.commands.rejected(conn.session.tenant, spec, &refusal);
+            self.stats
+                .commands
+                .rejected(conn.session.tenant, spec, &refusal);
             return conn.replies.push(&refusal, protocol);
         }
         let names: Vec<Bytes> = (1..args.len())
@@ -189,12 +191,16 @@ impl Engine {
             let growth = crate::tenant::Growth::default().bytes(bytes);
             if !self.shared.admits(conn.session.tenant, growth) {
                 self.stats.error_replies += 1;
-                self.stats.commands.rejected(conn.session.tenant, spec, &errors::OOM);
+                self.stats
+                    .commands
+                    .rejected(conn.session.tenant, spec, &errors::OOM);
                 return conn.replies.push(&errors::OOM, protocol);
             }
         }
         // Counted as a call (untimed), as Redis counts SUBSCRIBE and the rest.
-        self.stats.commands.ran(conn.session.tenant, spec, None, false);
+        self.stats
+            .commands
+            .ran(conn.session.tenant, spec, None, false);
         let replies = self.subscribe(conn, verb, names);
         for reply in &replies {
             conn.replies.push(reply, protocol);

@@ -256,6 +256,64 @@ pub(super) fn ziplist(blob: &[u8]) -> Result<Vec<Bytes>, RdbError> {
     Ok(out)
 }
 
+/// LZF compression in liblzf's format (what Redis writes for a string
+/// when `rdbcompression` is on): `None` unless the result fits in
+/// `max_out` bytes. Greedy: a 3-byte hash finds the last position that
+/// began the same 3 bytes, within LZF's 8 KiB window; a match runs up to
+/// LZF's 264 bytes.
+pub(super) fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
+    const HASH_BITS: u32 = 14;
+    const MAX_LITERAL: usize = 32;
+    const MAX_OFFSET: usize = 1 << 13;
+    const MAX_MATCH: usize = (1 << 8) + (1 << 3);
+    let hash = |at: usize| {
+        let v = u32::from_be_bytes([0, input[at], input[at + 1], input[at + 2]]);
+        (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    };
+    let literals = |out: &mut Vec<u8>, run: &[u8]| {
+        for chunk in run.chunks(MAX_LITERAL) {
+            out.push((chunk.len() - 1) as u8);
+            out.extend_from_slice(chunk);
+        }
+    };
+    let mut out = Vec::with_capacity(max_out.min(input.len()));
+    // Position + 1 of the last place each hash was seen (0: never).
+    let mut last = vec![0usize; 1 << HASH_BITS];
+    let (mut at, mut run_start) = (0, 0);
+    while at + 2 < input.len() {
+        let h = hash(at);
+        let seen = std::mem::replace(&mut last[h], at + 1);
+        let candidate = seen
+            .checked_sub(1)
+            .filter(|&from| at - from <= MAX_OFFSET && input[from..from + 3] == input[at..at + 3]);
+        let Some(from) = candidate else {
+            at += 1;
+            continue;
+        };
+        let longest = (input.len() - at).min(MAX_MATCH);
+        let mut len = 3;
+        while len < longest && input[from + len] == input[at + len] {
+            len += 1;
+        }
+        literals(&mut out, &input[run_start..at]);
+        let (l, offset) = (len - 2, at - from - 1);
+        if l < 7 {
+            out.push(((l << 5) | (offset >> 8)) as u8);
+        } else {
+            out.push(((7 << 5) | (offset >> 8)) as u8);
+            out.push((l - 7) as u8);
+        }
+        out.push(offset as u8);
+        if out.len() > max_out {
+            return None;
+        }
+        at += len;
+        run_start = at;
+    }
+    literals(&mut out, &input[run_start..]);
+    (out.len() <= max_out).then_some(out)
+}
+
 /// LZF decompression into exactly `len` bytes.
 pub(super) fn lzf_decompress(input: &[u8], len: usize) -> Result<Vec<u8>, RdbError> {
     let bad = RdbError::BadFormat;

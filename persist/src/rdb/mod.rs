@@ -17,7 +17,9 @@ mod compact;
 pub mod file;
 mod stream;
 
-use compact::{intset, listpack, lzf_decompress, ziplist};
+use compact::{intset, listpack, lzf_compress, lzf_decompress, ziplist};
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use kiln_store::{Stream, Value};
@@ -197,7 +199,39 @@ pub(crate) fn put_len(out: &mut Vec<u8>, len: u64) {
     }
 }
 
+/// Whether strings are written LZF-compressed (`rdbcompression`, on by
+/// default as in Redis): one setting for the whole process, as Redis's.
+static COMPRESSION: AtomicBool = AtomicBool::new(true);
+
+/// Turns `rdbcompression` on or off for every payload and file written
+/// from now on (reading takes either).
+pub fn set_compression(on: bool) {
+    COMPRESSION.store(on, Ordering::Relaxed);
+}
+
+/// Whether `rdbcompression` is on.
+pub fn compression() -> bool {
+    COMPRESSION.load(Ordering::Relaxed)
+}
+
 pub(crate) fn put_string(out: &mut Vec<u8>, s: &[u8]) {
+    put_string_as(out, s, compression());
+}
+
+/// [`put_string`] with compression chosen by the caller. As Redis: a
+/// string longer than 20 bytes is written LZF-compressed (encoding 3:
+/// compressed length, length, data) when that saves at least 4 bytes.
+pub(crate) fn put_string_as(out: &mut Vec<u8>, s: &[u8], compress: bool) {
+    if compress
+        && s.len() > 20
+        && let Some(packed) = lzf_compress(s, s.len() - 4)
+    {
+        out.push(0xc3);
+        put_len(out, packed.len() as u64);
+        put_len(out, s.len() as u64);
+        out.extend_from_slice(&packed);
+        return;
+    }
     put_len(out, s.len() as u64);
     out.extend_from_slice(s);
 }
@@ -500,6 +534,73 @@ mod tests {
     use super::*;
 
     const BUDGET: usize = 1 << 20;
+
+    /// Inputs LZF meets: text, runs, repeats past its 8 KiB window and its
+    /// 264-byte match limit, and bytes with nothing to find.
+    fn lzf_inputs() -> Vec<Vec<u8>> {
+        let mut noise = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            noise.push(x as u8);
+        }
+        let text = b"the quick brown fox jumps over the lazy dog; ".repeat(40);
+        let mut far = noise.clone();
+        far.extend(vec![b'z'; 9000]);
+        far.extend_from_slice(&noise[..300]);
+        vec![
+            text,
+            vec![b'a'; 100_000],
+            b"abcabcabcabcabcabcabcabcabcabcab".to_vec(),
+            far,
+            noise,
+            b"0123456789012345678901".to_vec(),
+        ]
+    }
+
+    #[test]
+    fn lzf_round_trips_and_never_grows_past_its_bound() {
+        for input in lzf_inputs() {
+            if let Some(packed) = lzf_compress(&input, input.len() - 4) {
+                assert!(packed.len() <= input.len() - 4);
+                assert_eq!(lzf_decompress(&packed, input.len()).unwrap(), input);
+            }
+            // Any bound: either it fits and round-trips, or it is refused.
+            for bound in [0, 1, 3, input.len() / 2] {
+                if let Some(packed) = lzf_compress(&input, bound) {
+                    assert!(packed.len() <= bound);
+                    assert_eq!(lzf_decompress(&packed, input.len()).unwrap(), input);
+                }
+            }
+        }
+        // Compressible inputs do compress; noise does not.
+        let inputs = lzf_inputs();
+        assert!(lzf_compress(&inputs[0], inputs[0].len() - 4).unwrap().len() < 200);
+        assert!(lzf_compress(&inputs[1], 99_996).unwrap().len() < 1_200);
+        assert_eq!(lzf_compress(&inputs[4], inputs[4].len() - 4), None);
+    }
+
+    #[test]
+    fn compressed_strings_read_back_and_short_or_incompressible_ones_stay_plain() {
+        for input in lzf_inputs() {
+            let mut out = Vec::new();
+            put_string_as(&mut out, &input, true);
+            let compressed = out[0] == 0xc3;
+            assert_eq!(compressed, lzf_compress(&input, input.len() - 4).is_some());
+            let mut read = Input::new(&out, input.len() * 2 + 64);
+            assert_eq!(&read.string().unwrap()[..], &input[..]);
+            assert!(read.data.is_empty());
+        }
+        // 20 bytes or fewer: plain, as Redis.
+        let mut out = Vec::new();
+        put_string_as(&mut out, &[b'a'; 20], true);
+        assert_eq!(out[0], 20);
+        let mut out = Vec::new();
+        put_string_as(&mut out, &[b'a'; 21], false);
+        assert_eq!(out[0], 21);
+    }
 
     #[test]
     fn crc64_matches_redis() {

@@ -58,6 +58,8 @@ enum ParamKind {
     AtStart,
     /// `appendfsync`: `always`, `everysec` or `no`.
     Fsync,
+    /// `rdbcompression`: `yes` or `no`, for the whole process.
+    Compression,
     /// `loglevel`: one of Redis's names, applied to the log at once.
     LogLevel,
     /// A collection encoding threshold: a plain integer, or a memory value
@@ -272,6 +274,11 @@ const PARAMS: &[Param] = &[
         kind: ParamKind::AtStart,
     },
     Param {
+        name: "rdbcompression",
+        get: |_| yes_no(kiln_persist::rdb::compression()),
+        kind: ParamKind::Compression,
+    },
+    Param {
         name: "appendonly",
         get: |s| yes_no(s.settings.aof.enabled),
         kind: ParamKind::AtStart,
@@ -472,6 +479,8 @@ enum Change {
     Save(crate::save::SavePoints),
     /// A new `loglevel`.
     LogLevel(String),
+    /// `rdbcompression` on or off.
+    Compression(bool),
     Nothing,
 }
 
@@ -645,6 +654,15 @@ fn parse_config_set(
                     ));
                 }
             },
+            ParamKind::Compression => match crate::config::parse_yes_no(&value) {
+                Ok(on) => Change::Compression(on),
+                Err(_) => {
+                    return Err(set_failed(
+                        param.name,
+                        "argument must be 'yes' or 'no'",
+                    ));
+                }
+            },
             ParamKind::Immutable => unreachable!("rejected above"),
         });
     }
@@ -677,6 +695,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> Reply {
                 *runtime.loglevel.write().unwrap_or_else(|e| e.into_inner()) = level;
             }
             Change::TenantEvents(flags) => ctx.shared.tenants.set_notify_flags(ctx.tenant, flags),
+            Change::Compression(on) => kiln_persist::rdb::set_compression(on),
             Change::Nothing => {}
         }
     }
