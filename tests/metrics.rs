@@ -423,7 +423,10 @@ fn a_tenants_network_bytes_are_its_requests_and_replies() {
     assert_eq!(field("tenant_net_output_bytes"), answered as u64);
     let s = scrape_after(port, Instant::now());
     let series = |name: &str| s.value(name, &[("tenant", "t2")]).unwrap() as u64;
-    assert_eq!(series("kiln_tenant_net_input_bytes_total"), sent + info_request);
+    assert_eq!(
+        series("kiln_tenant_net_input_bytes_total"),
+        sent + info_request
+    );
     assert!(series("kiln_tenant_net_output_bytes_total") > answered as u64);
     assert_eq!(
         s.value("kiln_tenant_net_input_bytes_total", &[("tenant", "t1")]),
@@ -458,8 +461,14 @@ fn isolates_created_and_evicted_are_counted_per_tenant() {
     };
     for t in ["t1", "t2"] {
         // Every call but t1's first found the other tenant's isolate.
-        assert!(tenant("kiln_tenant_isolates_created_total", t) >= 3.0, "{t}");
-        assert!(tenant("kiln_tenant_isolates_evicted_total", t) >= 2.0, "{t}");
+        assert!(
+            tenant("kiln_tenant_isolates_created_total", t) >= 3.0,
+            "{t}"
+        );
+        assert!(
+            tenant("kiln_tenant_isolates_evicted_total", t) >= 2.0,
+            "{t}"
+        );
     }
     for what in ["created", "evicted"] {
         let per_tenant: f64 = ["t1", "t2", "default"]
@@ -723,7 +732,12 @@ fn commandstats_layout_matches_redis() {
         assert!(conn.cmd(&["INCR", "b"]).is_error());
         // EXEC's commands count one by one, on both cores for Kiln.
         assert_eq!(conn.cmd(&["MULTI"]), Reply::OK);
-        for command in [&["SET", "c", "2"][..], &["INCR", "b"], &["INCR", "a"], &["GET", "c"]] {
+        for command in [
+            &["SET", "c", "2"][..],
+            &["INCR", "b"],
+            &["INCR", "a"],
+            &["GET", "c"],
+        ] {
             assert_eq!(conn.cmd(command), Reply::status("QUEUED"));
         }
         assert!(!conn.cmd(&["EXEC"]).is_error());
@@ -734,7 +748,15 @@ fn commandstats_layout_matches_redis() {
     }
     let theirs = cmdstats(&text(r.cmd(&["INFO", "commandstats"])));
     let ours = cmdstats(&text(k.cmd(&["INFO", "commandstats"])));
-    for name in ["set", "get", "incr", "multi", "exec", "subscribe", "unsubscribe"] {
+    for name in [
+        "set",
+        "get",
+        "incr",
+        "multi",
+        "exec",
+        "subscribe",
+        "unsubscribe",
+    ] {
         assert_eq!(ours.get(name), theirs.get(name), "cmdstat_{name}");
     }
     assert_eq!(
