@@ -10,7 +10,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::Filled;
+use super::conn::{Filled, READ_CHUNK};
 use super::post::Exchange;
 use super::{
     Accepted, Breach, ClientState, Closed, Connection, NetCounters, PortKind, Post, Service,
@@ -41,6 +41,13 @@ pub struct WorkerParts<M> {
     pub hz: u64,
 }
 
+/// Most bytes one readable event reads from one client (see
+/// [`Worker::on_readable`]): one read of [`READ_CHUNK`]'s size, as Redis
+/// reads a client once per event. A client that streams requests faster
+/// than they run gets its replies each turn, and the core's other clients
+/// are served between its reads (`benches/streaming-fairness.sh`).
+const READ_BUDGET: usize = READ_CHUNK;
+
 /// A core's event loop around a service.
 pub struct Worker<S: Service> {
     service: S,
@@ -52,6 +59,9 @@ pub struct Worker<S: Service> {
     /// Connections whose output waits for the service's commit.
     held: Vec<usize>,
     closing: Vec<usize>,
+    /// Connections that used their turn's read budget with input still
+    /// arriving: read again next turn, after this turn's replies leave.
+    rereads: Vec<usize>,
     post: Post<S::Msg>,
     next_client_id: Arc<std::sync::atomic::AtomicU64>,
     tick: Duration,
@@ -116,6 +126,7 @@ impl<S: Service> Worker<S> {
             dirty: Vec::new(),
             held: Vec::new(),
             closing: Vec::new(),
+            rereads: Vec::new(),
             post: Post::new(core, exchange),
             next_client_id,
             tick: Duration::from_millis(1000 / hz.max(1)),
@@ -132,7 +143,11 @@ impl<S: Service> Worker<S> {
                 Some(timer) => timer.min(next_tick),
                 None => next_tick,
             };
-            let timeout = if held {
+            let timeout = if !self.rereads.is_empty() {
+                // Input waits on a socket that will raise no new event
+                // (edge-triggered): only look for others' events.
+                Duration::ZERO
+            } else if held {
                 // A full mailbox kept a batch: try again soon.
                 Duration::from_millis(1)
             } else {
@@ -160,6 +175,10 @@ impl<S: Service> Worker<S> {
                         }
                     }
                 }
+            }
+            // Those that read their fill last turn, after the others'.
+            for key in std::mem::take(&mut self.rereads) {
+                self.on_readable(key, false);
             }
             // The waker may coalesce; never leave queued messages behind.
             if self.post.inbox_waiting() {
@@ -303,7 +322,12 @@ impl<S: Service> Worker<S> {
 
     /// Reads and handles input. `closing`: the peer's FIN (or an error) came
     /// with this event, so keep reading to EOF even if a read drains the socket.
+    /// One call reads at most [`READ_BUDGET`] bytes: a client that streams
+    /// faster than its requests run is read again next turn, so its replies
+    /// leave and the core's other clients are served in between (as Redis
+    /// reads a client once per event).
     fn on_readable(&mut self, key: usize, closing: bool) {
+        let mut budget = READ_BUDGET;
         loop {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
@@ -328,6 +352,11 @@ impl<S: Service> Worker<S> {
                         return;
                     };
                     if drained && !conn.peer_closed {
+                        break;
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        self.rereads.push(key);
                         break;
                     }
                 }
