@@ -1515,45 +1515,26 @@ fn compare_with(setup: &[&str], script: &[&[&str]], normalize: fn(&mut Reply)) {
         r.cmd(setup);
         k.cmd(setup);
     }
-    let mut mismatches = Vec::new();
-    for command in script {
-        let (mut want, mut got) = (r.cmd(command), k.cmd(command));
-        normalize(&mut want);
-        normalize(&mut got);
-        let name = command[0].to_ascii_uppercase();
-        if UNORDERED.contains(&name.as_str()) {
+    common::redis::assert_same_replies(&mut r, &mut k, script, |reply, name| {
+        normalize(reply);
+        if UNORDERED.contains(&name) {
             // No order promised (both servers walk hash tables).
-            sort_array(&mut want);
-            sort_array(&mut got);
+            sort_array(reply);
         }
-        if name == "CONFIG" {
+        if name == "CONFIG"
+            && let Reply::Array(items) = reply
+        {
             // Parameters come in dictionary order: compare them as pairs.
-            for reply in [&mut want, &mut got] {
-                if let Reply::Array(items) = reply {
-                    let mut pairs: Vec<Vec<Reply>> =
-                        items.chunks(2).map(<[Reply]>::to_vec).collect();
-                    pairs.sort_by_key(|pair| format!("{pair:?}"));
-                    *items = pairs.concat();
-                }
-            }
+            let mut pairs: Vec<Vec<Reply>> = items.chunks(2).map(<[Reply]>::to_vec).collect();
+            pairs.sort_by_key(|pair| format!("{pair:?}"));
+            *items = pairs.concat();
         }
-        if name == "SCAN" || name == "SSCAN" {
-            for reply in [&mut want, &mut got] {
-                if let Reply::Array(parts) = reply {
-                    parts.iter_mut().skip(1).for_each(sort_array);
-                }
-            }
+        if (name == "SCAN" || name == "SSCAN")
+            && let Reply::Array(parts) = reply
+        {
+            parts.iter_mut().skip(1).for_each(sort_array);
         }
-        if want != got {
-            mismatches.push(format!("{command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    });
 }
 
 /// Geo commands over sorted sets: scores, hashes, positions, distances,

@@ -100,22 +100,7 @@ fn compare_on(kiln: &TestServer, resp3: bool, script: &[&[&str]]) {
         r.cmd(&["HELLO", "3"]);
         k.cmd(&["HELLO", "3"]);
     }
-    let mut mismatches = Vec::new();
-    for command in script {
-        let (mut want, mut got) = (r.cmd(command), k.cmd(command));
-        let name = command[0].to_ascii_uppercase();
-        mask_times(&mut want, &name);
-        mask_times(&mut got, &name);
-        if want != got {
-            mismatches.push(format!("{command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    common::redis::assert_same_replies(&mut r, &mut k, script, mask_times);
 }
 
 const SCRIPT: &[&[&str]] = &[

@@ -81,3 +81,30 @@ impl Drop for Redis {
         let _ = self.child.wait();
     }
 }
+
+/// Sends each command of `script` to Redis (`redis`) and to Kiln (`kiln`),
+/// passes both replies through `normalize` (with the command's name in
+/// upper case) and fails listing every command whose replies differ.
+pub fn assert_same_replies(
+    redis: &mut Raw,
+    kiln: &mut Raw,
+    script: &[&[&str]],
+    mut normalize: impl FnMut(&mut Reply, &str),
+) {
+    let mut mismatches = Vec::new();
+    for command in script {
+        let (mut want, mut got) = (redis.cmd(command), kiln.cmd(command));
+        let name = command[0].to_ascii_uppercase();
+        normalize(&mut want, &name);
+        normalize(&mut got, &name);
+        if want != got {
+            mismatches.push(format!("{command:?}\n  redis: {want:?}\n  kiln:  {got:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
