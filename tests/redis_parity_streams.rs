@@ -384,6 +384,24 @@ fn xread_of_streams_on_both_cores_matches_redis() {
     );
 }
 
+/// DUMPs stream `key` on `from`, RESTOREs it on `to` as `<key>-moved`
+/// and checks every fact of the copy equals the original's.
+fn move_stream(from: &mut Raw, to: &mut Raw, key: &str, what: &str) {
+    let Reply::Bulk(payload) = from.cmd(&["DUMP", key]) else {
+        panic!("DUMP {key}: {what}")
+    };
+    let copy = format!("{key}-moved");
+    assert_eq!(
+        to.cmd_bytes(&[b"RESTORE", copy.as_bytes(), b"0", &payload]),
+        Reply::OK,
+        "{what}: {key}"
+    );
+    let (got, want) = (streams::facts(to, &copy), streams::facts(from, key));
+    for ((command, got), (_, want)) in got.iter().zip(&want) {
+        assert_eq!(got, want, "{what} of {key}: {command}");
+    }
+}
+
 #[test]
 fn dump_of_a_stream_restores_from_redis_into_kiln_and_back() {
     let redis = Redis::start();
@@ -398,44 +416,9 @@ fn dump_of_a_stream_restores_from_redis_into_kiln_and_back() {
     streams::fill(&mut r, "st", "se");
     streams::fill(&mut k, "st", "se");
     for key in ["st", "se"] {
-        // Redis's payload into Kiln, under another name.
-        let Reply::Bulk(payload) = r.cmd(&["DUMP", key]) else {
-            panic!("Redis DUMP {key}")
-        };
-        let from_redis = format!("{key}-from-redis");
-        let restore = |to: &str, payload: &[u8]| -> Vec<Vec<u8>> {
-            vec![
-                b"RESTORE".to_vec(),
-                to.as_bytes().to_vec(),
-                b"0".to_vec(),
-                payload.to_vec(),
-            ]
-        };
-        let args = restore(&from_redis, &payload);
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        assert_eq!(k.cmd_bytes(&args), Reply::OK);
-        let (got, want) = (
-            streams::facts(&mut k, &from_redis),
-            streams::facts(&mut r, key),
-        );
-        for ((command, got), (_, want)) in got.iter().zip(&want) {
-            assert_eq!(got, want, "Redis's DUMP of {key} in Kiln: {command}");
-        }
-        // Kiln's payload into Redis.
-        let Reply::Bulk(payload) = k.cmd(&["DUMP", key]) else {
-            panic!("Kiln DUMP {key}")
-        };
-        let from_kiln = format!("{key}-from-kiln");
-        let args = restore(&from_kiln, &payload);
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        assert_eq!(r.cmd_bytes(&args), Reply::OK);
-        let (got, want) = (
-            streams::facts(&mut r, &from_kiln),
-            streams::facts(&mut k, key),
-        );
-        for ((command, got), (_, want)) in got.iter().zip(&want) {
-            assert_eq!(got, want, "Kiln's DUMP of {key} in Redis: {command}");
-        }
+        // Redis's payload into Kiln, under another name, and Kiln's into Redis.
+        move_stream(&mut r, &mut k, key, "Redis's DUMP in Kiln");
+        move_stream(&mut k, &mut r, key, "Kiln's DUMP in Redis");
     }
     // A damaged stream payload is refused, as Redis refuses it.
     let Reply::Bulk(payload) = k.cmd(&["DUMP", "st"]) else {
